@@ -1,0 +1,70 @@
+// swift-tools-version: 6.0
+import PackageDescription
+
+let package = Package(
+    name: "Strata",
+    platforms: [.macOS(.v15)],
+    products: [
+        .executable(name: "strata", targets: ["strata"]),
+    ],
+    dependencies: [
+        .package(url: "https://github.com/apple/swift-nio.git", from: "2.101.2"),
+        .package(url: "https://github.com/apple/swift-crypto.git", from: "3.12.3"),
+        .package(url: "https://github.com/apple/swift-argument-parser.git", from: "1.8.2"),
+        .package(url: "https://github.com/apple/swift-log.git", from: "1.16.2"),
+    ],
+    targets: [
+        // C libraries from Debian's -dev packages.
+        .systemLibrary(name: "CLMDB", pkgConfig: "lmdb", providers: [.apt(["liblmdb-dev"])]),
+        .systemLibrary(name: "CZlib", pkgConfig: "zlib", providers: [.apt(["zlib1g-dev"])]),
+
+        // Segment files and records: append, read, scan, seal, checksums, group commit.
+        .target(name: "SegmentLog", dependencies: [
+            "CZlib",
+            .product(name: "NIOCore", package: "swift-nio"),
+        ]),
+        // Typed LMDB tables.
+        .target(name: "ObjectIndex", dependencies: ["CLMDB"]),
+        // S3 semantics on top of the engine.
+        .target(name: "ObjectStore", dependencies: [
+            "SegmentLog", "ObjectIndex",
+            .product(name: "NIOCore", package: "swift-nio"),
+            .product(name: "NIOPosix", package: "swift-nio"),
+            .product(name: "Crypto", package: "swift-crypto"),
+            .product(name: "Logging", package: "swift-log"),
+        ]),
+        // The S3 HTTP front: SigV4, aws-chunked bodies, checksums, S3 XML and errors.
+        .target(name: "S3Server", dependencies: [
+            "CZlib",
+            .product(name: "NIOCore", package: "swift-nio"),
+            .product(name: "NIOPosix", package: "swift-nio"),
+            .product(name: "NIOHTTP1", package: "swift-nio"),
+            .product(name: "Crypto", package: "swift-crypto"),
+            .product(name: "Logging", package: "swift-log"),
+        ]),
+        .executableTarget(name: "strata", dependencies: [
+            "ObjectStore", "SegmentLog", "ObjectIndex",
+            .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            .product(name: "Logging", package: "swift-log"),
+        ]),
+
+        // Tools: not shipped in the binary.
+        .executableTarget(name: "strata-crashwriter", dependencies: [
+            "ObjectStore",
+            .product(name: "NIOCore", package: "swift-nio"),
+        ], path: "Tools/CrashWriter"),
+
+        .testTarget(name: "SegmentLogTests", dependencies: ["SegmentLog"]),
+        .testTarget(name: "ObjectIndexTests", dependencies: ["ObjectIndex"]),
+        .testTarget(name: "S3ServerTests", dependencies: [
+            "S3Server",
+            .product(name: "NIOCore", package: "swift-nio"),
+        ]),
+        .testTarget(name: "ObjectStoreTests", dependencies: [
+            "ObjectStore", "SegmentLog", "ObjectIndex",
+            .product(name: "NIOCore", package: "swift-nio"),
+            .product(name: "Crypto", package: "swift-crypto"),
+        ]),
+    ],
+    swiftLanguageModes: [.v6]
+)
