@@ -1,1 +1,103 @@
-// ObjectIndex
+/// The index's tables: the materialised view of the commit records (FORMAT.md, "Index").
+///
+/// Keys are encoded here so that LMDB's byte order is the order S3 needs; values are
+/// the byte encodings owned by the layer above (ObjectStore), which also writes them
+/// into commit records.
+public final class ObjectIndex: Sendable {
+    public let environment: LMDBEnvironment
+    /// Checkpoint, last sequence number, format version.
+    public let meta: Database
+    /// bucket name → bucket entry.
+    public let buckets: Database
+    /// (bucket, key) → the current version's entry.
+    public let objects: Database
+    /// (bucket, key, inverted sequence) → a noncurrent version's entry (versioning).
+    public let versions: Database
+    /// (bucket, key) → the tombstone of the last delete.
+    public let tombstones: Database
+    /// upload id → multipart upload entry.
+    public let uploads: Database
+    /// (upload id, part number) → part entry.
+    public let parts: Database
+    /// segment id → live byte and record counts.
+    public let segments: Database
+
+    /// The format version this code writes into `meta`.
+    public static let formatVersion: UInt32 = 1
+
+    public init(path: String, mapSize: Int = 1 << 38) throws {
+        environment = try LMDBEnvironment(path: path, mapSize: mapSize)
+        meta = try environment.openDatabase("meta")
+        buckets = try environment.openDatabase("buckets")
+        objects = try environment.openDatabase("objects")
+        versions = try environment.openDatabase("versions")
+        tombstones = try environment.openDatabase("tombstones")
+        uploads = try environment.openDatabase("uploads")
+        parts = try environment.openDatabase("parts")
+        segments = try environment.openDatabase("segments")
+    }
+
+    /// Every table that a rebuild from segments recreates (all but `meta`).
+    public var viewTables: [Database] { [buckets, objects, versions, tombstones, uploads, parts, segments] }
+
+    /// Every table.
+    public var allTables: [Database] { [meta] + viewTables }
+}
+
+/// Key encodings. All integers in keys are big-endian so that byte order is numeric order.
+public enum IndexKey {
+    /// `u8 len(bucket) · bucket · key`: all keys of a bucket are adjacent and sort by key bytes.
+    public static func object(bucket: String, key: some Collection<UInt8>) -> [UInt8] {
+        var out = bucketPrefix(bucket)
+        out.append(contentsOf: key)
+        return out
+    }
+
+    /// The prefix every object key of `bucket` starts with.
+    public static func bucketPrefix(_ bucket: String) -> [UInt8] {
+        let b = Array(bucket.utf8)
+        precondition(b.count < 256)
+        return [UInt8(b.count)] + b
+    }
+
+    /// Splits an object key back into bucket and key bytes.
+    public static func decodeObject(_ bytes: [UInt8]) -> (bucket: String, key: [UInt8])? {
+        guard let n = bytes.first.map(Int.init), bytes.count >= 1 + n else { return nil }
+        return (String(decoding: bytes[1..<(1 + n)], as: UTF8.self), Array(bytes[(1 + n)...]))
+    }
+
+    /// `object key · 0x00 · u64 be (~sequence)`: a key's versions sort newest first.
+    public static func version(bucket: String, key: some Collection<UInt8>, sequence: UInt64) -> [UInt8] {
+        object(bucket: bucket, key: key) + [0] + bigEndian(~sequence)
+    }
+
+    /// `upload id · u32 be part number`.
+    public static func part(uploadID: String, partNumber: UInt32) -> [UInt8] {
+        Array(uploadID.utf8) + bigEndian(partNumber)
+    }
+
+    public static func segment(_ id: UInt64) -> [UInt8] { bigEndian(id) }
+
+    public static func bigEndian<T: FixedWidthInteger>(_ v: T) -> [UInt8] {
+        withUnsafeBytes(of: v.bigEndian) { Array($0) }
+    }
+
+    public static func decodeBigEndian<T: FixedWidthInteger>(_ bytes: some Collection<UInt8>, as: T.Type) -> T? {
+        guard bytes.count == MemoryLayout<T>.size else { return nil }
+        return bytes.reduce(T(0)) { ($0 << 8) | T($1) }
+    }
+
+    /// The smallest key greater than every key that starts with `prefix` (nil: none is).
+    /// Listing seeks here to skip a whole common prefix in one step.
+    public static func successor(ofPrefix prefix: [UInt8]) -> [UInt8]? {
+        var p = prefix
+        while let last = p.last {
+            if last < 0xFF {
+                p[p.count - 1] = last + 1
+                return p
+            }
+            p.removeLast()
+        }
+        return nil
+    }
+}

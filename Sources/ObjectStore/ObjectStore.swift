@@ -1,1 +1,157 @@
-// ObjectStore
+import NIOCore
+import NIOPosix
+import ObjectIndex
+import SegmentLog
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// S3 semantics on top of the engine: buckets and objects, written through the log and
+/// found through the index.
+///
+/// Blocking work (pwrite, pread, LMDB) runs on the store's own thread pool; syncs run
+/// on the group-commit thread. No call blocks the caller's thread.
+public final class ObjectStore: Sendable {
+    public struct Options: Sendable {
+        public var segments: SegmentLog.Options
+        /// Object bytes are written in data records of at most this size (the memory one
+        /// upload holds).
+        public var dataRecordSize: Int
+        /// Threads for file and index work.
+        public var ioThreads: Int
+        /// LMDB map size (virtual; the file grows as needed).
+        public var indexMapSize: Int
+
+        public init(segments: SegmentLog.Options = .init(), dataRecordSize: Int = 1 << 20,
+                    ioThreads: Int = 4, indexMapSize: Int = 1 << 38) {
+            self.segments = segments
+            self.dataRecordSize = dataRecordSize
+            self.ioThreads = ioThreads
+            self.indexMapSize = indexMapSize
+        }
+    }
+
+    public let directory: String
+    public let options: Options
+    public let log: SegmentLog
+    public let index: ObjectIndex
+    /// What recovery found and did when the store opened.
+    public let recovery: Recovery.Report
+    let journal: Journal
+    let committer: GroupCommitter
+    let pool: NIOThreadPool
+
+    /// Opens the store in `directory` (created if missing): replays the log tail after
+    /// the index's checkpoint, cuts off a torn tail, and starts appending.
+    ///
+    /// Layout: `directory/segments/*.seg` and `directory/index/` (LMDB).
+    public init(directory: String, options: Options = Options()) throws {
+        self.directory = directory
+        self.options = options
+        try makeDirectories(directory + "/index")
+        log = try SegmentLog(directory: directory + "/segments", options: options.segments)
+        index = try ObjectIndex(path: directory + "/index", mapSize: options.indexMapSize)
+        recovery = try Recovery.replay(log: log, index: index, repair: true)
+        try log.startAppending(at: recovery.end)
+        let journal = Journal(log: log, index: index, nextSequence: recovery.lastSequence + 1)
+        self.journal = journal
+        committer = GroupCommitter(log: log) { position in try journal.applyDurable(upTo: position) }
+        pool = NIOThreadPool(numberOfThreads: options.ioThreads)
+        pool.start()
+    }
+
+    /// Finishes pending commits, stops the threads and syncs the index.
+    public func close() throws {
+        committer.shutdown()
+        try pool.syncShutdownGracefully()
+        try index.environment.sync()
+    }
+
+    /// Runs blocking work on the store's thread pool, mapping errors to `StoreError`.
+    func io<T: Sendable>(_ body: @escaping @Sendable () throws -> T) async throws -> T {
+        do {
+            return try await pool.runIfActive(body)
+        } catch {
+            throw StoreError.wrap(error)
+        }
+    }
+
+    /// Writes one commit record and returns once it is durable and in the index.
+    @discardableResult
+    func commit(_ type: RecordType, payload: [UInt8], object: ObjectInfo? = nil,
+                validate: @escaping @Sendable (Journal.View) throws -> Void) async throws -> CommitRecord {
+        let journal = self.journal
+        let record = try await io { try journal.append(type, payload: payload, object: object, validate: validate) }
+        do {
+            try await committer.waitDurable()
+        } catch {
+            throw StoreError.wrap(error)
+        }
+        return record
+    }
+
+    /// Milliseconds since 1970.
+    static func now() -> Int64 {
+        var ts = timespec()
+        clock_gettime(CLOCK_REALTIME, &ts)
+        return Int64(ts.tv_sec) * 1000 + Int64(ts.tv_nsec) / 1_000_000
+    }
+}
+
+// MARK: - Buckets
+
+extension ObjectStore {
+    /// Creates a bucket. S3 in us-east-1 answers BucketAlreadyOwnedByYou for an existing
+    /// bucket of the same owner; Strata has one owner so far.
+    @discardableResult
+    public func createBucket(_ name: String, attributes: [String: String] = [:]) async throws -> BucketInfo {
+        try Validation.checkBucketName(name)
+        var info = BucketInfo(name: name, created: Self.now(), attributes: attributes)
+        let record = try await commit(.createBucket, payload: Payload.encode(info)) { view in
+            if try view.bucketExists(name) {
+                throw StoreError(.bucketAlreadyOwnedByYou, "Your previous request to create the named bucket succeeded and you already own it: \(name)")
+            }
+        }
+        info.sequence = record.sequence
+        return info
+    }
+
+    /// Deletes an empty bucket (BucketNotEmpty otherwise).
+    public func deleteBucket(_ name: String) async throws {
+        try await commit(.deleteBucket, payload: Payload.encodeDeleteBucket(name)) { view in
+            guard try view.bucketExists(name) else { throw StoreError.noSuchBucket(name) }
+            guard try view.bucketIsEmpty(name) else {
+                throw StoreError(.bucketNotEmpty, "The bucket you tried to delete is not empty: \(name)")
+            }
+        }
+    }
+
+    /// The bucket's information (HeadBucket).
+    public func bucket(_ name: String) async throws -> BucketInfo {
+        let index = self.index
+        return try await io {
+            try index.environment.read { txn in
+                guard let value = try txn.get(index.buckets, Array(name.utf8)) else { throw StoreError.noSuchBucket(name) }
+                return try IndexValue.bucket(value)
+            }
+        }
+    }
+
+    /// All buckets, by name.
+    public func listBuckets() async throws -> [BucketInfo] {
+        let index = self.index
+        return try await io {
+            try index.environment.read { txn in
+                try txn.withCursor(index.buckets) { c in
+                    var out: [BucketInfo] = []
+                    var entry = try c.first()
+                    while let e = entry {
+                        out.append(try IndexValue.bucket(e.value))
+                        entry = try c.next()
+                    }
+                    return out
+                }
+            }
+        }
+    }
+}

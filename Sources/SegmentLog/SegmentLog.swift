@@ -1,1 +1,295 @@
-// SegmentLog
+import Synchronization
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// A point in the log: a byte offset inside a segment. Positions order the log.
+public struct LogPosition: Hashable, Comparable, Sendable, CustomStringConvertible {
+    public var segment: UInt64
+    public var offset: UInt64
+
+    public init(segment: UInt64, offset: UInt64) {
+        self.segment = segment
+        self.offset = offset
+    }
+
+    public static func < (a: LogPosition, b: LogPosition) -> Bool {
+        (a.segment, a.offset) < (b.segment, b.offset)
+    }
+
+    public var description: String { "\(segment):\(offset)" }
+}
+
+/// Where a record lives: its header's position and its total size (header, payload, padding).
+public struct RecordRef: Hashable, Sendable {
+    public var segment: UInt64
+    public var offset: UInt64
+    public var size: UInt64
+
+    public init(segment: UInt64, offset: UInt64, size: UInt64) {
+        self.segment = segment
+        self.offset = offset
+        self.size = size
+    }
+
+    /// The position just after the record.
+    public var end: LogPosition { LogPosition(segment: segment, offset: offset + size) }
+}
+
+/// A run of object bytes inside a segment: part of a data record's payload.
+public struct Extent: Hashable, Sendable {
+    public var segment: UInt64
+    public var offset: UInt64
+    public var length: UInt64
+
+    public init(segment: UInt64, offset: UInt64, length: UInt64) {
+        self.segment = segment
+        self.offset = offset
+        self.length = length
+    }
+}
+
+/// The append-only log: a directory of segment files, one of them active for appends.
+///
+/// Appends are serialised by a short lock held only while one record is written, so
+/// several uploads interleave record by record instead of object by object. Records are
+/// written in file order with no gaps: after a crash, everything before the first bad
+/// record is intact and everything after it was never acknowledged (DESIGN.md invariant 2).
+public final class SegmentLog: Sendable {
+    /// How appends are made durable.
+    public enum Durability: String, Sendable {
+        /// fdatasync before a commit is acknowledged (the default).
+        case fsync
+        /// No syncs: fast, and loses recent writes on power loss (not on process crash).
+        case none
+    }
+
+    public struct Options: Sendable {
+        /// A segment rolls over when the next record would take it past this size.
+        public var maxSegmentSize: UInt64
+        public var durability: Durability
+
+        public init(maxSegmentSize: UInt64 = 1 << 30, durability: Durability = .fsync) {
+            self.maxSegmentSize = maxSegmentSize
+            self.durability = durability
+        }
+    }
+
+    /// The log refuses appends after a failed sync: the kernel may have dropped the dirty
+    /// pages, so nothing written since the last good sync can be trusted (fsyncgate).
+    public struct SyncFailed: Error, CustomStringConvertible {
+        public var cause: IOError
+        public var description: String { "log is read-only after a failed sync: \(cause)" }
+    }
+
+    private struct State {
+        var files: [UInt64: SegmentFile] = [:]
+        var active: SegmentFile?
+        var end: UInt64 = 0
+        var syncFailure: IOError?
+    }
+
+    public let directory: String
+    public let options: Options
+    private let state: Mutex<State>
+
+    /// Opens the segments directory (created if missing). Appending starts only after
+    /// `startAppending(at:)`, once recovery has found the valid end of the log.
+    public init(directory: String, options: Options = Options()) throws {
+        self.directory = directory
+        self.options = options
+        try makeDirectories(directory)
+        var files: [UInt64: SegmentFile] = [:]
+        let dir = opendir(directory)
+        guard let dir else { throw IOError("opendir", path: directory, errno: errno) }
+        defer { closedir(dir) }
+        while let entry = readdir(dir) {
+            let name = withUnsafeBytes(of: entry.pointee.d_name) { String(decoding: $0.prefix { $0 != 0 }, as: UTF8.self) }
+            guard let id = Self.segmentID(fromFileName: name) else { continue }
+            files[id] = try SegmentFile.open(id: id, path: Self.path(directory, id), create: false)
+        }
+        state = Mutex(State(files: files))
+    }
+
+    /// `0000000000000001.seg`: 16 hex digits, so names sort like ids.
+    public static func fileName(_ id: UInt64) -> String {
+        let hex = String(id, radix: 16)
+        return String(repeating: "0", count: 16 - hex.count) + hex + ".seg"
+    }
+
+    static func segmentID(fromFileName name: String) -> UInt64? {
+        guard name.hasSuffix(".seg"), name.count == 20 else { return nil }
+        return UInt64(name.prefix(16), radix: 16)
+    }
+
+    static func path(_ directory: String, _ id: UInt64) -> String { directory + "/" + fileName(id) }
+
+    /// Ids of all segments, ascending.
+    public var segmentIDs: [UInt64] { state.withLock { $0.files.keys.sorted() } }
+
+    /// The open file of a segment, for reading; nil if it does not exist (any more).
+    public func file(_ id: UInt64) -> SegmentFile? { state.withLock { $0.files[id] } }
+
+    /// The id of the segment appends go to, once appending started.
+    public var activeSegmentID: UInt64? { state.withLock { $0.active?.id } }
+
+    /// The position after the last record written (not necessarily durable).
+    public var end: LogPosition {
+        state.withLock { LogPosition(segment: $0.active?.id ?? 0, offset: $0.end) }
+    }
+
+    /// Reads and checks a segment's file header.
+    public func readHeader(_ id: UInt64) throws -> SegmentFileHeader? {
+        guard let file = file(id) else { return nil }
+        guard let bytes = try? file.read(at: 0, count: SegmentFormat.fileHeaderSize) else { return nil }
+        return SegmentFileHeader.decode(bytes)
+    }
+
+    /// Cuts a segment back to `size` bytes: only recovery does this, to drop a torn tail.
+    public func truncate(segment id: UInt64, to size: UInt64) throws {
+        guard let file = file(id) else { return }
+        try file.truncate(to: size)
+        if options.durability == .fsync { try file.sync() }
+    }
+
+    /// Removes a segment file (a torn new segment at recovery, or a compaction victim).
+    /// Open readers keep their descriptor.
+    public func removeSegment(_ id: UInt64) throws {
+        let removed: SegmentFile? = state.withLock { $0.files.removeValue(forKey: id) }
+        guard let removed else { return }
+        guard unlink(removed.path) == 0 else { throw IOError("unlink", path: removed.path, errno: errno) }
+        if options.durability == .fsync { try syncDirectory(directory) }
+    }
+
+    /// Makes `position` the end of the log and the place of the next append. With no
+    /// position (an empty log), or when the log ends with a sealed segment, a new segment
+    /// is created.
+    public func startAppending(at position: LogPosition?) throws {
+        try state.withLock { (s) throws in
+            if let position, let file = s.files[position.segment], !Self.endsWithSeal(file, at: position.offset) {
+                s.active = file
+                s.end = position.offset
+            } else {
+                let id = (s.files.keys.max() ?? 0) + 1
+                s.active = try createSegment(id, &s)
+                s.end = UInt64(SegmentFormat.fileHeaderSize)
+            }
+        }
+    }
+
+    /// Appends one record and returns where it went. Not durable until a later `sync()`.
+    ///
+    /// If the write fails (say the disk is full) the segment is cut back to where the
+    /// record started, so no partial record can sit in front of later ones.
+    public func append(type: RecordType, sequence: UInt64, payload: UnsafeRawBufferPointer) throws -> RecordRef {
+        let header = RecordHeader(type: type, payloadLength: payload.count,
+                                  payloadCRC: CRC32.checksum(payload), sequence: sequence).encoded()
+        let size = UInt64(SegmentFormat.recordSize(payloadLength: payload.count))
+        let padding = [UInt8](repeating: 0, count: Int(size) - SegmentFormat.recordHeaderSize - payload.count)
+        return try state.withLock { (s) throws in
+            if let failure = s.syncFailure { throw SyncFailed(cause: failure) }
+            guard var file = s.active else { preconditionFailure("append before startAppending") }
+            if s.end + size > options.maxSegmentSize && s.end > UInt64(SegmentFormat.fileHeaderSize) {
+                file = try rollOver(&s)
+            }
+            let offset = s.end
+            do {
+                try header.withUnsafeBytes { h in
+                    try padding.withUnsafeBytes { p in try file.write(at: offset, [h, payload, p]) }
+                }
+            } catch {
+                try? file.truncate(to: offset)
+                throw error
+            }
+            s.end = offset + size
+            return RecordRef(segment: file.id, offset: offset, size: size)
+        }
+    }
+
+    /// Appends a record from a byte array.
+    public func append(type: RecordType, sequence: UInt64, payload: [UInt8]) throws -> RecordRef {
+        try payload.withUnsafeBytes { try append(type: type, sequence: sequence, payload: $0) }
+    }
+
+    /// Appends a data record and returns the extent of its payload.
+    public func appendData(_ bytes: UnsafeRawBufferPointer) throws -> Extent {
+        let ref = try append(type: .data, sequence: 0, payload: bytes)
+        return Extent(segment: ref.segment, offset: ref.offset + UInt64(SegmentFormat.recordHeaderSize),
+                      length: UInt64(bytes.count))
+    }
+
+    /// Makes every record appended so far durable and returns the position it covers.
+    /// Earlier segments were synced when they were sealed, so syncing the active one suffices.
+    public func sync() throws -> LogPosition {
+        let (file, end): (SegmentFile?, UInt64) = try state.withLock { (s) throws in
+            if let failure = s.syncFailure { throw SyncFailed(cause: failure) }
+            return (s.active, s.end)
+        }
+        guard let file else { return LogPosition(segment: 0, offset: 0) }
+        if options.durability == .fsync {
+            do {
+                try file.sync()
+            } catch let error as IOError {
+                state.withLock { $0.syncFailure = error }
+                throw SyncFailed(cause: error)
+            }
+        }
+        return LogPosition(segment: file.id, offset: end)
+    }
+
+    /// Whether the record that ends at `end` is a seal record. A seal record has a fixed
+    /// size, so this looks back exactly that far; object bytes that happened to look like
+    /// one would only make the next append start a new segment, which is harmless.
+    static func endsWithSeal(_ file: SegmentFile, at end: UInt64) -> Bool {
+        let size = UInt64(SegmentFormat.recordSize(payloadLength: 8))
+        guard end >= UInt64(SegmentFormat.fileHeaderSize) + size,
+              let bytes = try? file.read(at: end - size, count: Int(size)) else { return false }
+        let header = bytes.withUnsafeBytes { try? RecordHeader.decode($0) }
+        guard let header, header.type == .seal, header.payloadLength == 8 else { return false }
+        let payload = Array(bytes[SegmentFormat.recordHeaderSize...])
+        return CRC32.checksum(payload) == header.payloadCRC && ByteReader(payload).peekU64() == file.id
+    }
+
+    /// Seals the active segment (a seal record, then fdatasync) and starts the next one.
+    /// Order matters for recovery: the old segment is durable, sealed, before any record
+    /// can go to the new one, so only the last segment can ever have a torn tail.
+    private func rollOver(_ s: inout State) throws -> SegmentFile {
+        guard let old = s.active else { preconditionFailure() }
+        var w = ByteWriter()
+        w.write(old.id)
+        let payload = w.bytes
+        let header = RecordHeader(type: .seal, payloadLength: payload.count,
+                                  payloadCRC: CRC32.checksum(payload), sequence: 0).encoded()
+        let size = SegmentFormat.recordSize(payloadLength: payload.count)
+        let record = header + payload + [UInt8](repeating: 0, count: size - header.count - payload.count)
+        do {
+            try record.withUnsafeBytes { try old.write(at: s.end, [$0]) }
+        } catch {
+            try? old.truncate(to: s.end)
+            throw error
+        }
+        s.end += UInt64(size)
+        if options.durability == .fsync { try old.sync() }
+        let next = try createSegment(old.id + 1, &s)
+        s.active = next
+        s.end = UInt64(SegmentFormat.fileHeaderSize)
+        return next
+    }
+
+    /// Creates a segment file with its header, durable (file and directory entry) before use.
+    private func createSegment(_ id: UInt64, _ s: inout State) throws -> SegmentFile {
+        let file = try SegmentFile.open(id: id, path: Self.path(directory, id), create: true)
+        do {
+            try SegmentFileHeader(segmentID: id).encoded().withUnsafeBytes { try file.write(at: 0, [$0]) }
+            if options.durability == .fsync {
+                try file.sync()
+                try syncDirectory(directory)
+            }
+        } catch {
+            unlink(file.path)
+            throw error
+        }
+        s.files[id] = file
+        return file
+    }
+}

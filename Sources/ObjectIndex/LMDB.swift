@@ -1,0 +1,202 @@
+import CLMDB
+
+/// An LMDB call failed. `code` is LMDB's return code (or an errno).
+public struct LMDBError: Error, CustomStringConvertible, Sendable {
+    public var code: Int32
+    public var operation: String
+
+    public var description: String {
+        "\(operation): \(String(cString: mdb_strerror(code))) (\(code))"
+    }
+
+    /// The map is full: the index needs a larger map size.
+    public var isMapFull: Bool { code == MDB_MAP_FULL }
+}
+
+@inline(__always)
+func check(_ rc: Int32, _ operation: @autoclosure () -> String) throws {
+    if rc != 0 { throw LMDBError(code: rc, operation: operation()) }
+}
+
+/// A named database inside the environment.
+public struct Database: Sendable {
+    let dbi: MDB_dbi
+    public let name: String
+}
+
+/// An LMDB environment opened with MDB_NOTLS (Swift tasks move between threads) and
+/// MDB_NOMETASYNC (a system crash may undo the last index transaction, never corrupt
+/// the index; replay from the checkpoint redoes it).
+///
+/// Transactions are scoped to a synchronous closure, so none can live across an `await`.
+/// Writers are serialised by LMDB's own writer lock; readers run in parallel.
+public final class LMDBEnvironment: @unchecked Sendable {
+    let env: OpaquePointer
+    public let path: String
+
+    /// Opens (creating if needed) the environment in directory `path`.
+    public init(path: String, mapSize: Int = 1 << 38, maxDatabases: Int = 16, maxReaders: Int = 1024) throws {
+        var env: OpaquePointer?
+        try check(mdb_env_create(&env), "mdb_env_create")
+        guard let env else { throw LMDBError(code: -1, operation: "mdb_env_create") }
+        do {
+            try check(mdb_env_set_mapsize(env, mapSize), "mdb_env_set_mapsize")
+            try check(mdb_env_set_maxdbs(env, MDB_dbi(maxDatabases)), "mdb_env_set_maxdbs")
+            try check(mdb_env_set_maxreaders(env, UInt32(maxReaders)), "mdb_env_set_maxreaders")
+            let flags = UInt32(MDB_NOTLS | MDB_NOMETASYNC | MDB_NORDAHEAD)
+            try check(mdb_env_open(env, path, flags, 0o644), "mdb_env_open \(path)")
+        } catch {
+            mdb_env_close(env)
+            throw error
+        }
+        self.env = env
+        self.path = path
+    }
+
+    deinit { mdb_env_close(env) }
+
+    /// Opens or creates a named database.
+    public func openDatabase(_ name: String) throws -> Database {
+        try write { txn in
+            var dbi: MDB_dbi = 0
+            try check(mdb_dbi_open(txn.txn, name, UInt32(MDB_CREATE), &dbi), "mdb_dbi_open \(name)")
+            return Database(dbi: dbi, name: name)
+        }
+    }
+
+    /// Runs `body` in a read-only transaction (an MVCC snapshot).
+    public func read<T>(_ body: (Transaction) throws -> T) throws -> T {
+        var txn: OpaquePointer?
+        try check(mdb_txn_begin(env, nil, UInt32(MDB_RDONLY), &txn), "mdb_txn_begin(read)")
+        defer { mdb_txn_abort(txn) }
+        return try body(Transaction(txn: txn!))
+    }
+
+    /// Runs `body` in a write transaction; commits if it returns, aborts if it throws.
+    public func write<T>(_ body: (Transaction) throws -> T) throws -> T {
+        var txn: OpaquePointer?
+        try check(mdb_txn_begin(env, nil, 0, &txn), "mdb_txn_begin(write)")
+        let result: T
+        do {
+            result = try body(Transaction(txn: txn!))
+        } catch {
+            mdb_txn_abort(txn)
+            throw error
+        }
+        try check(mdb_txn_commit(txn), "mdb_txn_commit")
+        return result
+    }
+
+    /// Forces the environment to disk (used at clean shutdown).
+    public func sync() throws {
+        try check(mdb_env_sync(env, 1), "mdb_env_sync")
+    }
+
+    /// Number of entries in a database.
+    public func count(_ db: Database) throws -> Int {
+        try read { txn in
+            var stat = MDB_stat()
+            try check(mdb_stat(txn.txn, db.dbi, &stat), "mdb_stat")
+            return Int(stat.ms_entries)
+        }
+    }
+}
+
+/// A transaction handle valid only inside `read`/`write` closures.
+public struct Transaction {
+    let txn: OpaquePointer
+
+    /// The value stored under `key`, copied out of the map.
+    public func get(_ db: Database, _ key: [UInt8]) throws -> [UInt8]? {
+        try key.withUnsafeBytes { k in
+            var mk = MDB_val(mv_size: k.count, mv_data: UnsafeMutableRawPointer(mutating: k.baseAddress))
+            var mv = MDB_val()
+            let rc = mdb_get(txn, db.dbi, &mk, &mv)
+            if rc == MDB_NOTFOUND { return nil }
+            try check(rc, "mdb_get \(db.name)")
+            return copy(mv)
+        }
+    }
+
+    /// Stores `value` under `key`, replacing any earlier value.
+    public func put(_ db: Database, _ key: [UInt8], _ value: [UInt8]) throws {
+        try key.withUnsafeBytes { k in
+            try value.withUnsafeBytes { v in
+                var mk = MDB_val(mv_size: k.count, mv_data: UnsafeMutableRawPointer(mutating: k.baseAddress))
+                var mv = MDB_val(mv_size: v.count, mv_data: UnsafeMutableRawPointer(mutating: v.baseAddress))
+                try check(mdb_put(txn, db.dbi, &mk, &mv, 0), "mdb_put \(db.name)")
+            }
+        }
+    }
+
+    /// Removes `key`; returns whether it was there.
+    @discardableResult
+    public func delete(_ db: Database, _ key: [UInt8]) throws -> Bool {
+        try key.withUnsafeBytes { k in
+            var mk = MDB_val(mv_size: k.count, mv_data: UnsafeMutableRawPointer(mutating: k.baseAddress))
+            let rc = mdb_del(txn, db.dbi, &mk, nil)
+            if rc == MDB_NOTFOUND { return false }
+            try check(rc, "mdb_del \(db.name)")
+            return true
+        }
+    }
+
+    /// Removes every entry of a database.
+    public func clear(_ db: Database) throws {
+        try check(mdb_drop(txn, db.dbi, 0), "mdb_drop \(db.name)")
+    }
+
+    /// A cursor over `db`, closed when `body` returns.
+    public func withCursor<T>(_ db: Database, _ body: (inout Cursor) throws -> T) throws -> T {
+        var c: OpaquePointer?
+        try check(mdb_cursor_open(txn, db.dbi, &c), "mdb_cursor_open \(db.name)")
+        defer { mdb_cursor_close(c) }
+        var cursor = Cursor(cursor: c!)
+        return try body(&cursor)
+    }
+}
+
+/// A position in a database's sorted keys (byte order).
+public struct Cursor {
+    let cursor: OpaquePointer
+
+    /// The first entry whose key is ≥ `key`.
+    public mutating func seek(atOrAfter key: [UInt8]) throws -> (key: [UInt8], value: [UInt8])? {
+        try key.withUnsafeBytes { k in
+            var mk = MDB_val(mv_size: k.count, mv_data: UnsafeMutableRawPointer(mutating: k.baseAddress))
+            return try op(&mk, MDB_SET_RANGE)
+        }
+    }
+
+    /// The first entry of the database.
+    public mutating func first() throws -> (key: [UInt8], value: [UInt8])? {
+        var mk = MDB_val()
+        return try op(&mk, MDB_FIRST)
+    }
+
+    /// The entry after the current one.
+    public mutating func next() throws -> (key: [UInt8], value: [UInt8])? {
+        var mk = MDB_val()
+        return try op(&mk, MDB_NEXT)
+    }
+
+    /// The last entry of the database.
+    public mutating func last() throws -> (key: [UInt8], value: [UInt8])? {
+        var mk = MDB_val()
+        return try op(&mk, MDB_LAST)
+    }
+
+    private func op(_ mk: inout MDB_val, _ op: MDB_cursor_op) throws -> (key: [UInt8], value: [UInt8])? {
+        var mv = MDB_val()
+        let rc = mdb_cursor_get(cursor, &mk, &mv, op)
+        if rc == MDB_NOTFOUND { return nil }
+        try check(rc, "mdb_cursor_get")
+        return (copy(mk), copy(mv))
+    }
+}
+
+@inline(__always)
+func copy(_ v: MDB_val) -> [UInt8] {
+    guard v.mv_size > 0, let p = v.mv_data else { return [] }
+    return Array(UnsafeRawBufferPointer(start: p, count: v.mv_size))
+}

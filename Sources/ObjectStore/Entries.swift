@@ -1,0 +1,237 @@
+import SegmentLog
+
+/// What the store knows about one object version. Encoded as the payload of its
+/// `putObject` commit record, and stored (after a small prefix) as its index value.
+public struct ObjectInfo: Sendable, Equatable {
+    public var bucket: String
+    public var key: String
+    /// Empty for the `null` version (unversioned buckets).
+    public var versionID: String
+    public var size: UInt64
+    /// Milliseconds since 1970.
+    public var lastModified: Int64
+    /// Hex MD5 (single part) or the multipart form `…-N`, without quotes.
+    public var etag: String
+    /// Stored headers: `content-type`, `content-encoding`, …, and `x-amz-meta-*`, names lowercase.
+    public var metadata: [String: String]
+    /// Checksums by algorithm name (`CRC32`, `SHA256`, …), base64 as S3 returns them.
+    public var checksums: [String: String]
+    /// Encoded ACL (empty: the default, owner full control).
+    public var acl: [UInt8]
+    /// Sizes of the parts of a multipart object; empty for single-part objects.
+    public var partSizes: [UInt64]
+    /// Where the bytes live, in order.
+    public var extents: [Extent]
+    /// The commit's sequence number (0 until committed).
+    public internal(set) var sequence: UInt64 = 0
+
+    public init(bucket: String, key: String, versionID: String = "", size: UInt64, lastModified: Int64,
+                etag: String, metadata: [String: String] = [:], checksums: [String: String] = [:],
+                acl: [UInt8] = [], partSizes: [UInt64] = [], extents: [Extent]) {
+        self.bucket = bucket
+        self.key = key
+        self.versionID = versionID
+        self.size = size
+        self.lastModified = lastModified
+        self.etag = etag
+        self.metadata = metadata
+        self.checksums = checksums
+        self.acl = acl
+        self.partSizes = partSizes
+        self.extents = extents
+    }
+}
+
+/// What the store knows about a bucket.
+public struct BucketInfo: Sendable, Equatable {
+    public var name: String
+    /// Milliseconds since 1970.
+    public var created: Int64
+    /// Attributes such as `region`.
+    public var attributes: [String: String]
+    public internal(set) var sequence: UInt64 = 0
+
+    public init(name: String, created: Int64, attributes: [String: String] = [:]) {
+        self.name = name
+        self.created = created
+        self.attributes = attributes
+    }
+}
+
+/// The payloads of commit records (FORMAT.md, "Record payloads"). Each starts with a
+/// payload version byte; a reader rejects versions it does not know.
+enum Payload {
+    static let version: UInt8 = 1
+
+    static func encode(_ o: ObjectInfo) -> [UInt8] {
+        var w = ByteWriter(capacity: 128 + o.extents.count * 24)
+        w.write(version)
+        w.writeString(o.bucket)
+        w.writeString(o.key)
+        w.writeString(o.versionID)
+        w.write(o.size)
+        w.write(o.lastModified)
+        w.writeString(o.etag)
+        writePairs(&w, o.metadata)
+        writePairs(&w, o.checksums)
+        w.writeBlob(o.acl)
+        w.write(UInt32(o.partSizes.count))
+        for s in o.partSizes { w.write(s) }
+        w.write(UInt32(o.extents.count))
+        for e in o.extents {
+            w.write(e.segment)
+            w.write(e.offset)
+            w.write(e.length)
+        }
+        w.write(UInt16(0))  // no extension fields yet
+        return w.bytes
+    }
+
+    static func decodeObject(_ bytes: [UInt8], offset: Int = 0) throws -> ObjectInfo {
+        var r = ByteReader(bytes, offset: offset)
+        try expectVersion(&r)
+        let bucket = try r.readString(), key = try r.readString(), versionID = try r.readString()
+        let size = try r.read(UInt64.self), lastModified = try r.read(Int64.self)
+        let etag = try r.readString()
+        let metadata = try readPairs(&r), checksums = try readPairs(&r)
+        let acl = try r.readBlob()
+        var partSizes: [UInt64] = []
+        for _ in 0..<(try r.read(UInt32.self)) { partSizes.append(try r.read(UInt64.self)) }
+        let extentCount = Int(try r.read(UInt32.self))
+        guard extentCount <= r.remaining / 24 else { throw ByteReader.Truncated() }
+        var extents: [Extent] = []
+        extents.reserveCapacity(extentCount)
+        for _ in 0..<extentCount {
+            extents.append(Extent(segment: try r.read(UInt64.self), offset: try r.read(UInt64.self), length: try r.read(UInt64.self)))
+        }
+        try skipExtensions(&r)
+        return ObjectInfo(bucket: bucket, key: key, versionID: versionID, size: size, lastModified: lastModified,
+                          etag: etag, metadata: metadata, checksums: checksums, acl: acl,
+                          partSizes: partSizes, extents: extents)
+    }
+
+    /// deleteObject: bucket, key, version id, time.
+    static func encodeDelete(bucket: String, key: String, versionID: String, time: Int64) -> [UInt8] {
+        var w = ByteWriter()
+        w.write(version)
+        w.writeString(bucket)
+        w.writeString(key)
+        w.writeString(versionID)
+        w.write(time)
+        w.write(UInt16(0))
+        return w.bytes
+    }
+
+    static func decodeDelete(_ bytes: [UInt8]) throws -> (bucket: String, key: String, versionID: String, time: Int64) {
+        var r = ByteReader(bytes)
+        try expectVersion(&r)
+        let result = (try r.readString(), try r.readString(), try r.readString(), try r.read(Int64.self))
+        try skipExtensions(&r)
+        return result
+    }
+
+    static func encode(_ b: BucketInfo) -> [UInt8] {
+        var w = ByteWriter()
+        w.write(version)
+        w.writeString(b.name)
+        w.write(b.created)
+        writePairs(&w, b.attributes)
+        w.write(UInt16(0))
+        return w.bytes
+    }
+
+    static func decodeBucket(_ bytes: [UInt8], offset: Int = 0) throws -> BucketInfo {
+        var r = ByteReader(bytes, offset: offset)
+        try expectVersion(&r)
+        let b = BucketInfo(name: try r.readString(), created: try r.read(Int64.self), attributes: try readPairs(&r))
+        try skipExtensions(&r)
+        return b
+    }
+
+    /// deleteBucket: the name.
+    static func encodeDeleteBucket(_ name: String) -> [UInt8] {
+        var w = ByteWriter()
+        w.write(version)
+        w.writeString(name)
+        w.write(UInt16(0))
+        return w.bytes
+    }
+
+    static func decodeDeleteBucket(_ bytes: [UInt8]) throws -> String {
+        var r = ByteReader(bytes)
+        try expectVersion(&r)
+        let name = try r.readString()
+        try skipExtensions(&r)
+        return name
+    }
+
+    private static func expectVersion(_ r: inout ByteReader) throws {
+        guard try r.read(UInt8.self) == version else { throw ByteReader.Truncated() }
+    }
+
+    /// Pairs sorted by name, so equal dictionaries encode to equal bytes.
+    private static func writePairs(_ w: inout ByteWriter, _ pairs: [String: String]) {
+        w.write(UInt32(pairs.count))
+        for (k, v) in pairs.sorted(by: { $0.key < $1.key }) {
+            w.writeString(k)
+            w.writeString(v)
+        }
+    }
+
+    private static func readPairs(_ r: inout ByteReader) throws -> [String: String] {
+        var out: [String: String] = [:]
+        for _ in 0..<(try r.read(UInt32.self)) { out[try r.readString()] = try r.readString() }
+        return out
+    }
+
+    /// Extension fields: `u16 count`, then `u16 tag · u32 length · bytes` each. Unknown
+    /// tags are skipped, so later versions of the code can add fields without a format break.
+    private static func skipExtensions(_ r: inout ByteReader) throws {
+        for _ in 0..<(try r.read(UInt16.self)) {
+            _ = try r.read(UInt16.self)
+            _ = try r.readBlob()
+        }
+    }
+}
+
+/// An index value: `u64 sequence · u64 segment · u64 offset · u64 size` of the commit
+/// record, then the record's payload verbatim.
+struct IndexValue {
+    static let prefixSize = 32
+
+    var sequence: UInt64
+    var ref: RecordRef
+    var payload: [UInt8]
+
+    func encoded() -> [UInt8] {
+        var w = ByteWriter(capacity: Self.prefixSize + payload.count)
+        w.write(sequence)
+        w.write(ref.segment)
+        w.write(ref.offset)
+        w.write(ref.size)
+        w.write(bytes: payload)
+        return w.bytes
+    }
+
+    /// Sequence and record reference without copying the payload.
+    static func header(_ bytes: [UInt8]) throws -> (sequence: UInt64, ref: RecordRef) {
+        var r = ByteReader(bytes)
+        let seq = try r.read(UInt64.self)
+        let ref = RecordRef(segment: try r.read(UInt64.self), offset: try r.read(UInt64.self), size: try r.read(UInt64.self))
+        return (seq, ref)
+    }
+
+    static func object(_ bytes: [UInt8]) throws -> ObjectInfo {
+        let (seq, _) = try header(bytes)
+        var info = try Payload.decodeObject(bytes, offset: prefixSize)
+        info.sequence = seq
+        return info
+    }
+
+    static func bucket(_ bytes: [UInt8]) throws -> BucketInfo {
+        let (seq, _) = try header(bytes)
+        var info = try Payload.decodeBucket(bytes, offset: prefixSize)
+        info.sequence = seq
+        return info
+    }
+}

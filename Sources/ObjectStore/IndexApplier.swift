@@ -1,0 +1,132 @@
+import ObjectIndex
+import SegmentLog
+
+/// A commit record as the index sees it: written by the live store, or found by replay.
+struct CommitRecord: Sendable {
+    var type: RecordType
+    var sequence: UInt64
+    var ref: RecordRef
+    var payload: [UInt8]
+}
+
+/// Applies commit records to the index. The live store and recovery call the same
+/// function with the same records in the same (log) order, which is why a rebuild from
+/// segments gives exactly the index the live store had (DESIGN.md invariant 4).
+///
+/// Every rule compares sequence numbers, so applying an older record after a newer one
+/// for the same name changes nothing (compaction may move old records behind new ones).
+/// A tombstone stays while no entry exists for its name, so an older put cannot come back.
+struct IndexApplier {
+    let index: ObjectIndex
+    let txn: Transaction
+
+    func apply(_ record: CommitRecord) throws {
+        switch record.type {
+        case .putObject:
+            let info = try Payload.decodeObject(record.payload)
+            let key = IndexKey.object(bucket: info.bucket, key: Array(info.key.utf8))
+            guard try supersedes(record.sequence, key) else { return }
+            try removeCurrent(key)
+            try txn.put(index.objects, key, IndexValue(sequence: record.sequence, ref: record.ref, payload: record.payload).encoded())
+            try account(ref: record.ref, extents: info.extents, sign: 1)
+        case .deleteObject:
+            let d = try Payload.decodeDelete(record.payload)
+            try putTombstone(IndexKey.object(bucket: d.bucket, key: Array(d.key.utf8)), record)
+        case .createBucket:
+            let b = try Payload.decodeBucket(record.payload)
+            let key = IndexKey.bucketPrefix(b.name)
+            guard try supersedes(record.sequence, key, bucket: b.name) else { return }
+            try removeTombstone(key)
+            try txn.put(index.buckets, Array(b.name.utf8), IndexValue(sequence: record.sequence, ref: record.ref, payload: record.payload).encoded())
+            try account(ref: record.ref, extents: [], sign: 1)
+        case .deleteBucket:
+            let name = try Payload.decodeDeleteBucket(record.payload)
+            let nameKey = Array(name.utf8)
+            if let old = try txn.get(index.buckets, nameKey) {
+                let (seq, ref) = try IndexValue.header(old)
+                guard seq < record.sequence else { return }
+                try txn.delete(index.buckets, nameKey)
+                try account(ref: ref, extents: [], sign: -1)
+            }
+            // A bucket's tombstone uses the object-key encoding with an empty key.
+            try putTombstone(IndexKey.bucketPrefix(name), record)
+        case .createUpload, .putPart, .abortUpload, .bucketConfig, .relocate:
+            throw StoreError(.corrupt, "record type \(record.type) at \(record.ref.segment):\(record.ref.offset) is not supported by this version")
+        case .data, .seal:
+            return
+        }
+    }
+
+    /// Whether a record with `sequence` is newer than what the index holds for `key`.
+    private func supersedes(_ sequence: UInt64, _ key: [UInt8], bucket: String? = nil) throws -> Bool {
+        let current = try bucket.map { try txn.get(index.buckets, Array($0.utf8)) } ?? txn.get(index.objects, key)
+        if let current, try IndexValue.header(current).sequence >= sequence { return false }
+        if let tomb = try txn.get(index.tombstones, key), try IndexValue.header(tomb).sequence >= sequence { return false }
+        return true
+    }
+
+    private func removeCurrent(_ key: [UInt8]) throws {
+        if let old = try txn.get(index.objects, key) {
+            let info = try IndexValue.object(old)
+            try account(ref: try IndexValue.header(old).ref, extents: info.extents, sign: -1)
+        }
+        try removeTombstone(key)
+    }
+
+    private func removeTombstone(_ key: [UInt8]) throws {
+        if let tomb = try txn.get(index.tombstones, key) {
+            try txn.delete(index.tombstones, key)
+            try account(ref: try IndexValue.header(tomb).ref, extents: [], sign: -1)
+        }
+    }
+
+    private func putTombstone(_ key: [UInt8], _ record: CommitRecord) throws {
+        if let old = try txn.get(index.objects, key) {
+            let (seq, _) = try IndexValue.header(old)
+            guard seq < record.sequence else { return }
+        }
+        if let tomb = try txn.get(index.tombstones, key), try IndexValue.header(tomb).sequence >= record.sequence { return }
+        try removeCurrent(key)
+        try txn.put(index.tombstones, key, IndexValue(sequence: record.sequence, ref: record.ref, payload: record.payload).encoded())
+        try account(ref: record.ref, extents: [], sign: 1)
+    }
+
+    /// Live-byte accounting per segment: a live entry's commit record and its extents are
+    /// live; everything else in a segment is dead space for compaction.
+    private func account(ref: RecordRef, extents: [Extent], sign: Int64) throws {
+        var deltas: [UInt64: (bytes: Int64, records: Int64)] = [ref.segment: (Int64(ref.size) * sign, sign)]
+        for e in extents { deltas[e.segment, default: (0, 0)].bytes += Int64(e.length) * sign }
+        for (segment, d) in deltas {
+            let key = IndexKey.segment(segment)
+            var stats = try txn.get(index.segments, key).map(SegmentStats.init) ?? SegmentStats()
+            stats.liveBytes = UInt64(max(0, Int64(stats.liveBytes) + d.bytes))
+            stats.liveRecords = UInt64(max(0, Int64(stats.liveRecords) + d.records))
+            if stats.liveBytes == 0 && stats.liveRecords == 0 {
+                try txn.delete(index.segments, key)
+            } else {
+                try txn.put(index.segments, key, stats.encoded())
+            }
+        }
+    }
+}
+
+/// Live bytes and live commit records of one segment (index table `segments`).
+public struct SegmentStats: Sendable, Equatable {
+    public var liveBytes: UInt64 = 0
+    public var liveRecords: UInt64 = 0
+
+    init() {}
+
+    init(_ bytes: [UInt8]) {
+        var r = ByteReader(bytes)
+        liveBytes = (try? r.read(UInt64.self)) ?? 0
+        liveRecords = (try? r.read(UInt64.self)) ?? 0
+    }
+
+    func encoded() -> [UInt8] {
+        var w = ByteWriter()
+        w.write(liveBytes)
+        w.write(liveRecords)
+        return w.bytes
+    }
+}

@@ -1,0 +1,163 @@
+import ObjectIndex
+import SegmentLog
+import Synchronization
+
+/// The commit pipeline between the log and the index.
+///
+/// A commit is validated, numbered and written under one lock, and queued as *pending*
+/// in that same critical section; so the queue holds exactly the commit records written
+/// and not yet applied, in log order. After each group sync the committer thread calls
+/// `applyDurable(upTo:)`, which applies the pending records the sync covered to the index
+/// in one LMDB transaction together with the replay checkpoint, and only then are their
+/// callers told "durable". Readers only ever read the index, so they never see a commit
+/// before it is durable. Preconditions (bucket exists, If-None-Match, …) are checked
+/// against the index plus the pending records, which makes them atomic with the commit.
+final class Journal: Sendable {
+    struct Pending {
+        var sequence: UInt64
+        var object: ObjectInfo?
+    }
+
+    struct State {
+        var nextSequence: UInt64
+        var records: [CommitRecord] = []
+        var objects: [[UInt8]: Pending] = [:]
+        var buckets: [String: (sequence: UInt64, exists: Bool)] = [:]
+    }
+
+    let log: SegmentLog
+    let index: ObjectIndex
+    private let state: Mutex<State>
+
+    init(log: SegmentLog, index: ObjectIndex, nextSequence: UInt64) {
+        self.log = log
+        self.index = index
+        self.state = Mutex(State(nextSequence: nextSequence))
+    }
+
+    /// What a commit's precondition sees: the index with the pending commits on top.
+    struct View {
+        let txn: Transaction
+        let index: ObjectIndex
+        let state: State
+
+        func bucketExists(_ name: String) throws -> Bool {
+            if let p = state.buckets[name] { return p.exists }
+            return try txn.get(index.buckets, Array(name.utf8)) != nil
+        }
+
+        func object(bucket: String, key: String) throws -> ObjectInfo? {
+            let k = IndexKey.object(bucket: bucket, key: Array(key.utf8))
+            if let p = state.objects[k] { return p.object }
+            return try txn.get(index.objects, k).map(IndexValue.object)
+        }
+
+        func bucketIsEmpty(_ name: String) throws -> Bool {
+            let prefix = IndexKey.bucketPrefix(name)
+            if state.objects.contains(where: { $0.key.starts(with: prefix) && $0.value.object != nil }) { return false }
+            return try txn.withCursor(index.objects) { c in
+                var entry = try c.seek(atOrAfter: prefix)
+                while let e = entry, e.key.starts(with: prefix) {
+                    // Present in the index, but maybe deleted by a pending commit.
+                    if let p = state.objects[e.key], p.object == nil {
+                        entry = try c.next()
+                        continue
+                    }
+                    return false
+                }
+                return true
+            }
+        }
+    }
+
+    /// Validates, numbers, writes and queues one commit record. Not yet durable.
+    func append(_ type: RecordType, payload: [UInt8], object: ObjectInfo? = nil,
+                validate: (View) throws -> Void) throws -> CommitRecord {
+        try state.withLock { (s) throws -> CommitRecord in
+            let snapshot = s
+            try index.environment.read { txn in try validate(View(txn: txn, index: index, state: snapshot)) }
+            let sequence = s.nextSequence
+            let ref = try log.append(type: type, sequence: sequence, payload: payload)
+            s.nextSequence += 1
+            let record = CommitRecord(type: type, sequence: sequence, ref: ref, payload: payload)
+            s.records.append(record)
+            switch type {
+            case .putObject, .deleteObject:
+                let (bucket, key) = try Self.objectName(record)
+                s.objects[IndexKey.object(bucket: bucket, key: Array(key.utf8))] = Pending(sequence: sequence, object: object)
+            case .createBucket:
+                s.buckets[try Payload.decodeBucket(payload).name] = (sequence, true)
+            case .deleteBucket:
+                s.buckets[try Payload.decodeDeleteBucket(payload)] = (sequence, false)
+            default:
+                break
+            }
+            return record
+        }
+    }
+
+    /// Applies the pending records that end at or before `position` (which a sync just
+    /// made durable) in one index transaction with the checkpoint. Runs on the sync thread.
+    /// If the transaction fails, the records stay pending and the next batch retries them.
+    func applyDurable(upTo position: LogPosition) throws {
+        let batch = state.withLock { s in Array(s.records.prefix { $0.ref.end <= position }) }
+        guard let last = batch.last else { return }
+        try index.environment.write { txn in
+            let applier = IndexApplier(index: index, txn: txn)
+            for record in batch { try applier.apply(record) }
+            try Checkpoint(position: position, lastSequence: last.sequence).write(txn, index)
+        }
+        try state.withLock { (s) throws in
+            s.records.removeFirst(batch.count)
+            for record in batch {
+                switch record.type {
+                case .putObject, .deleteObject:
+                    let (bucket, key) = try Self.objectName(record)
+                    let k = IndexKey.object(bucket: bucket, key: Array(key.utf8))
+                    if s.objects[k]?.sequence == record.sequence { s.objects[k] = nil }
+                case .createBucket:
+                    let name = try Payload.decodeBucket(record.payload).name
+                    if s.buckets[name]?.sequence == record.sequence { s.buckets[name] = nil }
+                case .deleteBucket:
+                    let name = try Payload.decodeDeleteBucket(record.payload)
+                    if s.buckets[name]?.sequence == record.sequence { s.buckets[name] = nil }
+                default:
+                    break
+                }
+            }
+        }
+    }
+
+    private static func objectName(_ record: CommitRecord) throws -> (String, String) {
+        if record.type == .putObject {
+            let o = try Payload.decodeObject(record.payload)
+            return (o.bucket, o.key)
+        }
+        let d = try Payload.decodeDelete(record.payload)
+        return (d.bucket, d.key)
+    }
+}
+
+/// The replay checkpoint and the last sequence number, kept in table `meta` and written
+/// in the same transaction as the entries they describe (DESIGN.md invariant 4).
+struct Checkpoint: Equatable {
+    var position: LogPosition
+    var lastSequence: UInt64
+
+    static let key = Array("checkpoint".utf8)
+
+    func write(_ txn: Transaction, _ index: ObjectIndex) throws {
+        var w = ByteWriter()
+        w.write(position.segment)
+        w.write(position.offset)
+        w.write(lastSequence)
+        try txn.put(index.meta, Self.key, w.bytes)
+    }
+
+    static func read(_ txn: Transaction, _ index: ObjectIndex) throws -> Checkpoint? {
+        guard let bytes = try txn.get(index.meta, key) else { return nil }
+        var r = ByteReader(bytes)
+        return Checkpoint(position: LogPosition(segment: try r.read(UInt64.self), offset: try r.read(UInt64.self)),
+                          lastSequence: try r.read(UInt64.self))
+    }
+}

@@ -1,0 +1,94 @@
+import ObjectIndex
+import SegmentLog
+
+extension ObjectStore {
+    /// Starts a streamed PUT. Fails fast if the bucket does not exist (checked again,
+    /// atomically, at commit).
+    public func makeWriter(bucket: String, key: String, metadata: [String: String] = [:],
+                           conditions: WriteConditions = .init()) async throws -> ObjectWriter {
+        try Validation.checkKey(key)
+        _ = try await self.bucket(bucket)
+        return ObjectWriter(store: self, bucket: bucket, key: key, metadata: metadata, conditions: conditions)
+    }
+
+    /// Stores a whole object from memory.
+    @discardableResult
+    public func putObject(bucket: String, key: String, data: [UInt8], metadata: [String: String] = [:],
+                          conditions: WriteConditions = .init()) async throws -> ObjectInfo {
+        let writer = try await makeWriter(bucket: bucket, key: key, metadata: metadata, conditions: conditions)
+        try await writer.write(data)
+        return try await writer.finish()
+    }
+
+    /// The current version's information (HeadObject).
+    public func headObject(bucket: String, key: String) async throws -> ObjectInfo {
+        let index = self.index
+        return try await io { try index.environment.read { try Self.lookup(index, $0, bucket: bucket, key: key) } }
+    }
+
+    static func lookup(_ index: ObjectIndex, _ txn: Transaction, bucket: String, key: String) throws -> ObjectInfo {
+        if let value = try txn.get(index.objects, IndexKey.object(bucket: bucket, key: Array(key.utf8))) {
+            return try IndexValue.object(value)
+        }
+        guard try txn.get(index.buckets, Array(bucket.utf8)) != nil else { throw StoreError.noSuchBucket(bucket) }
+        throw StoreError.noSuchKey(key)
+    }
+
+    /// Opens the current version for reading, optionally a byte range of it. A range
+    /// that starts at or past the end gives InvalidRange; one that runs past the end is cut.
+    public func getObject(bucket: String, key: String, range: Range<UInt64>? = nil) async throws -> ObjectReader {
+        let index = self.index, log = self.log
+        return try await io {
+            // The index entry and the open files are taken together: compaction removes a
+            // segment only after switching the entries that pointed into it, so a missing
+            // file means the entry changed meanwhile; look again.
+            for _ in 0..<3 {
+                let info = try index.environment.read { try Self.lookup(index, $0, bucket: bucket, key: key) }
+                var r = range ?? 0..<info.size
+                if range != nil {
+                    guard r.lowerBound < info.size else {
+                        throw StoreError(.invalidRange, "The requested range is not satisfiable")
+                    }
+                    r = r.lowerBound..<min(r.upperBound, info.size)
+                }
+                var files: [UInt64: SegmentFile] = [:]
+                for id in Set(info.extents.map(\.segment)) { files[id] = log.file(id) }
+                if files.values.count == Set(info.extents.map(\.segment)).count {
+                    return try ObjectReader(info: info, range: r, files: files)
+                }
+            }
+            throw StoreError(.internalError, "the object kept moving while it was opened; try again")
+        }
+    }
+
+    /// Deletes the current version. Like S3, deleting a key that does not exist succeeds
+    /// (and writes nothing); a missing bucket is NoSuchBucket.
+    public func deleteObject(bucket: String, key: String) async throws {
+        try Validation.checkKey(key)
+        let exists = try await io { [index] in
+            try index.environment.read { txn -> Bool in
+                do {
+                    _ = try Self.lookup(index, txn, bucket: bucket, key: key)
+                    return true
+                } catch let e as StoreError where e.code == .noSuchKey {
+                    return false
+                }
+            }
+        }
+        guard exists else { return }
+        let payload = Payload.encodeDelete(bucket: bucket, key: key, versionID: "", time: Self.now())
+        do {
+            try await commit(.deleteObject, payload: payload) { view in
+                guard try view.bucketExists(bucket) else { throw StoreError.noSuchBucket(bucket) }
+                // Deleted meanwhile by another request: nothing to do, and no record needed.
+                guard try view.object(bucket: bucket, key: key) != nil else { throw AlreadyGone() }
+            }
+        } catch is AlreadyGone {
+            return
+        } catch let e as StoreError {
+            throw e
+        }
+    }
+
+    private struct AlreadyGone: Error {}
+}

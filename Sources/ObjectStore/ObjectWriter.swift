@@ -1,0 +1,135 @@
+import Crypto
+import NIOCore
+import SegmentLog
+
+/// Conditions a PUT can set, checked atomically with its commit.
+public struct WriteConditions: Sendable, Equatable {
+    /// `If-None-Match: *`: fail if the key exists.
+    public var ifNoneMatchAny: Bool
+    /// `If-Match: etag`: fail unless the current version has this ETag (unquoted).
+    public var ifMatch: String?
+
+    public init(ifNoneMatchAny: Bool = false, ifMatch: String? = nil) {
+        self.ifNoneMatchAny = ifNoneMatchAny
+        self.ifMatch = ifMatch
+    }
+
+    func check(_ current: ObjectInfo?, key: String) throws {
+        if ifNoneMatchAny, current != nil {
+            throw StoreError(.preconditionFailed, "At least one of the pre-conditions you specified did not hold (If-None-Match)")
+        }
+        if let etag = ifMatch {
+            guard let current else { throw StoreError.noSuchKey(key) }
+            let wanted = etag.trimmingQuotes()
+            if wanted != "*" && wanted != current.etag {
+                throw StoreError(.preconditionFailed, "At least one of the pre-conditions you specified did not hold (If-Match)")
+            }
+        }
+    }
+}
+
+extension String {
+    func trimmingQuotes() -> String {
+        var s = Substring(self)
+        if s.hasPrefix("\"") { s = s.dropFirst() }
+        if s.hasSuffix("\"") { s = s.dropLast() }
+        return String(s)
+    }
+}
+
+/// Streams one object into the log. Bytes go into data records as they arrive (at most
+/// `dataRecordSize` is held in memory); the object becomes visible only when `finish`
+/// writes its commit record. A writer that is abandoned or aborted leaves only dead
+/// data records behind, which compaction reclaims.
+///
+/// One writer is used by one task at a time.
+public final class ObjectWriter: @unchecked Sendable {
+    public let bucket: String
+    public let key: String
+    public let metadata: [String: String]
+    public let conditions: WriteConditions
+    private let store: ObjectStore
+    private var buffer: [UInt8] = []
+    private var extents: [Extent] = []
+    private var md5 = Insecure.MD5()
+    private var size: UInt64 = 0
+    private var finished = false
+
+    init(store: ObjectStore, bucket: String, key: String, metadata: [String: String], conditions: WriteConditions) {
+        self.store = store
+        self.bucket = bucket
+        self.key = key
+        self.metadata = metadata
+        self.conditions = conditions
+        buffer.reserveCapacity(store.options.dataRecordSize)
+    }
+
+    /// Bytes received so far.
+    public var bytesWritten: UInt64 { size }
+
+    /// Adds bytes to the object. Returns once any full data record has been written.
+    public func write(_ bytes: ByteBuffer) async throws {
+        precondition(!finished, "write after finish")
+        var rest = bytes
+        let limit = store.options.dataRecordSize
+        while rest.readableBytes > 0 {
+            let n = min(limit - buffer.count, rest.readableBytes)
+            rest.withUnsafeReadableBytes { all in
+                let part = UnsafeRawBufferPointer(rebasing: all.prefix(n))
+                md5.update(bufferPointer: part)
+                buffer.append(contentsOf: part)
+            }
+            rest.moveReaderIndex(forwardBy: n)
+            size += UInt64(n)
+            if buffer.count == limit { try await flush() }
+        }
+    }
+
+    public func write(_ bytes: [UInt8]) async throws {
+        try await write(ByteBuffer(bytes: bytes))
+    }
+
+    private func flush() async throws {
+        guard !buffer.isEmpty else { return }
+        let chunk = buffer
+        buffer.removeAll(keepingCapacity: true)
+        let log = store.log
+        extents.append(try await store.io { try chunk.withUnsafeBytes { try log.appendData($0) } })
+    }
+
+    /// Writes the commit record and returns the committed object once it is durable.
+    /// - Parameter contentMD5: the binary MD5 the client declared; on mismatch BadDigest
+    ///   and nothing is committed.
+    public func finish(contentMD5: [UInt8]? = nil) async throws -> ObjectInfo {
+        precondition(!finished, "finish twice")
+        finished = true
+        try await flush()
+        let digest = Array(md5.finalize())
+        if let contentMD5, contentMD5 != digest {
+            throw StoreError(.badDigest, "The Content-MD5 you specified did not match what we received")
+        }
+        var info = ObjectInfo(bucket: bucket, key: key, size: size, lastModified: ObjectStore.now(),
+                              etag: digest.map { String(format2: $0) }.joined(), metadata: metadata, extents: extents)
+        let bucket = self.bucket, key = self.key, conditions = self.conditions
+        let record = try await store.commit(.putObject, payload: Payload.encode(info), object: info) { view in
+            guard try view.bucketExists(bucket) else { throw StoreError.noSuchBucket(bucket) }
+            try conditions.check(try view.object(bucket: bucket, key: key), key: key)
+        }
+        info.sequence = record.sequence
+        return info
+    }
+
+    /// Gives up on the object: nothing becomes visible.
+    public func abort() {
+        finished = true
+        buffer = []
+    }
+}
+
+extension String {
+    /// Two lowercase hex digits.
+    init(format2 byte: UInt8) {
+        let digits = Array("0123456789abcdef".utf8)
+        self = String(decoding: [digits[Int(byte >> 4)], digits[Int(byte & 0xF)]], as: UTF8.self)
+    }
+}

@@ -1,0 +1,56 @@
+/// An error of the storage engine, in S3's terms so the HTTP layer can map it 1:1.
+public struct StoreError: Error, Equatable, CustomStringConvertible, Sendable {
+    public enum Code: String, Sendable {
+        case noSuchBucket = "NoSuchBucket"
+        case bucketAlreadyOwnedByYou = "BucketAlreadyOwnedByYou"
+        case bucketNotEmpty = "BucketNotEmpty"
+        case noSuchKey = "NoSuchKey"
+        case preconditionFailed = "PreconditionFailed"
+        case invalidBucketName = "InvalidBucketName"
+        case keyTooLong = "KeyTooLongError"
+        case invalidArgument = "InvalidArgument"
+        case badDigest = "BadDigest"
+        case invalidRange = "InvalidRange"
+        /// The disk is full: writes fail, reads go on.
+        case outOfSpace = "InsufficientStorage"
+        /// The store no longer takes writes (a sync failed).
+        case readOnly = "ServiceUnavailable"
+        /// Bytes on disk do not match their checksum or the index.
+        case corrupt = "Corrupt"
+        case internalError = "InternalError"
+    }
+
+    public var code: Code
+    public var message: String
+
+    public init(_ code: Code, _ message: String) {
+        self.code = code
+        self.message = message
+    }
+
+    public var description: String { "\(code.rawValue): \(message)" }
+
+    static func noSuchBucket(_ name: String) -> StoreError { .init(.noSuchBucket, "The specified bucket does not exist: \(name)") }
+    static func noSuchKey(_ key: String) -> StoreError { .init(.noSuchKey, "The specified key does not exist: \(key)") }
+
+    /// Maps a lower-layer error to a store error.
+    static func wrap(_ error: Error) -> StoreError {
+        if let e = error as? StoreError { return e }
+        if let e = error as? IOErrorConvertible { return e.storeError }
+        return StoreError(.internalError, "\(error)")
+    }
+}
+
+protocol IOErrorConvertible { var storeError: StoreError { get } }
+
+import SegmentLog
+
+extension IOError: IOErrorConvertible {
+    var storeError: StoreError {
+        isOutOfSpace ? StoreError(.outOfSpace, "The disk is full: \(self)") : StoreError(.internalError, "\(self)")
+    }
+}
+
+extension SegmentLog.SyncFailed: IOErrorConvertible {
+    var storeError: StoreError { StoreError(.readOnly, "\(self)") }
+}
