@@ -24,7 +24,10 @@ let package = Package(
             .product(name: "NIOCore", package: "swift-nio"),
         ]),
         // Typed LMDB tables.
-        .target(name: "ObjectIndex", dependencies: ["CLMDB"]),
+        .target(name: "ObjectIndex", dependencies: [
+            "CLMDB",
+            .product(name: "Crypto", package: "swift-crypto"),
+        ]),
         // S3 semantics on top of the engine.
         .target(name: "ObjectStore", dependencies: [
             "SegmentLog", "ObjectIndex",

@@ -1,3 +1,5 @@
+import Crypto
+
 /// The index's tables: the materialised view of the commit records (FORMAT.md, "Index").
 ///
 /// Keys are encoded here so that LMDB's byte order is the order S3 needs; values are
@@ -46,12 +48,29 @@ public final class ObjectIndex: Sendable {
 
 /// Key encodings. All integers in keys are big-endian so that byte order is numeric order.
 public enum IndexKey {
-    /// `u8 len(bucket) · bucket · key`: all keys of a bucket are adjacent and sort by key bytes.
+    /// LMDB keys are at most 511 bytes (its compiled-in limit), S3 keys up to 1024.
+    /// An object name `u8 len(bucket) · bucket · key` of up to `inlineLimit` bytes is the
+    /// LMDB key itself; a longer one is stored as its first `inlineLimit` bytes followed by
+    /// 8 bytes of SHA-256 of the whole name ("long form", always `inlineLimit + 8` long).
+    /// Byte order is kept everywhere except among long names that share their first
+    /// `inlineLimit` bytes: those are adjacent, and `OrderedObjectCursor` sorts them.
+    public static let inlineLimit = 480
+
+    /// The LMDB key of an object name: all keys of a bucket are adjacent and sort by key bytes.
     public static func object(bucket: String, key: some Collection<UInt8>) -> [UInt8] {
         var out = bucketPrefix(bucket)
         out.append(contentsOf: key)
-        return out
+        return storedForm(out)
     }
+
+    /// The LMDB key for a full object name (see `inlineLimit`).
+    public static func storedForm(_ name: [UInt8]) -> [UInt8] {
+        guard name.count > inlineLimit else { return name }
+        return Array(name[0..<inlineLimit]) + Array(SHA256.hash(data: name).prefix(8))
+    }
+
+    /// Whether an LMDB key is the long form of a longer name.
+    public static func isLongForm(_ stored: [UInt8]) -> Bool { stored.count == inlineLimit + 8 }
 
     /// The prefix every object key of `bucket` starts with.
     public static func bucketPrefix(_ bucket: String) -> [UInt8] {
@@ -60,7 +79,7 @@ public enum IndexKey {
         return [UInt8(b.count)] + b
     }
 
-    /// Splits an object key back into bucket and key bytes.
+    /// Splits a short-form object key back into bucket and key bytes.
     public static func decodeObject(_ bytes: [UInt8]) -> (bucket: String, key: [UInt8])? {
         guard let n = bytes.first.map(Int.init), bytes.count >= 1 + n else { return nil }
         return (String(decoding: bytes[1..<(1 + n)], as: UTF8.self), Array(bytes[(1 + n)...]))

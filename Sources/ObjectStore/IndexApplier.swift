@@ -68,6 +68,7 @@ struct IndexApplier {
     private func removeCurrent(_ key: [UInt8]) throws {
         if let old = try txn.get(index.objects, key) {
             let info = try IndexValue.object(old)
+            try txn.delete(index.objects, key)
             try account(ref: try IndexValue.header(old).ref, extents: info.extents, sign: -1)
         }
         try removeTombstone(key)

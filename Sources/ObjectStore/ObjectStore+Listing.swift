@@ -44,19 +44,19 @@ extension ObjectStore {
         let delimiter = request.delimiter.map { Array($0.utf8) } ?? []
         let after = request.after.map { Array($0.utf8) }
         var seek = base + prefix
-        if let after, after.lexicographicallyPrecedes(prefix) == false { seek = base + after }
+        if let after, !after.lexicographicallyPrecedes(prefix) { seek = base + after }
         var count = 0
-        return try txn.withCursor(index.objects) { cursor in
-            var entry = try cursor.seek(atOrAfter: seek)
-            while let e = entry, e.key.starts(with: base + prefix) {
-                let key = Array(e.key[base.count...])
+        return try txn.withCursor(index.objects) { raw in
+            var cursor = OrderedObjectCursor(raw)
+            var entry = try cursor.seek(seek)
+            while let e = entry, e.name.starts(with: base + prefix) {
+                let key = Array(e.name[base.count...])
                 if let after, !after.lexicographicallyPrecedes(key) {
                     entry = try cursor.next()
                     continue
                 }
                 if !delimiter.isEmpty, let cut = firstRange(of: delimiter, in: key, from: prefix.count) {
                     let common = Array(key[..<cut])
-                    let skip = IndexKey.successor(ofPrefix: base + common)
                     // A common prefix sorts at its own place: if that is not after the
                     // marker, it was returned on an earlier page.
                     if after == nil || after!.lexicographicallyPrecedes(common) {
@@ -68,7 +68,7 @@ extension ObjectStore {
                         page.next = page.commonPrefixes.last
                         count += 1
                     }
-                    entry = try skip.map { try cursor.seek(atOrAfter: $0) } ?? nil
+                    entry = try IndexKey.successor(ofPrefix: base + common).map { try cursor.seek($0) } ?? nil
                     continue
                 }
                 if count == request.maxKeys {

@@ -28,7 +28,10 @@ extension ObjectStore {
 
     static func lookup(_ index: ObjectIndex, _ txn: Transaction, bucket: String, key: String) throws -> ObjectInfo {
         if let value = try txn.get(index.objects, IndexKey.object(bucket: bucket, key: Array(key.utf8))) {
-            return try IndexValue.object(value)
+            let info = try IndexValue.object(value)
+            // A long-form key names its object by a hash; make sure it is this one.
+            guard info.bucket == bucket, info.key == key else { throw StoreError(.internalError, "index key collision for \(key)") }
+            return info
         }
         guard try txn.get(index.buckets, Array(bucket.utf8)) != nil else { throw StoreError.noSuchBucket(bucket) }
         throw StoreError.noSuchKey(key)

@@ -1,0 +1,83 @@
+import Foundation
+import ObjectIndex
+import SegmentLog
+import XCTest
+@testable import ObjectStore
+
+func makeTestDirectory(_ name: String = #function) -> String {
+    let path = NSTemporaryDirectory() + "strata-test-\(name.filter { $0.isLetter || $0.isNumber })-\(UUID().uuidString.prefix(8))"
+    try! FileManager.default.createDirectory(atPath: path, withIntermediateDirectories: true)
+    return path
+}
+
+/// Small records and segments, so tests cross record and segment boundaries.
+func smallOptions(maxSegmentSize: UInt64 = 1 << 30) -> ObjectStore.Options {
+    ObjectStore.Options(segments: .init(maxSegmentSize: maxSegmentSize), dataRecordSize: 1000, ioThreads: 2)
+}
+
+/// Every entry of every table a rebuild recreates, for comparing two indexes.
+func dumpIndex(_ index: ObjectIndex) throws -> [String: [[UInt8]: [UInt8]]] {
+    var out: [String: [[UInt8]: [UInt8]]] = [:]
+    try index.environment.read { txn in
+        for table in index.viewTables {
+            var entries: [[UInt8]: [UInt8]] = [:]
+            try txn.withCursor(table) { c in
+                var e = try c.first()
+                while let (k, v) = e {
+                    entries[k] = v
+                    e = try c.next()
+                }
+            }
+            out[table.name] = entries
+        }
+    }
+    return out
+}
+
+/// Rebuilds an index from a copy of `directory`'s segments and returns both dumps.
+func liveAndRebuiltIndex(_ directory: String) throws -> (live: [String: [[UInt8]: [UInt8]]], rebuilt: [String: [[UInt8]: [UInt8]]]) {
+    let live = try ObjectIndex(path: directory + "/index")
+    let liveDump = try dumpIndex(live)
+    let scratch = makeTestDirectory("rebuild")
+    defer { try? FileManager.default.removeItem(atPath: scratch) }
+    let log = try SegmentLog(directory: directory + "/segments")
+    let fresh = try ObjectIndex(path: scratch)
+    _ = try Recovery.rebuild(log: log, index: fresh, repair: false)
+    return (liveDump, try dumpIndex(fresh))
+}
+
+func pattern(_ seed: Int, _ size: Int) -> [UInt8] {
+    var x = UInt64(truncatingIfNeeded: seed) &* 6364136223846793005 &+ 1442695040888963407
+    return (0..<size).map { _ in
+        x = x &* 6364136223846793005 &+ 1442695040888963407
+        return UInt8(truncatingIfNeeded: x >> 33)
+    }
+}
+
+extension ObjectStore {
+    func get(_ bucket: String, _ key: String) async throws -> [UInt8] {
+        try await getObject(bucket: bucket, key: key).readAll()
+    }
+}
+
+func assertStoreError<T>(_ code: StoreError.Code, _ body: () async throws -> T, file: StaticString = #filePath, line: UInt = #line) async {
+    do {
+        _ = try await body()
+        XCTFail("expected \(code)", file: file, line: line)
+    } catch let e as StoreError {
+        XCTAssertEqual(e.code, code, "\(e)", file: file, line: line)
+    } catch {
+        XCTFail("expected \(code), got \(error)", file: file, line: line)
+    }
+}
+
+/// XCTAssertEqual for expressions that await.
+func assertEqual<T: Equatable>(_ a: @autoclosure () async throws -> T, _ b: @autoclosure () async throws -> T, _ message: String = "",
+                               file: StaticString = #filePath, line: UInt = #line) async {
+    do {
+        let x = try await a(), y = try await b()
+        XCTAssertEqual(x, y, message, file: file, line: line)
+    } catch {
+        XCTFail("threw \(error) \(message)", file: file, line: line)
+    }
+}
