@@ -54,7 +54,7 @@ let package = Package(
         // Tools: not shipped in the binary.
         .executableTarget(name: "strata-crashwriter", dependencies: [
             "ObjectStore",
-            .product(name: "NIOCore", package: "swift-nio"),
+            .product(name: "Crypto", package: "swift-crypto"),
         ], path: "Tools/CrashWriter"),
 
         .testTarget(name: "SegmentLogTests", dependencies: ["SegmentLog"]),
