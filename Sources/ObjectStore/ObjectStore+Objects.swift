@@ -88,8 +88,6 @@ extension ObjectStore {
             }
         } catch is AlreadyGone {
             return
-        } catch let e as StoreError {
-            throw e
         }
     }
 

@@ -20,9 +20,14 @@ public final class GroupCommitter: @unchecked Sendable {
     private var thread: Thread?
     private let finished = DispatchSemaphore(value: 0)
 
-    /// Size of every batch synced so far would be too much to keep; keep simple counters.
-    public private(set) var batches: UInt64 = 0
-    public private(set) var commits: UInt64 = 0
+    // Guarded by `condition`.
+    private var syncedBatches: UInt64 = 0
+    private var syncedCommits: UInt64 = 0
+
+    /// Syncs done so far (each acknowledges a batch of commits).
+    public var batches: UInt64 { condition.withLock { syncedBatches } }
+    /// Commits acknowledged so far.
+    public var commits: UInt64 { condition.withLock { syncedCommits } }
 
     public init(log: SegmentLog, onDurable: @escaping DurableHook) {
         self.log = log
@@ -81,8 +86,8 @@ public final class GroupCommitter: @unchecked Sendable {
                 let position = try log.sync()
                 try onDurable(position)
                 condition.lock()
-                batches += 1
-                commits += UInt64(batch.count)
+                syncedBatches += 1
+                syncedCommits += UInt64(batch.count)
                 condition.unlock()
                 for c in batch { c.resume() }
             } catch {
