@@ -1,3 +1,7 @@
+#if canImport(Glibc)
+import Glibc
+#endif
+import NIOCore
 import SegmentLog
 
 /// A GET's view of one object version: its information and where the requested bytes
@@ -10,6 +14,15 @@ public struct ObjectReader: Sendable {
         public var file: SegmentFile
         public var offset: UInt64
         public var length: UInt64
+
+        /// The piece as a `FileRegion` for sendfile, on its own duplicated descriptor: the
+        /// caller owns the region's file handle and closes it once the region is written.
+        public func makeFileRegion() throws -> FileRegion {
+            let fd = dup(file.descriptor)
+            guard fd >= 0 else { throw StoreError.wrap(IOError("dup", path: file.path, errno: errno)) }
+            return FileRegion(fileHandle: NIOFileHandle(_deprecatedTakingOwnershipOfDescriptor: fd),
+                              readerIndex: Int(offset), endIndex: Int(offset + length))
+        }
     }
 
     public let info: ObjectInfo
@@ -33,6 +46,29 @@ public struct ObjectReader: Sendable {
             }
             objectOffset += extent.length
         }
+        self.pieces = pieces
+    }
+
+    /// A reader for part of this reader's bytes, on the same open files (so the same
+    /// version), e.g. a GET's Range once its conditions were checked on `info`.
+    /// `range` is relative to the object and must lie within ``range``.
+    public func narrowed(to range: Range<UInt64>) -> ObjectReader {
+        precondition(range.lowerBound >= self.range.lowerBound && range.upperBound <= self.range.upperBound)
+        var pieces: [Piece] = []
+        var position = self.range.lowerBound
+        for piece in self.pieces {
+            let start = max(range.lowerBound, position), end = min(range.upperBound, position + piece.length)
+            if start < end {
+                pieces.append(Piece(file: piece.file, offset: piece.offset + (start - position), length: end - start))
+            }
+            position += piece.length
+        }
+        return ObjectReader(info: info, range: range, pieces: pieces)
+    }
+
+    private init(info: ObjectInfo, range: Range<UInt64>, pieces: [Piece]) {
+        self.info = info
+        self.range = range
         self.pieces = pieces
     }
 

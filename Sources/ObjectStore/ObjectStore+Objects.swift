@@ -1,3 +1,4 @@
+import NIOCore
 import ObjectIndex
 import SegmentLog
 
@@ -92,4 +93,37 @@ extension ObjectStore {
     }
 
     private struct AlreadyGone: Error {}
+
+    /// Streams a reader's bytes in order, in chunks of at most `chunkSize` read on the
+    /// store's thread pool, so the caller's thread (an event loop) never blocks on disk.
+    /// The next chunk is read only after `body` returned: a slow consumer slows the reads.
+    public func stream(_ reader: ObjectReader, chunkSize: Int = 1 << 20,
+                       _ body: (ByteBuffer) async throws -> Void) async throws {
+        for piece in reader.pieces {
+            var done: UInt64 = 0
+            while done < piece.length {
+                let n = Int(min(UInt64(chunkSize), piece.length - done))
+                let file = piece.file, offset = piece.offset + done
+                let chunk = try await io {
+                    var buffer = ByteBufferAllocator().buffer(capacity: n)
+                    let got = try buffer.writeWithUnsafeMutableBytes(minimumWritableBytes: n) { space in
+                        try file.read(at: offset, into: UnsafeMutableRawBufferPointer(rebasing: space.prefix(n)))
+                    }
+                    guard got == n else {
+                        throw StoreError(.corrupt, "segment \(file.id) is shorter than the index says")
+                    }
+                    return buffer
+                }
+                try await body(chunk)
+                done += UInt64(n)
+            }
+        }
+    }
+
+    /// CopyObject's data path: the source's bytes are written again as new data records
+    /// of `writer` (extents are never shared between objects, so live-byte accounting
+    /// and compaction stay per object). The copy becomes visible at `writer.finish`.
+    public func copy(from source: ObjectReader, to writer: ObjectWriter) async throws {
+        try await stream(source) { try await writer.write($0) }
+    }
 }

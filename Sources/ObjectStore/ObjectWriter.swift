@@ -98,9 +98,12 @@ public final class ObjectWriter: @unchecked Sendable {
     }
 
     /// Writes the commit record and returns the committed object once it is durable.
-    /// - Parameter contentMD5: the binary MD5 the client declared; on mismatch BadDigest
-    ///   and nothing is committed.
-    public func finish(contentMD5: [UInt8]? = nil) async throws -> ObjectInfo {
+    /// - Parameters:
+    ///   - contentMD5: the binary MD5 the client declared; on mismatch BadDigest and
+    ///     nothing is committed.
+    ///   - checksums: checksums the caller computed over the same bytes and verified, by
+    ///     algorithm name (`CRC32`, …, base64); stored with the object and returned by GET.
+    public func finish(contentMD5: [UInt8]? = nil, checksums: [String: String] = [:]) async throws -> ObjectInfo {
         precondition(!finished, "finish twice")
         finished = true
         try await flush()
@@ -109,7 +112,8 @@ public final class ObjectWriter: @unchecked Sendable {
             throw StoreError(.badDigest, "The Content-MD5 you specified did not match what we received")
         }
         var info = ObjectInfo(bucket: bucket, key: key, size: size, lastModified: ObjectStore.now(),
-                              etag: digest.map { String(format2: $0) }.joined(), metadata: metadata, extents: extents)
+                              etag: digest.map { String(format2: $0) }.joined(), metadata: metadata, checksums: checksums,
+                              extents: extents)
         let bucket = self.bucket, key = self.key, conditions = self.conditions
         let record = try await store.commit(.putObject, payload: Payload.encode(info), object: info) { view in
             guard try view.bucketExists(bucket) else { throw StoreError.noSuchBucket(bucket) }
