@@ -31,6 +31,11 @@ public struct XMLWriter: Sendable {
         output += "</\(name)>"
     }
 
+    /// Writes escaped text inside the innermost open element.
+    public mutating func text(_ text: String) {
+        output += XMLWriter.escape(text)
+    }
+
     /// Writes `<name>escaped text</name>`.
     public mutating func element(_ name: String, _ text: String) {
         output += "<\(name)>\(XMLWriter.escape(text))</\(name)>"
