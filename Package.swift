@@ -38,15 +38,17 @@ let package = Package(
         ]),
         // The S3 HTTP front: SigV4, aws-chunked bodies, checksums, S3 XML and errors.
         .target(name: "S3Server", dependencies: [
-            "CZlib",
+            "CZlib", "ObjectStore",
             .product(name: "NIOCore", package: "swift-nio"),
+            .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
             .product(name: "NIOPosix", package: "swift-nio"),
             .product(name: "NIOHTTP1", package: "swift-nio"),
             .product(name: "Crypto", package: "swift-crypto"),
             .product(name: "Logging", package: "swift-log"),
         ]),
         .executableTarget(name: "strata", dependencies: [
-            "ObjectStore", "SegmentLog", "ObjectIndex",
+            "S3Server", "ObjectStore", "SegmentLog", "ObjectIndex",
+            .product(name: "NIOPosix", package: "swift-nio"),
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
             .product(name: "Logging", package: "swift-log"),
         ]),
@@ -60,8 +62,9 @@ let package = Package(
         .testTarget(name: "SegmentLogTests", dependencies: ["SegmentLog"]),
         .testTarget(name: "ObjectIndexTests", dependencies: ["ObjectIndex"]),
         .testTarget(name: "S3ServerTests", dependencies: [
-            "S3Server",
+            "S3Server", "ObjectStore",
             .product(name: "NIOCore", package: "swift-nio"),
+            .product(name: "NIOHTTP1", package: "swift-nio"),
         ]),
         .testTarget(name: "ObjectStoreTests", dependencies: [
             "ObjectStore", "SegmentLog", "ObjectIndex",

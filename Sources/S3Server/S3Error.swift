@@ -59,6 +59,10 @@ public struct S3Error: Error, Sendable, Hashable, CustomStringConvertible {
         case signatureDoesNotMatch = "SignatureDoesNotMatch"
         case slowDown = "SlowDown"
         case xAmzContentSHA256Mismatch = "XAmzContentSHA256Mismatch"
+        case metadataTooLarge = "MetadataTooLarge"
+        case invalidStorageClass = "InvalidStorageClass"
+        case insufficientStorage = "InsufficientStorage"
+        case serviceUnavailable = "ServiceUnavailable"
 
         var status: HTTPResponseStatus {
             switch self {
@@ -75,7 +79,9 @@ public struct S3Error: Error, Sendable, Hashable, CustomStringConvertible {
             case .notModified: return .notModified
             case .internalError: return .internalServerError
             case .notImplemented: return .notImplemented
-            case .slowDown: return .serviceUnavailable
+            case .slowDown, .serviceUnavailable: return .serviceUnavailable
+            case .insufficientStorage: return .insufficientStorage
+            case .metadataTooLarge, .invalidStorageClass: return .badRequest
             case .authorizationHeaderMalformed, .authorizationQueryParametersError, .badDigest,
                  .entityTooLarge, .entityTooSmall, .incompleteBody, .invalidArgument,
                  .invalidBucketName, .invalidDigest, .invalidPart, .invalidPartOrder,
@@ -91,6 +97,9 @@ public struct S3Error: Error, Sendable, Hashable, CustomStringConvertible {
     public let message: String
     /// Extra elements rendered after `<Message>`, in order.
     public let fields: [Field]
+    /// Headers the error response carries besides the usual ones (for example
+    /// `Content-Range: bytes */size` on InvalidRange).
+    public var responseHeaders: [Field] = []
 
     private init(_ base: Code, _ message: String, _ fields: [Field] = []) {
         self.base = base
@@ -351,6 +360,28 @@ extension S3Error {
     /// request applies, so only the message is given).
     static func chunkSignatureDoesNotMatch(_ message: String) -> S3Error {
         S3Error(.signatureDoesNotMatch, message)
+    }
+
+    /// 400: the user metadata (x-amz-meta-*) is over S3's 2 KB limit.
+    public static func metadataTooLarge(size: Int, maxSizeAllowed: Int) -> S3Error {
+        S3Error(.metadataTooLarge, "Your metadata headers exceed the maximum allowed metadata size.",
+                [Field("Size", String(size)), Field("MaxSizeAllowed", String(maxSizeAllowed))])
+    }
+
+    /// 400: x-amz-storage-class names no storage class S3 knows.
+    public static func invalidStorageClass(_ storageClass: String) -> S3Error {
+        S3Error(.invalidStorageClass, "The storage class you specified is not valid",
+                [Field("StorageClassRequested", storageClass)])
+    }
+
+    /// 507: the disk is full; reads keep working, writes fail until space is freed.
+    public static func insufficientStorage(_ message: String = "There is not enough space on the server's disk to store this object.") -> S3Error {
+        S3Error(.insufficientStorage, message)
+    }
+
+    /// 503: the server cannot take writes right now (for example after a failed sync).
+    public static func serviceUnavailable(_ message: String) -> S3Error {
+        S3Error(.serviceUnavailable, message)
     }
 
     /// 503: the server asks the client to back off.

@@ -2,6 +2,7 @@ import ArgumentParser
 import Foundation
 import ObjectIndex
 import ObjectStore
+import S3Server
 import SegmentLog
 
 @main
@@ -23,13 +24,63 @@ struct Serve: AsyncParsableCommand {
 
     @OptionGroup var options: DataOptions
 
+    @Option(name: .long, help: "Address to listen on.")
+    var host = "127.0.0.1"
+
+    @Option(name: .long, help: "TCP port to listen on (0 picks a free one).")
+    var port = 9000
+
+    @Option(name: .long, help: "Root access key id (default: $STRATA_ACCESS_KEY, else \(S3ServerConfiguration.defaultAccessKey)).")
+    var accessKey: String?
+
+    @Option(name: .long, help: "Root secret key (default: $STRATA_SECRET_KEY, else \(S3ServerConfiguration.defaultSecretKey)).")
+    var secretKey: String?
+
+    @Option(name: .long, help: "The region requests are signed for.")
+    var region = "us-east-1"
+
+    @Option(name: .long, help: "Base domain for virtual-hosted-style requests (bucket.DOMAIN); path style always works.")
+    var domain: String?
+
     func run() async throws {
+        let environment = ProcessInfo.processInfo.environment
+        let accessKey = self.accessKey ?? environment["STRATA_ACCESS_KEY"] ?? S3ServerConfiguration.defaultAccessKey
+        let secretKey = self.secretKey ?? environment["STRATA_SECRET_KEY"] ?? S3ServerConfiguration.defaultSecretKey
         let store = try ObjectStore(directory: options.data)
-        print(describe(store.recovery, directory: options.data))
+        printNow(describe(store.recovery, directory: options.data))
+        let configuration = S3ServerConfiguration(host: host, port: port, region: region, domain: domain,
+                                                  credentials: [accessKey: secretKey])
+        let server: S3HTTPServer
+        do {
+            server = try await S3HTTPServer.start(store: store, configuration: configuration)
+        } catch {
+            try? store.close()
+            printError("strata serve: cannot listen on \(host):\(port): \(error)")
+            throw ExitCode(1)
+        }
+        let endpoint = "http://\(host.contains(":") ? "[\(host)]" : host):\(server.port)"
+        let isDefault = accessKey == S3ServerConfiguration.defaultAccessKey && secretKey == S3ServerConfiguration.defaultSecretKey
+        printNow("""
+            Strata S3 endpoint listening on \(endpoint)
+              region      \(region)
+              access key  \(accessKey)
+              secret key  \(isDefault ? secretKey : String(repeating: "*", count: 8))
+              try:        AWS_ACCESS_KEY_ID=\(accessKey) AWS_SECRET_ACCESS_KEY=\(isDefault ? secretKey : "…") \
+            aws --endpoint-url \(endpoint) s3 ls
+            """)
+
+        // SIGINT/SIGTERM: stop accepting, close connections, sync and close the store.
+        let signals = [SIGINT, SIGTERM].map { signo -> DispatchSourceSignal in
+            signal(signo, SIG_IGN)
+            let source = DispatchSource.makeSignalSource(signal: signo, queue: .global())
+            source.setEventHandler { Task { await server.stop() } }
+            source.resume()
+            return source
+        }
+        await server.run()
+        signals.forEach { $0.cancel() }
         try store.close()
-        // The HTTP front is issue 3; until it lands, say so instead of pretending to serve.
-        printError("strata serve: the S3 HTTP front is not built yet; the data directory was opened and recovered.")
-        throw ExitCode(1)
+        printNow("Strata stopped.")
     }
 }
 
@@ -79,6 +130,12 @@ func describe(_ r: Recovery.Report, directory: String) -> String {
     if let torn = r.tornTail { lines.append("torn tail cut at \(torn.position): \(torn.reason)") }
     for id in r.tornSegments { lines.append("removed segment \(id) with a torn header") }
     return lines.joined(separator: "\n")
+}
+
+/// Prints straight to the standard output, unbuffered, so a parent process reading a
+/// pipe sees the line (for example the listening address) at once.
+func printNow(_ message: String) {
+    FileHandle.standardOutput.write(Data((message + "\n").utf8))
 }
 
 func printError(_ message: String) {

@@ -1,0 +1,69 @@
+import NIOCore
+import NIOHTTP1
+
+/// Serves the requests of one keep-alive connection, one at a time, in order.
+struct HTTPConnection {
+    let channel: NIOAsyncChannel<HTTPServerRequestPart, HTTPServerResponsePart>
+    let handler: S3RequestHandler
+
+    func run() async {
+        do {
+            try await channel.executeThenClose { inbound, outbound in
+                let parts = InboundParts(inbound.makeAsyncIterator())
+                let output = ResponseOutput(outbound)
+                while let part = try await parts.next() {
+                    guard case .head(let head) = part else {
+                        // Body or end without a head: the previous request's leftovers were
+                        // already drained, so this cannot happen on a sane connection.
+                        return
+                    }
+                    let keepAlive = try await serve(head, parts: parts, output: output)
+                    if !keepAlive { return }
+                }
+            }
+        } catch {
+            handler.logger.debug("connection ended: \(error)")
+        }
+    }
+
+    /// Serves one request; returns whether the connection may carry another.
+    private func serve(_ head: HTTPRequestHead, parts: InboundParts, output: ResponseOutput) async throws -> Bool {
+        let expectsContinue = head.headers["expect"].contains { $0.lowercased() == "100-continue" }
+        let body = RequestBody(parts: parts, output: output, expectsContinue: expectsContinue)
+        let response = await handler.handle(head, body: body)
+        var keepAlive = head.isKeepAlive
+
+        // Pitfall 11: a client that sent `Expect: 100-continue` has not sent its body yet.
+        // On success it must still get `100 Continue` before the final response (botocore
+        // misreads the connection otherwise); on an error it gets the error without a
+        // `100 Continue`, and the connection closes because the body may or may not follow.
+        if expectsContinue && !body.continueSent && !body.isComplete {
+            if response.status.code < 400 {
+                try await body.sendContinue()
+            } else {
+                keepAlive = false
+            }
+        }
+        // A body the handler did not read (an early error) is drained if it is small, so
+        // the client reads our answer instead of a reset; a large one closes the connection.
+        if keepAlive && !body.isComplete {
+            keepAlive = try await body.drain(upTo: 1 << 20)
+        }
+        try await output.write(response, keepAlive: keepAlive, handler: handler)
+        return keepAlive
+    }
+}
+
+/// The connection's inbound parts, shared by the connection loop and the request body
+/// of the request being served (one reader at a time).
+final class InboundParts: @unchecked Sendable {
+    private var iterator: NIOAsyncChannelInboundStream<HTTPServerRequestPart>.AsyncIterator
+
+    init(_ iterator: NIOAsyncChannelInboundStream<HTTPServerRequestPart>.AsyncIterator) {
+        self.iterator = iterator
+    }
+
+    func next() async throws -> HTTPServerRequestPart? {
+        try await iterator.next()
+    }
+}

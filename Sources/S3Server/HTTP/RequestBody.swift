@@ -1,0 +1,80 @@
+import NIOCore
+import NIOHTTP1
+
+/// The body of the request being served, pulled from the connection part by part: the
+/// next part is read from the socket only when the handler asks for it, which is the
+/// backpressure that keeps a 5 GiB upload at flat memory.
+///
+/// Asking for the first part answers `Expect: 100-continue` (the client waits for that
+/// before it sends the body).
+final class RequestBody: @unchecked Sendable {
+    private let parts: InboundParts
+    private let output: ResponseOutput
+    private let expectsContinue: Bool
+    /// Whether `100 Continue` has been written.
+    private(set) var continueSent = false
+    /// Whether the request's end has been read.
+    private(set) var isComplete = false
+    /// Body bytes read so far (as received, before any aws-chunked decoding).
+    private(set) var bytesRead: Int64 = 0
+
+    init(parts: InboundParts, output: ResponseOutput, expectsContinue: Bool) {
+        self.parts = parts
+        self.output = output
+        self.expectsContinue = expectsContinue
+    }
+
+    /// Writes the interim `100 Continue` response, once.
+    func sendContinue() async throws {
+        guard expectsContinue, !continueSent else { return }
+        continueSent = true
+        try await output.writeContinue()
+    }
+
+    /// The next piece of the body, or nil at its end.
+    /// - Throws: `IncompleteBody` if the client closed the connection mid-body.
+    func next() async throws -> ByteBuffer? {
+        guard !isComplete else { return nil }
+        try await sendContinue()
+        while true {
+            guard let part = try await parts.next() else {
+                throw S3Error.incompleteBody()
+            }
+            switch part {
+            case .body(let buffer):
+                bytesRead += Int64(buffer.readableBytes)
+                if buffer.readableBytes > 0 { return buffer }
+            case .end:
+                isComplete = true
+                return nil
+            case .head:
+                throw S3Error.incompleteBody()
+            }
+        }
+    }
+
+    /// The whole body, for small documents (XML configuration, DeleteObjects).
+    /// - Throws: `errorIfLarger` when the body exceeds `limit` bytes.
+    func collect(limit: Int, errorIfLarger: S3Error) async throws -> [UInt8] {
+        var bytes: [UInt8] = []
+        while var buffer = try await next() {
+            guard bytes.count + buffer.readableBytes <= limit else { throw errorIfLarger }
+            bytes += buffer.readBytes(length: buffer.readableBytes) ?? []
+        }
+        return bytes
+    }
+
+    /// Reads and drops the rest of the body, up to `limit` bytes; returns whether the
+    /// body ended within that (false: the connection must close).
+    func drain(upTo limit: Int64) async throws -> Bool {
+        let start = bytesRead
+        do {
+            while try await next() != nil {
+                if bytesRead - start > limit { return false }
+            }
+            return true
+        } catch {
+            return false
+        }
+    }
+}

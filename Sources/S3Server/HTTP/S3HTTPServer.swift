@@ -1,0 +1,94 @@
+import Logging
+import NIOConcurrencyHelpers
+import NIOCore
+import NIOHTTP1
+import NIOPosix
+import ObjectStore
+
+/// The S3 endpoint: HTTP/1.1 on SwiftNIO in front of an ``ObjectStore``.
+///
+/// Each connection is served by one task reading request parts from an `NIOAsyncChannel`,
+/// so request bodies are pulled with backpressure (never buffered whole) and responses
+/// are written with it. File and index work runs on the store's thread pool; the event
+/// loops only move bytes.
+public final class S3HTTPServer: Sendable {
+    /// The port the server listens on (the chosen one when configured with port 0).
+    public let port: Int
+    let handler: S3RequestHandler
+    private let serverChannel: Channel
+    private let connections: NIOLockedValueBox<[ObjectIdentifier: Channel]>
+    private let serving: Task<Void, Never>
+
+    /// Binds and starts serving; returns once the socket is listening.
+    public static func start(store: ObjectStore, configuration: S3ServerConfiguration,
+                             logger: Logger = Logger(label: "strata.s3"),
+                             group: MultiThreadedEventLoopGroup = .singleton) async throws -> S3HTTPServer {
+        var decoderLimits = NIOHTTPDecoderLimitConfiguration()
+        decoderLimits.maxHeaderListSize = configuration.maxHeaderBytes
+        decoderLimits.maxHeaderFieldSize = configuration.maxHeaderBytes
+        let limits = decoderLimits
+        let idle = TimeAmount.seconds(configuration.idleTimeoutSeconds)
+        let listener = try await ServerBootstrap(group: group)
+            .serverChannelOption(.backlog, value: 256)
+            .serverChannelOption(.socketOption(.so_reuseaddr), value: 1)
+            .childChannelOption(.socketOption(.tcp_nodelay), value: 1)
+            .childChannelOption(.maxMessagesPerRead, value: 16)
+            .bind(host: configuration.host, port: configuration.port) { channel in
+                channel.eventLoop.makeCompletedFuture {
+                    let sync = channel.pipeline.syncOperations
+                    try sync.addHandler(IdleStateHandler(allTimeout: idle))
+                    try sync.addHandler(IdleConnectionCloser())
+                    try sync.configureHTTPServerPipeline(withPipeliningAssistance: true, withErrorHandling: true,
+                                                         withEncoderConfiguration: .init(),
+                                                         withDecoderLimitConfiguration: limits)
+                    try sync.addHandler(FileRegionCloser())
+                    return try NIOAsyncChannel<HTTPServerRequestPart, HTTPServerResponsePart>(
+                        wrappingChannelSynchronously: channel,
+                        configuration: .init(backPressureStrategy: .init(lowWatermark: 2, highWatermark: 8)))
+                }
+            }
+        return S3HTTPServer(listener: listener, handler: S3RequestHandler(store: store, configuration: configuration, logger: logger))
+    }
+
+    private init(listener: NIOAsyncChannel<NIOAsyncChannel<HTTPServerRequestPart, HTTPServerResponsePart>, Never>,
+                 handler: S3RequestHandler) {
+        self.port = listener.channel.localAddress?.port ?? 0
+        self.handler = handler
+        self.serverChannel = listener.channel
+        let connections = NIOLockedValueBox<[ObjectIdentifier: Channel]>([:])
+        self.connections = connections
+        self.serving = Task {
+            await withDiscardingTaskGroup { group in
+                do {
+                    try await listener.executeThenClose { inbound in
+                        for try await connection in inbound {
+                            let id = ObjectIdentifier(connection.channel)
+                            connections.withLockedValue { $0[id] = connection.channel }
+                            group.addTask {
+                                await HTTPConnection(channel: connection, handler: handler).run()
+                                connections.withLockedValue { _ = $0.removeValue(forKey: id) }
+                            }
+                        }
+                    }
+                } catch {
+                    handler.logger.debug("listener ended: \(error)")
+                }
+            }
+        }
+    }
+
+    /// Serves until ``stop()`` is called.
+    public func run() async {
+        await serving.value
+    }
+
+    /// Stops accepting, closes every open connection (in-flight requests end with their
+    /// connection) and waits until all connection tasks have finished.
+    public func stop() async {
+        try? await serverChannel.close()
+        for channel in connections.withLockedValue({ Array($0.values) }) {
+            channel.close(promise: nil)
+        }
+        await serving.value
+    }
+}

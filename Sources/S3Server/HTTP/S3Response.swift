@@ -1,0 +1,86 @@
+import NIOCore
+import NIOHTTP1
+import ObjectStore
+
+/// What a request handler answers: status, headers and a body that is either in memory
+/// or an object's bytes still in their segments.
+struct S3Response: Sendable {
+    /// The body of a response.
+    enum Body: Sendable {
+        /// No body (HEAD, 204, 304); `Content-Length` is whatever the handler set, else 0.
+        case none
+        /// A body in memory (XML documents, errors).
+        case bytes(ByteBuffer)
+        /// An object's bytes, streamed from its segments.
+        case object(ObjectReader)
+    }
+
+    var status: HTTPResponseStatus
+    var headers: HTTPHeaders
+    var body: Body
+
+    init(status: HTTPResponseStatus = .ok, headers: HTTPHeaders = [:], body: Body = .none) {
+        self.status = status
+        self.headers = headers
+        self.body = body
+    }
+
+    /// An XML document response.
+    static func xml(_ document: String, status: HTTPResponseStatus = .ok) -> S3Response {
+        var headers = HTTPHeaders()
+        headers.add(name: "Content-Type", value: "application/xml")
+        return S3Response(status: status, headers: headers, body: .bytes(ByteBuffer(string: document)))
+    }
+}
+
+/// Writes responses to the connection. Head, body and end go out in one write where
+/// the body is in memory (each async write flushes); object bodies of more than
+/// ``sendfileThreshold`` bytes go out as `FileRegion`s, so the kernel copies them
+/// straight from the segment files to the socket.
+final class ResponseOutput: @unchecked Sendable {
+    private let writer: NIOAsyncChannelOutboundWriter<HTTPServerResponsePart>
+    /// Objects up to this size are read into memory and sent in one write.
+    static let sendfileThreshold: UInt64 = 256 * 1024
+
+    init(_ writer: NIOAsyncChannelOutboundWriter<HTTPServerResponsePart>) {
+        self.writer = writer
+    }
+
+    func writeContinue() async throws {
+        try await writer.write(.head(HTTPResponseHead(version: .http1_1, status: .continue)))
+    }
+
+    func write(_ response: S3Response, keepAlive: Bool, handler: S3RequestHandler) async throws {
+        var headers = response.headers
+        if !keepAlive { headers.replaceOrAdd(name: "Connection", value: "close") }
+        let noBody = response.status == .noContent || response.status == .notModified
+        func head(length: Int) -> HTTPServerResponsePart {
+            if !noBody && !headers.contains(name: "Content-Length") {
+                headers.add(name: "Content-Length", value: String(length))
+            }
+            return .head(HTTPResponseHead(version: .http1_1, status: response.status, headers: headers))
+        }
+        switch response.body {
+        case .none:
+            try await writer.write(contentsOf: [head(length: 0), .end(nil)])
+        case .bytes(let buffer):
+            try await writer.write(contentsOf: [head(length: buffer.readableBytes), .body(.byteBuffer(buffer)), .end(nil)])
+        case .object(let reader):
+            let length = reader.range.count
+            if length <= Self.sendfileThreshold {
+                var body = ByteBufferAllocator().buffer(capacity: Int(length))
+                try await handler.store.stream(reader) { chunk in
+                    var chunk = chunk
+                    body.writeBuffer(&chunk)
+                }
+                try await writer.write(contentsOf: [head(length: Int(length)), .body(.byteBuffer(body)), .end(nil)])
+            } else {
+                try await writer.write(head(length: Int(length)))
+                for piece in reader.pieces {
+                    try await writer.write(.body(.fileRegion(try piece.makeFileRegion())))
+                }
+                try await writer.write(.end(nil))
+            }
+        }
+    }
+}

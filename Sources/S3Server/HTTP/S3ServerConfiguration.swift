@@ -1,0 +1,35 @@
+/// How a Strata S3 endpoint listens and whom it accepts.
+public struct S3ServerConfiguration: Sendable {
+    /// Address to bind (loopback by default: a dev store is not exposed unless asked).
+    public var host: String
+    /// TCP port; 0 picks a free one (see ``S3HTTPServer/port``).
+    public var port: Int
+    /// The region requests are signed for and buckets report.
+    public var region: String
+    /// Base domain for virtual-hosted-style requests (`bucket.DOMAIN`); nil: path style only.
+    public var domain: String?
+    /// Access key id → secret key. The root credentials.
+    public var credentials: [String: String]
+    /// A connection with no traffic in either direction for this long is closed.
+    public var idleTimeoutSeconds: Int64
+    /// Largest accepted request head (request line and headers).
+    public var maxHeaderBytes: Int
+
+    /// The credentials `strata serve` uses when none are given (printed at start-up).
+    public static let defaultAccessKey = "strata-access-key"
+    /// See ``defaultAccessKey``.
+    public static let defaultSecretKey = "strata-secret-key"
+
+    /// Creates a configuration; every value has a dev-friendly default.
+    public init(host: String = "127.0.0.1", port: Int = 9000, region: String = "us-east-1", domain: String? = nil,
+                credentials: [String: String] = [defaultAccessKey: defaultSecretKey],
+                idleTimeoutSeconds: Int64 = 300, maxHeaderBytes: Int = 64 * 1024) {
+        self.host = host
+        self.port = port
+        self.region = region
+        self.domain = domain
+        self.credentials = credentials
+        self.idleTimeoutSeconds = idleTimeoutSeconds
+        self.maxHeaderBytes = maxHeaderBytes
+    }
+}

@@ -1,0 +1,104 @@
+import Foundation
+import NIOHTTP1
+import ObjectStore
+
+/// Which request headers are stored with an object and how they come back.
+enum ObjectHeaders {
+    /// Standard headers stored as sent and returned by GET/HEAD.
+    static let stored = ["content-type", "content-encoding", "content-disposition", "content-language",
+                         "cache-control", "expires", "x-amz-storage-class", "x-amz-website-redirect-location"]
+
+    /// What S3 answers as Content-Type for an object stored without one.
+    static let defaultContentType = "binary/octet-stream"
+
+    /// S3's limit on the size of user metadata (names and values of x-amz-meta-*).
+    static let maxUserMetadataBytes = 2048
+
+    /// The metadata a PUT (or a CopyObject with REPLACE) stores.
+    static func metadata(from headers: HTTPHeaders) throws -> [String: String] {
+        var metadata: [String: String] = [:]
+        var userBytes = 0
+        for (name, value) in headers {
+            let lower = name.lowercased()
+            if lower.hasPrefix("x-amz-meta-") {
+                userBytes += lower.utf8.count - "x-amz-meta-".utf8.count + value.utf8.count
+                // Repeated headers are joined as S3 does.
+                metadata[lower] = metadata[lower].map { "\($0),\(value)" } ?? value
+            } else if stored.contains(lower) {
+                metadata[lower] = value
+            }
+        }
+        if userBytes > maxUserMetadataBytes {
+            throw S3Error.metadataTooLarge(size: userBytes, maxSizeAllowed: maxUserMetadataBytes)
+        }
+        // aws-chunked is the framing of this request, not an encoding of the object.
+        if let encoding = metadata["content-encoding"] {
+            let kept = encoding.split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) }
+                .filter { $0.lowercased() != "aws-chunked" && !$0.isEmpty }
+            metadata["content-encoding"] = kept.isEmpty ? nil : kept.joined(separator: ",")
+        }
+        if let storageClass = metadata["x-amz-storage-class"] {
+            guard validStorageClasses.contains(storageClass) else {
+                throw S3Error.invalidStorageClass(storageClass)
+            }
+            if storageClass == "STANDARD" { metadata["x-amz-storage-class"] = nil }
+        }
+        return metadata
+    }
+
+    static let validStorageClasses: Set<String> = [
+        "STANDARD", "REDUCED_REDUNDANCY", "STANDARD_IA", "ONEZONE_IA", "INTELLIGENT_TIERING", "GLACIER",
+        "DEEP_ARCHIVE", "OUTPOSTS", "GLACIER_IR", "SNOW", "EXPRESS_ONEZONE",
+    ]
+
+    /// Headers a write asks for that Strata does not implement yet: answered with
+    /// NotImplemented instead of being silently dropped.
+    static func rejectUnsupported(_ headers: HTTPHeaders) throws {
+        if let acl = headers.first(name: "x-amz-acl"), acl != "private" {
+            throw S3Error.notImplemented("Canned ACL \(acl) is not implemented by Strata yet; objects are private")
+        }
+        for (name, _) in headers {
+            let lower = name.lowercased()
+            if lower.hasPrefix("x-amz-grant-") {
+                throw S3Error.notImplemented("\(name) is not implemented by Strata yet")
+            }
+            if lower == "x-amz-tagging" {
+                throw S3Error.notImplemented("Object tagging (x-amz-tagging) is not implemented by Strata yet")
+            }
+            if lower.hasPrefix("x-amz-server-side-encryption") {
+                throw S3Error.notImplemented("Server-side encryption (\(name)) is not implemented by Strata")
+            }
+            if lower.hasPrefix("x-amz-object-lock-") {
+                throw S3Error.notImplemented("Object Lock (\(name)) is not implemented by Strata")
+            }
+        }
+    }
+
+    /// The headers of a GET/HEAD response describing `info`.
+    static func add(_ info: ObjectInfo, to headers: inout HTTPHeaders, checksums: Bool) {
+        headers.add(name: "ETag", value: "\"\(info.etag)\"")
+        headers.add(name: "Last-Modified", value: TimeFormat.httpDate(milliseconds: info.lastModified))
+        headers.add(name: "Accept-Ranges", value: "bytes")
+        headers.add(name: "Content-Type", value: info.metadata["content-type"] ?? defaultContentType)
+        for (name, value) in info.metadata.sorted(by: { $0.key < $1.key }) where name != "content-type" {
+            headers.add(name: name, value: value)
+        }
+        if checksums { addChecksums(info, to: &headers) }
+    }
+
+    /// `x-amz-checksum-*` headers for the checksums stored with `info`.
+    static func addChecksums(_ info: ObjectInfo, to headers: inout HTTPHeaders) {
+        for (name, value) in info.checksums.sorted(by: { $0.key < $1.key }) {
+            headers.add(name: "x-amz-checksum-\(name.lowercased())", value: value)
+        }
+        if !info.checksums.isEmpty {
+            headers.add(name: "x-amz-checksum-type", value: info.partSizes.isEmpty ? "FULL_OBJECT" : "COMPOSITE")
+        }
+    }
+
+    /// `response-*` query parameters override these response headers (GetObject).
+    static let overrides = ["response-content-type": "Content-Type", "response-content-language": "Content-Language",
+                            "response-expires": "Expires", "response-cache-control": "Cache-Control",
+                            "response-content-disposition": "Content-Disposition",
+                            "response-content-encoding": "Content-Encoding"]
+}

@@ -1,0 +1,113 @@
+import Foundation
+import NIOCore
+import NIOHTTP1
+import ObjectStore
+
+/// CopyObject: a PUT with `x-amz-copy-source`.
+extension S3RequestHandler {
+    func copyObject(_ context: Context) async throws -> S3Response {
+        let request = context.request
+        try ObjectHeaders.rejectUnsupported(request.headers)
+        let source = try CopySource(request.header("x-amz-copy-source")!)
+        let directive = request.header("x-amz-metadata-directive")?.uppercased() ?? "COPY"
+        guard directive == "COPY" || directive == "REPLACE" else {
+            throw S3Error.invalidArgument("Unknown metadata directive.", name: "x-amz-metadata-directive", value: directive)
+        }
+        if let tagging = request.header("x-amz-tagging-directive"), tagging.uppercased() != "COPY" {
+            throw S3Error.notImplemented("Object tagging (x-amz-tagging-directive \(tagging)) is not implemented by Strata yet")
+        }
+        let reader = try await store.getObject(bucket: source.bucket, key: source.key)
+        let sourceInfo = reader.info
+        _ = try Conditional.evaluate(request.headers, etag: sourceInfo.etag, lastModified: sourceInfo.lastModified,
+                                     prefix: "x-amz-copy-source-")
+        guard sourceInfo.size <= UInt64(Self.maxSinglePut) else {
+            throw S3Error.invalidRequest(
+                "The specified copy source is larger than the maximum allowable size for a copy source: \(Self.maxSinglePut)")
+        }
+
+        var metadata: [String: String]
+        if directive == "REPLACE" {
+            metadata = try ObjectHeaders.metadata(from: request.headers)
+        } else {
+            metadata = sourceInfo.metadata
+            if let storageClass = request.header("x-amz-storage-class") {
+                var only = HTTPHeaders()
+                only.add(name: "x-amz-storage-class", value: storageClass)
+                metadata["x-amz-storage-class"] = try ObjectHeaders.metadata(from: only)["x-amz-storage-class"]
+            }
+        }
+        let changesSomething = directive == "REPLACE" || metadata != sourceInfo.metadata
+        if source.bucket == context.bucket && source.key == context.key && !changesSomething {
+            throw S3Error.invalidRequest(
+                "This copy request is illegal because it is trying to copy an object to itself without changing the object's metadata, storage class, website redirect location or encryption attributes.")
+        }
+
+        // The copy's bytes are written anew (see ObjectStore.copy); a checksum the request
+        // asks for that the source lacks is computed on the way.
+        var checksums = sourceInfo.checksums
+        var hasher: ChecksumHasher?
+        if let name = request.header("x-amz-checksum-algorithm") {
+            guard let algorithm = ChecksumAlgorithm(wireName: name) else {
+                throw S3Error.invalidRequest("Checksum algorithm \(name) is not supported")
+            }
+            checksums = sourceInfo.checksums.filter { $0.key == algorithm.wireName }
+            if checksums.isEmpty { hasher = ChecksumHasher(algorithm) }
+        }
+        let writer = try await store.makeWriter(bucket: context.bucket, key: context.key, metadata: metadata,
+                                                conditions: try writeConditions(request))
+        let info: ObjectInfo
+        do {
+            try await store.stream(reader) { chunk in
+                hasher?.update(chunk)
+                try await writer.write(chunk)
+            }
+            if let hasher { checksums[hasher.algorithm.wireName] = hasher.finalizeBase64() }
+            info = try await writer.finish(checksums: checksums)
+        } catch {
+            writer.abort()
+            throw error
+        }
+        var xml = XMLWriter()
+        xml.open("CopyObjectResult", namespace: Self.namespace)
+        xml.element("LastModified", TimeFormat.iso8601(milliseconds: info.lastModified))
+        xml.element("ETag", "\"\(info.etag)\"")
+        for (name, value) in info.checksums.sorted(by: { $0.key < $1.key }) {
+            xml.element("Checksum\(name)", value)
+        }
+        xml.close()
+        return .xml(xml.output)
+    }
+}
+
+/// The `x-amz-copy-source` header: `bucket/key` or `/bucket/key`, URL-encoded, with an
+/// optional `?versionId=` (pitfall 8).
+struct CopySource {
+    let bucket: String
+    let key: String
+
+    init(_ header: String) throws {
+        var text = Substring(header)
+        var versionId: String?
+        if let q = text.firstIndex(of: "?") {
+            let query = text[text.index(after: q)...]
+            text = text[..<q]
+            for item in query.split(separator: "&") where item.hasPrefix("versionId=") {
+                versionId = S3Request.percentDecode(item.dropFirst("versionId=".count), plusAsSpace: false)
+            }
+        }
+        guard let decoded = S3Request.percentDecode(text, plusAsSpace: false) else {
+            throw S3Error.invalidArgument("Invalid copy source encoding", name: "x-amz-copy-source", value: header)
+        }
+        var path = Substring(decoded)
+        if path.hasPrefix("/") { path = path.dropFirst() }
+        guard let slash = path.firstIndex(of: "/"), slash != path.startIndex, path.index(after: slash) != path.endIndex else {
+            throw S3Error.invalidArgument("Copy Source must mention the source bucket and key: sourcebucket/sourcekey",
+                                          name: "x-amz-copy-source", value: header)
+        }
+        if let versionId, versionId != "null" {
+            throw S3Error.invalidArgument("Invalid version id specified", name: "x-amz-copy-source", value: header)
+        }
+        bucket = String(path[..<slash])
+        key = String(path[path.index(after: slash)...])
+    }
+}

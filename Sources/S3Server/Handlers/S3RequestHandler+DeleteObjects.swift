@@ -1,0 +1,81 @@
+import NIOCore
+import ObjectStore
+
+/// DeleteObjects: `POST /bucket?delete` with a `<Delete>` document.
+extension S3RequestHandler {
+    func deleteObjects(_ context: Context) async throws -> S3Response {
+        let request = context.request
+        // The body is small (at most 1000 keys of 1 KiB): read it whole, through the same
+        // verification as any payload. S3 requires Content-MD5 or an x-amz-checksum-*
+        // header here; newer SDKs send only the checksum (pitfall 5). Either is verified.
+        let contentMD5 = try request.header("content-md5").map { value in
+            guard let digest = MD5Hasher.decodeContentMD5(value) else { throw S3Error.invalidDigest(contentMD5: value) }
+            return digest
+        }
+        var payload = try PayloadReader(request: request, signing: context.signing, auth: context.auth, body: context.body)
+        var bytes: [UInt8] = []
+        var md5 = MD5Hasher()
+        while var piece = try await payload.next() {
+            guard bytes.count + piece.readableBytes <= 2 * 1024 * 1024 else { throw S3Error.malformedXML }
+            md5.update(piece)
+            bytes += piece.readBytes(length: piece.readableBytes) ?? []
+        }
+        _ = try payload.finish()
+        if let contentMD5, contentMD5 != md5.finalize() { throw S3Error.badDigest() }
+        let document = try DeleteRequest.parse(bytes)
+        _ = try await store.bucket(context.bucket)
+
+        // Deletes run concurrently so their commits share fsyncs (group commit); the
+        // result lists them in request order.
+        let bucket = context.bucket
+        var results = [S3Error?](repeating: nil, count: document.objects.count)
+        try await withThrowingTaskGroup(of: (Int, S3Error?).self) { group in
+            var next = 0
+            func addNext() {
+                guard next < document.objects.count else { return }
+                let index = next, object = document.objects[index]
+                next += 1
+                group.addTask { [store] in
+                    do {
+                        if let versionId = object.versionId, versionId != "null" {
+                            throw S3Error.noSuchVersion(key: object.key, versionId: versionId)
+                        }
+                        try await store.deleteObject(bucket: bucket, key: object.key)
+                        return (index, nil)
+                    } catch let error as S3Error {
+                        return (index, error)
+                    } catch let error as StoreError {
+                        return (index, Self.s3Error(error, resource: "/\(bucket)/\(object.key)"))
+                    } catch {
+                        return (index, S3Error.internalError())
+                    }
+                }
+            }
+            for _ in 0..<32 { addNext() }
+            while let (index, error) = try await group.next() {
+                results[index] = error
+                addNext()
+            }
+        }
+
+        var xml = XMLWriter()
+        xml.open("DeleteResult", namespace: Self.namespace)
+        for (object, error) in zip(document.objects, results) {
+            if let error {
+                xml.element("Error") {
+                    $0.element("Key", object.key)
+                    if let versionId = object.versionId { $0.element("VersionId", versionId) }
+                    $0.element("Code", error.code)
+                    $0.element("Message", error.message)
+                }
+            } else if !document.quiet {
+                xml.element("Deleted") {
+                    $0.element("Key", object.key)
+                    if let versionId = object.versionId { $0.element("VersionId", versionId) }
+                }
+            }
+        }
+        xml.close()
+        return .xml(xml.output)
+    }
+}

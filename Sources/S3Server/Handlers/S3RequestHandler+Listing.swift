@@ -1,0 +1,117 @@
+import Foundation
+import NIOCore
+import ObjectStore
+
+/// ListObjects (v1, marker-based) and ListObjectsV2 (continuation tokens).
+extension S3RequestHandler {
+    /// The common parameters of both listing versions.
+    private struct ListParameters {
+        var prefix: String
+        var delimiter: String?
+        var maxKeys: Int
+        var urlEncode: Bool
+
+        init(_ request: S3Request) throws {
+            prefix = request.query("prefix") ?? ""
+            delimiter = request.query("delimiter").flatMap { $0.isEmpty ? nil : $0 }
+            maxKeys = 1000
+            if let text = request.query("max-keys") {
+                guard let value = Int(text), value >= 0 else {
+                    throw S3Error.invalidArgument("Provided max-keys not an integer or within integer range",
+                                                  name: "max-keys", value: text)
+                }
+                maxKeys = min(value, 1000)
+            }
+            switch request.query("encoding-type") {
+            case nil: urlEncode = false
+            case "url": urlEncode = true
+            case let other?:
+                throw S3Error.invalidArgument("Invalid Encoding Method specified in Request", name: "encoding-type", value: other)
+            }
+        }
+
+        /// A key, prefix, delimiter or marker as the listing shows it (pitfall 8).
+        func show(_ text: String) -> String {
+            urlEncode ? SigV4.uriEncode(Array(text.utf8), keepSlash: true) : text
+        }
+    }
+
+    func listObjectsV1(_ context: Context) async throws -> S3Response {
+        let request = context.request
+        let parameters = try ListParameters(request)
+        let marker = request.query("marker")
+        let page = try await store.listObjects(bucket: context.bucket, ListRequest(
+            prefix: parameters.prefix, delimiter: parameters.delimiter,
+            after: marker.flatMap { $0.isEmpty ? nil : $0 }, maxKeys: parameters.maxKeys))
+        var xml = XMLWriter()
+        xml.open("ListBucketResult", namespace: Self.namespace)
+        xml.element("Name", context.bucket)
+        xml.element("Prefix", parameters.show(parameters.prefix))
+        xml.element("Marker", parameters.show(marker ?? ""))
+        if page.isTruncated, let next = page.next { xml.element("NextMarker", parameters.show(next)) }
+        xml.element("MaxKeys", String(parameters.maxKeys))
+        if let delimiter = parameters.delimiter { xml.element("Delimiter", parameters.show(delimiter)) }
+        if parameters.urlEncode { xml.element("EncodingType", "url") }
+        xml.element("IsTruncated", page.isTruncated ? "true" : "false")
+        writeEntries(page, into: &xml, parameters: parameters, owner: Owner(accessKeyId: context.auth.accessKeyId))
+        xml.close()
+        return .xml(xml.output)
+    }
+
+    func listObjectsV2(_ context: Context) async throws -> S3Response {
+        let request = context.request
+        let parameters = try ListParameters(request)
+        let token = request.query("continuation-token")
+        let startAfter = request.query("start-after")
+        var after = startAfter.flatMap { $0.isEmpty ? nil : $0 }
+        if let token {
+            // The token names the last key (or common prefix) of the previous page, so a
+            // common prefix is never repeated across pages (pitfall 9).
+            after = try ContinuationToken.decode(token)
+        }
+        let page = try await store.listObjects(bucket: context.bucket, ListRequest(
+            prefix: parameters.prefix, delimiter: parameters.delimiter, after: after, maxKeys: parameters.maxKeys))
+        let fetchOwner = request.query("fetch-owner") == "true"
+        var xml = XMLWriter()
+        xml.open("ListBucketResult", namespace: Self.namespace)
+        xml.element("Name", context.bucket)
+        xml.element("Prefix", parameters.show(parameters.prefix))
+        if let startAfter { xml.element("StartAfter", parameters.show(startAfter)) }
+        if let token { xml.element("ContinuationToken", token) }
+        if page.isTruncated, let next = page.next { xml.element("NextContinuationToken", ContinuationToken.encode(next)) }
+        xml.element("KeyCount", String(page.objects.count + page.commonPrefixes.count))
+        xml.element("MaxKeys", String(parameters.maxKeys))
+        if let delimiter = parameters.delimiter { xml.element("Delimiter", parameters.show(delimiter)) }
+        if parameters.urlEncode { xml.element("EncodingType", "url") }
+        xml.element("IsTruncated", page.isTruncated ? "true" : "false")
+        writeEntries(page, into: &xml, parameters: parameters,
+                     owner: fetchOwner ? Owner(accessKeyId: context.auth.accessKeyId) : nil)
+        xml.close()
+        return .xml(xml.output)
+    }
+
+    private func writeEntries(_ page: ListPage, into xml: inout XMLWriter, parameters: ListParameters, owner: Owner?) {
+        for object in page.objects {
+            xml.element("Contents") { xml in
+                xml.element("Key", parameters.show(object.key))
+                xml.element("LastModified", TimeFormat.iso8601(milliseconds: object.lastModified))
+                xml.element("ETag", "\"\(object.etag)\"")
+                for name in object.checksums.keys.sorted() { xml.element("ChecksumAlgorithm", name) }
+                if !object.checksums.isEmpty {
+                    xml.element("ChecksumType", object.partSizes.isEmpty ? "FULL_OBJECT" : "COMPOSITE")
+                }
+                xml.element("Size", String(object.size))
+                if let owner {
+                    xml.element("Owner") {
+                        $0.element("ID", owner.id)
+                        $0.element("DisplayName", owner.displayName)
+                    }
+                }
+                xml.element("StorageClass", object.metadata["x-amz-storage-class"] ?? "STANDARD")
+            }
+        }
+        for prefix in page.commonPrefixes {
+            xml.element("CommonPrefixes") { $0.element("Prefix", parameters.show(prefix)) }
+        }
+    }
+}

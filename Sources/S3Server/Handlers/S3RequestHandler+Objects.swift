@@ -1,0 +1,138 @@
+import Foundation
+import NIOCore
+import NIOHTTP1
+import ObjectStore
+
+/// Object operations: PutObject, GetObject, HeadObject, DeleteObject.
+extension S3RequestHandler {
+    /// S3's largest single PUT (and CopyObject source): 5 GiB.
+    static let maxSinglePut: Int64 = 5 * 1024 * 1024 * 1024
+
+    func putObject(_ context: Context) async throws -> S3Response {
+        let request = context.request
+        try ObjectHeaders.rejectUnsupported(request.headers)
+        try checkUploadLength(context)
+        let contentMD5 = try request.header("content-md5").map { value in
+            guard let digest = MD5Hasher.decodeContentMD5(value) else { throw S3Error.invalidDigest(contentMD5: value) }
+            return digest
+        }
+        let metadata = try ObjectHeaders.metadata(from: request.headers)
+        let conditions = try writeConditions(request)
+        let writer = try await store.makeWriter(bucket: context.bucket, key: context.key, metadata: metadata,
+                                                conditions: conditions)
+        // Nothing is visible until `writer.finish`; every check of the body happens
+        // before it, so a rejected body leaves only dead data records behind.
+        do {
+            var payload = try PayloadReader(request: request, signing: context.signing, auth: context.auth, body: context.body)
+            while let piece = try await payload.next() {
+                if writer.bytesWritten + UInt64(piece.readableBytes) > UInt64(Self.maxSinglePut) {
+                    throw S3Error.entityTooLarge(proposedSize: nil, maxSizeAllowed: Self.maxSinglePut)
+                }
+                try await writer.write(piece)
+            }
+            let verified = try payload.finish()
+            let info = try await writer.finish(contentMD5: contentMD5, checksums: verified.checksums)
+            var response = S3Response()
+            response.headers.add(name: "ETag", value: "\"\(info.etag)\"")
+            ObjectHeaders.addChecksums(info, to: &response.headers)
+            return response
+        } catch {
+            writer.abort()
+            throw error
+        }
+    }
+
+    /// Length rules of a PUT body: a length must be known (Content-Length, or chunked
+    /// transfer encoding, pitfall 12) and at most 5 GiB.
+    func checkUploadLength(_ context: Context) throws {
+        let request = context.request
+        let chunkedTransfer = request.headers["transfer-encoding"].contains { $0.lowercased().contains("chunked") }
+        guard let contentLength = request.header("content-length") else {
+            if chunkedTransfer { return }
+            throw S3Error.missingContentLength
+        }
+        guard let length = Int64(contentLength), length >= 0 else {
+            throw S3Error.invalidArgument("Content-Length is not a valid length", name: "Content-Length", value: contentLength)
+        }
+        var payloadLength = length
+        if context.auth.payload.isStreaming, let decoded = request.header("x-amz-decoded-content-length").flatMap({ Int64($0) }) {
+            payloadLength = decoded
+        }
+        if payloadLength > Self.maxSinglePut {
+            throw S3Error.entityTooLarge(proposedSize: payloadLength, maxSizeAllowed: Self.maxSinglePut)
+        }
+    }
+
+    /// `If-None-Match: *` and `If-Match` on a write, checked atomically with the commit
+    /// (pitfall 15).
+    func writeConditions(_ request: S3Request) throws -> WriteConditions {
+        var conditions = WriteConditions()
+        if let value = request.header("if-none-match") {
+            guard value.trimmingCharacters(in: .whitespaces) == "*" else {
+                throw S3Error.notImplemented("If-None-Match on a write only supports '*'")
+            }
+            conditions.ifNoneMatchAny = true
+        }
+        if let value = request.header("if-match") {
+            conditions.ifMatch = value.trimmingCharacters(in: .whitespaces)
+        }
+        return conditions
+    }
+
+    func getObject(_ context: Context, isHead: Bool) async throws -> S3Response {
+        let request = context.request
+        // GET opens the files together with the index entry, so headers and bytes are of
+        // one version even if the key is overwritten meanwhile (DESIGN.md invariant 8).
+        let info: ObjectInfo
+        var reader: ObjectReader?
+        if isHead {
+            info = try await store.headObject(bucket: context.bucket, key: context.key)
+        } else {
+            let full = try await store.getObject(bucket: context.bucket, key: context.key)
+            info = full.info
+            reader = full
+        }
+        var response = S3Response()
+        if let notModified = try Conditional.evaluate(request.headers, etag: info.etag, lastModified: info.lastModified) {
+            response.status = notModified
+            response.headers.add(name: "ETag", value: "\"\(info.etag)\"")
+            response.headers.add(name: "Last-Modified", value: TimeFormat.httpDate(milliseconds: info.lastModified))
+            return response
+        }
+        var range: Range<UInt64>?
+        if let header = request.header("range") {
+            switch ByteRange.parse(header, size: info.size) {
+            case .ignored: break
+            case .unsatisfiable:
+                var error = S3Error.invalidRange(range: header, objectSize: Int64(info.size))
+                error.responseHeaders = [S3Error.Field("Content-Range", "bytes */\(info.size)")]
+                throw error
+            case .satisfiable(let r): range = r
+            }
+        }
+        let checksumMode = request.header("x-amz-checksum-mode")?.uppercased() == "ENABLED"
+        ObjectHeaders.add(info, to: &response.headers, checksums: checksumMode && range == nil)
+        for (parameter, header) in ObjectHeaders.overrides {
+            if let value = request.query(parameter) { response.headers.replaceOrAdd(name: header, value: value) }
+        }
+        if let range {
+            response.status = .partialContent
+            response.headers.add(name: "Content-Range", value: "bytes \(range.lowerBound)-\(range.upperBound - 1)/\(info.size)")
+        }
+        let length = range?.count ?? Int(info.size)
+        if isHead {
+            response.headers.replaceOrAdd(name: "Content-Length", value: String(length))
+        } else if let reader {
+            response.body = .object(range.map { reader.narrowed(to: $0) } ?? reader)
+        }
+        return response
+    }
+
+    func deleteObject(_ context: Context) async throws -> S3Response {
+        if context.request.header("if-match") != nil {
+            throw S3Error.notImplemented("Conditional deletes (If-Match on DeleteObject) are not implemented by Strata yet")
+        }
+        try await store.deleteObject(bucket: context.bucket, key: context.key)
+        return S3Response(status: .noContent)
+    }
+}

@@ -1,0 +1,186 @@
+import Crypto
+import Foundation
+import Logging
+import NIOCore
+import NIOHTTP1
+import ObjectStore
+
+/// Turns one HTTP request into one S3 response: parses the target, verifies the
+/// signature, routes to the operation and renders any error as an S3 error document.
+final class S3RequestHandler: Sendable {
+    let store: ObjectStore
+    let configuration: S3ServerConfiguration
+    let logger: Logger
+    let authenticator: RequestAuthenticator
+
+    init(store: ObjectStore, configuration: S3ServerConfiguration, logger: Logger) {
+        self.store = store
+        self.configuration = configuration
+        self.logger = logger
+        let credentials = configuration.credentials
+        // Any region in the credential scope is accepted (the signature still covers it):
+        // clients sign with what they were configured with, and s3cmd's default is the
+        // legacy "US". Buckets report the configured region.
+        self.authenticator = RequestAuthenticator(region: nil) { credentials[$0] }
+    }
+
+    /// Everything an operation needs about the request being served.
+    struct Context {
+        let request: S3Request
+        let signing: SigningRequest
+        let auth: AuthenticatedRequest
+        let body: RequestBody
+
+        var bucket: String { request.bucket! }
+        var key: String { request.key! }
+    }
+
+    /// The owner shown in listings: one per access key, with a stable canonical id.
+    struct Owner {
+        let id: String
+        let displayName: String
+
+        init(accessKeyId: String) {
+            id = Hex.encode(SHA256.hash(data: Array("strata:\(accessKeyId)".utf8)))
+            displayName = accessKeyId
+        }
+    }
+
+    func handle(_ head: HTTPRequestHead, body: RequestBody) async -> S3Response {
+        let requestId = Self.makeRequestId()
+        let started = ContinuousClock.now
+        var resource = String(head.uri.prefix { $0 != "?" })
+        var response: S3Response
+        do {
+            let request = try S3Request(head: head, domain: configuration.domain)
+            resource = request.resource
+            let signing = SigningRequest(method: head.method.rawValue, rawPath: request.rawPath,
+                                         rawQuery: request.rawQuery, headers: head.headers.map { ($0.name, $0.value) })
+            // Anonymous requests are refused until ACLs and policies exist (issue 6).
+            guard let auth = try authenticator.authenticate(signing, now: Date(),
+                                                            virtualHostedBucket: request.virtualHosted ? request.bucket : nil)
+            else {
+                throw S3Error.accessDenied()
+            }
+            response = try await route(Context(request: request, signing: signing, auth: auth, body: body))
+        } catch {
+            response = errorResponse(error, resource: resource, requestId: requestId, isHead: head.method == .HEAD)
+        }
+        response.headers.add(name: "x-amz-request-id", value: requestId)
+        response.headers.add(name: "x-amz-id-2", value: requestId)
+        response.headers.add(name: "Server", value: "Strata")
+        response.headers.add(name: "Date", value: TimeFormat.httpDate(milliseconds: Int64(Date().timeIntervalSince1970 * 1000)))
+        logger.debug("\(head.method.rawValue) \(resource) \(response.status.code) \(ContinuousClock.now - started) \(requestId)")
+        return response
+    }
+
+    // MARK: - Routing
+
+    /// Query parameters that select a sub-resource (an operation other than the plain one).
+    static let subresources: Set<String> = [
+        "abac", "accelerate", "acl", "analytics", "attributes", "cors", "delete", "encryption",
+        "intelligent-tiering", "inventory", "legal-hold", "lifecycle", "location", "logging",
+        "metadataConfiguration", "metadataTable", "metrics", "notification", "object-lock",
+        "ownershipControls", "partNumber", "policy", "policyStatus", "publicAccessBlock",
+        "renameObject", "replication", "requestPayment", "restore", "retention", "select",
+        "session", "tagging", "torrent", "uploadId", "uploads", "versioning", "versions", "website",
+    ]
+
+    private func route(_ context: Context) async throws -> S3Response {
+        let request = context.request
+        let method = request.method
+        let subresource = request.query.first { Self.subresources.contains($0.name) }?.name
+        guard let bucket = request.bucket else {
+            guard method == .GET, subresource == nil else { throw notImplemented(request, subresource) }
+            return try await listBuckets(context)
+        }
+        guard !bucket.isEmpty else { throw S3Error.invalidBucketName(bucket: bucket) }
+        if request.key == nil {
+            switch (method, subresource) {
+            case (.GET, nil):
+                return request.query("list-type") == "2" ? try await listObjectsV2(context) : try await listObjectsV1(context)
+            case (.GET, "location"): return try await getBucketLocation(context)
+            case (.PUT, nil): return try await createBucket(context)
+            case (.HEAD, nil): return try await headBucket(context)
+            case (.DELETE, nil): return try await deleteBucket(context)
+            case (.POST, "delete"): return try await deleteObjects(context)
+            default: throw notImplemented(request, subresource)
+            }
+        }
+        try checkVersionId(request)
+        switch (method, subresource) {
+        case (.GET, nil): return try await getObject(context, isHead: false)
+        case (.HEAD, nil): return try await getObject(context, isHead: true)
+        case (.PUT, nil):
+            return request.header("x-amz-copy-source") != nil ? try await copyObject(context) : try await putObject(context)
+        case (.DELETE, nil): return try await deleteObject(context)
+        default: throw notImplemented(request, subresource)
+        }
+    }
+
+    private func notImplemented(_ request: S3Request, _ subresource: String?) -> S3Error {
+        let what = subresource.map { "\(request.method.rawValue) ?\($0)" } ?? "\(request.method.rawValue) on this resource"
+        return S3Error.notImplemented("\(what) is not implemented by Strata yet")
+    }
+
+    /// Buckets are unversioned until versioning exists (issue 6): the only version id is `null`.
+    private func checkVersionId(_ request: S3Request) throws {
+        if let versionId = request.query("versionId"), versionId != "null" {
+            throw S3Error.invalidArgument("Invalid version id specified", name: "versionId", value: versionId)
+        }
+    }
+
+    // MARK: - Errors
+
+    func errorResponse(_ error: Error, resource: String, requestId: String, isHead: Bool) -> S3Response {
+        let s3: S3Error
+        switch error {
+        case let e as S3Error: s3 = e
+        case let e as StoreError: s3 = Self.s3Error(e, resource: resource)
+        default:
+            logger.error("internal error on \(resource): \(error)")
+            s3 = S3Error.internalError()
+        }
+        if s3.status == .internalServerError { logger.error("\(resource): \(s3.message)") }
+        var response = S3Response(status: s3.status)
+        for field in s3.responseHeaders { response.headers.add(name: field.name, value: field.value) }
+        if s3.status.code == 405 {
+            response.headers.add(name: "Allow", value: "GET, PUT, HEAD, DELETE, POST")
+        }
+        guard s3.hasBody, !isHead else {
+            if isHead { response.headers.add(name: "x-amz-error-code", value: s3.code) }
+            return response
+        }
+        let document = s3.xmlDocument(resource: resource, requestId: requestId, hostId: requestId)
+        response.headers.add(name: "Content-Type", value: "application/xml")
+        response.body = .bytes(ByteBuffer(string: document))
+        return response
+    }
+
+    /// The S3 error for an engine error, naming the resource it is about.
+    static func s3Error(_ error: StoreError, resource: String) -> S3Error {
+        let parts = resource.dropFirst().split(separator: "/", maxSplits: 1, omittingEmptySubsequences: false)
+        let bucket = parts.first.map(String.init) ?? ""
+        let key = parts.count > 1 ? String(parts[1]) : ""
+        switch error.code {
+        case .noSuchBucket: return .noSuchBucket(bucket: bucket)
+        case .bucketAlreadyOwnedByYou: return .bucketAlreadyOwnedByYou(bucket: bucket)
+        case .bucketNotEmpty: return .bucketNotEmpty(bucket: bucket)
+        case .noSuchKey: return .noSuchKey(key: key)
+        case .preconditionFailed: return .preconditionFailed()
+        case .invalidBucketName: return .invalidBucketName(bucket: bucket)
+        case .keyTooLong: return .keyTooLongError(size: key.utf8.count)
+        case .invalidArgument: return .invalidArgument(error.message)
+        case .badDigest: return .badDigest()
+        case .invalidRange: return .invalidRange()
+        case .outOfSpace: return .insufficientStorage()
+        case .readOnly: return .serviceUnavailable(error.message)
+        case .corrupt, .internalError: return .internalError(error.message)
+        }
+    }
+
+    private static func makeRequestId() -> String {
+        var rng = SystemRandomNumberGenerator()
+        return Hex.encode((0..<8).map { _ in UInt8.random(in: 0...255, using: &rng) }).uppercased()
+    }
+}

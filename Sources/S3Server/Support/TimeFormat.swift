@@ -1,0 +1,52 @@
+/// The date formats of S3 responses, formatted without Foundation's formatters (they are
+/// slow and locale-dependent): HTTP dates for `Last-Modified`/`Date` and ISO 8601 with
+/// milliseconds for XML documents.
+enum TimeFormat {
+    private static let weekdays = ["Thu", "Fri", "Sat", "Sun", "Mon", "Tue", "Wed"]
+    private static let months = ["Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"]
+
+    /// `Wed, 12 Oct 2009 17:50:00 GMT` from milliseconds since 1970.
+    static func httpDate(milliseconds: Int64) -> String {
+        let c = Civil(seconds: floorDiv(milliseconds, 1000))
+        let weekday = weekdays[Int(((c.days % 7) + 7) % 7)]
+        return "\(weekday), \(pad(c.day, 2)) \(months[c.month - 1]) \(pad(c.year, 4)) \(pad(c.hour, 2)):\(pad(c.minute, 2)):\(pad(c.second, 2)) GMT"
+    }
+
+    /// `2009-10-12T17:50:30.000Z` from milliseconds since 1970.
+    static func iso8601(milliseconds: Int64) -> String {
+        let c = Civil(seconds: floorDiv(milliseconds, 1000))
+        let ms = Int(milliseconds - floorDiv(milliseconds, 1000) * 1000)
+        return "\(pad(c.year, 4))-\(pad(c.month, 2))-\(pad(c.day, 2))T\(pad(c.hour, 2)):\(pad(c.minute, 2)):\(pad(c.second, 2)).\(pad(ms, 3))Z"
+    }
+
+    private static func floorDiv(_ a: Int64, _ b: Int64) -> Int64 {
+        a >= 0 ? a / b : (a - b + 1) / b
+    }
+
+    private static func pad(_ value: Int, _ width: Int) -> String {
+        let s = String(value)
+        return s.count >= width ? s : String(repeating: "0", count: width - s.count) + s
+    }
+
+    /// A UTC calendar time (Howard Hinnant's civil-from-days).
+    private struct Civil {
+        var days: Int64, year: Int, month: Int, day: Int, hour: Int, minute: Int, second: Int
+
+        init(seconds: Int64) {
+            days = floorDiv(seconds, 86_400)
+            let rest = Int(seconds - days * 86_400)
+            let z = Int(days) + 719_468
+            let era = (z >= 0 ? z : z - 146_096) / 146_097
+            let doe = z - era * 146_097
+            let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365
+            let doy = doe - (365 * yoe + yoe / 4 - yoe / 100)
+            let mp = (5 * doy + 2) / 153
+            day = doy - (153 * mp + 2) / 5 + 1
+            month = mp < 10 ? mp + 3 : mp - 9
+            year = yoe + era * 400 + (month <= 2 ? 1 : 0)
+            hour = rest / 3600
+            minute = rest % 3600 / 60
+            second = rest % 60
+        }
+    }
+}
