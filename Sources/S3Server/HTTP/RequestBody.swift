@@ -53,17 +53,6 @@ final class RequestBody: @unchecked Sendable {
         }
     }
 
-    /// The whole body, for small documents (XML configuration, DeleteObjects).
-    /// - Throws: `errorIfLarger` when the body exceeds `limit` bytes.
-    func collect(limit: Int, errorIfLarger: S3Error) async throws -> [UInt8] {
-        var bytes: [UInt8] = []
-        while var buffer = try await next() {
-            guard bytes.count + buffer.readableBytes <= limit else { throw errorIfLarger }
-            bytes += buffer.readBytes(length: buffer.readableBytes) ?? []
-        }
-        return bytes
-    }
-
     /// Reads and drops the rest of the body, up to `limit` bytes; returns whether the
     /// body ended within that (false: the connection must close).
     func drain(upTo limit: Int64) async throws -> Bool {

@@ -45,7 +45,7 @@ extension S3RequestHandler {
     }
 
     func createBucket(_ context: Context) async throws -> S3Response {
-        let bytes = try await context.body.collect(limit: 64 * 1024, errorIfLarger: S3Error.malformedXML)
+        let bytes = try await readDocument(context, limit: 64 * 1024)
         var region = configuration.region
         if !bytes.allSatisfy({ $0 == 0x20 || $0 == 0x0A || $0 == 0x0D || $0 == 0x09 }) {
             let configuration = try CreateBucketConfiguration.parse(bytes)

@@ -3,25 +3,33 @@ import ObjectStore
 
 /// DeleteObjects: `POST /bucket?delete` with a `<Delete>` document.
 extension S3RequestHandler {
-    func deleteObjects(_ context: Context) async throws -> S3Response {
-        let request = context.request
-        // The body is small (at most 1000 keys of 1 KiB): read it whole, through the same
-        // verification as any payload. S3 requires Content-MD5 or an x-amz-checksum-*
-        // header here; newer SDKs send only the checksum (pitfall 5). Either is verified.
-        let contentMD5 = try request.header("content-md5").map { value in
+    /// Reads a small request document (XML configuration, a Delete list) whole, through
+    /// the same verification as any payload (x-amz-content-sha256, checksums,
+    /// aws-chunked signatures, Content-MD5).
+    func readDocument(_ context: Context, limit: Int) async throws -> [UInt8] {
+        let contentMD5 = try context.request.header("content-md5").map { value in
             guard let digest = MD5Hasher.decodeContentMD5(value) else { throw S3Error.invalidDigest(contentMD5: value) }
             return digest
         }
-        var payload = try PayloadReader(request: request, signing: context.signing, auth: context.auth, body: context.body)
+        var payload = try PayloadReader(request: context.request, signing: context.signing, auth: context.auth,
+                                        body: context.body)
         var bytes: [UInt8] = []
         var md5 = MD5Hasher()
         while var piece = try await payload.next() {
-            guard bytes.count + piece.readableBytes <= 2 * 1024 * 1024 else { throw S3Error.malformedXML }
+            guard bytes.count + piece.readableBytes <= limit else { throw S3Error.malformedXML }
             md5.update(piece)
             bytes += piece.readBytes(length: piece.readableBytes) ?? []
         }
         _ = try payload.finish()
         if let contentMD5, contentMD5 != md5.finalize() { throw S3Error.badDigest() }
+        return bytes
+    }
+
+    func deleteObjects(_ context: Context) async throws -> S3Response {
+        // The body is small (at most 1000 keys of 1 KiB): read it whole. S3 requires
+        // Content-MD5 or an x-amz-checksum-* header here; newer SDKs send only the
+        // checksum (pitfall 5). Either is verified; neither is accepted too.
+        let bytes = try await readDocument(context, limit: 2 * 1024 * 1024)
         let document = try DeleteRequest.parse(bytes)
         _ = try await store.bucket(context.bucket)
 
