@@ -49,6 +49,9 @@ struct HTTPConnection {
         if keepAlive && !body.isComplete {
             keepAlive = try await body.drain(upTo: 1 << 20)
         }
+        // The request's framing broke: NIO has answered 400 and closes the connection;
+        // a second response would violate HTTP/1.1 (and trips NIO's pipelining handler).
+        if body.decoderFailed { return false }
         try await output.write(response, keepAlive: keepAlive, handler: handler)
         return keepAlive
     }

@@ -17,6 +17,10 @@ final class RequestBody: @unchecked Sendable {
     private(set) var isComplete = false
     /// Body bytes read so far (as received, before any aws-chunked decoding).
     private(set) var bytesRead: Int64 = 0
+    /// Whether reading the body failed in the HTTP decoder (malformed chunked framing, or
+    /// the client closed mid-body). NIO's protocol error handler has then already answered
+    /// 400 and is closing the connection: no second response may be written.
+    private(set) var decoderFailed = false
 
     init(parts: InboundParts, output: ResponseOutput, expectsContinue: Bool) {
         self.parts = parts
@@ -37,7 +41,14 @@ final class RequestBody: @unchecked Sendable {
         guard !isComplete else { return nil }
         try await sendContinue()
         while true {
-            guard let part = try await parts.next() else {
+            let next: HTTPServerRequestPart?
+            do {
+                next = try await parts.next()
+            } catch {
+                decoderFailed = true
+                throw S3Error.incompleteBody()
+            }
+            guard let part = next else {
                 throw S3Error.incompleteBody()
             }
             switch part {

@@ -108,6 +108,11 @@ final class S3RequestHandler: Sendable {
             }
         }
         try checkVersionId(request)
+        // S3 checks the key length on every object operation, reads included: a GET or
+        // HEAD of a 1025-byte key is 400 KeyTooLongError, not 404.
+        if let key = request.key, key.utf8.count > Self.maxKeyBytes {
+            throw S3Error.keyTooLongError(size: key.utf8.count, maxSizeAllowed: Self.maxKeyBytes)
+        }
         switch (method, subresource) {
         case (.GET, nil): return try await getObject(context, isHead: false)
         case (.HEAD, nil): return try await getObject(context, isHead: true)
@@ -117,6 +122,9 @@ final class S3RequestHandler: Sendable {
         default: throw notImplemented(request, subresource)
         }
     }
+
+    /// S3's limit on the UTF-8 length of an object key.
+    static let maxKeyBytes = 1024
 
     private func notImplemented(_ request: S3Request, _ subresource: String?) -> S3Error {
         let what = subresource.map { "\(request.method.rawValue) ?\($0)" } ?? "\(request.method.rawValue) on this resource"
