@@ -1,14 +1,18 @@
 # Two commands do all set-up on a fresh Debian machine:
 #   make serve   install missing system packages, build, run the server on ./data
-#   make test    the same set-up, then the whole test suite
+#   make test    the same set-up, then the whole test suite (Swift tests, then compat)
+#   make compat  only the real-client compatibility suite (Tests/compat)
 SHELL := /bin/bash
 
 SYSTEM_PACKAGES := liblmdb-dev zlib1g-dev pkg-config lmdb-utils
+# The real clients the compat suite drives (awscli is AWS CLI v2, /usr/bin/aws).
+CLIENT_PACKAGES := awscli rclone s3cmd curl
+PYTHON ?= python3
 SWIFT ?= swift
 SWIFT_BUILD_FLAGS ?=
 DATA ?= ./data
 
-.PHONY: all deps build serve test clean
+.PHONY: all deps client-deps build serve test compat clean
 
 all: build
 
@@ -27,6 +31,26 @@ deps:
 		$$SUDO env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing; \
 	fi
 
+# The clients of the compat suite, again only what is missing: the apt packages (same
+# retry-once install), then boto3, pytest and AWS CLI v1 from pip when any is missing.
+client-deps:
+	@missing=""; \
+	for p in $(CLIENT_PACKAGES); do \
+		dpkg-query -W -f='$${Status}' $$p 2>/dev/null | grep -q "install ok installed" || missing="$$missing $$p"; \
+	done; \
+	if [ -n "$$missing" ]; then \
+		echo "installing:$$missing"; \
+		SUDO=""; [ "$$(id -u)" = 0 ] || SUDO=sudo; \
+		$$SUDO apt-get update -qq; \
+		$$SUDO env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing || \
+		$$SUDO env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing; \
+	fi
+	@if ! $(PYTHON) -c 'import boto3, pytest, awscrt' 2>/dev/null || \
+	   ! $(PYTHON) -c 'import awscli, sys; sys.exit(not awscli.__version__.startswith("1."))' 2>/dev/null; then \
+		echo "installing: Tests/compat/requirements.txt"; \
+		$(PYTHON) -m pip install -q -r Tests/compat/requirements.txt; \
+	fi
+
 build: deps
 	$(SWIFT) build $(SWIFT_BUILD_FLAGS)
 
@@ -36,6 +60,13 @@ serve: build
 test: deps
 	$(SWIFT) build --build-tests $(SWIFT_BUILD_FLAGS)
 	$(SWIFT) test --skip-build $(SWIFT_BUILD_FLAGS)
+	$(MAKE) compat
+
+# Starts a real `strata serve` on a free loopback port and drives it with AWS CLI v1
+# and v2, boto3, s3cmd, rclone and curl (see Tests/compat/README section in README.md).
+compat: deps client-deps
+	$(SWIFT) build --product strata $(SWIFT_BUILD_FLAGS)
+	STRATA_BIN=$$($(SWIFT) build --show-bin-path $(SWIFT_BUILD_FLAGS))/strata $(PYTHON) -m pytest -q Tests/compat
 
 clean:
 	rm -rf .build

@@ -31,32 +31,25 @@ extension RequestAuthenticator {
                                                serverTime: AmzDate.formatISO8601Basic(now))
         }
         let secret = try secret(for: accessKeyId)
-        func stringToSign(dateLine: String, headers: [(name: String, value: String)]) -> String {
+        func stringToSign(dateLine: String, headers: [(name: String, value: String)], resource: String) -> String {
             SigV2.stringToSign(
                 method: request.method,
                 contentMD5: request.header("content-md5").map { String($0.trimmingSpaces()) } ?? "",
                 contentType: request.header("content-type").map { String($0.trimmingSpaces()) } ?? "",
                 dateOrExpires: dateLine,
                 amzHeaders: SigV2.canonicalizedAmzHeaders(headers),
-                resource: SigV2.canonicalizedResource(rawPath: request.rawPath, rawQuery: request.rawQuery,
-                                                      virtualHostedBucket: bucket))
+                resource: resource)
         }
-        let primary = stringToSign(dateLine: dateLine, headers: request.headers)
-        do {
-            try compareV2(provided: provided, secret: secret, stringToSign: primary, accessKeyId: accessKeyId)
-        } catch let error as S3Error {
-            // The RESTAuthentication text says an x-amz-date request signs an empty Date line
-            // and x-amz-date among the amz headers; its own DELETE example instead puts the
-            // x-amz-date value in the Date position. Accept both.
-            guard let amzDate = request.header("x-amz-date") else { throw error }
-            let alternative = stringToSign(dateLine: String(amzDate.trimmingSpaces()),
-                                           headers: request.headers.filter { $0.name.lowercased() != "x-amz-date" })
-            do {
-                try compareV2(provided: provided, secret: secret, stringToSign: alternative, accessKeyId: accessKeyId)
-            } catch _ as S3Error {
-                throw error
-            }
+        let resources = Self.v2Resources(request, bucket: bucket)
+        var candidates = resources.map { stringToSign(dateLine: dateLine, headers: request.headers, resource: $0) }
+        // The RESTAuthentication text says an x-amz-date request signs an empty Date line
+        // and x-amz-date among the amz headers; its own DELETE example instead puts the
+        // x-amz-date value in the Date position. Accept both.
+        if let amzDate = request.header("x-amz-date") {
+            let headers = request.headers.filter { $0.name.lowercased() != "x-amz-date" }
+            candidates += resources.map { stringToSign(dateLine: String(amzDate.trimmingSpaces()), headers: headers, resource: $0) }
         }
+        try compareV2(provided: provided, secret: secret, candidates: candidates, accessKeyId: accessKeyId)
         return AuthenticatedRequest(accessKeyId: accessKeyId, method: .sigV2Header,
                                     payload: v2Payload(request), scope: nil, chunkSigning: nil,
                                     securityToken: request.header("x-amz-security-token"))
@@ -82,28 +75,41 @@ extension RequestAuthenticator {
         // botocore moves signed x-amz-*, Content-MD5 and Content-Type headers into the query.
         let amzQuery = parameters.filter { $0.name.lowercased().hasPrefix("x-amz-") }
         let secret = try secret(for: accessKeyId)
-        let stringToSign = SigV2.stringToSign(
+        let candidates = Self.v2Resources(request, bucket: bucket).map { resource in SigV2.stringToSign(
             method: request.method,
             contentMD5: (request.header("content-md5") ?? value("content-md5")).map { String($0.trimmingSpaces()) } ?? "",
             contentType: (request.header("content-type") ?? value("content-type")).map { String($0.trimmingSpaces()) } ?? "",
             dateOrExpires: expiresText,
             amzHeaders: SigV2.canonicalizedAmzHeaders(request.headers + amzQuery),
-            resource: SigV2.canonicalizedResource(rawPath: request.rawPath, rawQuery: request.rawQuery,
-                                                  virtualHostedBucket: bucket))
-        try compareV2(provided: provided, secret: secret, stringToSign: stringToSign, accessKeyId: accessKeyId)
+            resource: resource)
+        }
+        try compareV2(provided: provided, secret: secret, candidates: candidates, accessKeyId: accessKeyId)
         return AuthenticatedRequest(accessKeyId: accessKeyId, method: .sigV2Presigned,
                                     payload: v2Payload(request), scope: nil, chunkSigning: nil,
                                     securityToken: value("x-amz-security-token") ?? request.header("x-amz-security-token"))
     }
 
-    private func compareV2(provided: String, secret: String, stringToSign: String, accessKeyId: String) throws {
-        let expected = SigV2.signature(secret: secret, stringToSign: stringToSign)
+    /// The CanonicalizedResource forms a SigV2 signature may cover. AWS's text gives
+    /// `/bucket` for a path-style bucket request; botocore's HmacV1 signs `/bucket/` for
+    /// the same request. Both are accepted.
+    static func v2Resources(_ request: SigningRequest, bucket: String?) -> [String] {
+        let primary = SigV2.canonicalizedResource(rawPath: request.rawPath, rawQuery: request.rawQuery,
+                                                  virtualHostedBucket: bucket)
+        let path = request.rawPath
+        guard bucket == nil, path.count > 1, !path.dropFirst().contains("/") else { return [primary] }
+        return [primary, SigV2.canonicalizedResource(rawPath: path + "/", rawQuery: request.rawQuery, virtualHostedBucket: nil)]
+    }
+
+    /// Succeeds if the signature matches any of the candidate strings to sign; otherwise
+    /// reports the first (the documented form).
+    private func compareV2(provided: String, secret: String, candidates: [String], accessKeyId: String) throws {
         let providedBytes = Data(base64Encoded: provided).map(Array.init) ?? Array(provided.utf8)
-        let expectedBytes = Array(Data(base64Encoded: expected)!)
-        guard SigV4.constantTimeEquals(providedBytes, expectedBytes) else {
-            throw S3Error.signatureDoesNotMatch(accessKeyId: accessKeyId, stringToSign: stringToSign,
-                                                signatureProvided: provided, canonicalRequest: "")
+        for stringToSign in candidates {
+            let expected = Array(Data(base64Encoded: SigV2.signature(secret: secret, stringToSign: stringToSign))!)
+            if SigV4.constantTimeEquals(providedBytes, expected) { return }
         }
+        throw S3Error.signatureDoesNotMatch(accessKeyId: accessKeyId, stringToSign: candidates[0],
+                                            signatureProvided: provided, canonicalRequest: "")
     }
 
     private func v2Payload(_ request: SigningRequest) -> PayloadHashMode {
