@@ -16,11 +16,12 @@ DATA ?= ./data
 
 all: build
 
-# Installs only what is missing. Debian's apt hook deletes downloaded .debs after each
-# run, so a multi-package install can fail with "cannot access archive": retry once.
-deps:
+# $(call apt_install,PACKAGES): installs only what is missing. Debian's apt hook deletes
+# downloaded .debs after each run, so a multi-package install can fail with "cannot
+# access archive": retry once.
+define apt_install
 	@missing=""; \
-	for p in $(SYSTEM_PACKAGES); do \
+	for p in $(1); do \
 		dpkg-query -W -f='$${Status}' $$p 2>/dev/null | grep -q "install ok installed" || missing="$$missing $$p"; \
 	done; \
 	if [ -n "$$missing" ]; then \
@@ -30,21 +31,15 @@ deps:
 		$$SUDO env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing || \
 		$$SUDO env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing; \
 	fi
+endef
 
-# The clients of the compat suite, again only what is missing: the apt packages (same
-# retry-once install), then boto3, pytest and AWS CLI v1 from pip when any is missing.
+deps:
+	$(call apt_install,$(SYSTEM_PACKAGES))
+
+# The clients of the compat suite, again only what is missing: the apt packages, then
+# boto3, pytest and AWS CLI v1 from pip when any is missing.
 client-deps:
-	@missing=""; \
-	for p in $(CLIENT_PACKAGES); do \
-		dpkg-query -W -f='$${Status}' $$p 2>/dev/null | grep -q "install ok installed" || missing="$$missing $$p"; \
-	done; \
-	if [ -n "$$missing" ]; then \
-		echo "installing:$$missing"; \
-		SUDO=""; [ "$$(id -u)" = 0 ] || SUDO=sudo; \
-		$$SUDO apt-get update -qq; \
-		$$SUDO env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing || \
-		$$SUDO env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing; \
-	fi
+	$(call apt_install,$(CLIENT_PACKAGES))
 	@if ! $(PYTHON) -c 'import boto3, pytest, awscrt' 2>/dev/null || \
 	   ! $(PYTHON) -c 'import awscli, sys; sys.exit(not awscli.__version__.startswith("1."))' 2>/dev/null; then \
 		echo "installing: Tests/compat/requirements.txt"; \
