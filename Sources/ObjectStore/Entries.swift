@@ -24,6 +24,8 @@ public struct ObjectInfo: Sendable, Equatable {
     public var extents: [Extent]
     /// The commit's sequence number (0 until committed).
     public internal(set) var sequence: UInt64 = 0
+    /// For CompleteMultipartUpload's commit: the upload it closes (extension field 1).
+    var completesUpload: String?
 
     public init(bucket: String, key: String, versionID: String = "", size: UInt64, lastModified: Int64,
                 etag: String, metadata: [String: String] = [:], checksums: [String: String] = [:],
@@ -83,8 +85,20 @@ enum Payload {
             w.write(e.offset)
             w.write(e.length)
         }
-        w.write(UInt16(0))  // no extension fields yet
+        if let upload = o.completesUpload {
+            w.write(UInt16(1))
+            w.write(Extension.completesUpload)
+            w.writeBlob(Array(upload.utf8))
+        } else {
+            w.write(UInt16(0))
+        }
         return w.bytes
+    }
+
+    /// Extension tags of the object entry.
+    enum Extension {
+        /// The upload id a CompleteMultipartUpload commit closes.
+        static let completesUpload: UInt16 = 1
     }
 
     static func decodeObject(_ bytes: [UInt8], offset: Int = 0) throws -> ObjectInfo {
@@ -104,10 +118,15 @@ enum Payload {
         for _ in 0..<extentCount {
             extents.append(Extent(segment: try r.read(UInt64.self), offset: try r.read(UInt64.self), length: try r.read(UInt64.self)))
         }
-        try skipExtensions(&r)
-        return ObjectInfo(bucket: bucket, key: key, versionID: versionID, size: size, lastModified: lastModified,
-                          etag: etag, metadata: metadata, checksums: checksums, acl: acl,
-                          partSizes: partSizes, extents: extents)
+        var info = ObjectInfo(bucket: bucket, key: key, versionID: versionID, size: size, lastModified: lastModified,
+                              etag: etag, metadata: metadata, checksums: checksums, acl: acl,
+                              partSizes: partSizes, extents: extents)
+        for _ in 0..<(try r.read(UInt16.self)) {
+            let tag = try r.read(UInt16.self)
+            let value = try r.readBlob()
+            if tag == Extension.completesUpload { info.completesUpload = String(decoding: value, as: UTF8.self) }
+        }
+        return info
     }
 
     /// deleteObject: bucket, key, version id, time.
@@ -165,12 +184,12 @@ enum Payload {
         return name
     }
 
-    private static func expectVersion(_ r: inout ByteReader) throws {
+    static func expectVersion(_ r: inout ByteReader) throws {
         guard try r.read(UInt8.self) == version else { throw ByteReader.Truncated() }
     }
 
     /// Pairs sorted by name, so equal dictionaries encode to equal bytes.
-    private static func writePairs(_ w: inout ByteWriter, _ pairs: [String: String]) {
+    static func writePairs(_ w: inout ByteWriter, _ pairs: [String: String]) {
         w.write(UInt32(pairs.count))
         for (k, v) in pairs.sorted(by: { $0.key < $1.key }) {
             w.writeString(k)
@@ -178,7 +197,7 @@ enum Payload {
         }
     }
 
-    private static func readPairs(_ r: inout ByteReader) throws -> [String: String] {
+    static func readPairs(_ r: inout ByteReader) throws -> [String: String] {
         var out: [String: String] = [:]
         for _ in 0..<(try r.read(UInt32.self)) { out[try r.readString()] = try r.readString() }
         return out
@@ -186,7 +205,7 @@ enum Payload {
 
     /// Extension fields: `u16 count`, then `u16 tag · u32 length · bytes` each. Unknown
     /// tags are skipped, so later versions of the code can add fields without a format break.
-    private static func skipExtensions(_ r: inout ByteReader) throws {
+    static func skipExtensions(_ r: inout ByteReader) throws {
         for _ in 0..<(try r.read(UInt16.self)) {
             _ = try r.read(UInt16.self)
             _ = try r.readBlob()

@@ -24,6 +24,9 @@ struct IndexApplier {
         switch record.type {
         case .putObject:
             let info = try Payload.decodeObject(record.payload)
+            if let uploadId = info.completesUpload {
+                try closeUpload(bucket: info.bucket, key: info.key, uploadId: uploadId, record: record, isAbort: false)
+            }
             let key = IndexKey.object(bucket: info.bucket, key: Array(info.key.utf8))
             guard try supersedes(record.sequence, key) else { return }
             try removeCurrent(key)
@@ -50,11 +53,63 @@ struct IndexApplier {
             }
             // A bucket's tombstone uses the object-key encoding with an empty key.
             try putTombstone(IndexKey.bucketPrefix(name), record)
-        case .createUpload, .putPart, .abortUpload, .bucketConfig, .relocate:
+        case .createUpload:
+            let upload = try Payload.decodeUpload(record.payload)
+            // A closed upload never reopens, whatever order its records are applied in.
+            guard try txn.get(index.tombstones, IndexKey.closedUpload(upload.uploadId)) == nil else { return }
+            let key = IndexKey.upload(bucket: upload.bucket, key: upload.key, uploadId: upload.uploadId)
+            guard try txn.get(index.uploads, key) == nil else { return }
+            try txn.put(index.uploads, key, IndexValue(sequence: record.sequence, ref: record.ref, payload: record.payload).encoded())
+            try account(ref: record.ref, extents: [], sign: 1)
+        case .putPart:
+            let part = try Payload.decodePart(record.payload)
+            guard try txn.get(index.tombstones, IndexKey.closedUpload(part.uploadId)) == nil else { return }
+            let key = IndexKey.part(uploadID: part.uploadId, partNumber: UInt32(part.partNumber))
+            if let old = try txn.get(index.parts, key) {
+                let (seq, ref) = try IndexValue.header(old)
+                guard seq < record.sequence else { return }
+                try txn.delete(index.parts, key)
+                try account(ref: ref, extents: try IndexValue.part(old).extents, sign: -1)
+            }
+            try txn.put(index.parts, key, IndexValue(sequence: record.sequence, ref: record.ref, payload: record.payload).encoded())
+            try account(ref: record.ref, extents: part.extents, sign: 1)
+        case .abortUpload:
+            let abort = try Payload.decodeAbort(record.payload)
+            try closeUpload(bucket: abort.bucket, key: abort.key, uploadId: abort.uploadId, record: record, isAbort: true)
+        case .bucketConfig, .relocate:
             throw StoreError(.corrupt, "record type \(record.type) at \(record.ref.segment):\(record.ref.offset) is not supported by this version")
         case .data, .seal:
             return
         }
+    }
+
+    /// Completes or aborts an upload: its entry and parts go (their bytes become dead; a
+    /// completing putObject then makes the chosen parts' extents live again as the
+    /// object's), and a tombstone keeps the upload closed. An abort's record is live
+    /// while its tombstone is; a completion's record is accounted by its object entry.
+    private func closeUpload(bucket: String, key: String, uploadId: String, record: CommitRecord, isAbort: Bool) throws {
+        let tombKey = IndexKey.closedUpload(uploadId)
+        guard try txn.get(index.tombstones, tombKey) == nil else { return }
+        let uploadKey = IndexKey.upload(bucket: bucket, key: key, uploadId: uploadId)
+        if let old = try txn.get(index.uploads, uploadKey) {
+            try txn.delete(index.uploads, uploadKey)
+            try account(ref: try IndexValue.header(old).ref, extents: [], sign: -1)
+        }
+        let prefix = Array(uploadId.utf8)
+        var doomed: [([UInt8], [UInt8])] = []
+        try txn.withCursor(index.parts) { cursor in
+            var entry = try cursor.seek(atOrAfter: prefix)
+            while let e = entry, e.key.starts(with: prefix) {
+                doomed.append((e.key, e.value))
+                entry = try cursor.next()
+            }
+        }
+        for (partKey, value) in doomed {
+            try txn.delete(index.parts, partKey)
+            try account(ref: try IndexValue.header(value).ref, extents: try IndexValue.part(value).extents, sign: -1)
+        }
+        try txn.put(index.tombstones, tombKey, IndexValue(sequence: record.sequence, ref: record.ref, payload: record.payload).encoded())
+        if isAbort { try account(ref: record.ref, extents: [], sign: 1) }
     }
 
     /// Whether a record with `sequence` is newer than what the index holds for `key`.

@@ -18,11 +18,21 @@ final class Journal: Sendable {
         var object: ObjectInfo?
     }
 
+    /// What a commit does to a multipart upload, for the pending state.
+    enum UploadChange: Sendable {
+        case open(uploadId: String)
+        case close(uploadId: String)
+        case part(uploadId: String, key: [UInt8])
+    }
+
     struct State {
         var nextSequence: UInt64
         var records: [CommitRecord] = []
         var objects: [[UInt8]: Pending] = [:]
         var buckets: [String: (sequence: UInt64, exists: Bool)] = [:]
+        var uploads: [String: (sequence: UInt64, open: Bool)] = [:]
+        var parts: [[UInt8]: UInt64] = [:]
+        var uploadChanges: [UInt64: UploadChange] = [:]
     }
 
     let log: SegmentLog
@@ -52,6 +62,19 @@ final class Journal: Sendable {
             return try txn.get(index.objects, k).map(IndexValue.object)
         }
 
+        /// Whether the upload exists and is neither completed nor aborted.
+        func uploadIsOpen(bucket: String, key: String, uploadId: String) throws -> Bool {
+            if let p = state.uploads[uploadId] { return p.open }
+            return try txn.get(index.uploads, IndexKey.upload(bucket: bucket, key: key, uploadId: uploadId)) != nil
+        }
+
+        /// The sequence of the current commit of a part, if any.
+        func partSequence(uploadId: String, partNumber: Int) throws -> UInt64? {
+            let k = IndexKey.part(uploadID: uploadId, partNumber: UInt32(partNumber))
+            if let p = state.parts[k] { return p }
+            return try txn.get(index.parts, k).map { try IndexValue.header($0).sequence }
+        }
+
         func bucketIsEmpty(_ name: String) throws -> Bool {
             let prefix = IndexKey.bucketPrefix(name)
             if state.objects.contains(where: { $0.key.starts(with: prefix) && $0.value.object != nil }) { return false }
@@ -71,7 +94,7 @@ final class Journal: Sendable {
     }
 
     /// Validates, numbers, writes and queues one commit record. Not yet durable.
-    func append(_ type: RecordType, payload: [UInt8], object: ObjectInfo? = nil,
+    func append(_ type: RecordType, payload: [UInt8], object: ObjectInfo? = nil, upload: UploadChange? = nil,
                 validate: (View) throws -> Void) throws -> CommitRecord {
         try state.withLock { (s) throws -> CommitRecord in
             let snapshot = s
@@ -92,6 +115,13 @@ final class Journal: Sendable {
             default:
                 break
             }
+            switch upload {
+            case .open(let id)?: s.uploads[id] = (sequence, true)
+            case .close(let id)?: s.uploads[id] = (sequence, false)
+            case .part(_, let key)?: s.parts[key] = sequence
+            case nil: break
+            }
+            if let upload { s.uploadChanges[sequence] = upload }
             return record
         }
     }
@@ -122,6 +152,14 @@ final class Journal: Sendable {
                     let name = try Payload.decodeDeleteBucket(record.payload)
                     if s.buckets[name]?.sequence == record.sequence { s.buckets[name] = nil }
                 default:
+                    break
+                }
+                switch s.uploadChanges.removeValue(forKey: record.sequence) {
+                case .open(let id)?, .close(let id)?:
+                    if s.uploads[id]?.sequence == record.sequence { s.uploads[id] = nil }
+                case .part(_, let key)?:
+                    if s.parts[key] == record.sequence { s.parts[key] = nil }
+                case nil:
                     break
                 }
             }

@@ -21,13 +21,16 @@ public final class ObjectStore: Sendable {
         public var ioThreads: Int
         /// LMDB map size (virtual; the file grows as needed).
         public var indexMapSize: Int
+        /// Smallest size of every multipart part but the last (S3: 5 MiB).
+        public var minPartSize: UInt64
 
         public init(segments: SegmentLog.Options = .init(), dataRecordSize: Int = 1 << 20,
-                    ioThreads: Int = 4, indexMapSize: Int = 1 << 38) {
+                    ioThreads: Int = 4, indexMapSize: Int = 1 << 38, minPartSize: UInt64 = 5 << 20) {
             self.segments = segments
             self.dataRecordSize = dataRecordSize
             self.ioThreads = ioThreads
             self.indexMapSize = indexMapSize
+            self.minPartSize = minPartSize
         }
     }
 
@@ -78,10 +81,12 @@ public final class ObjectStore: Sendable {
 
     /// Writes one commit record and returns once it is durable and in the index.
     @discardableResult
-    func commit(_ type: RecordType, payload: [UInt8], object: ObjectInfo? = nil,
+    func commit(_ type: RecordType, payload: [UInt8], object: ObjectInfo? = nil, upload: Journal.UploadChange? = nil,
                 validate: @escaping @Sendable (Journal.View) throws -> Void) async throws -> CommitRecord {
         let journal = self.journal
-        let record = try await io { try journal.append(type, payload: payload, object: object, validate: validate) }
+        let record = try await io {
+            try journal.append(type, payload: payload, object: object, upload: upload, validate: validate)
+        }
         do {
             try await committer.waitDurable()
         } catch {

@@ -104,13 +104,7 @@ public final class ObjectWriter: @unchecked Sendable {
     ///   - checksums: checksums the caller computed over the same bytes and verified, by
     ///     algorithm name (`CRC32`, …, base64); stored with the object and returned by GET.
     public func finish(contentMD5: [UInt8]? = nil, checksums: [String: String] = [:]) async throws -> ObjectInfo {
-        precondition(!finished, "finish twice")
-        finished = true
-        try await flush()
-        let digest = Array(md5.finalize())
-        if let contentMD5, contentMD5 != digest {
-            throw StoreError(.badDigest, "The Content-MD5 you specified did not match what we received")
-        }
+        let digest = try await finishData(contentMD5: contentMD5)
         var info = ObjectInfo(bucket: bucket, key: key, size: size, lastModified: ObjectStore.now(),
                               etag: digest.map { String(format2: $0) }.joined(), metadata: metadata, checksums: checksums,
                               extents: extents)
@@ -122,6 +116,23 @@ public final class ObjectWriter: @unchecked Sendable {
         info.sequence = record.sequence
         return info
     }
+
+    /// Writes the last data record and checks the MD5; returns the MD5. After this, the
+    /// data is on disk (not yet durable) and `extents` / `bytesWritten` are final; the
+    /// caller writes the commit record.
+    func finishData(contentMD5: [UInt8]?) async throws -> [UInt8] {
+        precondition(!finished, "finish twice")
+        finished = true
+        try await flush()
+        let digest = Array(md5.finalize())
+        if let contentMD5, contentMD5 != digest {
+            throw StoreError(.badDigest, "The Content-MD5 you specified did not match what we received")
+        }
+        return digest
+    }
+
+    /// The extents written so far (final after `finishData`).
+    var writtenExtents: [Extent] { extents }
 
     /// Gives up on the object: nothing becomes visible.
     public func abort() {

@@ -11,6 +11,10 @@ public struct StoreError: Error, Equatable, CustomStringConvertible, Sendable {
         case invalidArgument = "InvalidArgument"
         case badDigest = "BadDigest"
         case invalidRange = "InvalidRange"
+        case noSuchUpload = "NoSuchUpload"
+        case invalidPart = "InvalidPart"
+        case invalidPartOrder = "InvalidPartOrder"
+        case entityTooSmall = "EntityTooSmall"
         /// The disk is full: writes fail, reads go on.
         case outOfSpace = "InsufficientStorage"
         /// The store no longer takes writes (a sync failed).
@@ -32,6 +36,9 @@ public struct StoreError: Error, Equatable, CustomStringConvertible, Sendable {
 
     static func noSuchBucket(_ name: String) -> StoreError { .init(.noSuchBucket, "The specified bucket does not exist: \(name)") }
     static func noSuchKey(_ key: String) -> StoreError { .init(.noSuchKey, "The specified key does not exist: \(key)") }
+    static func noSuchUpload(_ id: String) -> StoreError {
+        .init(.noSuchUpload, "The specified upload does not exist: \(id). It may have been aborted or completed.")
+    }
 
     /// Maps a lower-layer error to a store error.
     static func wrap(_ error: Error) -> StoreError {

@@ -181,6 +181,10 @@ final class S3RequestHandler: Sendable {
         case .invalidArgument: return .invalidArgument(error.message)
         case .badDigest: return .badDigest()
         case .invalidRange: return .invalidRange()
+        case .noSuchUpload: return .noSuchUpload(uploadId: "")
+        case .invalidPart: return .invalidPart()
+        case .invalidPartOrder: return .invalidPartOrder
+        case .entityTooSmall: return .entityTooSmall()
         case .outOfSpace: return .insufficientStorage()
         case .readOnly: return .serviceUnavailable(error.message)
         case .corrupt, .internalError: return .internalError(error.message)
