@@ -17,12 +17,14 @@ public final class ObjectIndex: Sendable {
     public let versions: Database
     /// (bucket, key) → the tombstone of the last delete.
     public let tombstones: Database
-    /// upload id → multipart upload entry.
+    /// (bucket, key, upload id) → multipart upload entry.
     public let uploads: Database
     /// (upload id, part number) → part entry.
     public let parts: Database
     /// segment id → live byte and record counts.
     public let segments: Database
+    /// (bucket, configuration name) → a bucket configuration document (lifecycle, …).
+    public let configs: Database
 
     /// The format version this code writes into `meta`.
     public static let formatVersion: UInt32 = 1
@@ -37,10 +39,11 @@ public final class ObjectIndex: Sendable {
         uploads = try environment.openDatabase("uploads")
         parts = try environment.openDatabase("parts")
         segments = try environment.openDatabase("segments")
+        configs = try environment.openDatabase("configs")
     }
 
     /// Every table that a rebuild from segments recreates (all but `meta`).
-    public var viewTables: [Database] { [buckets, objects, versions, tombstones, uploads, parts, segments] }
+    public var viewTables: [Database] { [buckets, objects, versions, tombstones, uploads, parts, segments, configs] }
 
     /// Every table.
     public var allTables: [Database] { [meta] + viewTables }

@@ -50,6 +50,20 @@ struct IndexApplier {
                 guard seq < record.sequence else { return }
                 try txn.delete(index.buckets, nameKey)
                 try account(ref: ref, extents: [], sign: -1)
+                // The bucket's configurations go with it.
+                let prefix = nameKey + [0]
+                var doomed: [([UInt8], [UInt8])] = []
+                try txn.withCursor(index.configs) { cursor in
+                    var entry = try cursor.seek(atOrAfter: prefix)
+                    while let e = entry, e.key.starts(with: prefix) {
+                        doomed.append((e.key, e.value))
+                        entry = try cursor.next()
+                    }
+                }
+                for (key, value) in doomed {
+                    try txn.delete(index.configs, key)
+                    try account(ref: try IndexValue.header(value).ref, extents: [], sign: -1)
+                }
             }
             // A bucket's tombstone uses the object-key encoding with an empty key.
             try putTombstone(IndexKey.bucketPrefix(name), record)
@@ -76,7 +90,22 @@ struct IndexApplier {
         case .abortUpload:
             let abort = try Payload.decodeAbort(record.payload)
             try closeUpload(bucket: abort.bucket, key: abort.key, uploadId: abort.uploadId, record: record, isAbort: true)
-        case .bucketConfig, .relocate:
+        case .bucketConfig:
+            let config = try Payload.decodeConfig(record.payload)
+            // Only for the bucket as it exists (created before this record).
+            guard let bucket = try txn.get(index.buckets, Array(config.bucket.utf8)),
+                  try IndexValue.header(bucket).sequence < record.sequence else { return }
+            let key = IndexKey.config(bucket: config.bucket, name: config.name)
+            if let old = try txn.get(index.configs, key) {
+                let (seq, ref) = try IndexValue.header(old)
+                guard seq < record.sequence else { return }
+                try txn.delete(index.configs, key)
+                try account(ref: ref, extents: [], sign: -1)
+            }
+            guard !config.document.isEmpty else { return }
+            try txn.put(index.configs, key, IndexValue(sequence: record.sequence, ref: record.ref, payload: record.payload).encoded())
+            try account(ref: record.ref, extents: [], sign: 1)
+        case .relocate:
             throw StoreError(.corrupt, "record type \(record.type) at \(record.ref.segment):\(record.ref.offset) is not supported by this version")
         case .data, .seal:
             return

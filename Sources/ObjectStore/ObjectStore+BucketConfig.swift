@@ -1,0 +1,71 @@
+import ObjectIndex
+import SegmentLog
+
+extension IndexKey {
+    /// `configs` key: `bucket name · 0x00 · configuration name`.
+    static func config(bucket: String, name: String) -> [UInt8] {
+        Array(bucket.utf8) + [0] + Array(name.utf8)
+    }
+}
+
+extension Payload {
+    /// bucketConfig: `u8 1 · string bucket · string name · blob document · extension area`;
+    /// an empty document removes the configuration.
+    static func encodeConfig(bucket: String, name: String, document: [UInt8]) -> [UInt8] {
+        var w = ByteWriter()
+        w.write(version)
+        w.writeString(bucket)
+        w.writeString(name)
+        w.writeBlob(document)
+        w.write(UInt16(0))
+        return w.bytes
+    }
+
+    static func decodeConfig(_ bytes: [UInt8], offset: Int = 0) throws -> (bucket: String, name: String, document: [UInt8]) {
+        var r = ByteReader(bytes, offset: offset)
+        try expectVersion(&r)
+        let result = (try r.readString(), try r.readString(), try r.readBlob())
+        try skipExtensions(&r)
+        return result
+    }
+}
+
+extension ObjectStore {
+    /// Stores a bucket configuration document (e.g. `lifecycle`) durably through the log,
+    /// so it survives crashes and rebuilds; an empty document removes it.
+    public func putBucketConfig(bucket: String, name: String, document: [UInt8]) async throws {
+        try await commit(.bucketConfig, payload: Payload.encodeConfig(bucket: bucket, name: name, document: document)) { view in
+            guard try view.bucketExists(bucket) else { throw StoreError.noSuchBucket(bucket) }
+        }
+    }
+
+    /// A bucket configuration document, or nil if none is set. NoSuchBucket.
+    public func bucketConfig(bucket: String, name: String) async throws -> [UInt8]? {
+        let index = self.index
+        return try await io {
+            try index.environment.read { txn in
+                guard try txn.get(index.buckets, Array(bucket.utf8)) != nil else { throw StoreError.noSuchBucket(bucket) }
+                return try txn.get(index.configs, IndexKey.config(bucket: bucket, name: name))
+                    .map { try Payload.decodeConfig($0, offset: IndexValue.prefixSize).document }
+            }
+        }
+    }
+
+    /// Every in-progress multipart upload of every bucket (for the expiry sweeper).
+    public func allUploads() async throws -> [UploadInfo] {
+        let index = self.index
+        return try await io {
+            try index.environment.read { txn in
+                try txn.withCursor(index.uploads) { cursor in
+                    var out: [UploadInfo] = []
+                    var entry = try cursor.first()
+                    while let e = entry {
+                        out.append(try IndexValue.upload(e.value))
+                        entry = try cursor.next()
+                    }
+                    return out
+                }
+            }
+        }
+    }
+}
