@@ -60,6 +60,7 @@ public struct S3Error: Error, Sendable, Hashable, CustomStringConvertible {
         case slowDown = "SlowDown"
         case xAmzContentSHA256Mismatch = "XAmzContentSHA256Mismatch"
         case metadataTooLarge = "MetadataTooLarge"
+        case noSuchLifecycleConfiguration = "NoSuchLifecycleConfiguration"
         case invalidStorageClass = "InvalidStorageClass"
         case insufficientStorage = "InsufficientStorage"
         case serviceUnavailable = "ServiceUnavailable"
@@ -68,7 +69,7 @@ public struct S3Error: Error, Sendable, Hashable, CustomStringConvertible {
             switch self {
             case .accessDenied, .invalidAccessKeyId, .requestTimeTooSkewed, .signatureDoesNotMatch:
                 return .forbidden
-            case .noSuchBucket, .noSuchKey, .noSuchUpload, .noSuchVersion:
+            case .noSuchBucket, .noSuchKey, .noSuchUpload, .noSuchVersion, .noSuchLifecycleConfiguration:
                 return .notFound
             case .bucketAlreadyExists, .bucketAlreadyOwnedByYou, .bucketNotEmpty:
                 return .conflict
@@ -366,6 +367,11 @@ extension S3Error {
     public static func metadataTooLarge(size: Int, maxSizeAllowed: Int) -> S3Error {
         S3Error(.metadataTooLarge, "Your metadata headers exceed the maximum allowed metadata size.",
                 [Field("Size", String(size)), Field("MaxSizeAllowed", String(maxSizeAllowed))])
+    }
+
+    /// 404: the bucket has no lifecycle configuration.
+    public static func noSuchLifecycleConfiguration(bucket: String) -> S3Error {
+        S3Error(.noSuchLifecycleConfiguration, "The lifecycle configuration does not exist", [Field("BucketName", bucket)])
     }
 
     /// 400: x-amz-storage-class names no storage class S3 knows.

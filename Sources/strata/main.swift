@@ -42,6 +42,9 @@ struct Serve: AsyncParsableCommand {
     @Option(name: .long, help: "Base domain for virtual-hosted-style requests (bucket.DOMAIN); path style always works.")
     var domain: String?
 
+    @Option(name: .long, help: "Abort multipart uploads older than this many seconds (a bucket lifecycle rule AbortIncompleteMultipartUpload overrides it per key prefix).")
+    var abortUploadsAfter: Int64 = 86_400
+
     func run() async throws {
         let environment = ProcessInfo.processInfo.environment
         let accessKey = self.accessKey ?? environment["STRATA_ACCESS_KEY"] ?? S3ServerConfiguration.defaultAccessKey
@@ -49,7 +52,9 @@ struct Serve: AsyncParsableCommand {
         let store = try ObjectStore(directory: options.data)
         printNow(describe(store.recovery, directory: options.data))
         let configuration = S3ServerConfiguration(host: host, port: port, region: region, domain: domain,
-                                                  credentials: [accessKey: secretKey])
+                                                  credentials: [accessKey: secretKey],
+                                                  abandonedUploadMaxAgeSeconds: abortUploadsAfter,
+                                                  uploadSweepIntervalSeconds: max(1, min(600, abortUploadsAfter / 4)))
         let server: S3HTTPServer
         do {
             server = try await S3HTTPServer.start(store: store, configuration: configuration)

@@ -18,6 +18,9 @@ public final class S3HTTPServer: Sendable {
     private let serverChannel: Channel
     private let connections: NIOLockedValueBox<[ObjectIdentifier: Channel]>
     private let serving: Task<Void, Never>
+    private let sweeping: Task<Void, Never>
+    /// The abandoned-upload sweeper (tests call its `sweep(now:)` with a moved clock).
+    let sweeper: UploadSweeper
 
     /// Binds and starts serving; returns once the socket is listening.
     public static func start(store: ObjectStore, configuration: S3ServerConfiguration,
@@ -54,6 +57,11 @@ public final class S3HTTPServer: Sendable {
                  handler: S3RequestHandler) {
         self.port = listener.channel.localAddress?.port ?? 0
         self.handler = handler
+        let configuration = handler.configuration
+        let sweeper = UploadSweeper(store: handler.store, defaultMaxAge: configuration.abandonedUploadMaxAgeSeconds * 1000,
+                                    logger: handler.logger)
+        self.sweeper = sweeper
+        self.sweeping = Task { await sweeper.run(interval: .seconds(configuration.uploadSweepIntervalSeconds)) }
         self.serverChannel = listener.channel
         let connections = NIOLockedValueBox<[ObjectIdentifier: Channel]>([:])
         self.connections = connections
@@ -85,6 +93,8 @@ public final class S3HTTPServer: Sendable {
     /// Stops accepting, closes every open connection (in-flight requests end with their
     /// connection) and waits until all connection tasks have finished.
     public func stop() async {
+        sweeping.cancel()
+        await sweeping.value
         try? await serverChannel.close()
         for channel in connections.withLockedValue({ Array($0.values) }) {
             channel.close(promise: nil)

@@ -14,6 +14,11 @@ public struct S3ServerConfiguration: Sendable {
     public var idleTimeoutSeconds: Int64
     /// Largest accepted request head (request line and headers).
     public var maxHeaderBytes: Int
+    /// Multipart uploads older than this are aborted (unless a bucket lifecycle rule
+    /// `AbortIncompleteMultipartUpload` says otherwise for their key).
+    public var abandonedUploadMaxAgeSeconds: Int64
+    /// How often the sweeper looks for abandoned uploads.
+    public var uploadSweepIntervalSeconds: Int64
 
     /// The credentials `strata serve` uses when none are given (printed at start-up).
     public static let defaultAccessKey = "strata-access-key"
@@ -23,7 +28,8 @@ public struct S3ServerConfiguration: Sendable {
     /// Creates a configuration; every value has a dev-friendly default.
     public init(host: String = "127.0.0.1", port: Int = 9000, region: String = "us-east-1", domain: String? = nil,
                 credentials: [String: String] = [defaultAccessKey: defaultSecretKey],
-                idleTimeoutSeconds: Int64 = 300, maxHeaderBytes: Int = 64 * 1024) {
+                idleTimeoutSeconds: Int64 = 300, maxHeaderBytes: Int = 64 * 1024,
+                abandonedUploadMaxAgeSeconds: Int64 = 86_400, uploadSweepIntervalSeconds: Int64 = 600) {
         self.host = host
         self.port = port
         self.region = region
@@ -31,5 +37,7 @@ public struct S3ServerConfiguration: Sendable {
         self.credentials = credentials
         self.idleTimeoutSeconds = idleTimeoutSeconds
         self.maxHeaderBytes = maxHeaderBytes
+        self.abandonedUploadMaxAgeSeconds = abandonedUploadMaxAgeSeconds
+        self.uploadSweepIntervalSeconds = uploadSweepIntervalSeconds
     }
 }

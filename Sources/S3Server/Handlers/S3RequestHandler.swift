@@ -104,6 +104,9 @@ final class S3RequestHandler: Sendable {
             case (.HEAD, nil): return try await headBucket(context)
             case (.DELETE, nil): return try await deleteBucket(context)
             case (.POST, "delete"): return try await deleteObjects(context)
+            case (.PUT, "lifecycle"): return try await putBucketLifecycle(context)
+            case (.GET, "lifecycle"): return try await getBucketLifecycle(context)
+            case (.DELETE, "lifecycle"): return try await deleteBucketLifecycle(context)
             default: throw notImplemented(request, subresource)
             }
         }
