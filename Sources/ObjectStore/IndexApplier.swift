@@ -65,6 +65,19 @@ struct IndexApplier {
                     try account(ref: try IndexValue.header(value).ref, extents: [], sign: -1)
                 }
             }
+            // Deleting a bucket ends its in-progress multipart uploads, as S3 does.
+            var uploads: [UploadInfo] = []
+            try txn.withCursor(index.uploads) { cursor in
+                let prefix = IndexKey.bucketPrefix(name)
+                var entry = try cursor.seek(atOrAfter: prefix)
+                while let e = entry, e.key.starts(with: prefix) {
+                    uploads.append(try IndexValue.upload(e.value))
+                    entry = try cursor.next()
+                }
+            }
+            for upload in uploads where upload.bucket == name {
+                try closeUpload(bucket: name, key: upload.key, uploadId: upload.uploadId, record: record, isAbort: false)
+            }
             // A bucket's tombstone uses the object-key encoding with an empty key.
             try putTombstone(IndexKey.bucketPrefix(name), record)
         case .createUpload:

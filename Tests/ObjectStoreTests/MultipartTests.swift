@@ -180,4 +180,16 @@ final class MultipartTests: XCTestCase {
         let b = try await store.createUpload(bucket: "other", key: "y", metadata: [:], checksumAlgorithm: nil, checksumType: nil)
         await assertEqual(Set(try await store.allUploads().map(\.uploadId)), [a.uploadId, b.uploadId])
     }
+
+    /// S3 deletes a bucket that has in-progress uploads, and they are gone with it.
+    func testDeletingTheBucketEndsItsUploads() async throws {
+        let upload = try await store.createUpload(bucket: "bkt", key: "x", metadata: [:], checksumAlgorithm: nil, checksumType: nil)
+        try await putPart(upload, 1, pattern(1, 300))
+        try await store.deleteBucket("bkt")
+        try await store.createBucket("bkt")
+        await assertEqual(try await store.allUploads().count, 0)
+        await assertStoreError(.noSuchUpload) { try await self.putPart(upload, 2, [1]) }
+        let (live, rebuilt) = try liveAndRebuiltIndex(dir)
+        XCTAssertEqual(live, rebuilt)
+    }
 }
