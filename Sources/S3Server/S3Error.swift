@@ -40,6 +40,7 @@ public struct S3Error: Error, Sendable, Hashable, CustomStringConvertible {
         case invalidDigest = "InvalidDigest"
         case invalidPart = "InvalidPart"
         case invalidPartOrder = "InvalidPartOrder"
+        case invalidPartNumber = "InvalidPartNumber"
         case invalidRange = "InvalidRange"
         case invalidRequest = "InvalidRequest"
         case keyTooLongError = "KeyTooLongError"
@@ -76,7 +77,7 @@ public struct S3Error: Error, Sendable, Hashable, CustomStringConvertible {
             case .methodNotAllowed: return .methodNotAllowed
             case .missingContentLength: return .lengthRequired
             case .preconditionFailed: return .preconditionFailed
-            case .invalidRange: return .rangeNotSatisfiable
+            case .invalidRange, .invalidPartNumber: return .rangeNotSatisfiable
             case .notModified: return .notModified
             case .internalError: return .internalServerError
             case .notImplemented: return .notImplemented
@@ -240,6 +241,11 @@ extension S3Error {
     public static var invalidPartOrder: S3Error {
         S3Error(.invalidPartOrder,
                 "The list of parts was not in ascending order. The parts list must be specified in order by part number.")
+    }
+
+    /// 416: GET/HEAD `?partNumber=` names a part the object does not have.
+    public static var invalidPartNumber: S3Error {
+        S3Error(.invalidPartNumber, "The requested partnumber is not satisfiable")
     }
 
     /// 416: the Range starts beyond the object; the server also sends `Content-Range: bytes */size`.

@@ -61,6 +61,7 @@ final class S3ErrorTests: XCTestCase {
             (.bucketAlreadyOwnedByYou(bucket: "b"), "BucketAlreadyOwnedByYou", 409),
             (.invalidPart(partNumber: 1, eTag: "\"e\""), "InvalidPart", 400),
             (.invalidPartOrder, "InvalidPartOrder", 400),
+            (.invalidPartNumber, "InvalidPartNumber", 416),
             (.entityTooSmall(proposedSize: 1, minSizeAllowed: 5_242_880), "EntityTooSmall", 400),
             (.entityTooLarge(maxSizeAllowed: 5_368_709_120), "EntityTooLarge", 400),
             (.signatureDoesNotMatch(accessKeyId: "", stringToSign: "", signatureProvided: "", canonicalRequest: ""),

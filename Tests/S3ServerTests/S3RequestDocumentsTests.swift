@@ -97,3 +97,32 @@ final class S3RequestDocumentsTests: XCTestCase {
         assertMalformed(try DeleteRequest.parse(bytes(#"<!DOCTYPE Delete [<!ENTITY e "k">]><Delete><Object><Key>&e;</Key></Object></Delete>"#)))
     }
 }
+
+/// The CompleteMultipartUpload document.
+final class CompleteMultipartUploadRequestTests: XCTestCase {
+    func testPartsWithChecksumsInOrder() throws {
+        let request = try CompleteMultipartUploadRequest.parse(bytes("""
+            <CompleteMultipartUpload xmlns="http://s3.amazonaws.com/doc/2006-03-01/">
+              <Part><PartNumber> 2 </PartNumber><ETag>"abc"</ETag><ChecksumCRC32>AAAAAA==</ChecksumCRC32></Part>
+              <Part><ETag>def</ETag><PartNumber>1</PartNumber><ChecksumSHA256>x</ChecksumSHA256><ChecksumType>y</ChecksumType></Part>
+            </CompleteMultipartUpload>
+            """))
+        XCTAssertEqual(request.parts, [
+            .init(partNumber: 2, etag: "\"abc\"", checksums: ["CRC32": "AAAAAA=="]),
+            .init(partNumber: 1, etag: "def", checksums: ["SHA256": "x"]),
+        ])
+    }
+
+    func testMalformedDocuments() {
+        for body in ["<CompleteMultipartUpload/>",
+                     "<CompleteMultipartUpload><Part><PartNumber>1.5</PartNumber><ETag>e</ETag></Part></CompleteMultipartUpload>",
+                     "<CompleteMultipartUpload><Part><ETag>e</ETag></Part></CompleteMultipartUpload>",
+                     "<CompleteMultipartUpload><Part><PartNumber>1</PartNumber></Part></CompleteMultipartUpload>",
+                     "<Other><Part><PartNumber>1</PartNumber><ETag>e</ETag></Part></Other>",
+                     "<CompleteMultipartUpload xmlns=\"urn:other\"><Part><PartNumber>1</PartNumber><ETag>e</ETag></Part></CompleteMultipartUpload>"] {
+            XCTAssertThrowsError(try CompleteMultipartUploadRequest.parse(bytes(body)), body) { error in
+                XCTAssertEqual((error as? S3Error)?.code, "MalformedXML", body)
+            }
+        }
+    }
+}

@@ -24,13 +24,24 @@ struct PayloadReader {
     private var sha256: (expected: String, hasher: ChecksumHasher)?
     private var headerChecksum: (algorithm: ChecksumAlgorithm, digest: [UInt8], hasher: ChecksumHasher)?
     private var computed: ChecksumHasher?
+    /// The ``init(request:signing:auth:body:alsoCompute:checksumHeadersDescribeBody:)``
+    /// `alsoCompute` checksum, when the request carries no value of it.
+    private var extra: ChecksumHasher?
     private var length: Int64 = 0
     private var ended = false
 
-    init(request: S3Request, signing: SigningRequest, auth: AuthenticatedRequest, body: RequestBody) throws {
+    /// - Parameters:
+    ///   - alsoCompute: a checksum the payload must end up with even if the request
+    ///     neither sends nor asks for it (an UploadPart to an upload created with a checksum
+    ///     algorithm): computed on the way unless the request supplies it.
+    ///   - checksumHeadersDescribeBody: false where `x-amz-checksum-*` headers describe
+    ///     something else than this body (on CompleteMultipartUpload they are the whole
+    ///     object's checksum): they are then left to the caller.
+    init(request: S3Request, signing: SigningRequest, auth: AuthenticatedRequest, body: RequestBody,
+         alsoCompute: ChecksumAlgorithm? = nil, checksumHeadersDescribeBody: Bool = true) throws {
         self.body = body
         var headerChecksums: [(algorithm: ChecksumAlgorithm, value: String)] = []
-        for (name, value) in request.headers where name.lowercased().hasPrefix("x-amz-checksum-") {
+        for (name, value) in request.headers where checksumHeadersDescribeBody && name.lowercased().hasPrefix("x-amz-checksum-") {
             if let algorithm = ChecksumAlgorithm(headerName: name) {
                 headerChecksums.append((algorithm, value))
             } else if name.lowercased() != "x-amz-checksum-algorithm" && name.lowercased() != "x-amz-checksum-type" {
@@ -66,6 +77,12 @@ struct PayloadReader {
         if let requestedAlgorithm, headerChecksums.isEmpty, request.header("x-amz-trailer") == nil {
             computed = ChecksumHasher(requestedAlgorithm)
         }
+        if let alsoCompute {
+            let trailer = request.header("x-amz-trailer").flatMap { ChecksumAlgorithm(headerName: String($0.trimmingSpaces())) }
+            let supplied = headerChecksums.contains { $0.algorithm == alsoCompute } || trailer == alsoCompute
+                || computed?.algorithm == alsoCompute
+            if !supplied { extra = ChecksumHasher(alsoCompute) }
+        }
     }
 
     /// The next piece of payload, or nil at its end (then call ``finish()``).
@@ -87,6 +104,7 @@ struct PayloadReader {
             sha256?.hasher.update(bytes)
             headerChecksum?.hasher.update(bytes)
             computed?.update(bytes)
+            extra?.update(bytes)
         }
         return piece
     }
@@ -115,6 +133,9 @@ struct PayloadReader {
         }
         if let computed {
             checksums[computed.algorithm.wireName] = computed.finalizeBase64()
+        }
+        if let extra, checksums[extra.algorithm.wireName] == nil {
+            checksums[extra.algorithm.wireName] = extra.finalizeBase64()
         }
         return Verified(length: length, checksums: checksums)
     }

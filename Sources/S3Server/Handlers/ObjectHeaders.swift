@@ -91,9 +91,18 @@ enum ObjectHeaders {
         for (name, value) in info.checksums.sorted(by: { $0.key < $1.key }) {
             headers.add(name: "x-amz-checksum-\(name.lowercased())", value: value)
         }
-        if !info.checksums.isEmpty {
-            headers.add(name: "x-amz-checksum-type", value: info.partSizes.isEmpty ? "FULL_OBJECT" : "COMPOSITE")
+        if let type = checksumType(info.checksums) {
+            headers.add(name: "x-amz-checksum-type", value: type)
         }
+    }
+
+    /// The `x-amz-checksum-type` of an object's checksums, nil when it has none. A
+    /// COMPOSITE checksum (a checksum of a multipart object's part checksums) is stored
+    /// with its `-N` part count, which base64 never contains; every other checksum,
+    /// a multipart upload's combined CRC included, covers the full object.
+    static func checksumType(_ checksums: [String: String]) -> String? {
+        guard let value = checksums.values.first else { return nil }
+        return value.contains("-") ? "COMPOSITE" : "FULL_OBJECT"
     }
 
     /// `response-*` query parameters override these response headers (GetObject).

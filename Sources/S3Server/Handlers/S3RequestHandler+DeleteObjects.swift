@@ -6,13 +6,13 @@ extension S3RequestHandler {
     /// Reads a small request document (XML configuration, a Delete list) whole, through
     /// the same verification as any payload (x-amz-content-sha256, checksums,
     /// aws-chunked signatures, Content-MD5).
-    func readDocument(_ context: Context, limit: Int) async throws -> [UInt8] {
+    func readDocument(_ context: Context, limit: Int, checksumHeadersDescribeBody: Bool = true) async throws -> [UInt8] {
         let contentMD5 = try context.request.header("content-md5").map { value in
             guard let digest = MD5Hasher.decodeContentMD5(value) else { throw S3Error.invalidDigest(contentMD5: value) }
             return digest
         }
         var payload = try PayloadReader(request: context.request, signing: context.signing, auth: context.auth,
-                                        body: context.body)
+                                        body: context.body, checksumHeadersDescribeBody: checksumHeadersDescribeBody)
         var bytes: [UInt8] = []
         var md5 = MD5Hasher()
         while var piece = try await payload.next() {

@@ -97,9 +97,7 @@ extension S3RequestHandler {
                 xml.element("LastModified", TimeFormat.iso8601(milliseconds: object.lastModified))
                 xml.element("ETag", "\"\(object.etag)\"")
                 for name in object.checksums.keys.sorted() { xml.element("ChecksumAlgorithm", name) }
-                if !object.checksums.isEmpty {
-                    xml.element("ChecksumType", object.partSizes.isEmpty ? "FULL_OBJECT" : "COMPOSITE")
-                }
+                if let type = ObjectHeaders.checksumType(object.checksums) { xml.element("ChecksumType", type) }
                 xml.element("Size", String(object.size))
                 if let owner {
                     xml.element("Owner") {

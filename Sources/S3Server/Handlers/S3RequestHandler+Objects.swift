@@ -81,6 +81,10 @@ extension S3RequestHandler {
 
     func getObject(_ context: Context, isHead: Bool) async throws -> S3Response {
         let request = context.request
+        let partNumber = try request.query("partNumber").map { _ in try Self.partNumber(request) }
+        if partNumber != nil, request.header("range") != nil {
+            throw S3Error.invalidRequest("Cannot specify both Range header and partNumber query parameter")
+        }
         // GET opens the files together with the index entry, so headers and bytes are of
         // one version even if the key is overwritten meanwhile (DESIGN.md invariant 8).
         let info: ObjectInfo
@@ -110,12 +114,26 @@ extension S3RequestHandler {
             case .satisfiable(let r): range = r
             }
         }
+        // `?partNumber=N` serves one part of a multipart object as a range; a single-part
+        // object has exactly one part, itself.
+        var partsCount: Int?
+        if let partNumber {
+            if info.partSizes.isEmpty {
+                guard partNumber == 1 else { throw S3Error.invalidPartNumber }
+            } else {
+                guard partNumber <= info.partSizes.count else { throw S3Error.invalidPartNumber }
+                let start = info.partSizes[..<(partNumber - 1)].reduce(0, +)
+                range = start..<(start + info.partSizes[partNumber - 1])
+                partsCount = info.partSizes.count
+            }
+        }
         let checksumMode = request.header("x-amz-checksum-mode")?.uppercased() == "ENABLED"
         ObjectHeaders.add(info, to: &response.headers, checksums: checksumMode && range == nil)
         for (parameter, header) in ObjectHeaders.overrides {
             if let value = request.query(parameter) { response.headers.replaceOrAdd(name: header, value: value) }
         }
-        if let range {
+        if let partsCount { response.headers.add(name: "x-amz-mp-parts-count", value: String(partsCount)) }
+        if let range, !range.isEmpty {
             response.status = .partialContent
             response.headers.add(name: "Content-Range", value: "bytes \(range.lowerBound)-\(range.upperBound - 1)/\(info.size)")
         }

@@ -50,10 +50,12 @@ final class S3RequestHandler: Sendable {
         let requestId = Self.makeRequestId()
         let started = ContinuousClock.now
         var resource = String(head.uri.prefix { $0 != "?" })
+        var uploadId: String?
         var response: S3Response
         do {
             let request = try S3Request(head: head, domain: configuration.domain)
             resource = request.resource
+            uploadId = request.query("uploadId")
             let signing = SigningRequest(method: head.method.rawValue, rawPath: request.rawPath,
                                          rawQuery: request.rawQuery, headers: head.headers.map { ($0.name, $0.value) })
             // Anonymous requests are refused until ACLs and policies exist (issue 6).
@@ -64,7 +66,8 @@ final class S3RequestHandler: Sendable {
             }
             response = try await route(Context(request: request, signing: signing, auth: auth, body: body))
         } catch {
-            response = errorResponse(error, resource: resource, requestId: requestId, isHead: head.method == .HEAD)
+            response = errorResponse(error, resource: resource, uploadId: uploadId, requestId: requestId,
+                                     isHead: head.method == .HEAD)
         }
         response.headers.add(name: "x-amz-request-id", value: requestId)
         response.headers.add(name: "x-amz-id-2", value: requestId)
@@ -89,7 +92,7 @@ final class S3RequestHandler: Sendable {
     private func route(_ context: Context) async throws -> S3Response {
         let request = context.request
         let method = request.method
-        let subresource = request.query.first { Self.subresources.contains($0.name) }?.name
+        let subresource = Self.subresource(of: request)
         guard let bucket = request.bucket else {
             guard method == .GET, subresource == nil else { throw notImplemented(request, subresource) }
             return try await listBuckets(context)
@@ -107,6 +110,7 @@ final class S3RequestHandler: Sendable {
             case (.PUT, "lifecycle"): return try await putBucketLifecycle(context)
             case (.GET, "lifecycle"): return try await getBucketLifecycle(context)
             case (.DELETE, "lifecycle"): return try await deleteBucketLifecycle(context)
+            case (.GET, "uploads"): return try await listMultipartUploads(context)
             default: throw notImplemented(request, subresource)
             }
         }
@@ -117,13 +121,30 @@ final class S3RequestHandler: Sendable {
             throw S3Error.keyTooLongError(size: key.utf8.count, maxSizeAllowed: Self.maxKeyBytes)
         }
         switch (method, subresource) {
-        case (.GET, nil): return try await getObject(context, isHead: false)
-        case (.HEAD, nil): return try await getObject(context, isHead: true)
+        case (.GET, nil), (.GET, "partNumber"): return try await getObject(context, isHead: false)
+        case (.HEAD, nil), (.HEAD, "partNumber"): return try await getObject(context, isHead: true)
         case (.PUT, nil):
             return request.header("x-amz-copy-source") != nil ? try await copyObject(context) : try await putObject(context)
         case (.DELETE, nil): return try await deleteObject(context)
+        case (.POST, "uploads"): return try await createMultipartUpload(context)
+        case (.PUT, "uploadId"):
+            return request.header("x-amz-copy-source") != nil ? try await uploadPartCopy(context) : try await uploadPart(context)
+        case (.POST, "uploadId"): return try await completeMultipartUpload(context)
+        case (.DELETE, "uploadId"): return try await abortMultipartUpload(context)
+        case (.GET, "uploadId"): return try await listParts(context)
         default: throw notImplemented(request, subresource)
         }
+    }
+
+    /// The sub-resource a request addresses. The multipart parameters come in any order
+    /// (`?partNumber=1&uploadId=…`), so they name the operation only when no other
+    /// sub-resource does, and `uploadId` outranks `partNumber`.
+    static func subresource(of request: S3Request) -> String? {
+        let multipart = ["uploadId", "uploads", "partNumber"]
+        if let other = request.query.first(where: { subresources.contains($0.name) && !multipart.contains($0.name) }) {
+            return other.name
+        }
+        return multipart.first { request.has($0) }
     }
 
     /// S3's limit on the UTF-8 length of an object key.
@@ -143,11 +164,12 @@ final class S3RequestHandler: Sendable {
 
     // MARK: - Errors
 
-    func errorResponse(_ error: Error, resource: String, requestId: String, isHead: Bool) -> S3Response {
+    func errorResponse(_ error: Error, resource: String, uploadId: String? = nil, requestId: String,
+                       isHead: Bool) -> S3Response {
         let s3: S3Error
         switch error {
         case let e as S3Error: s3 = e
-        case let e as StoreError: s3 = Self.s3Error(e, resource: resource)
+        case let e as StoreError: s3 = Self.s3Error(e, resource: resource, uploadId: uploadId)
         default:
             logger.error("internal error on \(resource): \(error)")
             s3 = S3Error.internalError()
@@ -168,8 +190,8 @@ final class S3RequestHandler: Sendable {
         return response
     }
 
-    /// The S3 error for an engine error, naming the resource it is about.
-    static func s3Error(_ error: StoreError, resource: String) -> S3Error {
+    /// The S3 error for an engine error, naming the resource (and multipart upload) it is about.
+    static func s3Error(_ error: StoreError, resource: String, uploadId: String? = nil) -> S3Error {
         let parts = resource.dropFirst().split(separator: "/", maxSplits: 1, omittingEmptySubsequences: false)
         let bucket = parts.first.map(String.init) ?? ""
         let key = parts.count > 1 ? String(parts[1]) : ""
@@ -184,7 +206,7 @@ final class S3RequestHandler: Sendable {
         case .invalidArgument: return .invalidArgument(error.message)
         case .badDigest: return .badDigest()
         case .invalidRange: return .invalidRange()
-        case .noSuchUpload: return .noSuchUpload(uploadId: "")
+        case .noSuchUpload: return .noSuchUpload(uploadId: uploadId ?? "")
         case .invalidPart: return .invalidPart()
         case .invalidPartOrder: return .invalidPartOrder
         case .entityTooSmall: return .entityTooSmall()

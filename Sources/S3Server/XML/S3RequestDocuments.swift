@@ -87,3 +87,54 @@ public struct DeleteRequest: Sendable, Hashable {
         return DeleteRequest(quiet: quiet, objects: objects)
     }
 }
+
+/// The body of CompleteMultipartUpload (`POST /bucket/key?uploadId=…`):
+/// `<CompleteMultipartUpload><Part><PartNumber>1</PartNumber><ETag>"…"</ETag>[<ChecksumCRC32>…</ChecksumCRC32>]</Part>…</CompleteMultipartUpload>`.
+public struct CompleteMultipartUploadRequest: Sendable, Hashable {
+    /// One chosen part.
+    public struct Part: Sendable, Hashable {
+        /// The part number as sent (the store checks range and order).
+        public var partNumber: Int
+        /// The ETag as sent, quotes and all, white space trimmed.
+        public var etag: String
+        /// The part checksums the client states, by wire name (`CRC32`), base64.
+        public var checksums: [String: String]
+
+        /// Creates a part.
+        public init(partNumber: Int, etag: String, checksums: [String: String] = [:]) {
+            self.partNumber = partNumber
+            self.etag = etag
+            self.checksums = checksums
+        }
+    }
+
+    /// The parts in request order.
+    public var parts: [Part]
+
+    /// Creates a request.
+    public init(parts: [Part]) {
+        self.parts = parts
+    }
+
+    /// Parses the body. Throws ``S3Error/malformedXML`` on bad XML, another root, no
+    /// `Part`, or a `Part` without an integer `PartNumber` or without `ETag`, as S3 does.
+    public static func parse(_ bytes: [UInt8]) throws -> CompleteMultipartUploadRequest {
+        let root = try XMLTree.parseDocument(bytes, root: "CompleteMultipartUpload")
+        let nodes = root.children("Part")
+        guard !nodes.isEmpty else { throw S3Error.malformedXML }
+        let parts = try nodes.map { node in
+            guard let numberText = node.child("PartNumber")?.text.trimmingCharacters(in: .whitespacesAndNewlines),
+                  let number = Int(numberText),
+                  let etag = node.child("ETag")?.text.trimmingCharacters(in: .whitespacesAndNewlines)
+            else { throw S3Error.malformedXML }
+            var checksums: [String: String] = [:]
+            for child in node.children where child.name.hasPrefix("Checksum") {
+                let name = String(child.name.dropFirst("Checksum".count))
+                guard let algorithm = ChecksumAlgorithm(wireName: name) else { continue }
+                checksums[algorithm.wireName] = child.text.trimmingCharacters(in: .whitespacesAndNewlines)
+            }
+            return Part(partNumber: number, etag: etag, checksums: checksums)
+        }
+        return CompleteMultipartUploadRequest(parts: parts)
+    }
+}

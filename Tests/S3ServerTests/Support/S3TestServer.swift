@@ -24,10 +24,12 @@ final class S3TestServer: @unchecked Sendable {
     }
 
     /// Runs `body` against a new server, then stops it and removes its data.
-    static func with<T>(domain: String? = nil, _ body: (S3TestServer) async throws -> T) async throws -> T {
+    /// - Parameter options: the store's options (e.g. a small `minPartSize` for multipart tests).
+    static func with<T>(domain: String? = nil, options: ObjectStore.Options = .init(),
+                        _ body: (S3TestServer) async throws -> T) async throws -> T {
         let directory = FileManager.default.temporaryDirectory
             .appendingPathComponent("strata-s3-\(UUID().uuidString)").path
-        let store = try ObjectStore(directory: directory)
+        let store = try ObjectStore(directory: directory, options: options)
         let configuration = S3ServerConfiguration(host: "127.0.0.1", port: 0, domain: domain,
                                                   credentials: [accessKey: secretKey])
         let server: S3HTTPServer
