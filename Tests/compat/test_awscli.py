@@ -138,7 +138,6 @@ def test_cli_cp_upload_download_roundtrip(aws, tmp_path):
     assert aws.run("s3", "cp", f"s3://{b}/stdin.txt", "-").stdout == b"from stdin\n"
 
 
-@pytest.mark.xfail(strict=True, reason="multipart uploads are issue 4; strict: remove this mark when they land")
 def test_cli_cp_large_file_multipart(aws, tmp_path):
     # 20 MiB is above the CLI's 8 MiB multipart threshold: three parts.
     b = bucket_for(aws, "mpcp")

@@ -364,7 +364,6 @@ def test_content_md5_mismatch_is_bad_digest_and_not_stored(s3, bucket):
 # ---------------------------------------------------------------- multipart
 
 
-@pytest.mark.xfail(strict=True, reason="multipart uploads are issue 4; strict: remove this mark when they land")
 def test_multipart_upload_etag_and_composite_checksum(server, s3, bucket):
     parts_data = [os.urandom(5 * 1024 * 1024), os.urandom(5 * 1024 * 1024), os.urandom(1234)]
     up = s3.create_multipart_upload(Bucket=bucket, Key="mp", ChecksumAlgorithm="CRC32",
@@ -395,7 +394,6 @@ def test_multipart_upload_etag_and_composite_checksum(server, s3, bucket):
         assert head.get("ChecksumCRC32") == composite
 
 
-@pytest.mark.xfail(strict=True, reason="multipart uploads are issue 4; strict: remove this mark when they land")
 def test_abort_multipart_upload(server, s3, bucket):
     up = s3.create_multipart_upload(Bucket=bucket, Key="mp")
     s3.upload_part(Bucket=bucket, Key="mp", UploadId=up["UploadId"], PartNumber=1, Body=b"x" * 100)

@@ -81,7 +81,6 @@ def test_s3cmd_mb_put_ls_get_del_rb(s3cmd, tmp_path):
     assert f"s3://{b}" not in s3cmd("ls").stdout.decode()
 
 
-@pytest.mark.xfail(strict=True, reason="multipart uploads are issue 4; strict: remove this mark when they land")
 def test_s3cmd_large_file_multipart(s3cmd, tmp_path):
     # s3cmd splits uploads above 15 MiB into 15 MiB parts.
     b = unique_bucket("s3cmd-mp")
