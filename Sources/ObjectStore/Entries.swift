@@ -26,6 +26,9 @@ public struct ObjectInfo: Sendable, Equatable {
     public internal(set) var sequence: UInt64 = 0
     /// For CompleteMultipartUpload's commit: the upload it closes (extension field 1).
     var completesUpload: String?
+    /// For a multipart object: each part's checksums (by wire name, base64), in part
+    /// order, so GET/HEAD with `partNumber` can return them (extension field 2).
+    public var partChecksums: [[String: String]] = []
 
     public init(bucket: String, key: String, versionID: String = "", size: UInt64, lastModified: Int64,
                 etag: String, metadata: [String: String] = [:], checksums: [String: String] = [:],
@@ -85,12 +88,18 @@ enum Payload {
             w.write(e.offset)
             w.write(e.length)
         }
+        let hasPartChecksums = o.partChecksums.contains { !$0.isEmpty }
+        w.write(UInt16((o.completesUpload == nil ? 0 : 1) + (hasPartChecksums ? 1 : 0)))
         if let upload = o.completesUpload {
-            w.write(UInt16(1))
             w.write(Extension.completesUpload)
             w.writeBlob(Array(upload.utf8))
-        } else {
-            w.write(UInt16(0))
+        }
+        if hasPartChecksums {
+            var field = ByteWriter()
+            field.write(UInt32(o.partChecksums.count))
+            for pairs in o.partChecksums { writePairs(&field, pairs) }
+            w.write(Extension.partChecksums)
+            w.writeBlob(field.bytes)
         }
         return w.bytes
     }
@@ -99,6 +108,8 @@ enum Payload {
     enum Extension {
         /// The upload id a CompleteMultipartUpload commit closes.
         static let completesUpload: UInt16 = 1
+        /// `u32 n · pairs × n`: the checksums of each part of a multipart object.
+        static let partChecksums: UInt16 = 2
     }
 
     static func decodeObject(_ bytes: [UInt8], offset: Int = 0) throws -> ObjectInfo {
@@ -125,6 +136,10 @@ enum Payload {
             let tag = try r.read(UInt16.self)
             let value = try r.readBlob()
             if tag == Extension.completesUpload { info.completesUpload = String(decoding: value, as: UTF8.self) }
+            if tag == Extension.partChecksums {
+                var field = ByteReader(value)
+                for _ in 0..<(try field.read(UInt32.self)) { info.partChecksums.append(try readPairs(&field)) }
+            }
         }
         return info
     }

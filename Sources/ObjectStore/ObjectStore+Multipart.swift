@@ -2,6 +2,7 @@ import Crypto
 import NIOCore
 import ObjectIndex
 import SegmentLog
+import Synchronization
 
 /// A page of ListMultipartUploads.
 public struct UploadPage: Sendable {
@@ -84,10 +85,7 @@ extension ObjectStore {
                              checksumAlgorithm: String?, checksumType: String?) async throws -> UploadInfo {
         try Validation.checkKey(key)
         let now = Self.now()
-        var random = SystemRandomNumberGenerator()
-        let time = String(UInt64(now), radix: 16)
-        let id = String(repeating: "0", count: max(0, 12 - time.count)) + time
-            + (0..<4).map { _ in String(format2: UInt8.random(in: 0...255, using: &random)) }.joined()
+        let id = UploadIds.next(now: now)
         let upload = UploadInfo(bucket: bucket, key: key, uploadId: id, initiated: now, metadata: metadata,
                                 checksumAlgorithm: checksumAlgorithm, checksumType: checksumType)
         try await commit(.createUpload, payload: Payload.encode(upload), upload: .open(uploadId: id)) { view in
@@ -203,6 +201,7 @@ extension ObjectStore {
                               etag: etag, metadata: upload.metadata, checksums: try checksums(selected),
                               partSizes: selected.map(\.size), extents: selected.flatMap(\.extents))
         info.completesUpload = uploadId
+        info.partChecksums = selected.map(\.checksums)
         let versions = selected.map { ($0.partNumber, $0.sequence) }
         let record = try await commit(.putObject, payload: Payload.encode(info), object: info,
                                       upload: .close(uploadId: uploadId)) { view in
@@ -307,6 +306,23 @@ extension ObjectStore {
                 return page
             }
         }
+    }
+}
+
+/// Upload ids: 12 hex digits of a strictly increasing millisecond clock (so two uploads
+/// created in the same millisecond still sort by creation), then 8 random hex digits.
+enum UploadIds {
+    private static let last = Mutex<UInt64>(0)
+
+    static func next(now: Int64) -> String {
+        let stamp = last.withLock { last -> UInt64 in
+            last = max(last + 1, UInt64(max(0, now)))
+            return last
+        }
+        var random = SystemRandomNumberGenerator()
+        let time = String(stamp, radix: 16)
+        return String(repeating: "0", count: max(0, 12 - time.count)) + time
+            + (0..<4).map { _ in String(format2: UInt8.random(in: 0...255, using: &random)) }.joined()
     }
 }
 

@@ -548,6 +548,11 @@ final class S3MultipartTests: XCTestCase {
             XCTAssertEqual(head.header("x-amz-checksum-type"), "COMPOSITE")
             let plain = try await client.expect(200, "HEAD", Self.path("k"))
             XCTAssertNil(plain.header("x-amz-checksum-crc32"), "only with checksum mode")
+            // With partNumber, the checksum is that part's (S3 returns part-level checksums).
+            let part2 = try await client.expect(206, "GET", Self.path("k"), query: [("partNumber", "2")],
+                                                headers: [("x-amz-checksum-mode", "ENABLED")])
+            XCTAssertEqual(part2.header("x-amz-checksum-crc32"), crc2)
+            XCTAssertEqual(part2.body, p2)
             let list = try await client.expect(200, "GET", "/\(Self.bucket)", query: [("list-type", "2")]).xml()
             XCTAssertEqual(list.texts("Contents", "ChecksumAlgorithm"), ["CRC32"])
             XCTAssertEqual(list.texts("Contents", "ChecksumType"), ["COMPOSITE"])

@@ -128,7 +128,13 @@ extension S3RequestHandler {
             }
         }
         let checksumMode = request.header("x-amz-checksum-mode")?.uppercased() == "ENABLED"
+        // Checksums describe whole objects, or with partNumber that part (as S3 returns them).
         ObjectHeaders.add(info, to: &response.headers, checksums: checksumMode && range == nil)
+        if checksumMode, partsCount != nil, let partNumber, partNumber <= info.partChecksums.count {
+            for (name, value) in info.partChecksums[partNumber - 1].sorted(by: { $0.key < $1.key }) {
+                response.headers.add(name: "x-amz-checksum-\(name.lowercased())", value: value)
+            }
+        }
         for (parameter, header) in ObjectHeaders.overrides {
             if let value = request.query(parameter) { response.headers.replaceOrAdd(name: header, value: value) }
         }
