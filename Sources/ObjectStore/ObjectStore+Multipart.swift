@@ -128,6 +128,8 @@ extension ObjectStore {
         return try await io {
             try index.environment.read { txn in
                 _ = try Self.upload(index, txn, bucket: bucket, key: key, uploadId: uploadId)
+                // max-parts=0 answers nothing and is not truncated (as ListObjects' max-keys=0).
+                guard maxParts > 0 else { return ([], false, nil) }
                 var all = try Self.parts(index, txn, uploadId: uploadId, after: after, limit: maxParts + 1)
                 let truncated = all.count > maxParts
                 if truncated { all.removeLast() }
@@ -139,9 +141,10 @@ extension ObjectStore {
     static func parts(_ index: ObjectIndex, _ txn: Transaction, uploadId: String, after: Int = 0,
                       limit: Int = Int.max) throws -> [PartInfo] {
         let prefix = Array(uploadId.utf8)
+        guard after < 10_000 else { return [] }
         return try txn.withCursor(index.parts) { cursor in
             var out: [PartInfo] = []
-            var entry = try cursor.seek(atOrAfter: IndexKey.part(uploadID: uploadId, partNumber: UInt32(clamping: after + 1)))
+            var entry = try cursor.seek(atOrAfter: IndexKey.part(uploadID: uploadId, partNumber: UInt32(max(0, after) + 1)))
             while let e = entry, e.key.starts(with: prefix), out.count < limit {
                 out.append(try IndexValue.part(e.value))
                 entry = try cursor.next()
@@ -254,6 +257,7 @@ extension ObjectStore {
             try index.environment.read { txn in
                 guard try txn.get(index.buckets, Array(bucket.utf8)) != nil else { throw StoreError.noSuchBucket(bucket) }
                 var page = UploadPage()
+                guard maxUploads > 0 else { return page }
                 let base = IndexKey.bucketPrefix(bucket)
                 let delimiter = delimiter.flatMap { $0.isEmpty ? nil : Array($0.utf8) }
                 let prefixBytes = Array(prefix.utf8)

@@ -34,7 +34,7 @@ enum AmzDate {
             if zone == "GMT" || zone == "UTC" || zone == "Z" {
                 offset = 0
             } else if zone.count == 5, let sign = zone.first, sign == "+" || sign == "-",
-                      let hhmm = Int(zone.dropFirst()) {
+                      let hhmm = Int(zone.dropFirst()), (0...2400).contains(hhmm) {
                 offset = (hhmm / 100 * 3600 + hhmm % 100 * 60) * (sign == "-" ? -1 : 1)
             } else {
                 return nil
@@ -67,7 +67,8 @@ enum AmzDate {
     }
 
     private static func epoch(year: Int, month: Int, day: Int, hour: Int, minute: Int, second: Int) -> Int64? {
-        guard (1...12).contains(month), (1...31).contains(day), (0...23).contains(hour),
+        // Bounded so that no client-sent date can overflow the arithmetic below.
+        guard (1...9999).contains(year), (1...12).contains(month), (1...31).contains(day), (0...23).contains(hour),
               (0...59).contains(minute), (0...60).contains(second) else { return nil }
         // Days from civil (Howard Hinnant).
         let y = month <= 2 ? year - 1 : year

@@ -7,10 +7,16 @@ struct HTTPConnection {
     let handler: S3RequestHandler
 
     func run() async {
+        let outputs = OutputBox()
+        defer {
+            // The channel is closed now: nothing of ours is being written any more.
+            outputs.output?.closeUnwrittenRegions()
+        }
         do {
             try await channel.executeThenClose { inbound, outbound in
                 let parts = InboundParts(inbound.makeAsyncIterator())
                 let output = ResponseOutput(outbound)
+                outputs.output = output
                 while let part = try await parts.next() {
                     guard case .head(let head) = part else {
                         // Body or end without a head: the previous request's leftovers were
@@ -55,6 +61,11 @@ struct HTTPConnection {
         try await output.write(response, keepAlive: keepAlive, handler: handler)
         return keepAlive
     }
+}
+
+/// Holds the connection's response output past `executeThenClose`.
+private final class OutputBox: @unchecked Sendable {
+    var output: ResponseOutput?
 }
 
 /// The connection's inbound parts, shared by the connection loop and the request body

@@ -42,8 +42,18 @@ final class ResponseOutput: @unchecked Sendable {
     /// Objects up to this size are read into memory and sent in one write.
     static let sendfileThreshold: UInt64 = 256 * 1024
 
+    /// The last file regions handed to the channel: closed (if still open) when the
+    /// connection ends, in case the channel dropped them unwritten.
+    private var pending: [FileRegion] = []
+
     init(_ writer: NIOAsyncChannelOutboundWriter<HTTPServerResponsePart>) {
         self.writer = writer
+    }
+
+    /// Closes the descriptors of regions the channel never wrote (connection gone).
+    func closeUnwrittenRegions() {
+        for region in pending { try? region.fileHandle.close() }
+        pending.removeAll()
     }
 
     func writeContinue() async throws {
@@ -77,7 +87,19 @@ final class ResponseOutput: @unchecked Sendable {
             } else {
                 try await writer.write(head(length: Int(length)))
                 for piece in reader.pieces {
-                    try await writer.write(.body(.fileRegion(try piece.makeFileRegion())))
+                    // The region's descriptor is closed by FileRegionCloser once written. A
+                    // write that fails, or that NIO drops because the channel went away,
+                    // never reaches it: close it here then (a second close of an already
+                    // closed handle throws without touching the descriptor).
+                    let region = try piece.makeFileRegion()
+                    do {
+                        try await writer.write(.body(.fileRegion(region)))
+                    } catch {
+                        try? region.fileHandle.close()
+                        throw error
+                    }
+                    pending.append(region)
+                    if pending.count > 64 { pending.removeFirst(pending.count - 64) }
                 }
                 try await writer.write(.end(nil))
             }

@@ -68,12 +68,12 @@ enum ByteRange: Equatable {
             return .satisfiable((size - min(suffix, size))..<size)
         }
         guard let start = UInt64(first) else { return .ignored }
-        var end = size
+        var lastByte = UInt64.max
         if !last.isEmpty {
-            guard let lastByte = UInt64(last), lastByte >= start else { return .ignored }
-            end = min(lastByte + 1, size)
+            guard let value = UInt64(last), value >= start else { return .ignored }
+            lastByte = value
         }
         guard start < size else { return .unsatisfiable }
-        return .satisfiable(start..<end)
+        return .satisfiable(start..<(min(lastByte, size - 1) + 1))
     }
 }

@@ -108,6 +108,7 @@ struct CopySource {
             throw S3Error.invalidArgument("Invalid version id specified", name: "x-amz-copy-source", value: header)
         }
         bucket = String(path[..<slash])
+        guard (1...63).contains(bucket.utf8.count) else { throw S3Error.invalidBucketName(bucket: bucket) }
         key = String(path[path.index(after: slash)...])
     }
 }

@@ -51,7 +51,7 @@ struct LifecycleConfiguration: Sendable, Equatable {
                 throw S3Error.invalidRequest("At least one action needs to be specified in a rule")
             }
             let daysText = abort.child("DaysAfterInitiation")?.text.trimmingSpaces() ?? ""
-            guard let days = Int(daysText), days > 0 else {
+            guard let days = Int(daysText), (1...100_000).contains(days) else {
                 throw S3Error.invalidArgument("'DaysAfterInitiation' for AbortIncompleteMultipartUpload action must be a positive integer",
                                               name: "DaysAfterInitiation", value: String(daysText))
             }
