@@ -35,7 +35,12 @@ public final class LMDBEnvironment: @unchecked Sendable {
     public let path: String
 
     /// Opens (creating if needed) the environment in directory `path`.
-    public init(path: String, mapSize: Int = 1 << 38, maxDatabases: Int = 16, maxReaders: Int = 1024) throws {
+    ///
+    /// With `readOnly` the environment is opened with `MDB_RDONLY`: nothing is created
+    /// and no write transaction can start, so tools can look at the index of a running
+    /// server. (LMDB readers still register in `lock.mdb`, which must be writable.)
+    public init(path: String, mapSize: Int = 1 << 38, maxDatabases: Int = 16, maxReaders: Int = 1024,
+                readOnly: Bool = false) throws {
         var env: OpaquePointer?
         try check(mdb_env_create(&env), "mdb_env_create")
         guard let env else { throw LMDBError(code: -1, operation: "mdb_env_create") }
@@ -43,7 +48,7 @@ public final class LMDBEnvironment: @unchecked Sendable {
             try check(mdb_env_set_mapsize(env, mapSize), "mdb_env_set_mapsize")
             try check(mdb_env_set_maxdbs(env, MDB_dbi(maxDatabases)), "mdb_env_set_maxdbs")
             try check(mdb_env_set_maxreaders(env, UInt32(maxReaders)), "mdb_env_set_maxreaders")
-            let flags = UInt32(MDB_NOTLS | MDB_NOMETASYNC | MDB_NORDAHEAD)
+            let flags = UInt32(MDB_NOTLS | MDB_NOMETASYNC | MDB_NORDAHEAD | (readOnly ? MDB_RDONLY : 0))
             try check(mdb_env_open(env, path, flags, 0o644), "mdb_env_open \(path)")
         } catch {
             mdb_env_close(env)
@@ -62,6 +67,52 @@ public final class LMDBEnvironment: @unchecked Sendable {
             try check(mdb_dbi_open(txn.txn, name, UInt32(MDB_CREATE), &dbi), "mdb_dbi_open \(name)")
             return Database(dbi: dbi, name: name)
         }
+    }
+
+    /// Opens a named database that already exists, without creating it (nil if it does
+    /// not exist). Works on a read-only environment.
+    public func openExistingDatabase(_ name: String) throws -> Database? {
+        var txn: OpaquePointer?
+        try check(mdb_txn_begin(env, nil, UInt32(MDB_RDONLY), &txn), "mdb_txn_begin(read)")
+        var dbi: MDB_dbi = 0
+        let rc = mdb_dbi_open(txn, name, 0, &dbi)
+        if rc == MDB_NOTFOUND {
+            mdb_txn_abort(txn)
+            return nil
+        }
+        if rc != 0 {
+            mdb_txn_abort(txn)
+            throw LMDBError(code: rc, operation: "mdb_dbi_open \(name)")
+        }
+        // A handle opened in a transaction outlives it only if the transaction commits.
+        try check(mdb_txn_commit(txn), "mdb_txn_commit(read)")
+        return Database(dbi: dbi, name: name)
+    }
+
+    /// Size and use of the memory map (`mdb_env_info`, `mdb_env_stat`).
+    public struct Info: Sendable, Equatable {
+        /// The configured map size: address space, not disk space.
+        public var mapSize: Int
+        /// Bytes of the map in use: (last used page + 1) × page size.
+        public var usedBytes: Int
+        /// The database page size.
+        public var pageSize: Int
+        /// The last transaction id committed.
+        public var lastTransaction: Int
+        /// Reader slots in use and available.
+        public var readers: Int
+        public var maxReaders: Int
+    }
+
+    /// The current map size, pages used, and reader slots.
+    public func info() throws -> Info {
+        var info = MDB_envinfo()
+        try check(mdb_env_info(env, &info), "mdb_env_info")
+        var stat = MDB_stat()
+        try check(mdb_env_stat(env, &stat), "mdb_env_stat")
+        let pageSize = Int(stat.ms_psize)
+        return Info(mapSize: info.me_mapsize, usedBytes: (info.me_last_pgno + 1) * pageSize, pageSize: pageSize,
+                    lastTransaction: info.me_last_txnid, readers: Int(info.me_numreaders), maxReaders: Int(info.me_maxreaders))
     }
 
     /// Runs `body` in a read-only transaction (an MVCC snapshot).

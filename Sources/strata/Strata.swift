@@ -10,7 +10,7 @@ struct Strata: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "strata",
         abstract: "An S3-compatible object store on an append-only log.",
-        subcommands: [Serve.self, Recover.self]
+        subcommands: [Serve.self, Recover.self, Inspect.self, Verify.self]
     )
 }
 
