@@ -156,6 +156,9 @@ extension ObjectStore {
     /// CompleteMultipartUpload: one putObject commit whose extents are the chosen parts'
     /// extents, so no object bytes are read or written again (DESIGN.md invariant 6).
     ///
+    /// `checksums` is called with the chosen parts before the commit is written; what it
+    /// throws is thrown unchanged.
+    ///
     /// The parts are read from the index, checked (ascending, present with matching
     /// ETags, all but the last at least ``minPartSize``), and the commit's validation
     /// checks again, atomically with the commit, that the upload is still open and each

@@ -119,11 +119,4 @@ extension ObjectStore {
             }
         }
     }
-
-    /// CopyObject's data path: the source's bytes are written again as new data records
-    /// of `writer` (extents are never shared between objects, so live-byte accounting
-    /// and compaction stay per object). The copy becomes visible at `writer.finish`.
-    public func copy(from source: ObjectReader, to writer: ObjectWriter) async throws {
-        try await stream(source) { try await writer.write($0) }
-    }
 }

@@ -1,5 +1,4 @@
 import Foundation
-import NIOConcurrencyHelpers
 import NIOCore
 import NIOHTTP1
 import ObjectStore
@@ -232,28 +231,15 @@ extension S3RequestHandler {
         for part in document.parts where stated[part.partNumber] == nil { stated[part.partNumber] = part.checksums }
         let requestedChecksums = stated
 
-        // The checksum closure runs inside the store's commit, which reports foreign
-        // errors as internal ones: the S3 error is kept aside and thrown from here.
-        let failure = NIOLockedValueBox<S3Error?>(nil)
-        let info: ObjectInfo
-        do {
-            info = try await store.completeUpload(
-                bucket: context.bucket, key: context.key, uploadId: uploadId,
-                parts: document.parts.map { CompletedPart(partNumber: $0.partNumber, etag: $0.etag) },
-                conditions: conditions
-            ) { parts in
-                do {
-                    guard let upload else { throw S3Error.noSuchUpload(uploadId: uploadId) }
-                    return try Self.objectChecksums(upload: upload, parts: parts, stated: requestedChecksums,
-                                                    expected: expected)
-                } catch let error as S3Error {
-                    failure.withLockedValue { $0 = error }
-                    throw StoreError(error.code == "NoSuchUpload" ? .noSuchUpload : .invalidPart, error.message)
-                }
-            }
-        } catch {
-            if let kept = failure.withLockedValue({ $0 }) { throw kept }
-            throw error
+        // The store calls the checksum closure (before its commit) only for an open
+        // upload; its S3 errors reach the client unchanged.
+        let info = try await store.completeUpload(
+            bucket: context.bucket, key: context.key, uploadId: uploadId,
+            parts: document.parts.map { CompletedPart(partNumber: $0.partNumber, etag: $0.etag) },
+            conditions: conditions
+        ) { parts in
+            guard let upload else { throw S3Error.noSuchUpload(uploadId: uploadId) }
+            return try Self.objectChecksums(upload: upload, parts: parts, stated: requestedChecksums, expected: expected)
         }
 
         var xml = XMLWriter()
