@@ -64,8 +64,20 @@ final class Journal: Sendable {
 
         /// Whether the upload exists and is neither completed nor aborted.
         func uploadIsOpen(bucket: String, key: String, uploadId: String) throws -> Bool {
-            if let p = state.uploads[uploadId] { return p.open }
-            return try txn.get(index.uploads, IndexKey.upload(bucket: bucket, key: key, uploadId: uploadId)) != nil
+            let created: UInt64
+            if let p = state.uploads[uploadId] {
+                guard p.open else { return false }
+                created = p.sequence
+            } else {
+                guard let value = try txn.get(index.uploads, IndexKey.upload(bucket: bucket, key: key, uploadId: uploadId))
+                else { return false }
+                created = try IndexValue.header(value).sequence
+            }
+            // A pending deleteBucket (or a re-create, which implies one) newer than the
+            // upload closes it when applied: it is closed already for new commits, or an
+            // acknowledged part would be dropped by the applier.
+            if let pending = state.buckets[bucket], pending.sequence > created { return false }
+            return true
         }
 
         /// The sequence of the current commit of a part, if any.
