@@ -19,6 +19,12 @@ enum TimeFormat {
         return "\(pad(c.year, 4))-\(pad(c.month, 2))-\(pad(c.day, 2))T\(pad(c.hour, 2)):\(pad(c.minute, 2)):\(pad(c.second, 2)).\(pad(ms, 3))Z"
     }
 
+    /// `20130524T000000Z` (the `X-Amz-Date` form) from seconds since 1970.
+    static func iso8601Basic(seconds: Int64) -> String {
+        let c = Civil(seconds: seconds)
+        return "\(pad(c.year, 4))\(pad(c.month, 2))\(pad(c.day, 2))T\(pad(c.hour, 2))\(pad(c.minute, 2))\(pad(c.second, 2))Z"
+    }
+
     private static func floorDiv(_ a: Int64, _ b: Int64) -> Int64 {
         a >= 0 ? a / b : (a - b + 1) / b
     }
