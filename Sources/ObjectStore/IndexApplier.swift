@@ -14,8 +14,14 @@ struct CommitRecord: Sendable {
 /// segments gives exactly the index the live store had (DESIGN.md invariant 4).
 ///
 /// Every rule compares sequence numbers, so applying an older record after a newer one
-/// for the same name changes nothing (compaction may move old records behind new ones).
+/// for the same name changes nothing (compaction moves old records behind new ones).
 /// A tombstone stays while no entry exists for its name, so an older put cannot come back.
+///
+/// A record whose sequence *equals* the stored entry's is the same commit: compaction's
+/// copy of it, written later in the log with the same sequence (and, for objects and
+/// parts, new extents). The entry moves to the copy; that is compaction's compare-and-swap
+/// (DESIGN.md invariant 7): if the entry was overwritten meanwhile, its sequence differs
+/// and the copy changes nothing.
 struct IndexApplier {
     let index: ObjectIndex
     let txn: Transaction
@@ -25,23 +31,24 @@ struct IndexApplier {
         case .putObject:
             let info = try Payload.decodeObject(record.payload)
             if let uploadId = info.completesUpload {
-                try closeUpload(bucket: info.bucket, key: info.key, uploadId: uploadId, record: record, isAbort: false)
+                try closeUpload(bucket: info.bucket, key: info.key, uploadId: uploadId, record: record)
             }
             let key = IndexKey.object(bucket: info.bucket, key: Array(info.key.utf8))
+            if try moveIfSameCommit(index.objects, key, record, extents: info.extents) { return }
             guard try supersedes(record.sequence, key) else { return }
             try removeCurrent(key)
-            try txn.put(index.objects, key, IndexValue(sequence: record.sequence, ref: record.ref, payload: record.payload).encoded())
-            try account(ref: record.ref, extents: info.extents, sign: 1)
+            try store(index.objects, key, record, extents: info.extents)
         case .deleteObject:
             let d = try Payload.decodeDelete(record.payload)
             try putTombstone(IndexKey.object(bucket: d.bucket, key: Array(d.key.utf8)), record)
         case .createBucket:
             let b = try Payload.decodeBucket(record.payload)
+            let nameKey = Array(b.name.utf8)
+            if try moveIfSameCommit(index.buckets, nameKey, record) { return }
             let key = IndexKey.bucketPrefix(b.name)
             guard try supersedes(record.sequence, key, bucket: b.name) else { return }
             try removeTombstone(key)
-            try txn.put(index.buckets, Array(b.name.utf8), IndexValue(sequence: record.sequence, ref: record.ref, payload: record.payload).encoded())
-            try account(ref: record.ref, extents: [], sign: 1)
+            try store(index.buckets, nameKey, record)
         case .deleteBucket:
             let name = try Payload.decodeDeleteBucket(record.payload)
             let nameKey = Array(name.utf8)
@@ -51,32 +58,18 @@ struct IndexApplier {
                 try txn.delete(index.buckets, nameKey)
                 try account(ref: ref, extents: [], sign: -1)
                 // The bucket's configurations go with it.
-                let prefix = nameKey + [0]
-                var doomed: [([UInt8], [UInt8])] = []
-                try txn.withCursor(index.configs) { cursor in
-                    var entry = try cursor.seek(atOrAfter: prefix)
-                    while let e = entry, e.key.starts(with: prefix) {
-                        doomed.append((e.key, e.value))
-                        entry = try cursor.next()
-                    }
-                }
-                for (key, value) in doomed {
+                for (key, value) in try entries(index.configs, prefix: nameKey + [0]) {
                     try txn.delete(index.configs, key)
                     try account(ref: try IndexValue.header(value).ref, extents: [], sign: -1)
                 }
             }
-            // Deleting a bucket ends its in-progress multipart uploads, as S3 does.
-            var uploads: [UploadInfo] = []
-            try txn.withCursor(index.uploads) { cursor in
-                let prefix = IndexKey.bucketPrefix(name)
-                var entry = try cursor.seek(atOrAfter: prefix)
-                while let e = entry, e.key.starts(with: prefix) {
-                    uploads.append(try IndexValue.upload(e.value))
-                    entry = try cursor.next()
-                }
-            }
-            for upload in uploads where upload.bucket == name {
-                try closeUpload(bucket: name, key: upload.key, uploadId: upload.uploadId, record: record, isAbort: false)
+            // The store aborts a bucket's uploads with their own records before deleting
+            // it; logs written before that closed them here. Only uploads created before
+            // this record belong to the bucket it deletes.
+            for (_, value) in try entries(index.uploads, prefix: IndexKey.bucketPrefix(name)) {
+                let upload = try IndexValue.upload(value)
+                guard upload.bucket == name, try IndexValue.header(value).sequence < record.sequence else { continue }
+                try closeUpload(bucket: name, key: upload.key, uploadId: upload.uploadId, record: record)
             }
             // A bucket's tombstone uses the object-key encoding with an empty key.
             try putTombstone(IndexKey.bucketPrefix(name), record)
@@ -85,39 +78,41 @@ struct IndexApplier {
             // A closed upload never reopens, whatever order its records are applied in.
             guard try txn.get(index.tombstones, IndexKey.closedUpload(upload.uploadId)) == nil else { return }
             let key = IndexKey.upload(bucket: upload.bucket, key: upload.key, uploadId: upload.uploadId)
+            if try moveIfSameCommit(index.uploads, key, record) { return }
             guard try txn.get(index.uploads, key) == nil else { return }
-            try txn.put(index.uploads, key, IndexValue(sequence: record.sequence, ref: record.ref, payload: record.payload).encoded())
-            try account(ref: record.ref, extents: [], sign: 1)
+            try store(index.uploads, key, record)
         case .putPart:
             let part = try Payload.decodePart(record.payload)
             guard try txn.get(index.tombstones, IndexKey.closedUpload(part.uploadId)) == nil else { return }
             let key = IndexKey.part(uploadID: part.uploadId, partNumber: UInt32(part.partNumber))
+            if try moveIfSameCommit(index.parts, key, record, extents: part.extents) { return }
             if let old = try txn.get(index.parts, key) {
                 let (seq, ref) = try IndexValue.header(old)
                 guard seq < record.sequence else { return }
                 try txn.delete(index.parts, key)
                 try account(ref: ref, extents: try IndexValue.part(old).extents, sign: -1)
             }
-            try txn.put(index.parts, key, IndexValue(sequence: record.sequence, ref: record.ref, payload: record.payload).encoded())
-            try account(ref: record.ref, extents: part.extents, sign: 1)
+            try store(index.parts, key, record, extents: part.extents)
         case .abortUpload:
             let abort = try Payload.decodeAbort(record.payload)
-            try closeUpload(bucket: abort.bucket, key: abort.key, uploadId: abort.uploadId, record: record, isAbort: true)
+            try closeUpload(bucket: abort.bucket, key: abort.key, uploadId: abort.uploadId, record: record)
         case .bucketConfig:
             let config = try Payload.decodeConfig(record.payload)
             // Only for the bucket as it exists (created before this record).
             guard let bucket = try txn.get(index.buckets, Array(config.bucket.utf8)),
                   try IndexValue.header(bucket).sequence < record.sequence else { return }
             let key = IndexKey.config(bucket: config.bucket, name: config.name)
+            if try moveIfSameCommit(index.configs, key, record) { return }
             if let old = try txn.get(index.configs, key) {
                 let (seq, ref) = try IndexValue.header(old)
                 guard seq < record.sequence else { return }
                 try txn.delete(index.configs, key)
                 try account(ref: ref, extents: [], sign: -1)
             }
-            guard !config.document.isEmpty else { return }
-            try txn.put(index.configs, key, IndexValue(sequence: record.sequence, ref: record.ref, payload: record.payload).encoded())
-            try account(ref: record.ref, extents: [], sign: 1)
+            // An empty document (a removal) is stored too: it keeps an older document
+            // from coming back when compaction moves that one behind it. Readers treat it
+            // as no configuration.
+            try store(index.configs, key, record)
         case .relocate:
             throw StoreError(.corrupt, "record type \(record.type) at \(record.ref.segment):\(record.ref.offset) is not supported by this version")
         case .data, .seal:
@@ -127,31 +122,26 @@ struct IndexApplier {
 
     /// Completes or aborts an upload: its entry and parts go (their bytes become dead; a
     /// completing putObject then makes the chosen parts' extents live again as the
-    /// object's), and a tombstone keeps the upload closed. An abort's record is live
-    /// while its tombstone is; a completion's record is accounted by its object entry.
-    private func closeUpload(bucket: String, key: String, uploadId: String, record: CommitRecord, isAbort: Bool) throws {
+    /// object's), and a tombstone keeps the upload closed; its record is live while the
+    /// tombstone is. The tombstone's value carries the closing record's payload (a retried
+    /// Complete reads the object from it), except after a deleteBucket, which does not
+    /// name the upload: then an abort payload (bucket, key, upload id), so compaction can
+    /// carry the tombstone as an abortUpload copy.
+    private func closeUpload(bucket: String, key: String, uploadId: String, record: CommitRecord) throws {
         let tombKey = IndexKey.closedUpload(uploadId)
+        let tombstone = record.type == .deleteBucket ? Payload.encodeAbort(bucket: bucket, key: key, uploadId: uploadId) : record.payload
+        if try moveIfSameCommit(index.tombstones, tombKey, record, payload: tombstone) { return }
         guard try txn.get(index.tombstones, tombKey) == nil else { return }
         let uploadKey = IndexKey.upload(bucket: bucket, key: key, uploadId: uploadId)
         if let old = try txn.get(index.uploads, uploadKey) {
             try txn.delete(index.uploads, uploadKey)
             try account(ref: try IndexValue.header(old).ref, extents: [], sign: -1)
         }
-        let prefix = Array(uploadId.utf8)
-        var doomed: [([UInt8], [UInt8])] = []
-        try txn.withCursor(index.parts) { cursor in
-            var entry = try cursor.seek(atOrAfter: prefix)
-            while let e = entry, e.key.starts(with: prefix) {
-                doomed.append((e.key, e.value))
-                entry = try cursor.next()
-            }
-        }
-        for (partKey, value) in doomed {
+        for (partKey, value) in try entries(index.parts, prefix: Array(uploadId.utf8)) {
             try txn.delete(index.parts, partKey)
             try account(ref: try IndexValue.header(value).ref, extents: try IndexValue.part(value).extents, sign: -1)
         }
-        try txn.put(index.tombstones, tombKey, IndexValue(sequence: record.sequence, ref: record.ref, payload: record.payload).encoded())
-        if isAbort { try account(ref: record.ref, extents: [], sign: 1) }
+        try store(index.tombstones, tombKey, record, payload: tombstone)
     }
 
     /// Whether a record with `sequence` is newer than what the index holds for `key`.
@@ -160,6 +150,40 @@ struct IndexApplier {
         if let current, try IndexValue.header(current).sequence >= sequence { return false }
         if let tomb = try txn.get(index.tombstones, key), try IndexValue.header(tomb).sequence >= sequence { return false }
         return true
+    }
+
+    /// Stores `record` as the entry `key` of `table` and counts it live.
+    private func store(_ table: Database, _ key: [UInt8], _ record: CommitRecord, extents: [Extent] = [],
+                       payload: [UInt8]? = nil) throws {
+        try txn.put(table, key, IndexValue(sequence: record.sequence, ref: record.ref, payload: payload ?? record.payload).encoded())
+        try account(ref: record.ref, extents: extents, sign: 1)
+    }
+
+    /// If the entry `key` of `table` is the commit `record` is a copy of (same sequence),
+    /// moves it to the copy: the old place's bytes become dead, the copy's live.
+    private func moveIfSameCommit(_ table: Database, _ key: [UInt8], _ record: CommitRecord, extents: [Extent] = [],
+                                  payload: [UInt8]? = nil) throws -> Bool {
+        guard let old = try txn.get(table, key) else { return false }
+        let (sequence, ref) = try IndexValue.header(old)
+        guard sequence == record.sequence else { return false }
+        let oldExtents = table.name == index.objects.name ? try IndexValue.object(old).extents
+            : table.name == index.parts.name ? try IndexValue.part(old).extents : []
+        try account(ref: ref, extents: oldExtents, sign: -1)
+        try store(table, key, record, extents: extents, payload: payload)
+        return true
+    }
+
+    /// The entries of `table` whose keys start with `prefix`, read before any is changed.
+    private func entries(_ table: Database, prefix: [UInt8]) throws -> [([UInt8], [UInt8])] {
+        try txn.withCursor(table) { cursor in
+            var out: [([UInt8], [UInt8])] = []
+            var entry = try cursor.seek(atOrAfter: prefix)
+            while let e = entry, e.key.starts(with: prefix) {
+                out.append((e.key, e.value))
+                entry = try cursor.next()
+            }
+            return out
+        }
     }
 
     private func removeCurrent(_ key: [UInt8]) throws {
@@ -183,10 +207,10 @@ struct IndexApplier {
             let (seq, _) = try IndexValue.header(old)
             guard seq < record.sequence else { return }
         }
+        if try moveIfSameCommit(index.tombstones, key, record) { return }
         if let tomb = try txn.get(index.tombstones, key), try IndexValue.header(tomb).sequence >= record.sequence { return }
         try removeCurrent(key)
-        try txn.put(index.tombstones, key, IndexValue(sequence: record.sequence, ref: record.ref, payload: record.payload).encoded())
-        try account(ref: record.ref, extents: [], sign: 1)
+        try store(index.tombstones, key, record)
     }
 
     /// Live-byte accounting per segment: a live entry's commit record and its extents are

@@ -20,7 +20,7 @@ final class Journal: Sendable {
 
     /// What a commit does to a multipart upload, for the pending state.
     enum UploadChange: Sendable {
-        case open(uploadId: String)
+        case open(uploadId: String, bucket: String)
         case close(uploadId: String)
         case part(uploadId: String, key: [UInt8])
     }
@@ -30,7 +30,7 @@ final class Journal: Sendable {
         var records: [CommitRecord] = []
         var objects: [[UInt8]: Pending] = [:]
         var buckets: [String: (sequence: UInt64, exists: Bool)] = [:]
-        var uploads: [String: (sequence: UInt64, open: Bool)] = [:]
+        var uploads: [String: (sequence: UInt64, open: Bool, bucket: String?)] = [:]
         var parts: [[UInt8]: UInt64] = [:]
         var uploadChanges: [UInt64: UploadChange] = [:]
     }
@@ -78,6 +78,22 @@ final class Journal: Sendable {
             // acknowledged part would be dropped by the applier.
             if let pending = state.buckets[bucket], pending.sequence > created { return false }
             return true
+        }
+
+        /// Whether any upload of the bucket is open (in the index and not closed by a
+        /// pending commit, or opened by one).
+        func hasOpenUploads(bucket: String) throws -> Bool {
+            if state.uploads.values.contains(where: { $0.open && $0.bucket == bucket }) { return true }
+            let prefix = IndexKey.bucketPrefix(bucket)
+            return try txn.withCursor(index.uploads) { c in
+                var entry = try c.seek(atOrAfter: prefix)
+                while let e = entry, e.key.starts(with: prefix) {
+                    let upload = try IndexValue.upload(e.value)
+                    if upload.bucket == bucket, state.uploads[upload.uploadId]?.open != false { return true }
+                    entry = try c.next()
+                }
+                return false
+            }
         }
 
         /// The sequence of the current commit of a part, if any.
@@ -128,8 +144,8 @@ final class Journal: Sendable {
                 break
             }
             switch upload {
-            case .open(let id)?: s.uploads[id] = (sequence, true)
-            case .close(let id)?: s.uploads[id] = (sequence, false)
+            case .open(let id, let bucket)?: s.uploads[id] = (sequence, true, bucket)
+            case .close(let id)?: s.uploads[id] = (sequence, false, nil)
             case .part(_, let key)?: s.parts[key] = sequence
             case nil: break
             }
@@ -138,16 +154,31 @@ final class Journal: Sendable {
         }
     }
 
+    /// Writes and queues compaction's copy of a commit record: same type and sequence as
+    /// the original, new place (and new extents). It changes no precondition (the entry
+    /// means the same), so the pending state is untouched; the applier moves the entry to
+    /// the copy if it still has that sequence.
+    func appendCopy(_ type: RecordType, sequence: UInt64, payload: [UInt8]) throws -> CommitRecord {
+        try state.withLock { (s) throws -> CommitRecord in
+            let ref = try log.append(type: type, sequence: sequence, payload: payload)
+            let record = CommitRecord(type: type, sequence: sequence, ref: ref, payload: payload)
+            s.records.append(record)
+            return record
+        }
+    }
+
     /// Applies the pending records that end at or before `position` (which a sync just
     /// made durable) in one index transaction with the checkpoint. Runs on the sync thread.
     /// If the transaction fails, the records stay pending and the next batch retries them.
     func applyDurable(upTo position: LogPosition) throws {
-        let batch = state.withLock { s in Array(s.records.prefix { $0.ref.end <= position }) }
-        guard let last = batch.last else { return }
+        // Copies carry old sequence numbers, so the checkpoint's last sequence is the
+        // highest ever handed out, not the last record's (sequences are never reused).
+        let (batch, highest) = state.withLock { s in (Array(s.records.prefix { $0.ref.end <= position }), s.nextSequence - 1) }
+        guard !batch.isEmpty else { return }
         try index.environment.write { txn in
             let applier = IndexApplier(index: index, txn: txn)
             for record in batch { try applier.apply(record) }
-            try Checkpoint(position: position, lastSequence: last.sequence).write(txn, index)
+            try Checkpoint(position: position, lastSequence: highest).write(txn, index)
         }
         try state.withLock { (s) throws in
             s.records.removeFirst(batch.count)
@@ -167,7 +198,7 @@ final class Journal: Sendable {
                     break
                 }
                 switch s.uploadChanges.removeValue(forKey: record.sequence) {
-                case .open(let id)?, .close(let id)?:
+                case .open(let id, _)?, .close(let id)?:
                     if s.uploads[id]?.sequence == record.sequence { s.uploads[id] = nil }
                 case .part(_, let key)?:
                     if s.parts[key] == record.sequence { s.parts[key] = nil }

@@ -39,7 +39,8 @@ extension ObjectStore {
         }
     }
 
-    /// A bucket configuration document, or nil if none is set. NoSuchBucket.
+    /// A bucket configuration document, or nil if none is set (an empty document is a
+    /// removal). NoSuchBucket.
     public func bucketConfig(bucket: String, name: String) async throws -> [UInt8]? {
         let index = self.index
         return try await io {
@@ -47,6 +48,7 @@ extension ObjectStore {
                 guard try txn.get(index.buckets, Array(bucket.utf8)) != nil else { throw StoreError.noSuchBucket(bucket) }
                 return try txn.get(index.configs, IndexKey.config(bucket: bucket, name: name))
                     .map { try Payload.decodeConfig($0, offset: IndexValue.prefixSize).document }
+                    .flatMap { $0.isEmpty ? nil : $0 }
             }
         }
     }

@@ -88,7 +88,7 @@ extension ObjectStore {
         let id = UploadIds.next(now: now)
         let upload = UploadInfo(bucket: bucket, key: key, uploadId: id, initiated: now, metadata: metadata,
                                 checksumAlgorithm: checksumAlgorithm, checksumType: checksumType)
-        try await commit(.createUpload, payload: Payload.encode(upload), upload: .open(uploadId: id)) { view in
+        try await commit(.createUpload, payload: Payload.encode(upload), upload: .open(uploadId: id, bucket: bucket)) { view in
             guard try view.bucketExists(bucket) else { throw StoreError.noSuchBucket(bucket) }
         }
         return upload

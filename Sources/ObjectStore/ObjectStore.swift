@@ -121,15 +121,52 @@ extension ObjectStore {
         return info
     }
 
-    /// Deletes an empty bucket (BucketNotEmpty otherwise).
+    /// Deletes an empty bucket (BucketNotEmpty otherwise). Its in-progress multipart
+    /// uploads end first, each with its own abort record (S3 deletes a bucket with uploads
+    /// in progress): a record that names its upload keeps it closed whatever order
+    /// compaction leaves the records in. The deleteBucket commit itself requires that no
+    /// upload is open, so one created meanwhile is aborted on the next round.
     public func deleteBucket(_ name: String) async throws {
-        try await commit(.deleteBucket, payload: Payload.encodeDeleteBucket(name)) { view in
-            guard try view.bucketExists(name) else { throw StoreError.noSuchBucket(name) }
-            guard try view.bucketIsEmpty(name) else {
-                throw StoreError(.bucketNotEmpty, "The bucket you tried to delete is not empty: \(name)")
+        for _ in 0..<8 {
+            let open = try await io { [index] in
+                try index.environment.read { txn in
+                    try txn.withCursor(index.uploads) { c in
+                        var out: [UploadInfo] = []
+                        let prefix = IndexKey.bucketPrefix(name)
+                        var entry = try c.seek(atOrAfter: prefix)
+                        while let e = entry, e.key.starts(with: prefix) {
+                            let upload = try IndexValue.upload(e.value)
+                            if upload.bucket == name { out.append(upload) }
+                            entry = try c.next()
+                        }
+                        return out
+                    }
+                }
+            }
+            for upload in open {
+                do {
+                    try await abortUpload(bucket: name, key: upload.key, uploadId: upload.uploadId)
+                } catch let error as StoreError where error.code == .noSuchUpload {
+                    continue  // completed or aborted meanwhile
+                }
+            }
+            do {
+                try await commit(.deleteBucket, payload: Payload.encodeDeleteBucket(name)) { view in
+                    guard try view.bucketExists(name) else { throw StoreError.noSuchBucket(name) }
+                    guard try view.bucketIsEmpty(name) else {
+                        throw StoreError(.bucketNotEmpty, "The bucket you tried to delete is not empty: \(name)")
+                    }
+                    if try view.hasOpenUploads(bucket: name) { throw UploadsStillOpen() }
+                }
+                return
+            } catch is UploadsStillOpen {
+                continue
             }
         }
+        throw StoreError(.slowDown, "Uploads kept being created in the bucket while it was being deleted; try again")
     }
+
+    private struct UploadsStillOpen: Error {}
 
     /// The bucket's information (HeadBucket).
     public func bucket(_ name: String) async throws -> BucketInfo {

@@ -19,6 +19,8 @@ public struct StoreError: Error, Equatable, CustomStringConvertible, Sendable {
         case outOfSpace = "InsufficientStorage"
         /// The store no longer takes writes (a sync failed).
         case readOnly = "ServiceUnavailable"
+        /// A transient conflict: the client should retry later.
+        case slowDown = "SlowDown"
         /// Bytes on disk do not match their checksum or the index.
         case corrupt = "Corrupt"
         case internalError = "InternalError"

@@ -214,6 +214,7 @@ final class S3RequestHandler: Sendable {
         case .entityTooSmall: return .entityTooSmall()
         case .outOfSpace: return .insufficientStorage()
         case .readOnly: return .serviceUnavailable(error.message)
+        case .slowDown: return .slowDown
         case .corrupt, .internalError: return .internalError(error.message)
         }
     }
