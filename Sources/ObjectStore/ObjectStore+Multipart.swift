@@ -172,6 +172,10 @@ extension ObjectStore {
                                checksums: @escaping @Sendable ([PartInfo]) throws -> [String: String]) async throws -> ObjectInfo {
         let index = self.index
         let minPartSize = self.minPartSize
+        // The object will point at the parts' extents as read here: compaction must not
+        // delete a segment they are in until this commit is in the index (ExtentPins).
+        let pin = pins.pin()
+        defer { pins.unpin(pin) }
         let state = try await io { () throws -> (UploadInfo, [PartInfo])? in
             try index.environment.read { txn in
                 do {

@@ -2,6 +2,7 @@ import NIOCore
 import NIOPosix
 import ObjectIndex
 import SegmentLog
+import Synchronization
 #if canImport(Glibc)
 import Glibc
 #endif
@@ -43,6 +44,10 @@ public final class ObjectStore: Sendable {
     let journal: Journal
     let committer: GroupCommitter
     let pool: NIOThreadPool
+    /// Multipart completions in flight (compaction waits for them before deleting).
+    let pins = ExtentPins()
+    /// Whether a compaction runs (one at a time).
+    let compacting = Mutex(false)
 
     /// Opens the store in `directory` (created if missing): replays the log tail after
     /// the index's checkpoint, cuts off a torn tail, and starts appending.

@@ -1,0 +1,333 @@
+import ObjectIndex
+import SegmentLog
+import Synchronization
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// What to compact.
+public struct CompactionOptions: Sendable {
+    /// Sealed segments whose dead ratio (1 − live bytes / file size) is at least this are
+    /// compacted. 0 compacts every sealed segment.
+    public var threshold: Double
+    /// Only these segments (each must be sealed), whatever their dead ratio.
+    public var segments: [UInt64]?
+    /// Copy at most this many bytes per second; nil for no limit.
+    public var bytesPerSecond: UInt64?
+
+    public init(threshold: Double = 0.5, segments: [UInt64]? = nil, bytesPerSecond: UInt64? = nil) {
+        self.threshold = threshold
+        self.segments = segments
+        self.bytesPerSecond = bytesPerSecond
+    }
+}
+
+/// What one compaction run did.
+public struct CompactionReport: Sendable, Codable, Equatable {
+    /// Segments chosen as victims.
+    public var victims: [UInt64] = []
+    /// Victims deleted.
+    public var removed: [UInt64] = []
+    /// Victims that something still pointed into after the copy (a multipart completion
+    /// that read its parts before they moved); a later run takes them.
+    public var kept: [UInt64] = []
+    /// Index entries moved to copies.
+    public var entriesMoved = 0
+    /// Bytes appended for the copies (data and commit records).
+    public var bytesCopied: UInt64 = 0
+    /// Size of the deleted segments minus the bytes copied.
+    public var bytesReclaimed: Int64 = 0
+    public var seconds = 0.0
+}
+
+/// Progress of a running compaction, for a progress bar.
+public struct CompactionProgress: Sendable {
+    public var entriesDone: Int
+    public var entriesTotal: Int
+    public var bytesCopied: UInt64
+}
+
+/// One sealed segment's numbers, for choosing victims.
+public struct SegmentUsage: Sendable, Equatable {
+    public var id: UInt64
+    public var size: UInt64
+    public var liveBytes: UInt64
+    /// 1 − liveBytes / size (a record two entries share counts twice, so clamp).
+    public var deadRatio: Double { size == 0 ? 1 : 1 - Double(min(liveBytes, size)) / Double(size) }
+}
+
+/// Multipart completions in flight. A completion reads its parts' extents and commits an
+/// object pointing at them; if compaction moved those parts meanwhile, the object would
+/// point into a victim. Compaction therefore waits, after its copies are in the index, for
+/// every completion that started before (`drain`), lets their commits reach the index,
+/// and deletes a victim only if nothing is counted live in it any more.
+final class ExtentPins: Sendable {
+    private struct State {
+        var epoch: UInt64 = 0
+        var active: [UInt64: Int] = [:]
+    }
+
+    private let state = Mutex(State())
+
+    func pin() -> UInt64 {
+        state.withLock { s in
+            s.active[s.epoch, default: 0] += 1
+            return s.epoch
+        }
+    }
+
+    func unpin(_ epoch: UInt64) {
+        state.withLock { s in
+            s.active[epoch, default: 1] -= 1
+            if s.active[epoch] == 0 { s.active[epoch] = nil }
+        }
+    }
+
+    /// Returns once every pin taken before this call is released.
+    func drain() async {
+        let epoch = state.withLock { s in
+            s.epoch += 1
+            return s.epoch
+        }
+        while state.withLock({ $0.active.keys.contains { $0 < epoch } }) {
+            try? await Task.sleep(for: .milliseconds(2))
+        }
+    }
+}
+
+extension ObjectStore {
+    /// Sealed segments with their live bytes, by id. The active segment is never a victim.
+    public func segmentUsage() async throws -> [SegmentUsage] {
+        let index = self.index, log = self.log
+        return try await io {
+            let (stats, checkpoint) = try index.environment.read { txn in
+                (try Self.liveStats(index, txn), try Checkpoint.read(txn, index))
+            }
+            // The replay checkpoint's segment must survive (recovery starts there), and
+            // so must the active one: only segments before both are candidates.
+            let limit = min(log.activeSegmentID ?? 0, checkpoint?.position.segment ?? 0)
+            return try log.segmentIDs.filter { $0 < limit }.compactMap { id in
+                guard let file = log.file(id) else { return nil }
+                return SegmentUsage(id: id, size: try file.size(), liveBytes: stats[id] ?? 0)
+            }
+        }
+    }
+
+    static func liveStats(_ index: ObjectIndex, _ txn: Transaction) throws -> [UInt64: UInt64] {
+        try txn.withCursor(index.segments) { c in
+            var out: [UInt64: UInt64] = [:]
+            var entry = try c.first()
+            while let e = entry {
+                if let id = IndexKey.decodeBigEndian(e.key, as: UInt64.self) { out[id] = SegmentStats(e.value).liveBytes }
+                entry = try c.next()
+            }
+            return out
+        }
+    }
+
+    /// Compacts sealed segments (DESIGN.md invariant 7), online: reads and writes go on.
+    ///
+    /// 1. Victims: sealed segments over the dead-ratio threshold (or the ones named).
+    /// 2. Every index entry whose commit record or bytes lie in a victim is copied: its
+    ///    bytes in victims as new data records, then its commit record with the **same
+    ///    sequence** and the new extents, appended to the log like any commit.
+    /// 3. Once durable, the applier moves each entry whose sequence is still the copied
+    ///    one (compare, then swap: a concurrent overwrite has a higher sequence and wins).
+    /// 4. Multipart completions that read their parts before the move finish and reach
+    ///    the index; then a victim in which the index counts nothing live is deleted.
+    ///    Readers that opened it keep reading through their descriptor.
+    ///
+    /// Crash safety: until step 3 the copies are records like any other; recovery
+    /// replays them and moves the entries (or finds them superseded). A crash between
+    /// 3 and 4 leaves victims with nothing live, taken by the next run. Deleting a file
+    /// loses nothing the index needs, and a rebuild from the remaining segments gives the
+    /// same index: for every entry the surviving copy is the last one in log order.
+    /// Tombstones are copied like entries and never dropped, so a deleted key cannot come
+    /// back from an older record left in another segment.
+    public func compact(_ options: CompactionOptions = .init(),
+                        progress: (@Sendable (CompactionProgress) -> Void)? = nil) async throws -> CompactionReport {
+        guard compacting.withLock({ (busy: inout Bool) -> Bool in
+            if busy { return false }
+            busy = true
+            return true
+        }) else {
+            throw StoreError(.slowDown, "A compaction is already running")
+        }
+        defer { compacting.withLock { $0 = false } }
+        let started = Self.monotonicSeconds()
+        var report = CompactionReport()
+        let usage = try await segmentUsage()
+        if let wanted = options.segments {
+            let sealed = Set(usage.map(\.id))
+            for id in wanted where !sealed.contains(id) {
+                throw StoreError(.invalidArgument, "segment \(id) does not exist or is not sealed (the active segment and the one the replay checkpoint is in cannot be compacted)")
+            }
+            report.victims = Array(Set(wanted)).sorted()
+        } else {
+            report.victims = usage.filter { $0.deadRatio >= options.threshold }.map(\.id)
+        }
+        guard !report.victims.isEmpty else { return report }
+        let victims = Set(report.victims)
+        let sizes = Dictionary(uniqueKeysWithValues: usage.map { ($0.id, $0.size) })
+
+        let work = try await entriesIn(victims)
+        var throttle = Throttle(bytesPerSecond: options.bytesPerSecond)
+        var sinceSync: UInt64 = 0
+        for (i, entry) in work.enumerated() {
+            let copied = try await copy(entry, out: victims)
+            report.bytesCopied += copied
+            report.entriesMoved += copied > 0 ? 1 : 0
+            sinceSync += copied
+            await throttle.spent(copied)
+            if sinceSync >= 64 << 20 || (i + 1) % 1024 == 0 {
+                try await committer.waitDurable()
+                sinceSync = 0
+            }
+            progress?(CompactionProgress(entriesDone: i + 1, entriesTotal: work.count, bytesCopied: report.bytesCopied))
+        }
+        try await committer.waitDurable()
+        await pins.drain()
+        try await committer.waitDurable()
+
+        let index = self.index, log = self.log
+        let stats = try await io { try index.environment.read { try Self.liveStats(index, $0) } }
+        for id in report.victims {
+            if stats[id] != nil {
+                report.kept.append(id)
+                continue
+            }
+            try await io { try log.removeSegment(id) }
+            report.removed.append(id)
+            report.bytesReclaimed += Int64(sizes[id] ?? 0)
+        }
+        report.bytesReclaimed -= Int64(report.bytesCopied)
+        report.seconds = Self.monotonicSeconds() - started
+        return report
+    }
+
+    /// An index entry to copy: its table, key and value as read.
+    struct Movable: Sendable {
+        var table: String
+        var key: [UInt8]
+        var value: [UInt8]
+    }
+
+    /// Every entry whose commit record or bytes lie in `victims`.
+    private func entriesIn(_ victims: Set<UInt64>) async throws -> [Movable] {
+        let index = self.index
+        return try await io {
+            try index.environment.read { txn in
+                var out: [Movable] = []
+                for table in [index.buckets, index.configs, index.uploads, index.parts, index.objects, index.tombstones] {
+                    try txn.withCursor(table) { c in
+                        var entry = try c.first()
+                        while let e = entry {
+                            let (_, ref) = try IndexValue.header(e.value)
+                            var touches = victims.contains(ref.segment)
+                            if !touches, table.name == index.objects.name {
+                                touches = try IndexValue.object(e.value).extents.contains { victims.contains($0.segment) }
+                            } else if !touches, table.name == index.parts.name {
+                                touches = try IndexValue.part(e.value).extents.contains { victims.contains($0.segment) }
+                            }
+                            if touches { out.append(Movable(table: table.name, key: e.key, value: e.value)) }
+                            entry = try c.next()
+                        }
+                    }
+                }
+                return out
+            }
+        }
+    }
+
+    /// Copies one entry: its bytes in victims, then its commit record. Returns the bytes
+    /// appended (0 if the entry needs no copy of its own).
+    private func copy(_ entry: Movable, out victims: Set<UInt64>) async throws -> UInt64 {
+        let index = self.index, log = self.log, journal = self.journal
+        return try await io {
+            let (sequence, ref) = try IndexValue.header(entry.value)
+            let payload = Array(entry.value[IndexValue.prefixSize...])
+            var appended: UInt64 = 0
+            func moved(_ extents: [Extent]) throws -> [Extent] {
+                try extents.map { extent in
+                    guard victims.contains(extent.segment) else { return extent }
+                    guard let file = log.file(extent.segment) else {
+                        throw StoreError(.corrupt, "segment \(extent.segment) vanished during compaction")
+                    }
+                    let bytes = try file.read(at: extent.offset, count: Int(extent.length))
+                    let copy = try bytes.withUnsafeBytes { try log.appendData($0) }
+                    appended += UInt64(SegmentFormat.recordSize(payloadLength: bytes.count))
+                    return copy
+                }
+            }
+            let type: RecordType
+            var newPayload = payload
+            switch entry.table {
+            case index.objects.name:
+                var info = try Payload.decodeObject(payload)
+                info.extents = try moved(info.extents)
+                (type, newPayload) = (.putObject, Payload.encode(info))
+            case index.parts.name:
+                var part = try Payload.decodePart(payload)
+                part.extents = try moved(part.extents)
+                (type, newPayload) = (.putPart, Payload.encode(part))
+            case index.buckets.name: type = .createBucket
+            case index.configs.name: type = .bucketConfig
+            case index.uploads.name: type = .createUpload
+            default:
+                guard victims.contains(ref.segment) else { return 0 }
+                guard let tombstoneType = try Self.tombstoneCopyType(entry, sequence: sequence, ref: ref, index: index, log: log)
+                else { return 0 }
+                type = tombstoneType
+            }
+            let record = try journal.appendCopy(type, sequence: sequence, payload: newPayload)
+            return appended + record.ref.size
+        }
+    }
+
+    /// The record type a tombstone's copy is written as; nil if it needs none.
+    ///
+    /// An object's tombstone is a deleteObject, a bucket's a deleteBucket. A closed
+    /// upload's tombstone is copied as its closing record: an abortUpload, or a completing
+    /// putObject (its object part is then superseded and changes nothing) — unless the
+    /// completed object is still current, whose own copy moves the tombstone too. After a
+    /// deleteBucket the tombstone holds an abort payload and is copied as an abortUpload.
+    private static func tombstoneCopyType(_ entry: Movable, sequence: UInt64, ref: RecordRef,
+                                          index: ObjectIndex, log: SegmentLog) throws -> RecordType? {
+        guard entry.key.first == 0xFF else {
+            let isBucket = entry.key.count == 1 + Int(entry.key[0])
+            return isBucket ? .deleteBucket : .deleteObject
+        }
+        guard let file = log.file(ref.segment) else { throw StoreError(.corrupt, "segment \(ref.segment) vanished during compaction") }
+        let header = try file.read(at: ref.offset, count: SegmentFormat.recordHeaderSize)
+            .withUnsafeBytes { try RecordHeader.decode($0) }
+        guard header.type == .putObject else { return .abortUpload }
+        let info = try Payload.decodeObject(Array(entry.value[IndexValue.prefixSize...]))
+        let current = try index.environment.read { txn in
+            try txn.get(index.objects, IndexKey.object(bucket: info.bucket, key: Array(info.key.utf8)))
+        }
+        if let current, try IndexValue.header(current).sequence == sequence { return nil }
+        return .putObject
+    }
+
+    static func monotonicSeconds() -> Double {
+        var ts = timespec()
+        clock_gettime(CLOCK_MONOTONIC, &ts)
+        return Double(ts.tv_sec) + Double(ts.tv_nsec) / 1e9
+    }
+}
+
+/// Paces copying to a byte rate by sleeping when ahead of it.
+private struct Throttle {
+    let bytesPerSecond: UInt64?
+    let started = ObjectStore.monotonicSeconds()
+    private var total: UInt64 = 0
+
+    init(bytesPerSecond: UInt64?) { self.bytesPerSecond = bytesPerSecond }
+
+    mutating func spent(_ bytes: UInt64) async {
+        guard let rate = bytesPerSecond, rate > 0 else { return }
+        total += bytes
+        let due = Double(total) / Double(rate) - (ObjectStore.monotonicSeconds() - started)
+        if due > 0 { try? await Task.sleep(for: .milliseconds(Int(due * 1000))) }
+    }
+}
