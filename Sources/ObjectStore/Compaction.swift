@@ -174,6 +174,8 @@ extension ObjectStore {
         var throttle = Throttle(bytesPerSecond: options.bytesPerSecond)
         var sinceSync: UInt64 = 0
         for (i, entry) in work.enumerated() {
+            // Stopping midway is safe: copies already written are ordinary records.
+            try Task.checkCancellation()
             let copied = try await copy(entry, out: victims)
             report.bytesCopied += copied
             report.entriesMoved += copied > 0 ? 1 : 0

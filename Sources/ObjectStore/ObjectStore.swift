@@ -48,6 +48,9 @@ public final class ObjectStore: Sendable {
     let pins = ExtentPins()
     /// Whether a compaction runs (one at a time).
     let compacting = Mutex(false)
+    /// Held (flock) while the store is open: a second process on the same directory,
+    /// say an offline `strata compact` next to a running server, would corrupt it.
+    private let lock: DirectoryLock
 
     /// Opens the store in `directory` (created if missing): replays the log tail after
     /// the index's checkpoint, cuts off a torn tail, and starts appending.
@@ -57,6 +60,7 @@ public final class ObjectStore: Sendable {
         self.directory = directory
         self.options = options
         try makeDirectories(directory + "/index")
+        lock = try DirectoryLock(directory: directory)
         log = try SegmentLog(directory: directory + "/segments", options: options.segments)
         index = try ObjectIndex(path: directory + "/index", mapSize: options.indexMapSize)
         recovery = try Recovery.replay(log: log, index: index, repair: true)
@@ -73,6 +77,7 @@ public final class ObjectStore: Sendable {
         committer.shutdown()
         try pool.syncShutdownGracefully()
         try index.environment.sync()
+        lock.release()
     }
 
     /// Runs blocking work on the store's thread pool, mapping errors to `StoreError`.
@@ -201,4 +206,30 @@ extension ObjectStore {
             }
         }
     }
+}
+
+/// An exclusive `flock` on `DIR/LOCK`, released by `release()` or when the store goes
+/// away (the kernel drops it with the descriptor, also when the process is killed).
+final class DirectoryLock: Sendable {
+    private let descriptor: Mutex<Int32>
+
+    init(directory: String) throws {
+        let path = directory + "/LOCK"
+        let fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0o644)
+        guard fd >= 0 else { throw StoreError.wrap(IOError("open", path: path, errno: errno)) }
+        guard flock(fd, LOCK_EX | LOCK_NB) == 0 else {
+            close(fd)
+            throw StoreError(.internalError, "the data directory \(directory) is in use by another Strata process (stop it first)")
+        }
+        descriptor = Mutex(fd)
+    }
+
+    func release() {
+        descriptor.withLock { fd in
+            if fd >= 0 { close(fd) }
+            fd = -1
+        }
+    }
+
+    deinit { release() }
 }

@@ -164,7 +164,7 @@ struct Inspect: ParsableCommand {
 }
 
 /// Prints `value` as one JSON document with sorted keys.
-private func printJSON(_ value: some Encodable) throws {
+func printJSON(_ value: some Encodable) throws {
     let encoder = JSONEncoder()
     encoder.outputFormatting = [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes]
     print(String(decoding: try encoder.encode(value), as: UTF8.self))

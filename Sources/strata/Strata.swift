@@ -10,7 +10,7 @@ struct Strata: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "strata",
         abstract: "An S3-compatible object store on an append-only log.",
-        subcommands: [Serve.self, Recover.self, Inspect.self, Verify.self]
+        subcommands: [Serve.self, Compact.self, Recover.self, Inspect.self, Verify.self]
     )
 }
 
@@ -45,16 +45,36 @@ struct Serve: AsyncParsableCommand {
     @Option(name: .long, help: "Abort multipart uploads older than this many seconds (a bucket lifecycle rule AbortIncompleteMultipartUpload overrides it per key prefix).")
     var abortUploadsAfter: Int64 = 86_400
 
+    @Option(name: .long, help: "Roll over to a new segment file at this size (e.g. 1G, 64M).")
+    var segmentSize = "1G"
+
+    @Option(name: .long, help: "Background compaction takes sealed segments whose dead ratio is at least this (0 to 1).")
+    var compactThreshold = 0.5
+
+    @Option(name: .long, help: "Seconds between background compaction checks; 0 turns background compaction off.")
+    var compactInterval: Int64 = 60
+
+    func validate() throws {
+        guard let size = parseByteSize(segmentSize), size >= 1 << 16, size <= 1 << 40 else {
+            throw ValidationError("--segment-size must be from 64K to 1T")
+        }
+        guard (0...1).contains(compactThreshold) else { throw ValidationError("--compact-threshold must be from 0 to 1") }
+        guard compactInterval >= 0 else { throw ValidationError("--compact-interval must be 0 or more") }
+    }
+
     func run() async throws {
         let environment = ProcessInfo.processInfo.environment
         let accessKey = self.accessKey ?? environment["STRATA_ACCESS_KEY"] ?? S3ServerConfiguration.defaultAccessKey
         let secretKey = self.secretKey ?? environment["STRATA_SECRET_KEY"] ?? S3ServerConfiguration.defaultSecretKey
-        let store = try ObjectStore(directory: options.data)
+        var storeOptions = ObjectStore.Options()
+        storeOptions.segments.maxSegmentSize = parseByteSize(segmentSize) ?? storeOptions.segments.maxSegmentSize
+        let store = try ObjectStore(directory: options.data, options: storeOptions)
         printNow(describe(store.recovery, directory: options.data))
         let configuration = S3ServerConfiguration(host: host, port: port, region: region, domain: domain,
                                                   credentials: [accessKey: secretKey],
                                                   abandonedUploadMaxAgeSeconds: abortUploadsAfter,
-                                                  uploadSweepIntervalSeconds: max(1, min(600, abortUploadsAfter / 4)))
+                                                  uploadSweepIntervalSeconds: max(1, min(600, abortUploadsAfter / 4)),
+                                                  compactionThreshold: compactThreshold, compactionIntervalSeconds: compactInterval)
         let server: S3HTTPServer
         do {
             server = try await S3HTTPServer.start(store: store, configuration: configuration)

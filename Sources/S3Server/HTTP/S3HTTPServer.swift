@@ -19,6 +19,7 @@ public final class S3HTTPServer: Sendable {
     private let connections: NIOLockedValueBox<[ObjectIdentifier: Channel]>
     private let serving: Task<Void, Never>
     private let sweeping: Task<Void, Never>
+    private let compacting: Task<Void, Never>?
     /// The abandoned-upload sweeper (tests call its `sweep(now:)` with a moved clock).
     let sweeper: UploadSweeper
 
@@ -62,6 +63,13 @@ public final class S3HTTPServer: Sendable {
                                     logger: handler.logger)
         self.sweeper = sweeper
         self.sweeping = Task { await sweeper.run(interval: .seconds(configuration.uploadSweepIntervalSeconds)) }
+        if configuration.compactionIntervalSeconds > 0 {
+            let compactor = BackgroundCompactor(store: handler.store, threshold: configuration.compactionThreshold,
+                                                logger: handler.logger)
+            self.compacting = Task { await compactor.run(interval: .seconds(configuration.compactionIntervalSeconds)) }
+        } else {
+            self.compacting = nil
+        }
         self.serverChannel = listener.channel
         let connections = NIOLockedValueBox<[ObjectIdentifier: Channel]>([:])
         self.connections = connections
@@ -94,7 +102,9 @@ public final class S3HTTPServer: Sendable {
     /// connection) and waits until all connection tasks have finished.
     public func stop() async {
         sweeping.cancel()
+        compacting?.cancel()
         await sweeping.value
+        await compacting?.value
         try? await serverChannel.close()
         for channel in connections.withLockedValue({ Array($0.values) }) {
             channel.close(promise: nil)

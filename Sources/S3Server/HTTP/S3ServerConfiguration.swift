@@ -20,6 +20,12 @@ public struct S3ServerConfiguration: Sendable {
     /// How often the sweeper looks for abandoned uploads.
     public var uploadSweepIntervalSeconds: Int64
 
+    /// Background compaction takes sealed segments whose dead ratio is at least this
+    /// (also the default of `strata compact --server`).
+    public var compactionThreshold: Double
+    /// How often background compaction looks at the segments; 0 turns it off.
+    public var compactionIntervalSeconds: Int64
+
     /// The credentials `strata serve` uses when none are given (printed at start-up).
     public static let defaultAccessKey = "strata-access-key"
     /// See ``defaultAccessKey``.
@@ -29,7 +35,8 @@ public struct S3ServerConfiguration: Sendable {
     public init(host: String = "127.0.0.1", port: Int = 9000, region: String = "us-east-1", domain: String? = nil,
                 credentials: [String: String] = [defaultAccessKey: defaultSecretKey],
                 idleTimeoutSeconds: Int64 = 300, maxHeaderBytes: Int = 64 * 1024,
-                abandonedUploadMaxAgeSeconds: Int64 = 86_400, uploadSweepIntervalSeconds: Int64 = 600) {
+                abandonedUploadMaxAgeSeconds: Int64 = 86_400, uploadSweepIntervalSeconds: Int64 = 600,
+                compactionThreshold: Double = 0.5, compactionIntervalSeconds: Int64 = 60) {
         self.host = host
         self.port = port
         self.region = region
@@ -39,5 +46,7 @@ public struct S3ServerConfiguration: Sendable {
         self.maxHeaderBytes = maxHeaderBytes
         self.abandonedUploadMaxAgeSeconds = abandonedUploadMaxAgeSeconds
         self.uploadSweepIntervalSeconds = uploadSweepIntervalSeconds
+        self.compactionThreshold = compactionThreshold
+        self.compactionIntervalSeconds = compactionIntervalSeconds
     }
 }

@@ -97,6 +97,9 @@ final class S3RequestHandler: Sendable {
             guard method == .GET, subresource == nil else { throw notImplemented(request, subresource) }
             return try await listBuckets(context)
         }
+        if bucket == Self.adminPath, !request.virtualHosted {
+            return try await admin(context)
+        }
         // No bucket can have a longer name (CreateBucket enforces S3's rules), and the
         // index's key encoding relies on it.
         guard (1...63).contains(bucket.utf8.count) else { throw S3Error.invalidBucketName(bucket: bucket) }

@@ -1,0 +1,52 @@
+import Foundation
+import NIOCore
+import NIOHTTP1
+import ObjectStore
+
+/// Operator endpoints under `/_strata/`. "_strata" can never be a bucket (S3 bucket names
+/// have no underscores), so these paths shadow nothing of S3. Only the root credentials
+/// may call them.
+extension S3RequestHandler {
+    static let adminPath = "_strata"
+
+    func admin(_ context: Context) async throws -> S3Response {
+        guard configuration.credentials[context.auth.accessKeyId] != nil else { throw S3Error.accessDenied() }
+        switch (context.request.method, context.request.key) {
+        case (.POST, "compact"): return try await compactNow(context)
+        default: throw S3Error.notImplemented("\(context.request.method.rawValue) \(context.request.resource) is not an operator endpoint")
+        }
+    }
+
+    /// `POST /_strata/compact?threshold=0.5&segment=3,4&bandwidth=BYTES`: runs one
+    /// compaction and answers its report as JSON (`CompactionReport`).
+    private func compactNow(_ context: Context) async throws -> S3Response {
+        let request = context.request
+        var options = CompactionOptions(threshold: configuration.compactionThreshold)
+        if let text = request.query("threshold") {
+            guard let value = Double(text), (0...1).contains(value) else {
+                throw S3Error.invalidArgument("threshold must be a number from 0 to 1", name: "threshold", value: text)
+            }
+            options.threshold = value
+        }
+        if let text = request.query("segment") {
+            let ids = text.split(separator: ",").map { UInt64($0) }
+            guard !ids.isEmpty, !ids.contains(nil) else {
+                throw S3Error.invalidArgument("segment must be a comma-separated list of segment ids", name: "segment", value: text)
+            }
+            options.segments = ids.compactMap { $0 }
+        }
+        if let text = request.query("bandwidth") {
+            guard let value = UInt64(text), value > 0 else {
+                throw S3Error.invalidArgument("bandwidth must be a positive number of bytes per second", name: "bandwidth", value: text)
+            }
+            options.bytesPerSecond = value
+        }
+        let report = try await store.compact(options)
+        logger.info("compaction: \(report.removed.count) of \(report.victims.count) segments removed, \(report.bytesReclaimed) bytes reclaimed in \(report.seconds) s")
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.sortedKeys]
+        var headers = HTTPHeaders()
+        headers.add(name: "Content-Type", value: "application/json")
+        return S3Response(status: .ok, headers: headers, body: .bytes(ByteBuffer(bytes: try encoder.encode(report))))
+    }
+}
