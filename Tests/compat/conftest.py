@@ -126,11 +126,12 @@ def _stop(proc):
         proc.wait(timeout=5)
 
 
-def _start_server(tmp_root: Path) -> Server:
+def _start_server(tmp_root: Path, extra_args=(), data_dir=None) -> Server:
     port = free_port()
-    data_dir = tmp_root / "data"
-    data_dir.mkdir()
-    log_path = tmp_root / "server.log"
+    if data_dir is None:
+        data_dir = tmp_root / "data"
+        data_dir.mkdir()
+    log_path = tmp_root / f"server-{port}.log"
     if TARGET == "moto":
         exe = shutil.which("moto_server")
         if not exe:
@@ -144,7 +145,7 @@ def _start_server(tmp_root: Path) -> Server:
             pytest.fail(f"strata binary not found at {binary}: build it (`make compat` does) or set STRATA_BIN")
         cmd = [str(binary), "serve", "--data", str(data_dir), "--host", "127.0.0.1", "--port", str(port),
                "--access-key", ACCESS_KEY, "--secret-key", SECRET_KEY, "--region", REGION,
-               "--domain", "localhost"]
+               "--domain", "localhost", *extra_args]
     else:
         pytest.fail(f"unknown STRATA_COMPAT_TARGET={TARGET!r} (use strata or moto)")
     log = open(log_path, "wb")
@@ -170,6 +171,22 @@ def _start_server(tmp_root: Path) -> Server:
                         f"{' '.join(cmd)}\n--- server output ---\n{server.output()}")
         time.sleep(0.1)
     return server
+
+
+def strata_binary():
+    """The strata executable the suite runs (STRATA_BIN)."""
+    binary = Path(os.environ.get("STRATA_BIN", ".build/debug/strata"))
+    return binary if binary.is_absolute() else (REPO_ROOT / binary)
+
+
+def start_server(tmp_root, extra_args=(), data_dir=None):
+    """Starts one more server (stop it with stop_server) for tests that need their own;
+    on `data_dir` if given (say, to restart one), else on a new one under tmp_root."""
+    return _start_server(Path(tmp_root), extra_args, data_dir)
+
+
+def stop_server(srv):
+    _stop(srv.proc)
 
 
 @pytest.fixture(scope="session")
