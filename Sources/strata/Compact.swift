@@ -33,11 +33,7 @@ struct Compact: AsyncParsableCommand {
     @Option(name: .long, help: "Copy at most this many bytes per second (e.g. 50M, 1G).")
     var bandwidth: String?
 
-    @Option(name: .long, help: "Root access key id for --server (default: $STRATA_ACCESS_KEY, else \(S3ServerConfiguration.defaultAccessKey)).")
-    var accessKey: String?
-
-    @Option(name: .long, help: "Root secret key for --server (default: $STRATA_SECRET_KEY, else \(S3ServerConfiguration.defaultSecretKey)).")
-    var secretKey: String?
+    @OptionGroup var credentials: RootCredentials
 
     @Option(name: .long, help: "The region to sign --server requests for.")
     var region = "us-east-1"
@@ -91,10 +87,8 @@ struct Compact: AsyncParsableCommand {
         var query: [String] = ["threshold=\(threshold)"]
         if !segment.isEmpty { query.append("segment=" + segment.map(String.init).joined(separator: "%2C")) }
         if let bytesPerSecond { query.append("bandwidth=\(bytesPerSecond)") }
-        let environment = ProcessInfo.processInfo.environment
-        let signer = SigV4Signer(accessKey: accessKey ?? environment["STRATA_ACCESS_KEY"] ?? S3ServerConfiguration.defaultAccessKey,
-                                 secretKey: secretKey ?? environment["STRATA_SECRET_KEY"] ?? S3ServerConfiguration.defaultSecretKey,
-                                 region: region)
+        let (accessKey, secretKey) = credentials.resolved
+        let signer = SigV4Signer(accessKey: accessKey, secretKey: secretKey, region: region)
         let hostHeader = components.port == nil ? host : "\(host):\(port)"
         let path = "/_strata/compact", rawQuery = query.joined(separator: "&")
         let headers = signer.headers(method: "POST", host: hostHeader, rawPath: path, rawQuery: rawQuery)

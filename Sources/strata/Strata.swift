@@ -19,6 +19,22 @@ struct DataOptions: ParsableArguments {
     var data: String = "./data"
 }
 
+/// The root credentials: options, else `STRATA_ACCESS_KEY` / `STRATA_SECRET_KEY`, else
+/// the printed defaults.
+struct RootCredentials: ParsableArguments {
+    @Option(name: .long, help: "Root access key id (default: $STRATA_ACCESS_KEY, else \(S3ServerConfiguration.defaultAccessKey)).")
+    var accessKey: String?
+
+    @Option(name: .long, help: "Root secret key (default: $STRATA_SECRET_KEY, else \(S3ServerConfiguration.defaultSecretKey)).")
+    var secretKey: String?
+
+    var resolved: (accessKey: String, secretKey: String) {
+        let environment = ProcessInfo.processInfo.environment
+        return (accessKey ?? environment["STRATA_ACCESS_KEY"] ?? S3ServerConfiguration.defaultAccessKey,
+                secretKey ?? environment["STRATA_SECRET_KEY"] ?? S3ServerConfiguration.defaultSecretKey)
+    }
+}
+
 struct Serve: AsyncParsableCommand {
     static let configuration = CommandConfiguration(abstract: "Open the data directory and serve S3 on it.")
 
@@ -30,11 +46,7 @@ struct Serve: AsyncParsableCommand {
     @Option(name: .long, help: "TCP port to listen on (0 picks a free one).")
     var port = 9000
 
-    @Option(name: .long, help: "Root access key id (default: $STRATA_ACCESS_KEY, else \(S3ServerConfiguration.defaultAccessKey)).")
-    var accessKey: String?
-
-    @Option(name: .long, help: "Root secret key (default: $STRATA_SECRET_KEY, else \(S3ServerConfiguration.defaultSecretKey)).")
-    var secretKey: String?
+    @OptionGroup var credentials: RootCredentials
 
     @Option(name: .long, help: "The region requests are signed for.")
     var region = "us-east-1"
@@ -63,9 +75,7 @@ struct Serve: AsyncParsableCommand {
     }
 
     func run() async throws {
-        let environment = ProcessInfo.processInfo.environment
-        let accessKey = self.accessKey ?? environment["STRATA_ACCESS_KEY"] ?? S3ServerConfiguration.defaultAccessKey
-        let secretKey = self.secretKey ?? environment["STRATA_SECRET_KEY"] ?? S3ServerConfiguration.defaultSecretKey
+        let (accessKey, secretKey) = credentials.resolved
         var storeOptions = ObjectStore.Options()
         storeOptions.segments.maxSegmentSize = parseByteSize(segmentSize) ?? storeOptions.segments.maxSegmentSize
         let store = try ObjectStore(directory: options.data, options: storeOptions)
