@@ -1,5 +1,6 @@
 import ArgumentParser
 import Foundation
+import Logging
 import ObjectIndex
 import ObjectStore
 import S3Server
@@ -36,71 +37,142 @@ struct RootCredentials: ParsableArguments {
 }
 
 struct Serve: AsyncParsableCommand {
-    static let configuration = CommandConfiguration(abstract: "Open the data directory and serve S3 on it.")
+    static let configuration = CommandConfiguration(
+        abstract: "Open the data directory and serve S3 on it.",
+        discussion: """
+        Every option can also come from an environment variable (STRATA_ and the option's \
+        name in capitals, dashes as underscores: --segment-size is STRATA_SEGMENT_SIZE) or \
+        from a config file (--config FILE or STRATA_CONFIG; lines `segment-size = 64M`, \
+        `#` comments). A flag wins over the environment, the environment over the file, \
+        the file over the default.
+        """
+    )
 
-    @OptionGroup var options: DataOptions
+    @Option(name: .long, help: "Config file of `name = value` lines (env STRATA_CONFIG).")
+    var config: String?
 
-    @Option(name: .long, help: "Address to listen on.")
-    var host = "127.0.0.1"
+    @Option(name: .long, help: "The data directory (segments/ and index/). Default ./data.")
+    var data: String?
 
-    @Option(name: .long, help: "TCP port to listen on (0 picks a free one).")
-    var port = 9000
+    @Flag(name: .long, help: "Use a new temporary data directory and remove it at exit (for test runs).")
+    var ephemeral = false
 
-    @OptionGroup var credentials: RootCredentials
+    @Option(name: .long, help: "Address to listen on. Default 127.0.0.1.")
+    var host: String?
 
-    @Option(name: .long, help: "The region requests are signed for.")
-    var region = "us-east-1"
+    @Option(name: .long, help: "TCP port to listen on; 0 picks a free one (printed at start). Default 9000.")
+    var port: Int?
 
-    @Option(name: .long, help: "Base domain for virtual-hosted-style requests (bucket.DOMAIN); path style always works.")
+    @Option(name: .long, help: "Root access key id. Default \(S3ServerConfiguration.defaultAccessKey).")
+    var accessKey: String?
+
+    @Option(name: .long, help: "Root secret key. Default \(S3ServerConfiguration.defaultSecretKey).")
+    var secretKey: String?
+
+    @Option(name: .long, help: "The region buckets report (requests signed for any region are accepted). Default us-east-1.")
+    var region: String?
+
+    @Option(name: .long, help: "Base domain for virtual-hosted-style requests (bucket.DOMAIN); path style always works. Default none.")
     var domain: String?
 
-    @Option(name: .long, help: "Abort multipart uploads older than this many seconds (a bucket lifecycle rule AbortIncompleteMultipartUpload overrides it per key prefix).")
-    var abortUploadsAfter: Int64 = 86_400
+    @Option(name: .long, help: "Abort multipart uploads older than this many seconds (a bucket lifecycle rule AbortIncompleteMultipartUpload overrides it per key prefix). Default 86400.")
+    var abortUploadsAfter: Int64?
 
-    @Option(name: .long, help: "Roll over to a new segment file at this size (e.g. 1G, 64M).")
-    var segmentSize = "1G"
+    @Option(name: .long, help: "Roll over to a new segment file at this size (64K to 1T, e.g. 64M). Default 1G.")
+    var segmentSize: String?
 
-    @Option(name: .long, help: "Background compaction takes sealed segments whose dead ratio is at least this (0 to 1).")
-    var compactThreshold = 0.5
+    @Option(name: .long, help: "Background compaction takes sealed segments whose dead ratio is at least this (0 to 1). Default 0.5.")
+    var compactThreshold: Double?
 
-    @Option(name: .long, help: "Seconds between background compaction checks; 0 turns background compaction off.")
-    var compactInterval: Int64 = 60
+    @Option(name: .long, help: "Seconds between background compaction checks; 0 turns it off. Default 60.")
+    var compactInterval: Int64?
+
+    @Option(name: .long, help: "Log format: human or json (JSON lines). Default human.")
+    var logFormat: String?
+
+    @Option(name: .long, help: "Least severe level logged: trace, debug, info, notice, warning, error, critical. Default info.")
+    var logLevel: String?
+
+    @Option(name: .long, help: "Log one line per request: true or false. Default true.")
+    var accessLog: String?
+
+    /// The flags given on the command line, by name.
+    private var flags: [String: String] {
+        let given: [(String, String?)] = [
+            ("data", data), ("host", host), ("port", port.map(String.init)), ("access-key", accessKey),
+            ("secret-key", secretKey), ("region", region), ("domain", domain),
+            ("abort-uploads-after", abortUploadsAfter.map(String.init)), ("segment-size", segmentSize),
+            ("compact-threshold", compactThreshold.map { "\($0)" }), ("compact-interval", compactInterval.map(String.init)),
+            ("log-format", logFormat), ("log-level", logLevel), ("access-log", accessLog),
+        ]
+        return Dictionary(uniqueKeysWithValues: given.compactMap { name, value in value.map { (name, $0) } })
+    }
+
+    static let settingNames: Set<String> = [
+        "data", "host", "port", "access-key", "secret-key", "region", "domain", "abort-uploads-after", "segment-size",
+        "compact-threshold", "compact-interval", "log-format", "log-level", "access-log",
+    ]
+
+    /// Every setting resolved from flags, environment, config file and defaults.
+    func settings() throws -> ServeSettings {
+        let environment = ProcessInfo.processInfo.environment
+        let configPath = config ?? environment["STRATA_CONFIG"]
+        let file = try configPath.map { try SettingSources.readFile($0, known: Self.settingNames) } ?? [:]
+        return try ServeSettings(SettingSources(flags: flags, environment: environment, file: file, fileName: configPath))
+    }
 
     func validate() throws {
-        guard let size = parseByteSize(segmentSize), size >= 1 << 16, size <= 1 << 40 else {
-            throw ValidationError("--segment-size must be from 64K to 1T")
-        }
-        guard (0...1).contains(compactThreshold) else { throw ValidationError("--compact-threshold must be from 0 to 1") }
-        guard compactInterval >= 0 else { throw ValidationError("--compact-interval must be 0 or more") }
+        _ = try settings()
     }
 
     func run() async throws {
-        let (accessKey, secretKey) = credentials.resolved
+        let settings = try settings()
+        let logger = makeLogger(format: settings.logFormat, level: settings.logLevel)
+        var dataDirectory = settings.data
+        if ephemeral {
+            dataDirectory = NSTemporaryDirectory() + "strata-ephemeral-\(UUID().uuidString.prefix(8))"
+        }
+        defer {
+            if ephemeral { try? FileManager.default.removeItem(atPath: dataDirectory) }
+        }
         var storeOptions = ObjectStore.Options()
-        storeOptions.segments.maxSegmentSize = parseByteSize(segmentSize) ?? storeOptions.segments.maxSegmentSize
-        let store = try ObjectStore(directory: options.data, options: storeOptions)
-        printNow(describe(store.recovery, directory: options.data))
-        let configuration = S3ServerConfiguration(host: host, port: port, region: region, domain: domain,
-                                                  credentials: [accessKey: secretKey],
-                                                  abandonedUploadMaxAgeSeconds: abortUploadsAfter,
-                                                  uploadSweepIntervalSeconds: max(1, min(600, abortUploadsAfter / 4)),
-                                                  compactionThreshold: compactThreshold, compactionIntervalSeconds: compactInterval)
-        let server: S3HTTPServer
+        storeOptions.segments.maxSegmentSize = settings.segmentSize
+        let store: ObjectStore
         do {
-            server = try await S3HTTPServer.start(store: store, configuration: configuration)
+            store = try ObjectStore(directory: dataDirectory, options: storeOptions)
         } catch {
-            try? store.close()
-            printError("strata serve: cannot listen on \(host):\(port): \(error)")
+            printError("strata serve: cannot open \(dataDirectory): \(error)")
             throw ExitCode(1)
         }
+        printNow(describe(store.recovery, directory: dataDirectory + (ephemeral ? " (ephemeral, removed at exit)" : "")))
+        let configuration = S3ServerConfiguration(host: settings.host, port: settings.port, region: settings.region,
+                                                  domain: settings.domain,
+                                                  credentials: [settings.accessKey: settings.secretKey],
+                                                  abandonedUploadMaxAgeSeconds: settings.abortUploadsAfter,
+                                                  uploadSweepIntervalSeconds: max(1, min(600, settings.abortUploadsAfter / 4)),
+                                                  compactionThreshold: settings.compactThreshold,
+                                                  compactionIntervalSeconds: settings.compactInterval,
+                                                  accessLog: settings.accessLog)
+        let server: S3HTTPServer
+        do {
+            server = try await S3HTTPServer.start(store: store, configuration: configuration, logger: logger)
+        } catch {
+            try? store.close()
+            printError("strata serve: cannot listen on \(settings.host):\(settings.port): \(error)")
+            throw ExitCode(1)
+        }
+        let host = settings.host
         let endpoint = "http://\(host.contains(":") ? "[\(host)]" : host):\(server.port)"
-        let isDefault = accessKey == S3ServerConfiguration.defaultAccessKey && secretKey == S3ServerConfiguration.defaultSecretKey
+        let isDefault = settings.accessKey == S3ServerConfiguration.defaultAccessKey
+            && settings.secretKey == S3ServerConfiguration.defaultSecretKey
+        let shownSecret = isDefault ? settings.secretKey : String(repeating: "*", count: 8)
         printNow("""
             Strata S3 endpoint listening on \(endpoint)
-              region      \(region)
-              access key  \(accessKey)
-              secret key  \(isDefault ? secretKey : String(repeating: "*", count: 8))
-              try:        AWS_ACCESS_KEY_ID=\(accessKey) AWS_SECRET_ACCESS_KEY=\(isDefault ? secretKey : "…") \
+              port        \(server.port)
+              region      \(settings.region)
+              access key  \(settings.accessKey)
+              secret key  \(shownSecret)
+              try:        AWS_ACCESS_KEY_ID=\(settings.accessKey) AWS_SECRET_ACCESS_KEY=\(isDefault ? settings.secretKey : "…") \
             aws --endpoint-url \(endpoint) s3 ls
             """)
 
@@ -116,6 +188,49 @@ struct Serve: AsyncParsableCommand {
         signals.forEach { $0.cancel() }
         try store.close()
         printNow("Strata stopped.")
+    }
+}
+
+/// `strata serve`'s settings, resolved and checked.
+struct ServeSettings {
+    var data: String
+    var host: String
+    var port: Int
+    var accessKey: String
+    var secretKey: String
+    var region: String
+    var domain: String?
+    var abortUploadsAfter: Int64
+    var segmentSize: UInt64
+    var compactThreshold: Double
+    var compactInterval: Int64
+    var logFormat: LogFormat
+    var logLevel: Logger.Level
+    var accessLog: Bool
+
+    init(_ s: SettingSources) throws {
+        data = s.string("data", default: "./data")
+        host = s.string("host", default: "127.0.0.1")
+        port = try s.parse("port", default: 9000, what: "a port from 0 to 65535") { Int($0).flatMap { (0...65535).contains($0) ? $0 : nil } }
+        accessKey = s.string("access-key", default: S3ServerConfiguration.defaultAccessKey)
+        secretKey = s.string("secret-key", default: S3ServerConfiguration.defaultSecretKey)
+        region = s.string("region", default: "us-east-1")
+        domain = s.optionalString("domain")
+        abortUploadsAfter = try s.parse("abort-uploads-after", default: 86_400, what: "a positive number of seconds") {
+            Int64($0).flatMap { $0 > 0 ? $0 : nil }
+        }
+        segmentSize = try s.parse("segment-size", default: 1 << 30, what: "a size from 64K to 1T") {
+            parseByteSize($0).flatMap { (1 << 16 ... 1 << 40).contains($0) ? $0 : nil }
+        }
+        compactThreshold = try s.parse("compact-threshold", default: 0.5, what: "a number from 0 to 1") {
+            Double($0).flatMap { (0...1).contains($0) ? $0 : nil }
+        }
+        compactInterval = try s.parse("compact-interval", default: 60, what: "0 or more seconds") { Int64($0).flatMap { $0 >= 0 ? $0 : nil } }
+        logFormat = try s.parse("log-format", default: .human, what: "human or json") { LogFormat(rawValue: $0) }
+        logLevel = try s.parse("log-level", default: .info, what: "a log level (trace, debug, info, notice, warning, error, critical)") {
+            Logger.Level(rawValue: $0)
+        }
+        accessLog = try s.bool("access-log", default: true)
     }
 }
 

@@ -26,6 +26,10 @@ public struct S3ServerConfiguration: Sendable {
     /// How often background compaction looks at the segments; 0 turns it off.
     public var compactionIntervalSeconds: Int64
 
+    /// Whether each request is logged (at info level) with its method, bucket, key,
+    /// status, bytes, duration, request id and access key.
+    public var accessLog: Bool
+
     /// The credentials `strata serve` uses when none are given (printed at start-up).
     public static let defaultAccessKey = "strata-access-key"
     /// See ``defaultAccessKey``.
@@ -36,7 +40,7 @@ public struct S3ServerConfiguration: Sendable {
                 credentials: [String: String] = [defaultAccessKey: defaultSecretKey],
                 idleTimeoutSeconds: Int64 = 300, maxHeaderBytes: Int = 64 * 1024,
                 abandonedUploadMaxAgeSeconds: Int64 = 86_400, uploadSweepIntervalSeconds: Int64 = 600,
-                compactionThreshold: Double = 0.5, compactionIntervalSeconds: Int64 = 60) {
+                compactionThreshold: Double = 0.5, compactionIntervalSeconds: Int64 = 60, accessLog: Bool = false) {
         self.host = host
         self.port = port
         self.region = region
@@ -48,5 +52,6 @@ public struct S3ServerConfiguration: Sendable {
         self.uploadSweepIntervalSeconds = uploadSweepIntervalSeconds
         self.compactionThreshold = compactionThreshold
         self.compactionIntervalSeconds = compactionIntervalSeconds
+        self.accessLog = accessLog
     }
 }

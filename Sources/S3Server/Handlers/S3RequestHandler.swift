@@ -51,6 +51,7 @@ final class S3RequestHandler: Sendable {
         let started = ContinuousClock.now
         var resource = String(head.uri.prefix { $0 != "?" })
         var uploadId: String?
+        var accessKey = "-"
         var response: S3Response
         do {
             let request = try S3Request(head: head, domain: configuration.domain)
@@ -64,6 +65,7 @@ final class S3RequestHandler: Sendable {
             else {
                 throw S3Error.accessDenied()
             }
+            accessKey = auth.accessKeyId
             response = try await route(Context(request: request, signing: signing, auth: auth, body: body))
         } catch {
             response = errorResponse(error, resource: resource, uploadId: uploadId, requestId: requestId,
@@ -73,8 +75,38 @@ final class S3RequestHandler: Sendable {
         response.headers.add(name: "x-amz-id-2", value: requestId)
         response.headers.add(name: "Server", value: "Strata")
         response.headers.add(name: "Date", value: TimeFormat.httpDate(milliseconds: Int64(Date().timeIntervalSince1970 * 1000)))
-        logger.debug("\(head.method.rawValue) \(resource) \(response.status.code) \(ContinuousClock.now - started) \(requestId)")
+        logRequest(head, resource: resource, response: response, requestId: requestId, accessKey: accessKey,
+                   duration: ContinuousClock.now - started)
         return response
+    }
+
+    /// The access log: one line per request (info level with `--access-log`, else debug).
+    /// The duration is the time to the response head; a streamed body may take longer.
+    private func logRequest(_ head: HTTPRequestHead, resource: String, response: S3Response, requestId: String,
+                            accessKey: String, duration: Duration) {
+        let level: Logger.Level = configuration.accessLog ? .info : .debug
+        guard logger.logLevel <= level else { return }
+        let bytesOut: Int
+        switch response.body {
+        case .none: bytesOut = 0
+        case .bytes(let buffer): bytesOut = buffer.readableBytes
+        case .object(let reader): bytesOut = reader.range.count
+        }
+        let bytesIn = head.headers.first(name: "x-amz-decoded-content-length") ?? head.headers.first(name: "content-length") ?? "0"
+        let parts = resource.dropFirst().split(separator: "/", maxSplits: 1, omittingEmptySubsequences: false)
+        let (seconds, attoseconds) = duration.components
+        let milliseconds = Double(seconds) * 1000 + Double(attoseconds) / 1e15
+        logger.log(level: level, "\(head.method.rawValue) \(resource) \(response.status.code)", metadata: [
+            "method": "\(head.method.rawValue)",
+            "bucket": "\(parts.first.map(String.init) ?? "")",
+            "key": "\(parts.count > 1 ? String(parts[1]) : "")",
+            "status": .stringConvertible(Int(response.status.code)),
+            "bytes_in": .stringConvertible(Int(bytesIn) ?? 0),
+            "bytes_out": .stringConvertible(bytesOut),
+            "duration_ms": .stringConvertible((milliseconds * 1000).rounded() / 1000),
+            "request_id": "\(requestId)",
+            "access_key": "\(accessKey)",
+        ])
     }
 
     // MARK: - Routing
@@ -176,10 +208,12 @@ final class S3RequestHandler: Sendable {
         case let e as S3Error: s3 = e
         case let e as StoreError: s3 = Self.s3Error(e, resource: resource, uploadId: uploadId)
         default:
-            logger.error("internal error on \(resource): \(error)")
+            logger.error("internal error on \(resource): \(error)", metadata: ["request_id": "\(requestId)"])
             s3 = S3Error.internalError()
         }
-        if s3.status == .internalServerError { logger.error("\(resource): \(s3.message)") }
+        if s3.status == .internalServerError {
+            logger.error("\(resource): \(s3.message)", metadata: ["request_id": "\(requestId)", "cause": "\(error)"])
+        }
         var response = S3Response(status: s3.status)
         for field in s3.responseHeaders { response.headers.add(name: field.name, value: field.value) }
         if s3.status.code == 405 {
