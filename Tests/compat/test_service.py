@@ -1,0 +1,148 @@
+"""`strata serve` as a service (issue 8): where settings come from (flag over
+environment over config file over default), the JSON access log, --ephemeral and
+--port 0, and the lock that keeps a second server off a data directory in use."""
+
+import json
+import os
+import re
+import signal
+import subprocess
+import time
+from pathlib import Path
+
+import pytest
+
+from conftest import ACCESS_KEY, SECRET_KEY, TARGET, free_port, strata_binary
+
+pytestmark = pytest.mark.skipif(TARGET == "moto", reason="strata's own service behaviour")
+
+
+class Serve:
+    """A `strata serve` with the given args and environment; output collected in a file."""
+
+    def __init__(self, tmp_path, args, env=None):
+        self.log = tmp_path / f"serve-{time.monotonic_ns()}.log"
+        environment = {k: v for k, v in os.environ.items() if not k.startswith("STRATA_")}
+        environment.update(env or {})
+        with open(self.log, "wb") as out:
+            self.proc = subprocess.Popen([str(strata_binary()), "serve", *map(str, args)], stdout=out,
+                                         stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, env=environment,
+                                         start_new_session=True)
+
+    def output(self):
+        return self.log.read_text(errors="replace")
+
+    def wait_for(self, pattern, timeout=30):
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            match = re.search(pattern, self.output(), re.M)
+            if match:
+                return match
+            if self.proc.poll() is not None:
+                break
+            time.sleep(0.05)
+        raise AssertionError(f"no {pattern!r} in the output of strata serve:\n{self.output()}")
+
+    def stop(self):
+        if self.proc.poll() is None:
+            os.killpg(self.proc.pid, signal.SIGTERM)
+            try:
+                self.proc.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                os.killpg(self.proc.pid, signal.SIGKILL)
+                self.proc.wait(timeout=5)
+        return self.proc.returncode
+
+
+@pytest.fixture
+def serve(tmp_path):
+    started = []
+
+    def start(args, env=None):
+        s = Serve(tmp_path, args, env)
+        started.append(s)
+        return s
+
+    yield start
+    for s in started:
+        s.stop()
+
+
+def test_flag_beats_environment_beats_config_file_beats_default(serve, tmp_path):
+    config = tmp_path / "strata.conf"
+    config.write_text('# settings\nregion = "eu-west-1"\nport = 0\ndata = "%s"\naccess-key = file-key\n' % (tmp_path / "d1"))
+    s = serve(["--config", config], env={"STRATA_REGION": "us-west-2"})
+    assert s.wait_for(r"^  region +(\S+)").group(1) == "us-west-2", "the environment beats the file"
+    assert s.wait_for(r"^  access key +(\S+)").group(1) == "file-key", "the file beats the default"
+    assert s.wait_for(r"^data directory: (\S+)").group(1) == str(tmp_path / "d1")
+    s.stop()
+
+    s = serve(["--config", config, "--region", "ap-south-1", "--data", tmp_path / "d2"],
+              env={"STRATA_REGION": "us-west-2"})
+    assert s.wait_for(r"^  region +(\S+)").group(1) == "ap-south-1", "the flag beats the environment"
+    s.stop()
+
+    s = serve(["--port", "0", "--data", tmp_path / "d3"], env={"STRATA_CONFIG": str(config)})
+    assert s.wait_for(r"^  region +(\S+)").group(1) == "eu-west-1", "STRATA_CONFIG names the file"
+    assert s.wait_for(r"^  secret key +(\S+)").group(1) == "********", "a secret that is not the default is masked"
+    s.stop()
+
+    s = serve(["--port", "0", "--data", tmp_path / "d4"])
+    assert s.wait_for(r"^  region +(\S+)").group(1) == "us-east-1", "the default"
+    s.stop()
+
+
+def test_bad_settings_are_refused_with_their_source(serve, tmp_path):
+    bad = tmp_path / "bad.conf"
+    bad.write_text("prot = 9000\n")
+    s = serve(["--config", bad])
+    s.proc.wait(timeout=30)
+    assert s.proc.returncode != 0
+    assert "unknown setting prot" in s.output()
+    s = serve(["--port", "0"], env={"STRATA_SEGMENT_SIZE": "12"})
+    s.proc.wait(timeout=30)
+    assert s.proc.returncode != 0
+    assert "$STRATA_SEGMENT_SIZE" in s.output()
+
+
+def test_json_access_log_has_one_line_per_request(serve, tmp_path):
+    import boto3
+    from botocore.config import Config
+
+    s = serve(["--port", "0", "--data", tmp_path / "d", "--log-format", "json",
+               "--access-key", ACCESS_KEY, "--secret-key", SECRET_KEY])
+    port = int(s.wait_for(r"^  port +(\d+)").group(1))
+    s3 = boto3.client("s3", endpoint_url=f"http://127.0.0.1:{port}", aws_access_key_id=ACCESS_KEY,
+                      aws_secret_access_key=SECRET_KEY, region_name="us-east-1",
+                      config=Config(s3={"addressing_style": "path"}, retries={"max_attempts": 1}))
+    s3.create_bucket(Bucket="logged")
+    s3.put_object(Bucket="logged", Key="dir/k.txt", Body=b"x" * 1234)
+    with pytest.raises(Exception):
+        s3.get_object(Bucket="logged", Key="missing")
+    s.wait_for(r'"status":404')
+    lines = [json.loads(line) for line in s.output().splitlines() if line.startswith("{")]
+    put = next(l for l in lines if l["method"] == "PUT" and l["key"] == "dir/k.txt")
+    assert put["bucket"] == "logged" and put["status"] == 200 and put["bytes_in"] == 1234
+    assert put["access_key"] == ACCESS_KEY and put["level"] == "info"
+    assert re.fullmatch(r"[0-9A-F]{16}", put["request_id"]) and put["duration_ms"] >= 0
+    missing = next(l for l in lines if l["key"] == "missing")
+    assert missing["status"] == 404 and missing["bytes_out"] > 0
+
+
+def test_ephemeral_data_directory_is_removed_at_exit(serve):
+    s = serve(["--ephemeral", "--port", "0"])
+    directory = s.wait_for(r"^data directory: (\S+) \(ephemeral").group(1)
+    s.wait_for(r"^  port +(\d+)")
+    assert Path(directory).is_dir()
+    assert s.stop() == 0
+    assert not Path(directory).exists()
+
+
+def test_second_server_on_the_same_data_directory_is_refused(serve, tmp_path):
+    first = serve(["--port", "0", "--data", tmp_path / "shared"])
+    first.wait_for(r"^  port +(\d+)")
+    second = serve(["--port", "0", "--data", tmp_path / "shared"])
+    second.proc.wait(timeout=30)
+    assert second.proc.returncode != 0
+    assert "in use by another Strata process" in second.output()
+    assert first.proc.poll() is None, "the first server keeps running"
