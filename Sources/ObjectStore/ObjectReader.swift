@@ -9,11 +9,17 @@ import SegmentLog
 /// started, the reader streams that version to its end even if the key is overwritten or
 /// the segment compacted away meanwhile (DESIGN.md invariant 8).
 public struct ObjectReader: Sendable {
-    /// A run of bytes in an open segment file.
+    /// A run of bytes in an open segment file: all or part of one extent.
     public struct Piece: Sendable {
         public var file: SegmentFile
+        /// The extent the piece lies in. An extent is the whole payload of one data
+        /// record (FORMAT.md, "Reads"), whose CRC-32 ``verify(chunkSize:)`` checks.
+        public var extent: Extent
         public var offset: UInt64
         public var length: UInt64
+
+        /// Whether the piece is its whole extent (not a sub-range, as in a range GET).
+        public var isWholeExtent: Bool { offset == extent.offset && length == extent.length }
 
         /// The piece as a `FileRegion` for sendfile, on its own duplicated descriptor: the
         /// caller owns the region's file handle and closes it once the region is written.
@@ -22,6 +28,83 @@ public struct ObjectReader: Sendable {
             guard fd >= 0 else { throw StoreError.wrap(IOError("dup", path: file.path, errno: errno)) }
             return FileRegion(fileHandle: NIOFileHandle(_deprecatedTakingOwnershipOfDescriptor: fd),
                               readerIndex: Int(offset), endIndex: Int(offset + length))
+        }
+
+        /// Checks that the piece's bytes are the bytes that were written: the header in
+        /// front of the extent is a valid `data` record header whose payload is exactly the
+        /// extent, and the payload matches its CRC-32. The checksum covers the whole
+        /// payload, so this reads the whole extent even for a piece that is a small range
+        /// of it, in chunks of at most `chunkSize` (memory stays flat for any record size).
+        /// Blocking.
+        /// - Throws: `StoreError` `.corrupt` naming the segment and the record's offset.
+        public func verify(chunkSize: Int = 1 << 20) throws {
+            let header = try dataRecordHeader()
+            let buffer = UnsafeMutableRawBufferPointer.allocate(byteCount: Int(min(UInt64(chunkSize), extent.length)),
+                                                                alignment: 16)
+            defer { buffer.deallocate() }
+            var crc: UInt32 = 0
+            var done: UInt64 = 0
+            while done < extent.length {
+                let chunk = UnsafeMutableRawBufferPointer(rebasing: buffer.prefix(Int(min(UInt64(buffer.count), extent.length - done))))
+                try readFully(at: extent.offset + done, into: chunk)
+                crc = CRC32.checksum(UnsafeRawBufferPointer(chunk), continuing: crc)
+                done += UInt64(chunk.count)
+            }
+            try check(crc, against: header)
+        }
+
+        /// The piece's bytes, checked as ``verify(chunkSize:)`` checks them, in one read:
+        /// for a piece that is its whole extent, the checksum is computed on the buffer
+        /// that is returned. Blocking.
+        func readVerified() throws -> ByteBuffer {
+            precondition(isWholeExtent)
+            let header = try dataRecordHeader()
+            var buffer = ByteBufferAllocator().buffer(capacity: Int(length))
+            try buffer.writeWithUnsafeMutableBytes(minimumWritableBytes: Int(length)) { space in
+                let payload = UnsafeMutableRawBufferPointer(rebasing: space.prefix(Int(length)))
+                try readFully(at: offset, into: payload)
+                return payload.count
+            }
+            try check(buffer.withUnsafeReadableBytes { CRC32.checksum($0) }, against: header)
+            return buffer
+        }
+
+        /// The header of the data record whose payload is the extent, checked against it.
+        private func dataRecordHeader() throws -> RecordHeader {
+            let headerSize = UInt64(SegmentFormat.recordHeaderSize)
+            guard extent.offset >= UInt64(SegmentFormat.fileHeaderSize) + headerSize else {
+                throw corrupt("no room for a record header in front of the extent")
+            }
+            var bytes = [UInt8](repeating: 0, count: SegmentFormat.recordHeaderSize)
+            try bytes.withUnsafeMutableBytes { try readFully(at: extent.offset - headerSize, into: $0) }
+            let header: RecordHeader
+            do {
+                header = try bytes.withUnsafeBytes { try RecordHeader.decode($0) }
+            } catch {
+                throw corrupt("no valid record header in front of the object's bytes (\(error))")
+            }
+            guard header.type == .data else { throw corrupt("a \(header.type) record, not a data record") }
+            guard UInt64(header.payloadLength) == extent.length else {
+                throw corrupt("the data record holds \(header.payloadLength) bytes, the index says \(extent.length)")
+            }
+            return header
+        }
+
+        private func check(_ crc: UInt32, against header: RecordHeader) throws {
+            guard crc == header.payloadCRC else { throw corrupt("checksum mismatch in the object's bytes") }
+        }
+
+        private func readFully(at offset: UInt64, into buffer: UnsafeMutableRawBufferPointer) throws {
+            guard try file.read(at: offset, into: buffer) == buffer.count else {
+                throw StoreError(.corrupt, "segment \(file.id) is shorter than the index says")
+            }
+        }
+
+        /// Names the record by the offset `strata inspect` and `strata verify` use.
+        private func corrupt(_ reason: String) -> StoreError {
+            let record = extent.offset >= UInt64(SegmentFormat.recordHeaderSize)
+                ? extent.offset - UInt64(SegmentFormat.recordHeaderSize) : extent.offset
+            return StoreError(.corrupt, "segment \(extent.segment) offset \(record): \(reason) (strata verify --deep lists every damaged record)")
         }
     }
 
@@ -42,7 +125,8 @@ public struct ObjectReader: Sendable {
                 guard let file = files[extent.segment] else {
                     throw StoreError(.corrupt, "segment \(extent.segment) of \(info.bucket)/\(info.key) is missing")
                 }
-                pieces.append(Piece(file: file, offset: extent.offset + (start - objectOffset), length: end - start))
+                pieces.append(Piece(file: file, extent: extent, offset: extent.offset + (start - objectOffset),
+                                    length: end - start))
             }
             objectOffset += extent.length
         }
@@ -59,7 +143,8 @@ public struct ObjectReader: Sendable {
         for piece in self.pieces {
             let start = max(range.lowerBound, position), end = min(range.upperBound, position + piece.length)
             if start < end {
-                pieces.append(Piece(file: piece.file, offset: piece.offset + (start - position), length: end - start))
+                pieces.append(Piece(file: piece.file, extent: piece.extent, offset: piece.offset + (start - position),
+                                    length: end - start))
             }
             position += piece.length
         }
@@ -72,10 +157,12 @@ public struct ObjectReader: Sendable {
         self.pieces = pieces
     }
 
-    /// Reads the range in chunks of at most `chunkSize` bytes, in order. Blocking.
+    /// Reads the range in chunks of at most `chunkSize` bytes, in order; each piece is
+    /// verified before any of its bytes is handed on. Blocking.
     public func read(chunkSize: Int = 1 << 20, _ body: (UnsafeRawBufferPointer) throws -> Void) throws {
         var chunk = [UInt8](repeating: 0, count: chunkSize)
         for piece in pieces {
+            try piece.verify(chunkSize: chunkSize)
             var done: UInt64 = 0
             while done < piece.length {
                 let n = Int(min(UInt64(chunkSize), piece.length - done))

@@ -46,6 +46,11 @@ final class ObjectReaderTests: XCTestCase {
             let narrowed = reader.narrowed(to: range)
             XCTAssertEqual(narrowed.range, range)
             XCTAssertEqual(narrowed.pieces.reduce(0) { $0 + $1.length }, UInt64(range.count))
+            for piece in narrowed.pieces {
+                // Each piece keeps the extent it lies in: the record its check reads.
+                XCTAssertTrue(piece.offset >= piece.extent.offset && piece.offset + piece.length <= piece.extent.offset + piece.extent.length)
+                XCTAssertTrue(reader.info.extents.contains(piece.extent))
+            }
             await assertEqual(try await streamed(narrowed, chunkSize: 700), Array(data[Int(range.lowerBound)..<Int(range.upperBound)]))
         }
     }

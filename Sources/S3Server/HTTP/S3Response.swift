@@ -11,8 +11,30 @@ struct S3Response: Sendable {
         case none
         /// A body in memory (XML documents, errors).
         case bytes(ByteBuffer)
-        /// An object's bytes, streamed from its segments.
-        case object(ObjectReader)
+        /// An object's bytes, sent from its segments with sendfile, piece by piece. No
+        /// piece goes out before it matched its checksum: the first `checkedPieces` were
+        /// checked before the response was made (``reading(_:from:)``), ``ResponseOutput``
+        /// checks the others just before sending them.
+        case object(ObjectReader, checkedPieces: Int)
+
+        /// The body of a GET of `reader`'s bytes. What can fail cleanly fails here,
+        /// before any of the response is sent, so that the handler still answers with an
+        /// error document (a damaged object is a 500 InternalError, never wrong bytes):
+        /// an object up to ``ResponseOutput/sendfileThreshold`` is read into memory,
+        /// checked as it is read; a larger one has its first piece checked, and the others
+        /// are checked as they go out.
+        static func reading(_ reader: ObjectReader, from store: ObjectStore) async throws -> Body {
+            guard let first = reader.pieces.first, UInt64(reader.range.count) > ResponseOutput.sendfileThreshold else {
+                var body = ByteBufferAllocator().buffer(capacity: reader.range.count)
+                try await store.stream(reader) { chunk in
+                    var chunk = chunk
+                    body.writeBuffer(&chunk)
+                }
+                return .bytes(body)
+            }
+            try await store.verify(first)
+            return .object(reader, checkedPieces: 1)
+        }
     }
 
     var status: HTTPResponseStatus
@@ -36,7 +58,8 @@ struct S3Response: Sendable {
 /// Writes responses to the connection. Head, body and end go out in one write where
 /// the body is in memory (each async write flushes); object bodies of more than
 /// ``sendfileThreshold`` bytes go out as `FileRegion`s, so the kernel copies them
-/// straight from the segment files to the socket.
+/// straight from the segment files to the socket, each checked against its data
+/// record's checksum just before it is handed over.
 final class ResponseOutput: @unchecked Sendable {
     private let writer: NIOAsyncChannelOutboundWriter<HTTPServerResponsePart>
     /// Objects up to this size are read into memory and sent in one write.
@@ -75,34 +98,36 @@ final class ResponseOutput: @unchecked Sendable {
             try await writer.write(contentsOf: [head(length: 0), .end(nil)])
         case .bytes(let buffer):
             try await writer.write(contentsOf: [head(length: buffer.readableBytes), .body(.byteBuffer(buffer)), .end(nil)])
-        case .object(let reader):
-            let length = reader.range.count
-            if length <= Self.sendfileThreshold {
-                var body = ByteBufferAllocator().buffer(capacity: Int(length))
-                try await handler.store.stream(reader) { chunk in
-                    var chunk = chunk
-                    body.writeBuffer(&chunk)
-                }
-                try await writer.write(contentsOf: [head(length: Int(length)), .body(.byteBuffer(body)), .end(nil)])
-            } else {
-                try await writer.write(head(length: Int(length)))
-                for piece in reader.pieces {
-                    // The region's descriptor is closed by FileRegionCloser once written. A
-                    // write that fails, or that NIO drops because the channel went away,
-                    // never reaches it: close it here then (a second close of an already
-                    // closed handle throws without touching the descriptor).
-                    let region = try piece.makeFileRegion()
+        case .object(let reader, let checkedPieces):
+            try await writer.write(head(length: reader.range.count))
+            for (number, piece) in reader.pieces.enumerated() {
+                if number >= checkedPieces {
                     do {
-                        try await writer.write(.body(.fileRegion(region)))
+                        try await handler.store.verify(piece)
                     } catch {
-                        try? region.fileHandle.close()
+                        // The head is out, so no error document can follow. Throwing ends
+                        // the connection before the body is complete: the client sees fewer
+                        // bytes than Content-Length (an error), never bytes that failed
+                        // their check. The regions already handed over are closed as usual.
+                        handler.logger.error("GET \(reader.info.bucket)/\(reader.info.key) cut short: \(error)")
                         throw error
                     }
-                    pending.append(region)
-                    if pending.count > 64 { pending.removeFirst(pending.count - 64) }
                 }
-                try await writer.write(.end(nil))
+                // The region's descriptor is closed by FileRegionCloser once written. A
+                // write that fails, or that NIO drops because the channel went away,
+                // never reaches it: close it here then (a second close of an already
+                // closed handle throws without touching the descriptor).
+                let region = try piece.makeFileRegion()
+                do {
+                    try await writer.write(.body(.fileRegion(region)))
+                } catch {
+                    try? region.fileHandle.close()
+                    throw error
+                }
+                pending.append(region)
+                if pending.count > 64 { pending.removeFirst(pending.count - 64) }
             }
+            try await writer.write(.end(nil))
         }
     }
 }

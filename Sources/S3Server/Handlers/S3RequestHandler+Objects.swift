@@ -147,7 +147,7 @@ extension S3RequestHandler {
         if isHead {
             response.headers.replaceOrAdd(name: "Content-Length", value: String(length))
         } else if let reader {
-            response.body = .object(range.map { reader.narrowed(to: $0) } ?? reader)
+            response.body = try await .reading(range.map { reader.narrowed(to: $0) } ?? reader, from: store)
         }
         return response
     }
