@@ -68,10 +68,13 @@ public final class SegmentLog: Sendable {
         /// A segment rolls over when the next record would take it past this size.
         public var maxSegmentSize: UInt64
         public var durability: Durability
+        /// Faults to inject into segment writes (tests only; nil in production).
+        public var faults: FaultInjector?
 
-        public init(maxSegmentSize: UInt64 = 1 << 30, durability: Durability = .fsync) {
+        public init(maxSegmentSize: UInt64 = 1 << 30, durability: Durability = .fsync, faults: FaultInjector? = nil) {
             self.maxSegmentSize = maxSegmentSize
             self.durability = durability
+            self.faults = faults
         }
     }
 
@@ -86,6 +89,9 @@ public final class SegmentLog: Sendable {
         var files: [UInt64: SegmentFile] = [:]
         var active: SegmentFile?
         var end: UInt64 = 0
+        /// The active segment ends with its seal record: a roll-over wrote the seal but
+        /// could not create the next segment (say the disk is full).
+        var activeIsSealed = false
         var syncFailure: IOError?
     }
 
@@ -169,6 +175,7 @@ public final class SegmentLog: Sendable {
             if let position, let file = s.files[position.segment], !Self.endsWithSeal(file, at: position.offset) {
                 s.active = file
                 s.end = position.offset
+                s.activeIsSealed = false
             } else {
                 let id = (s.files.keys.max() ?? 0) + 1
                 s.active = try createSegment(id, &s)
@@ -189,13 +196,15 @@ public final class SegmentLog: Sendable {
         return try state.withLock { (s) throws in
             if let failure = s.syncFailure { throw SyncFailed(cause: failure) }
             guard var file = s.active else { preconditionFailure("append before startAppending") }
-            if s.end + size > options.maxSegmentSize && s.end > UInt64(SegmentFormat.fileHeaderSize) {
+            if s.activeIsSealed || (s.end + size > options.maxSegmentSize && s.end > UInt64(SegmentFormat.fileHeaderSize)) {
                 file = try rollOver(&s)
             }
             let offset = s.end
             do {
                 try header.withUnsafeBytes { h in
-                    try padding.withUnsafeBytes { p in try file.write(at: offset, [h, payload, p]) }
+                    try padding.withUnsafeBytes { p in
+                        try file.write(.record, at: offset, [h, payload, p], faults: options.faults)
+                    }
                 }
             } catch {
                 try? file.truncate(to: offset)
@@ -253,26 +262,35 @@ public final class SegmentLog: Sendable {
     /// Seals the active segment (a seal record, then fdatasync) and starts the next one.
     /// Order matters for recovery: the old segment is durable, sealed, before any record
     /// can go to the new one, so only the last segment can ever have a torn tail.
+    ///
+    /// If the seal is written but the next segment cannot be created (a full disk has
+    /// room for 40 more bytes in the old file's last block, not for a new file), the
+    /// active segment stays sealed: the next append retries from here, without a second
+    /// seal and without writing anything after the first (recovery would refuse either).
     private func rollOver(_ s: inout State) throws -> SegmentFile {
         guard let old = s.active else { preconditionFailure() }
-        var w = ByteWriter()
-        w.write(old.id)
-        let payload = w.bytes
-        let header = RecordHeader(type: .seal, payloadLength: payload.count,
-                                  payloadCRC: CRC32.checksum(payload), sequence: 0).encoded()
-        let size = SegmentFormat.recordSize(payloadLength: payload.count)
-        let record = header + payload + [UInt8](repeating: 0, count: size - header.count - payload.count)
-        do {
-            try record.withUnsafeBytes { try old.write(at: s.end, [$0]) }
-        } catch {
-            try? old.truncate(to: s.end)
-            throw error
+        if !s.activeIsSealed {
+            var w = ByteWriter()
+            w.write(old.id)
+            let payload = w.bytes
+            let header = RecordHeader(type: .seal, payloadLength: payload.count,
+                                      payloadCRC: CRC32.checksum(payload), sequence: 0).encoded()
+            let size = SegmentFormat.recordSize(payloadLength: payload.count)
+            let record = header + payload + [UInt8](repeating: 0, count: size - header.count - payload.count)
+            do {
+                try record.withUnsafeBytes { try old.write(.seal, at: s.end, [$0], faults: options.faults) }
+            } catch {
+                try? old.truncate(to: s.end)
+                throw error
+            }
+            s.end += UInt64(size)
+            s.activeIsSealed = true
         }
-        s.end += UInt64(size)
         if options.durability == .fsync { try old.sync() }
         let next = try createSegment(old.id + 1, &s)
         s.active = next
         s.end = UInt64(SegmentFormat.fileHeaderSize)
+        s.activeIsSealed = false
         return next
     }
 
@@ -280,7 +298,9 @@ public final class SegmentLog: Sendable {
     private func createSegment(_ id: UInt64, _ s: inout State) throws -> SegmentFile {
         let file = try SegmentFile.open(id: id, path: Self.path(directory, id), create: true)
         do {
-            try SegmentFileHeader(segmentID: id).encoded().withUnsafeBytes { try file.write(at: 0, [$0]) }
+            try SegmentFileHeader(segmentID: id).encoded().withUnsafeBytes {
+                try file.write(.segmentHeader, at: 0, [$0], faults: options.faults)
+            }
             if options.durability == .fsync {
                 try file.sync()
                 try syncDirectory(directory)

@@ -4,10 +4,43 @@ import SegmentLog
 import XCTest
 @testable import S3Server
 
-/// Faults under the HTTP front: object bytes flipped on disk. A damaged object is a 500
-/// InternalError or, once its head is sent, a connection cut short: never a complete
-/// body with wrong bytes.
+/// Faults under the HTTP front: a full disk (ENOSPC injected into segment writes) and
+/// object bytes flipped on disk. Writes fail with 507 while reads go on; a damaged
+/// object is a 500 InternalError or, once its head is sent, a connection cut short:
+/// never a complete body with wrong bytes.
 final class S3FaultInjectionTests: XCTestCase {
+    // MARK: Disk full
+
+    func testPutOnAFullDiskIs507WhileReadsGoOn() async throws {
+        let faults = FaultInjector()
+        try await S3TestServer.with(options: .init(segments: .init(faults: faults))) { server in
+            let client = S3TestClient(server)
+            try await client.createBucket("bkt")
+            let before = pattern(1, 300_000)
+            try await client.put("bkt", "before", before)
+
+            faults.failWrites(errno: ENOSPC)
+            let put = try await client.expect(507, "PUT", "/bkt/new", body: pattern(2, 5000))
+            XCTAssertEqual(put.errorCode, "InsufficientStorage", put.bodyString)
+            XCTAssertEqual(put.header("Content-Type"), "application/xml")
+            let bucket = try await client.expect(507, "PUT", "/other")
+            XCTAssertEqual(bucket.errorCode, "InsufficientStorage", bucket.bodyString)
+
+            let get = try await client.expect(200, "GET", "/bkt/before")
+            XCTAssertEqual(get.body, before)
+            try await client.expect(200, "HEAD", "/bkt/before")
+            try await client.expect(404, "HEAD", "/bkt/new")
+            let list = try await client.expect(200, "GET", "/bkt", query: [("list-type", "2")])
+            XCTAssertEqual(try list.xml().texts("Contents", "Key"), ["before"])
+            try await client.expect(404, "HEAD", "/other")
+
+            faults.clear()
+            try await client.put("bkt", "new", pattern(2, 5000))
+            let again = try await client.expect(200, "GET", "/bkt/new")
+            XCTAssertEqual(again.body, pattern(2, 5000))
+        }
+    }
+
     // MARK: Corruption
 
     /// Objects of 100 KiB (sent from memory) and 6 MiB (six 1 MiB records, sent with
