@@ -286,7 +286,16 @@ public final class SegmentLog: Sendable {
             s.end += UInt64(size)
             s.activeIsSealed = true
         }
-        if options.durability == .fsync { try old.sync() }
+        if options.durability == .fsync {
+            do {
+                try old.sync()
+            } catch let error as IOError {
+                // As in sync(): after a failed fdatasync nothing since the last good one
+                // can be trusted, and a retry could falsely succeed.
+                s.syncFailure = error
+                throw SyncFailed(cause: error)
+            }
+        }
         let next = try createSegment(old.id + 1, &s)
         s.active = next
         s.end = UInt64(SegmentFormat.fileHeaderSize)
