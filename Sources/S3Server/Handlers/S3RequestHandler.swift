@@ -90,7 +90,7 @@ final class S3RequestHandler: Sendable {
         switch response.body {
         case .none: bytesOut = 0
         case .bytes(let buffer): bytesOut = buffer.readableBytes
-        case .object(let reader): bytesOut = reader.range.count
+        case .object(let reader, _): bytesOut = reader.range.count
         }
         let bytesIn = head.headers.first(name: "x-amz-decoded-content-length") ?? head.headers.first(name: "content-length") ?? "0"
         let parts = resource.dropFirst().split(separator: "/", maxSplits: 1, omittingEmptySubsequences: false)
