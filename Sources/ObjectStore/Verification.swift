@@ -403,7 +403,7 @@ private struct Run {
         return nil
     }
 
-    /// Nil if `extent` lies inside one data record's payload, else why not.
+    /// Nil if `extent` is exactly one data record's payload, else why not.
     private mutating func checkExtent(_ extent: Extent) throws -> String? {
         guard log.file(extent.segment) != nil else { return "segment \(extent.segment) does not exist" }
         let records = try recordMap(extent.segment)
@@ -420,6 +420,11 @@ private struct Run {
         let payloadEnd = offset + headerSize + UInt64(header.payloadLength)
         guard extent.offset + extent.length <= payloadEnd else {
             return "runs past the end of the data record at offset \(offset) (payload ends at \(payloadEnd))"
+        }
+        // GET checks a piece by its record's payload CRC (FORMAT.md, "Reads"), so an
+        // extent is always one whole payload.
+        guard extent.offset == offset + headerSize, extent.length == UInt64(header.payloadLength) else {
+            return "covers only part of the data record at offset \(offset)"
         }
         return nil
     }
