@@ -137,14 +137,6 @@ struct Serve: AsyncParsableCommand {
         }
         var storeOptions = ObjectStore.Options()
         storeOptions.segments.maxSegmentSize = settings.segmentSize
-        let store: ObjectStore
-        do {
-            store = try ObjectStore(directory: dataDirectory, options: storeOptions)
-        } catch {
-            printError("strata serve: cannot open \(dataDirectory): \(error)")
-            throw ExitCode(1)
-        }
-        printNow(describe(store.recovery, directory: dataDirectory + (ephemeral ? " (ephemeral, removed at exit)" : "")))
         let configuration = S3ServerConfiguration(host: settings.host, port: settings.port, region: settings.region,
                                                   domain: settings.domain,
                                                   credentials: [settings.accessKey: settings.secretKey],
@@ -153,16 +145,35 @@ struct Serve: AsyncParsableCommand {
                                                   compactionThreshold: settings.compactThreshold,
                                                   compactionIntervalSeconds: settings.compactInterval,
                                                   accessLog: settings.accessLog)
+        // Listen first, so health checks answer while recovery runs (ready: 503 until the
+        // store is open); S3 requests get 503 meanwhile.
+        let slot = StoreSlot()
         let server: S3HTTPServer
         do {
-            server = try await S3HTTPServer.start(store: store, configuration: configuration, logger: logger)
+            server = try await S3HTTPServer.start(slot: slot, configuration: configuration, logger: logger)
         } catch {
-            try? store.close()
             printError("strata serve: cannot listen on \(settings.host):\(settings.port): \(error)")
             throw ExitCode(1)
         }
         let host = settings.host
         let endpoint = "http://\(host.contains(":") ? "[\(host)]" : host):\(server.port)"
+        printNow("listening on \(endpoint), opening \(dataDirectory) (health: \(endpoint)/_strata/health/ready)")
+        let store: ObjectStore
+        do {
+            // Recovery blocks; keep it off Swift's cooperative threads, which serve requests.
+            let directory = dataDirectory, options = storeOptions
+            store = try await withCheckedThrowingContinuation { continuation in
+                Thread.detachNewThread {
+                    continuation.resume(with: Result { try ObjectStore(directory: directory, options: options) })
+                }
+            }
+        } catch {
+            await server.stop()
+            printError("strata serve: cannot open \(dataDirectory): \(error)")
+            throw ExitCode(1)
+        }
+        printNow(describe(store.recovery, directory: dataDirectory + (ephemeral ? " (ephemeral, removed at exit)" : "")))
+        slot.fill(store)
         let isDefault = settings.accessKey == S3ServerConfiguration.defaultAccessKey
             && settings.secretKey == S3ServerConfiguration.defaultSecretKey
         let shownSecret = isDefault ? settings.secretKey : String(repeating: "*", count: 8)

@@ -20,11 +20,17 @@ public final class S3HTTPServer: Sendable {
     private let serving: Task<Void, Never>
     private let sweeping: Task<Void, Never>
     private let compacting: Task<Void, Never>?
-    /// The abandoned-upload sweeper (tests call its `sweep(now:)` with a moved clock).
-    let sweeper: UploadSweeper
 
     /// Binds and starts serving; returns once the socket is listening.
     public static func start(store: ObjectStore, configuration: S3ServerConfiguration,
+                             logger: Logger = Logger(label: "strata.s3"),
+                             group: MultiThreadedEventLoopGroup = .singleton) async throws -> S3HTTPServer {
+        try await start(slot: StoreSlot(store), configuration: configuration, logger: logger, group: group)
+    }
+
+    /// Binds and starts serving before the store is open: health checks answer at once,
+    /// S3 requests get 503 until `slot` is filled.
+    public static func start(slot: StoreSlot, configuration: S3ServerConfiguration,
                              logger: Logger = Logger(label: "strata.s3"),
                              group: MultiThreadedEventLoopGroup = .singleton) async throws -> S3HTTPServer {
         var decoderLimits = NIOHTTPDecoderLimitConfiguration()
@@ -51,7 +57,7 @@ public final class S3HTTPServer: Sendable {
                         configuration: .init(backPressureStrategy: .init(lowWatermark: 2, highWatermark: 8)))
                 }
             }
-        return S3HTTPServer(listener: listener, handler: S3RequestHandler(store: store, configuration: configuration, logger: logger))
+        return S3HTTPServer(listener: listener, handler: S3RequestHandler(slot: slot, configuration: configuration, logger: logger))
     }
 
     private init(listener: NIOAsyncChannel<NIOAsyncChannel<HTTPServerRequestPart, HTTPServerResponsePart>, Never>,
@@ -59,14 +65,18 @@ public final class S3HTTPServer: Sendable {
         self.port = listener.channel.localAddress?.port ?? 0
         self.handler = handler
         let configuration = handler.configuration
-        let sweeper = UploadSweeper(store: handler.store, defaultMaxAge: configuration.abandonedUploadMaxAgeSeconds * 1000,
-                                    logger: handler.logger)
-        self.sweeper = sweeper
-        self.sweeping = Task { await sweeper.run(interval: .seconds(configuration.uploadSweepIntervalSeconds)) }
+        let slot = handler.slot, logger = handler.logger
+        self.sweeping = Task {
+            guard let store = await slot.wait() else { return }
+            let sweeper = UploadSweeper(store: store, defaultMaxAge: configuration.abandonedUploadMaxAgeSeconds * 1000, logger: logger)
+            await sweeper.run(interval: .seconds(configuration.uploadSweepIntervalSeconds))
+        }
         if configuration.compactionIntervalSeconds > 0 {
-            let compactor = BackgroundCompactor(store: handler.store, threshold: configuration.compactionThreshold,
-                                                logger: handler.logger)
-            self.compacting = Task { await compactor.run(interval: .seconds(configuration.compactionIntervalSeconds)) }
+            self.compacting = Task {
+                guard let store = await slot.wait() else { return }
+                let compactor = BackgroundCompactor(store: store, threshold: configuration.compactionThreshold, logger: logger)
+                await compactor.run(interval: .seconds(configuration.compactionIntervalSeconds))
+            }
         } else {
             self.compacting = nil
         }

@@ -17,6 +17,28 @@ extension S3RequestHandler {
         }
     }
 
+    /// `GET /_strata/health/live` (200 while the process serves) and
+    /// `GET /_strata/health/ready` (200 once the store is open and recovery finished,
+    /// 503 before): unauthenticated, for orchestrators and test harnesses. Nil for any
+    /// other request.
+    func healthResponse(_ head: HTTPRequestHead) -> S3Response? {
+        guard head.method == .GET || head.method == .HEAD else { return nil }
+        let path = head.uri.prefix { $0 != "?" }
+        let ready: Bool
+        switch path {
+        case "/\(Self.adminPath)/health/live": ready = true
+        case "/\(Self.adminPath)/health/ready": ready = slot.store != nil
+        default: return nil
+        }
+        var headers = HTTPHeaders()
+        headers.add(name: "Content-Type", value: "application/json")
+        headers.add(name: "Cache-Control", value: "no-store")
+        let body = ready ? #"{"status":"ok"}"# : #"{"status":"recovering"}"#
+        headers.add(name: "Content-Length", value: "\(body.utf8.count)")
+        return S3Response(status: ready ? .ok : .serviceUnavailable, headers: headers,
+                          body: head.method == .HEAD ? .none : .bytes(ByteBuffer(string: body)))
+    }
+
     /// `POST /_strata/compact?threshold=0.5&segment=3,4&bandwidth=BYTES`: runs one
     /// compaction and answers its report as JSON (`CompactionReport`).
     private func compactNow(_ context: Context) async throws -> S3Response {

@@ -8,13 +8,17 @@ import ObjectStore
 /// Turns one HTTP request into one S3 response: parses the target, verifies the
 /// signature, routes to the operation and renders any error as an S3 error document.
 final class S3RequestHandler: Sendable {
-    let store: ObjectStore
+    let slot: StoreSlot
     let configuration: S3ServerConfiguration
     let logger: Logger
     let authenticator: RequestAuthenticator
 
-    init(store: ObjectStore, configuration: S3ServerConfiguration, logger: Logger) {
-        self.store = store
+    /// The open store. `handle` answers 503 before routing while it is not open yet, so
+    /// operations never see it missing.
+    var store: ObjectStore { slot.store! }
+
+    init(slot: StoreSlot, configuration: S3ServerConfiguration, logger: Logger) {
+        self.slot = slot
         self.configuration = configuration
         self.logger = logger
         let credentials = configuration.credentials
@@ -53,7 +57,11 @@ final class S3RequestHandler: Sendable {
         var uploadId: String?
         var accessKey = "-"
         var response: S3Response
+        if let health = healthResponse(head) { return health }
         do {
+            guard slot.store != nil else {
+                throw S3Error.serviceUnavailable("Strata is still opening its data directory (recovery); try again shortly")
+            }
             let request = try S3Request(head: head, domain: configuration.domain)
             resource = request.resource
             uploadId = request.query("uploadId")

@@ -18,9 +18,13 @@ final class S3TestClient: @unchecked Sendable {
     /// Touched only on `queue`.
     private var connection: RawHTTPClient?
 
-    init(_ server: S3TestServer) {
-        port = server.port
-        host = server.host
+    convenience init(_ server: S3TestServer) {
+        self.init(port: server.port)
+    }
+
+    init(port: Int) {
+        self.port = port
+        host = "127.0.0.1:\(port)"
     }
 
     /// Signs and sends one request, returns the response.

@@ -1,0 +1,44 @@
+import Foundation
+import ObjectStore
+import XCTest
+@testable import S3Server
+
+/// `/_strata/health/live` and `/_strata/health/ready`: a server that listens before its
+/// store is open (as `strata serve` does while recovery runs) is alive but not ready, and
+/// S3 requests get 503 until the store is there.
+final class S3HealthTests: XCTestCase {
+    func testNotReadyWhileTheStoreOpensThenReady() async throws {
+        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("strata-health-\(UUID().uuidString)").path
+        defer { try? FileManager.default.removeItem(atPath: directory) }
+        let slot = StoreSlot()
+        let server = try await S3HTTPServer.start(slot: slot, configuration: .init(host: "127.0.0.1", port: 0,
+                                                                                   credentials: [S3TestServer.accessKey: S3TestServer.secretKey]))
+        var store: ObjectStore?
+        do {
+            let client = S3TestClient(port: server.port)
+            let live = try await client.send(SignedRequest(method: "GET", path: "/_strata/health/live", query: "", headers: [("Host", "127.0.0.1")], body: [], signature: ""))
+            XCTAssertEqual(live.status, 200)
+            let notReady = try await client.send(SignedRequest(method: "GET", path: "/_strata/health/ready", query: "", headers: [("Host", "127.0.0.1")], body: [], signature: ""))
+            XCTAssertEqual(notReady.status, 503)
+            XCTAssertEqual(notReady.bodyString, #"{"status":"recovering"}"#)
+            let signer = TestSigner(accessKey: S3TestServer.accessKey, secret: S3TestServer.secretKey, host: "127.0.0.1:\(server.port)")
+            let early = try await client.send(signer.sign(method: "GET", path: "/"))
+            XCTAssertEqual(early.status, 503)
+            XCTAssertEqual(early.errorCode, "ServiceUnavailable")
+
+            store = try ObjectStore(directory: directory)
+            slot.fill(store!)
+            let ready = try await client.send(SignedRequest(method: "GET", path: "/_strata/health/ready", query: "", headers: [("Host", "127.0.0.1")], body: [], signature: ""))
+            XCTAssertEqual(ready.status, 200)
+            XCTAssertEqual(ready.bodyString, #"{"status":"ok"}"#)
+            let head = try await client.send(SignedRequest(method: "HEAD", path: "/_strata/health/ready", query: "", headers: [("Host", "127.0.0.1")], body: [], signature: ""))
+            XCTAssertEqual(head.status, 200)
+            let list = try await client.send(signer.sign(method: "GET", path: "/"))
+            XCTAssertEqual(list.status, 200)
+        } catch {
+            XCTFail("\(error)")
+        }
+        await server.stop()
+        try store?.close()
+    }
+}
