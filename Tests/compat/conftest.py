@@ -126,6 +126,19 @@ def _stop(proc):
         proc.wait(timeout=5)
 
 
+def _is_ready(port):
+    """Strata: /_strata/health/ready answers 200 (it listens before recovery ends and
+    answers 503 until then). moto: the port accepts connections."""
+    try:
+        with socket.create_connection(("127.0.0.1", port), timeout=1) as conn:
+            if TARGET != "strata":
+                return True
+            conn.sendall(b"GET /_strata/health/ready HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n")
+            return conn.recv(64).startswith(b"HTTP/1.1 200")
+    except OSError:
+        return False
+
+
 def _start_server(tmp_root: Path, extra_args=(), data_dir=None) -> Server:
     port = free_port()
     if data_dir is None:
@@ -160,11 +173,8 @@ def _start_server(tmp_root: Path, extra_args=(), data_dir=None) -> Server:
         if proc.poll() is not None:
             pytest.fail(f"server exited with {proc.returncode} before listening: {' '.join(cmd)}\n"
                         f"--- server output ---\n{server.output()}")
-        try:
-            with socket.create_connection(("127.0.0.1", port), timeout=1):
-                break
-        except OSError:
-            pass
+        if _is_ready(port):
+            break
         if time.monotonic() > deadline:
             _stop(proc)
             pytest.fail(f"server not accepting connections on port {port} after {STARTUP_TIMEOUT}s: "
