@@ -87,6 +87,9 @@ struct Serve: AsyncParsableCommand {
     @Option(name: .long, help: "Seconds between background compaction checks; 0 turns it off. Default 60.")
     var compactInterval: Int64?
 
+    @Option(name: .long, help: "On SIGTERM/SIGINT, seconds requests in flight get to finish before their connections are cut. Default 30.")
+    var shutdownTimeout: Int64?
+
     @Option(name: .long, help: "Log format: human or json (JSON lines). Default human.")
     var logFormat: String?
 
@@ -104,13 +107,14 @@ struct Serve: AsyncParsableCommand {
             ("abort-uploads-after", abortUploadsAfter.map(String.init)), ("segment-size", segmentSize),
             ("compact-threshold", compactThreshold.map { "\($0)" }), ("compact-interval", compactInterval.map(String.init)),
             ("log-format", logFormat), ("log-level", logLevel), ("access-log", accessLog),
+            ("shutdown-timeout", shutdownTimeout.map(String.init)),
         ]
         return Dictionary(uniqueKeysWithValues: given.compactMap { name, value in value.map { (name, $0) } })
     }
 
     static let settingNames: Set<String> = [
         "data", "host", "port", "access-key", "secret-key", "region", "domain", "abort-uploads-after", "segment-size",
-        "compact-threshold", "compact-interval", "log-format", "log-level", "access-log",
+        "compact-threshold", "compact-interval", "log-format", "log-level", "access-log", "shutdown-timeout",
     ]
 
     /// Every setting resolved from flags, environment, config file and defaults.
@@ -191,7 +195,10 @@ struct Serve: AsyncParsableCommand {
         let signals = [SIGINT, SIGTERM].map { signo -> DispatchSourceSignal in
             signal(signo, SIG_IGN)
             let source = DispatchSource.makeSignalSource(signal: signo, queue: .global())
-            source.setEventHandler { Task { await server.stop() } }
+            source.setEventHandler {
+                printNow("stopping: no new connections; requests in flight get \(settings.shutdownTimeout) s to finish")
+                Task { await server.stop(gracePeriod: .seconds(settings.shutdownTimeout)) }
+            }
             source.resume()
             return source
         }
@@ -218,6 +225,7 @@ struct ServeSettings {
     var logFormat: LogFormat
     var logLevel: Logger.Level
     var accessLog: Bool
+    var shutdownTimeout: Int64
 
     init(_ s: SettingSources) throws {
         data = s.string("data", default: "./data")
@@ -242,6 +250,7 @@ struct ServeSettings {
             Logger.Level(rawValue: $0)
         }
         accessLog = try s.bool("access-log", default: true)
+        shutdownTimeout = try s.parse("shutdown-timeout", default: 30, what: "0 or more seconds") { Int64($0).flatMap { $0 >= 0 ? $0 : nil } }
     }
 }
 

@@ -146,3 +146,70 @@ def test_second_server_on_the_same_data_directory_is_refused(serve, tmp_path):
     assert second.proc.returncode != 0
     assert "in use by another Strata process" in second.output()
     assert first.proc.poll() is None, "the first server keeps running"
+
+
+def _start_upload(srv, bucket, key, body):
+    """Sends the head and half the body of a PUT; returns the open connection."""
+    import http.client
+
+    from compat_helpers import sign_v4
+
+    target, headers = sign_v4(srv, "PUT", f"/{bucket}/{key}", body)
+    conn = http.client.HTTPConnection("127.0.0.1", srv.port, timeout=30)
+    conn.putrequest("PUT", target, skip_accept_encoding=True)
+    for name, value in headers.items():
+        conn.putheader(name, value)
+    conn.putheader("Content-Length", str(len(body)))
+    conn.endheaders()
+    conn.send(body[: len(body) // 2])
+    return conn
+
+
+def test_graceful_shutdown_lets_an_upload_in_flight_finish(tmp_path):
+    from conftest import make_client, start_server, stop_server
+
+    srv = start_server(tmp_path, ["--shutdown-timeout", "20"])
+    s3 = make_client(srv)
+    s3.create_bucket(Bucket="graceful")
+    body = bytes(range(256)) * 4096  # 1 MiB
+    conn = _start_upload(srv, "graceful", "in-flight", body)
+    time.sleep(0.3)
+    os.killpg(srv.proc.pid, signal.SIGTERM)
+    time.sleep(0.5)
+    assert srv.proc.poll() is None, "the server waits for the request in flight"
+    conn.send(body[len(body) // 2:])
+    response = conn.getresponse()
+    assert response.status == 200, response.read()
+    conn.close()
+    assert srv.proc.wait(timeout=20) == 0
+    assert "stopping: no new connections" in srv.output()
+
+    again = start_server(tmp_path, [], data_dir=srv.data_dir)
+    try:
+        assert make_client(again).get_object(Bucket="graceful", Key="in-flight")["Body"].read() == body
+    finally:
+        stop_server(again)
+
+
+def test_graceful_shutdown_cuts_an_upload_that_outlasts_the_deadline(tmp_path):
+    from conftest import make_client, start_server, stop_server
+
+    srv = start_server(tmp_path, ["--shutdown-timeout", "1"])
+    s3 = make_client(srv)
+    s3.create_bucket(Bucket="cut")
+    conn = _start_upload(srv, "cut", "too-slow", b"y" * (1 << 20))
+    time.sleep(0.3)
+    started = time.monotonic()
+    os.killpg(srv.proc.pid, signal.SIGTERM)
+    assert srv.proc.wait(timeout=20) == 0
+    assert time.monotonic() - started < 10
+    conn.close()
+
+    again = start_server(tmp_path, [], data_dir=srv.data_dir)
+    try:
+        client = make_client(again)
+        with pytest.raises(client.exceptions.NoSuchKey):
+            client.get_object(Bucket="cut", Key="too-slow")
+        assert [o["Key"] for o in client.list_objects_v2(Bucket="cut").get("Contents", [])] == []
+    finally:
+        stop_server(again)

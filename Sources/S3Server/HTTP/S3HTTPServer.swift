@@ -108,14 +108,28 @@ public final class S3HTTPServer: Sendable {
         await serving.value
     }
 
-    /// Stops accepting, closes every open connection (in-flight requests end with their
-    /// connection) and waits until all connection tasks have finished.
-    public func stop() async {
+    /// Stops: no new connections; with a grace period, requests in flight finish (each
+    /// connection closes after its current response; idle keep-alive connections close at
+    /// once) and whatever is still open when the period ends is closed, cutting those
+    /// requests off (an upload cut off commits nothing). Returns when every connection
+    /// task has finished; then the store can be closed.
+    public func stop(gracePeriod: Duration = .zero) async {
         sweeping.cancel()
         compacting?.cancel()
         await sweeping.value
         await compacting?.value
         try? await serverChannel.close()
+        if gracePeriod > .zero {
+            for channel in connections.withLockedValue({ Array($0.values) }) {
+                channel.eventLoop.execute {
+                    channel.pipeline.fireUserInboundEventTriggered(ChannelShouldQuiesceEvent())
+                }
+            }
+            let deadline = ContinuousClock.now + gracePeriod
+            while ContinuousClock.now < deadline, !connections.withLockedValue({ $0.isEmpty }) {
+                try? await Task.sleep(for: .milliseconds(20))
+            }
+        }
         for channel in connections.withLockedValue({ Array($0.values) }) {
             channel.close(promise: nil)
         }
