@@ -90,6 +90,12 @@ struct Serve: AsyncParsableCommand {
     @Option(name: .long, help: "On SIGTERM/SIGINT, seconds requests in flight get to finish before their connections are cut. Default 30.")
     var shutdownTimeout: Int64?
 
+    @Option(name: .long, help: "Connections served at once; one more is answered 503 SlowDown. Default 1024.")
+    var maxConnections: Int?
+
+    @Option(name: .long, help: "Close a connection after this many seconds without traffic. Default 300.")
+    var idleTimeout: Int64?
+
     @Option(name: .long, help: "Log format: human or json (JSON lines). Default human.")
     var logFormat: String?
 
@@ -107,7 +113,8 @@ struct Serve: AsyncParsableCommand {
             ("abort-uploads-after", abortUploadsAfter.map(String.init)), ("segment-size", segmentSize),
             ("compact-threshold", compactThreshold.map { "\($0)" }), ("compact-interval", compactInterval.map(String.init)),
             ("log-format", logFormat), ("log-level", logLevel), ("access-log", accessLog),
-            ("shutdown-timeout", shutdownTimeout.map(String.init)),
+            ("shutdown-timeout", shutdownTimeout.map(String.init)), ("max-connections", maxConnections.map(String.init)),
+            ("idle-timeout", idleTimeout.map(String.init)),
         ]
         return Dictionary(uniqueKeysWithValues: given.compactMap { name, value in value.map { (name, $0) } })
     }
@@ -115,6 +122,7 @@ struct Serve: AsyncParsableCommand {
     static let settingNames: Set<String> = [
         "data", "host", "port", "access-key", "secret-key", "region", "domain", "abort-uploads-after", "segment-size",
         "compact-threshold", "compact-interval", "log-format", "log-level", "access-log", "shutdown-timeout",
+        "max-connections", "idle-timeout",
     ]
 
     /// Every setting resolved from flags, environment, config file and defaults.
@@ -139,16 +147,18 @@ struct Serve: AsyncParsableCommand {
         defer {
             if ephemeral { try? FileManager.default.removeItem(atPath: dataDirectory) }
         }
+        raiseOpenFileLimit(toServe: settings.maxConnections)
         var storeOptions = ObjectStore.Options()
         storeOptions.segments.maxSegmentSize = settings.segmentSize
-        let configuration = S3ServerConfiguration(host: settings.host, port: settings.port, region: settings.region,
+        var configuration = S3ServerConfiguration(host: settings.host, port: settings.port, region: settings.region,
                                                   domain: settings.domain,
                                                   credentials: [settings.accessKey: settings.secretKey],
                                                   abandonedUploadMaxAgeSeconds: settings.abortUploadsAfter,
                                                   uploadSweepIntervalSeconds: max(1, min(600, settings.abortUploadsAfter / 4)),
                                                   compactionThreshold: settings.compactThreshold,
                                                   compactionIntervalSeconds: settings.compactInterval,
-                                                  accessLog: settings.accessLog)
+                                                  accessLog: settings.accessLog, maxConnections: settings.maxConnections)
+        configuration.idleTimeoutSeconds = settings.idleTimeout
         // Listen first, so health checks answer while recovery runs (ready: 503 until the
         // store is open); S3 requests get 503 meanwhile.
         let slot = StoreSlot()
@@ -226,6 +236,8 @@ struct ServeSettings {
     var logLevel: Logger.Level
     var accessLog: Bool
     var shutdownTimeout: Int64
+    var maxConnections: Int
+    var idleTimeout: Int64
 
     init(_ s: SettingSources) throws {
         data = s.string("data", default: "./data")
@@ -250,6 +262,10 @@ struct ServeSettings {
             Logger.Level(rawValue: $0)
         }
         accessLog = try s.bool("access-log", default: true)
+        maxConnections = try s.parse("max-connections", default: 1024, what: "a number from 1 to 1000000") {
+            Int($0).flatMap { (1...1_000_000).contains($0) ? $0 : nil }
+        }
+        idleTimeout = try s.parse("idle-timeout", default: 300, what: "a positive number of seconds") { Int64($0).flatMap { $0 > 0 ? $0 : nil } }
         shutdownTimeout = try s.parse("shutdown-timeout", default: 30, what: "0 or more seconds") { Int64($0).flatMap { $0 >= 0 ? $0 : nil } }
     }
 }
@@ -310,4 +326,18 @@ func printNow(_ message: String) {
 
 func printError(_ message: String) {
     FileHandle.standardError.write(Data((message + "\n").utf8))
+}
+
+/// Raises the soft limit on open files to the hard limit: every connection is a
+/// descriptor, and a GET by sendfile holds one more per segment piece in flight.
+func raiseOpenFileLimit(toServe connections: Int) {
+    var limit = rlimit()
+    guard getrlimit(Int32(RLIMIT_NOFILE.rawValue), &limit) == 0, limit.rlim_cur < limit.rlim_max else { return }
+    limit.rlim_cur = limit.rlim_max
+    if setrlimit(Int32(RLIMIT_NOFILE.rawValue), &limit) != 0 {
+        printError("strata serve: could not raise the open-files limit: \(String(cString: strerror(errno)))")
+    }
+    if limit.rlim_cur < rlim_t(connections * 2 + 64) {
+        printError("strata serve: the open-files limit (\(limit.rlim_cur)) is low for --max-connections \(connections)")
+    }
 }

@@ -42,3 +42,32 @@ final class S3HealthTests: XCTestCase {
         try store?.close()
     }
 }
+
+/// The connection cap (`strata serve --max-connections`): one connection over it is
+/// answered 503 SlowDown with an S3 error document and closed; once a slot frees up a
+/// new connection is served.
+final class S3ConnectionLimitTests: XCTestCase {
+    func testConnectionOverTheCapGetsSlowDown() async throws {
+        try await S3TestServer.with(configure: { $0.maxConnections = 2 }) { server in
+            let first = S3TestClient(server), second = S3TestClient(server)
+            try await first.expect(200, "GET", "/")
+            try await second.expect(200, "GET", "/")
+            let third = S3TestClient(server)
+            let refused = try await third.call("GET", "/")
+            XCTAssertEqual(refused.status, 503)
+            XCTAssertEqual(refused.errorCode, "SlowDown")
+            XCTAssertEqual(refused.header("Retry-After"), "1")
+            XCTAssertTrue(refused.closesConnection)
+
+            // The first client's keep-alive connection is still served.
+            try await first.expect(200, "GET", "/")
+            await first.close()
+            var served = false
+            for _ in 0..<50 where !served {
+                try await Task.sleep(for: .milliseconds(20))
+                served = try await S3TestClient(server).call("GET", "/").status == 200
+            }
+            XCTAssertTrue(served, "a freed slot takes a new connection")
+        }
+    }
+}

@@ -32,6 +32,34 @@ struct HTTPConnection {
         }
     }
 
+    /// Answers the first request with 503 SlowDown and closes: the server is at its
+    /// connection cap. Bounded by the idle timeout like any connection.
+    func refuseBusy() async {
+        do {
+            try await channel.executeThenClose { inbound, outbound in
+                for try await part in inbound {
+                    guard case .head(let head) = part else { continue }
+                    let requestId = S3RequestHandler.makeRequestId()
+                    let body = ByteBuffer(string: S3Error.slowDown.xmlDocument(resource: String(head.uri.prefix { $0 != "?" }),
+                                                                               requestId: requestId))
+                    var headers = HTTPHeaders()
+                    headers.add(name: "Content-Type", value: "application/xml")
+                    headers.add(name: "Content-Length", value: "\(body.readableBytes)")
+                    headers.add(name: "Connection", value: "close")
+                    headers.add(name: "Retry-After", value: "1")
+                    headers.add(name: "x-amz-request-id", value: requestId)
+                    try await outbound.write(contentsOf: [
+                        .head(HTTPResponseHead(version: head.version, status: .serviceUnavailable, headers: headers)),
+                        .body(.byteBuffer(body)), .end(nil),
+                    ])
+                    return
+                }
+            }
+        } catch {
+            handler.logger.debug("refused connection ended: \(error)")
+        }
+    }
+
     /// Serves one request; returns whether the connection may carry another.
     private func serve(_ head: HTTPRequestHead, parts: InboundParts, output: ResponseOutput) async throws -> Bool {
         let expectsContinue = head.headers["expect"].contains { $0.lowercased() == "100-continue" }

@@ -89,7 +89,17 @@ public final class S3HTTPServer: Sendable {
                     try await listener.executeThenClose { inbound in
                         for try await connection in inbound {
                             let id = ObjectIdentifier(connection.channel)
-                            connections.withLockedValue { $0[id] = connection.channel }
+                            let admitted = connections.withLockedValue { open in
+                                guard open.count < configuration.maxConnections else { return false }
+                                open[id] = connection.channel
+                                return true
+                            }
+                            guard admitted else {
+                                // Over the cap: answer 503 SlowDown (SDKs back off and retry)
+                                // rather than leave the connection unaccepted.
+                                group.addTask { await HTTPConnection(channel: connection, handler: handler).refuseBusy() }
+                                continue
+                            }
                             group.addTask {
                                 await HTTPConnection(channel: connection, handler: handler).run()
                                 connections.withLockedValue { _ = $0.removeValue(forKey: id) }

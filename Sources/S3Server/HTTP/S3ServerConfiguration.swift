@@ -30,6 +30,9 @@ public struct S3ServerConfiguration: Sendable {
     /// status, bytes, duration, request id and access key.
     public var accessLog: Bool
 
+    /// Connections served at once; one more gets 503 SlowDown and is closed.
+    public var maxConnections: Int
+
     /// The credentials `strata serve` uses when none are given (printed at start-up).
     public static let defaultAccessKey = "strata-access-key"
     /// See ``defaultAccessKey``.
@@ -40,7 +43,8 @@ public struct S3ServerConfiguration: Sendable {
                 credentials: [String: String] = [defaultAccessKey: defaultSecretKey],
                 idleTimeoutSeconds: Int64 = 300, maxHeaderBytes: Int = 64 * 1024,
                 abandonedUploadMaxAgeSeconds: Int64 = 86_400, uploadSweepIntervalSeconds: Int64 = 600,
-                compactionThreshold: Double = 0.5, compactionIntervalSeconds: Int64 = 60, accessLog: Bool = false) {
+                compactionThreshold: Double = 0.5, compactionIntervalSeconds: Int64 = 60, accessLog: Bool = false,
+                maxConnections: Int = 1024) {
         self.host = host
         self.port = port
         self.region = region
@@ -53,5 +57,6 @@ public struct S3ServerConfiguration: Sendable {
         self.compactionThreshold = compactionThreshold
         self.compactionIntervalSeconds = compactionIntervalSeconds
         self.accessLog = accessLog
+        self.maxConnections = maxConnections
     }
 }

@@ -264,7 +264,7 @@ final class S3RequestHandler: Sendable {
         }
     }
 
-    private static func makeRequestId() -> String {
+    static func makeRequestId() -> String {
         var rng = SystemRandomNumberGenerator()
         return Hex.encode((0..<8).map { _ in UInt8.random(in: 0...255, using: &rng) }).uppercased()
     }

@@ -39,6 +39,17 @@ final class S3TestClient: @unchecked Sendable {
         return try await send(request)
     }
 
+    /// Closes the keep-alive connection (the next call opens a new one).
+    func close() async {
+        await withCheckedContinuation { continuation in
+            queue.async {
+                self.connection?.close()
+                self.connection = nil
+                continuation.resume()
+            }
+        }
+    }
+
     /// Sends an already signed (or deliberately unsigned) request.
     func send(_ request: SignedRequest) async throws -> HTTPResponse {
         try await withCheckedThrowingContinuation { continuation in

@@ -26,12 +26,14 @@ final class S3TestServer: @unchecked Sendable {
     /// Runs `body` against a new server, then stops it and removes its data.
     /// - Parameter options: the store's options (e.g. a small `minPartSize` for multipart tests).
     static func with<T>(domain: String? = nil, options: ObjectStore.Options = .init(),
+                        configure: (inout S3ServerConfiguration) -> Void = { _ in },
                         _ body: (S3TestServer) async throws -> T) async throws -> T {
         let directory = FileManager.default.temporaryDirectory
             .appendingPathComponent("strata-s3-\(UUID().uuidString)").path
         let store = try ObjectStore(directory: directory, options: options)
-        let configuration = S3ServerConfiguration(host: "127.0.0.1", port: 0, domain: domain,
+        var configuration = S3ServerConfiguration(host: "127.0.0.1", port: 0, domain: domain,
                                                   credentials: [accessKey: secretKey])
+        configure(&configuration)
         let server: S3HTTPServer
         do {
             server = try await S3HTTPServer.start(store: store, configuration: configuration)
