@@ -113,6 +113,25 @@ extension ObjectStore {
         }
     }
 
+    /// The whole log: segment files, their bytes, and the bytes the index counts live.
+    public func logSpace() async throws -> (segments: Int, bytes: UInt64, liveBytes: UInt64) {
+        let index = self.index, log = self.log
+        return try await io {
+            let live = try index.environment.read { try Self.liveStats(index, $0) }
+            let ids = log.segmentIDs
+            let bytes = try ids.reduce(UInt64(0)) { $0 + (try log.file($1)?.size() ?? 0) }
+            return (ids.count, bytes, ids.reduce(UInt64(0)) { $0 + (live[$1] ?? 0) })
+        }
+    }
+
+    /// Sets what is told after every group commit (commits acknowledged, time to sync
+    /// and apply them) and after every compaction; for metrics.
+    public func observe(groupCommits: @escaping @Sendable (Int, Duration) -> Void,
+                        compactions: @escaping @Sendable (CompactionReport) -> Void) {
+        committer.observe(groupCommits)
+        observers.withLock { $0.compaction = compactions }
+    }
+
     static func liveStats(_ index: ObjectIndex, _ txn: Transaction) throws -> [UInt64: UInt64] {
         try txn.withCursor(index.segments) { c in
             var out: [UInt64: UInt64] = [:]
@@ -204,6 +223,8 @@ extension ObjectStore {
         }
         report.bytesReclaimed -= Int64(report.bytesCopied)
         report.seconds = Self.monotonicSeconds() - started
+        let observer = observers.withLock { $0.compaction }
+        observer?(report)
         return report
     }
 

@@ -48,6 +48,11 @@ public final class ObjectStore: Sendable {
     let pins = ExtentPins()
     /// Whether a compaction runs (one at a time).
     let compacting = Mutex(false)
+    /// Metrics hooks (see `observe`).
+    struct Observers {
+        var compaction: (@Sendable (CompactionReport) -> Void)?
+    }
+    let observers = Mutex(Observers())
     /// Held (flock) while the store is open: a second process on the same directory,
     /// say an offline `strata compact` next to a running server, would corrupt it.
     private let lock: DirectoryLock

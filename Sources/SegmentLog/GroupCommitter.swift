@@ -20,6 +20,15 @@ public final class GroupCommitter: @unchecked Sendable {
     private var thread: Thread?
     private let finished = DispatchSemaphore(value: 0)
 
+    /// Told after each batch: how many commits it acknowledged and how long the sync and
+    /// the index apply took (metrics). Guarded by `condition`.
+    private var observer: (@Sendable (Int, Duration) -> Void)?
+
+    /// Sets the batch observer (see ``observer``).
+    public func observe(_ observer: @escaping @Sendable (_ commits: Int, _ syncTime: Duration) -> Void) {
+        condition.withLock { self.observer = observer }
+    }
+
     // Guarded by `condition`.
     private var syncedBatches: UInt64 = 0
     private var syncedCommits: UInt64 = 0
@@ -83,12 +92,16 @@ public final class GroupCommitter: @unchecked Sendable {
             // Every record of this batch was written before its caller queued up here,
             // so the position `sync()` returns (taken after dequeuing) covers all of them.
             do {
+                let started = ContinuousClock.now
                 let position = try log.sync()
                 try onDurable(position)
+                let took = ContinuousClock.now - started
                 condition.lock()
                 syncedBatches += 1
                 syncedCommits += UInt64(batch.count)
+                let observer = self.observer
                 condition.unlock()
+                observer?(batch.count, took)
                 for c in batch { c.resume() }
             } catch {
                 for c in batch { c.resume(throwing: error) }

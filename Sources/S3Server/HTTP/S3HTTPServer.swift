@@ -66,8 +66,10 @@ public final class S3HTTPServer: Sendable {
         self.handler = handler
         let configuration = handler.configuration
         let slot = handler.slot, logger = handler.logger
+        let metrics = handler.metrics
         self.sweeping = Task {
             guard let store = await slot.wait() else { return }
+            metrics.watch(store)
             let sweeper = UploadSweeper(store: store, defaultMaxAge: configuration.abandonedUploadMaxAgeSeconds * 1000, logger: logger)
             await sweeper.run(interval: .seconds(configuration.uploadSweepIntervalSeconds))
         }
@@ -101,7 +103,9 @@ public final class S3HTTPServer: Sendable {
                                 continue
                             }
                             group.addTask {
+                                metrics.connectionOpened()
                                 await HTTPConnection(channel: connection, handler: handler).run()
+                                metrics.connectionClosed()
                                 connections.withLockedValue { _ = $0.removeValue(forKey: id) }
                             }
                         }

@@ -39,6 +39,22 @@ extension S3RequestHandler {
                           body: head.method == .HEAD ? .none : .bytes(ByteBuffer(string: body)))
     }
 
+    /// `GET /_strata/metrics`, and `GET /metrics` when unsigned (a signed one is a
+    /// ListObjects of a bucket named "metrics"): Prometheus text format, unauthenticated
+    /// like the health checks. Nil for any other request.
+    func metricsResponse(_ head: HTTPRequestHead) async -> S3Response? {
+        guard head.method == .GET else { return nil }
+        let path = head.uri.prefix { $0 != "?" }
+        let query = head.uri.drop { $0 != "?" }
+        let unsigned = head.headers["authorization"].isEmpty && !query.contains("Signature=")
+        guard path == "/\(Self.adminPath)/metrics" || (path == "/metrics" && unsigned) else { return nil }
+        let body = await metrics.render(slot.store)
+        var headers = HTTPHeaders()
+        headers.add(name: "Content-Type", value: "text/plain; version=0.0.4; charset=utf-8")
+        headers.add(name: "Cache-Control", value: "no-store")
+        return S3Response(status: .ok, headers: headers, body: .bytes(ByteBuffer(bytes: body)))
+    }
+
     /// `POST /_strata/compact?threshold=0.5&segment=3,4&bandwidth=BYTES`: runs one
     /// compaction and answers its report as JSON (`CompactionReport`).
     private func compactNow(_ context: Context) async throws -> S3Response {

@@ -12,6 +12,7 @@ final class S3RequestHandler: Sendable {
     let configuration: S3ServerConfiguration
     let logger: Logger
     let authenticator: RequestAuthenticator
+    let metrics = ServerMetrics()
 
     /// The open store. `handle` answers 503 before routing while it is not open yet, so
     /// operations never see it missing.
@@ -56,13 +57,16 @@ final class S3RequestHandler: Sendable {
         var resource = String(head.uri.prefix { $0 != "?" })
         var uploadId: String?
         var accessKey = "-"
+        var operation = "Other"
         var response: S3Response
         if let health = healthResponse(head) { return health }
+        if let metricsPage = await metricsResponse(head) { return metricsPage }
         do {
             guard slot.store != nil else {
                 throw S3Error.serviceUnavailable("Strata is still opening its data directory (recovery); try again shortly")
             }
             let request = try S3Request(head: head, domain: configuration.domain)
+            operation = request.operationName
             resource = request.resource
             uploadId = request.query("uploadId")
             let signing = SigningRequest(method: head.method.rawValue, rawPath: request.rawPath,
@@ -83,17 +87,16 @@ final class S3RequestHandler: Sendable {
         response.headers.add(name: "x-amz-id-2", value: requestId)
         response.headers.add(name: "Server", value: "Strata")
         response.headers.add(name: "Date", value: TimeFormat.httpDate(milliseconds: Int64(Date().timeIntervalSince1970 * 1000)))
-        logRequest(head, resource: resource, response: response, requestId: requestId, accessKey: accessKey,
-                   duration: ContinuousClock.now - started)
+        logRequest(head, operation: operation, resource: resource, response: response, requestId: requestId,
+                   accessKey: accessKey, duration: ContinuousClock.now - started)
         return response
     }
 
-    /// The access log: one line per request (info level with `--access-log`, else debug).
-    /// The duration is the time to the response head; a streamed body may take longer.
-    private func logRequest(_ head: HTTPRequestHead, resource: String, response: S3Response, requestId: String,
-                            accessKey: String, duration: Duration) {
-        let level: Logger.Level = configuration.accessLog ? .info : .debug
-        guard logger.logLevel <= level else { return }
+    /// The access log, one line per request (info level with `--access-log`, else debug),
+    /// and the request metrics. The duration is the time to the response head; a streamed
+    /// body may take longer.
+    private func logRequest(_ head: HTTPRequestHead, operation: String, resource: String, response: S3Response,
+                            requestId: String, accessKey: String, duration: Duration) {
         let bytesOut: Int
         switch response.body {
         case .none: bytesOut = 0
@@ -101,6 +104,10 @@ final class S3RequestHandler: Sendable {
         case .object(let reader, _): bytesOut = reader.range.count
         }
         let bytesIn = head.headers.first(name: "x-amz-decoded-content-length") ?? head.headers.first(name: "content-length") ?? "0"
+        metrics.request(operation: operation, status: response.status.code, duration: duration,
+                        bytesIn: Int(bytesIn) ?? 0, bytesOut: bytesOut)
+        let level: Logger.Level = configuration.accessLog ? .info : .debug
+        guard logger.logLevel <= level else { return }
         let parts = resource.dropFirst().split(separator: "/", maxSplits: 1, omittingEmptySubsequences: false)
         let (seconds, attoseconds) = duration.components
         let milliseconds = Double(seconds) * 1000 + Double(attoseconds) / 1e15

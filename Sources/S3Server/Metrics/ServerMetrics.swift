@@ -1,0 +1,115 @@
+import NIOHTTP1
+import ObjectStore
+import Prometheus
+
+/// The server's Prometheus metrics, served at `/metrics` (unsigned GET; a signed one is a
+/// ListObjects of a bucket named "metrics") and `/_strata/metrics`. One registry per
+/// server, so tests can run several.
+final class ServerMetrics: Sendable {
+    let registry = PrometheusCollectorRegistry()
+    private let received: Counter
+    private let sent: Counter
+    private let connections: Gauge
+    private let segments: Gauge
+    private let segmentBytes: Gauge
+    private let liveBytes: Gauge
+    private let deadBytes: Gauge
+    private let compactions: Counter
+    private let reclaimed: Counter
+    private let batchSize: ValueHistogram
+    private let syncTime: DurationHistogram
+
+    static let latencyBuckets: [Duration] = [
+        .microseconds(500), .milliseconds(1), .milliseconds(2), .milliseconds(5), .milliseconds(10), .milliseconds(25),
+        .milliseconds(50), .milliseconds(100), .milliseconds(250), .milliseconds(500), .seconds(1), .seconds(2.5),
+        .seconds(5), .seconds(10), .seconds(30),
+    ]
+
+    init() {
+        func name(_ metric: String, _ unit: String, _ help: String) -> MetricNameDescriptor {
+            MetricNameDescriptor(namespace: "strata", metricName: metric, unitName: unit, helpText: help)
+        }
+        received = registry.makeCounter(descriptor: name("received", "bytes_total", "Request body bytes received"))
+        sent = registry.makeCounter(descriptor: name("sent", "bytes_total", "Response body bytes sent"))
+        connections = registry.makeGauge(descriptor: name("open", "connections", "Client connections open now"))
+        segments = registry.makeGauge(descriptor: name("segments", "count", "Segment files in the log"))
+        segmentBytes = registry.makeGauge(descriptor: name("segment", "bytes", "Bytes of all segment files"))
+        liveBytes = registry.makeGauge(descriptor: name("live", "bytes", "Bytes the index counts live"))
+        deadBytes = registry.makeGauge(descriptor: name("dead", "bytes", "Bytes of segments not live (what compaction can reclaim)"))
+        compactions = registry.makeCounter(descriptor: name("compaction_runs", "total", "Compaction runs that found work"))
+        reclaimed = registry.makeCounter(descriptor: name("compaction_reclaimed", "bytes_total", "Bytes compaction gave back"))
+        batchSize = registry.makeValueHistogram(descriptor: name("group_commit_batch", "commits", "Commits acknowledged per group sync"),
+                                                buckets: [1, 2, 4, 8, 16, 32, 64, 128, 256])
+        syncTime = registry.makeDurationHistogram(descriptor: name("group_commit_sync", "seconds", "Time of one group sync and its index apply"),
+                                                  buckets: Self.latencyBuckets)
+    }
+
+    func request(operation: String, status: UInt, duration: Duration, bytesIn: Int, bytesOut: Int) {
+        registry.makeCounter(descriptor: MetricNameDescriptor(namespace: "strata", metricName: "requests", unitName: "total",
+                                                              helpText: "Requests by S3 operation and HTTP status"),
+                             labels: [("operation", operation), ("status", "\(status)")]).increment()
+        registry.makeDurationHistogram(descriptor: MetricNameDescriptor(namespace: "strata", metricName: "request_duration",
+                                                                         unitName: "seconds", helpText: "Time to the response head by S3 operation"),
+                                       labels: [("operation", operation)], buckets: Self.latencyBuckets).record(duration)
+        if bytesIn > 0 { received.increment(by: Int64(bytesIn)) }
+        if bytesOut > 0 { sent.increment(by: Int64(bytesOut)) }
+    }
+
+    func connectionOpened() { connections.increment() }
+    func connectionClosed() { connections.decrement() }
+
+    /// Hooks the store's group commits and compactions.
+    func watch(_ store: ObjectStore) {
+        store.observe(groupCommits: { [batchSize, syncTime] commits, took in
+            batchSize.record(Double(commits))
+            syncTime.record(took)
+        }, compactions: { [compactions, reclaimed] report in
+            guard !report.victims.isEmpty else { return }
+            compactions.increment()
+            if report.bytesReclaimed > 0 { reclaimed.increment(by: report.bytesReclaimed) }
+        })
+    }
+
+    /// The exposition text, with the log's space read now.
+    func render(_ store: ObjectStore?) async -> [UInt8] {
+        if let store, let space = try? await store.logSpace() {
+            segments.set(Double(space.segments))
+            segmentBytes.set(Double(space.bytes))
+            liveBytes.set(Double(min(space.liveBytes, space.bytes)))
+            deadBytes.set(Double(space.bytes - min(space.liveBytes, space.bytes)))
+        }
+        return registry.emitToBuffer()
+    }
+}
+
+extension S3Request {
+    /// The S3 operation a request is, for metrics labels.
+    var operationName: String {
+        let sub = S3RequestHandler.subresource(of: self)
+        let copy = header("x-amz-copy-source") != nil
+        switch (method, bucket, key, sub) {
+        case (.GET, nil, _, _): return "ListBuckets"
+        case (_, S3RequestHandler.adminPath?, _, _): return "Admin"
+        case (.GET, _, nil, "location"): return "GetBucketLocation"
+        case (.GET, _, nil, "uploads"): return "ListMultipartUploads"
+        case (.GET, _, nil, "lifecycle"): return "GetBucketLifecycleConfiguration"
+        case (.PUT, _, nil, "lifecycle"): return "PutBucketLifecycleConfiguration"
+        case (.DELETE, _, nil, "lifecycle"): return "DeleteBucketLifecycle"
+        case (.POST, _, nil, "delete"): return "DeleteObjects"
+        case (.GET, _, nil, nil): return query("list-type") == "2" ? "ListObjectsV2" : "ListObjects"
+        case (.PUT, _, nil, nil): return "CreateBucket"
+        case (.HEAD, _, nil, nil): return "HeadBucket"
+        case (.DELETE, _, nil, nil): return "DeleteBucket"
+        case (.GET, _, _?, "uploadId"): return "ListParts"
+        case (.GET, _, _?, _): return "GetObject"
+        case (.HEAD, _, _?, _): return "HeadObject"
+        case (.PUT, _, _?, nil): return copy ? "CopyObject" : "PutObject"
+        case (.PUT, _, _?, "uploadId"): return copy ? "UploadPartCopy" : "UploadPart"
+        case (.DELETE, _, _?, nil): return "DeleteObject"
+        case (.POST, _, _?, "uploads"): return "CreateMultipartUpload"
+        case (.POST, _, _?, "uploadId"): return "CompleteMultipartUpload"
+        case (.DELETE, _, _?, "uploadId"): return "AbortMultipartUpload"
+        default: return "Other"
+        }
+    }
+}
