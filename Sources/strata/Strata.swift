@@ -96,6 +96,15 @@ struct Serve: AsyncParsableCommand {
     @Option(name: .long, help: "Close a connection after this many seconds without traffic. Default 300.")
     var idleTimeout: Int64?
 
+    @Option(name: .long, help: "Serve HTTPS with this PEM certificate (chain); needs --tls-key.")
+    var tlsCert: String?
+
+    @Option(name: .long, help: "The PEM private key of --tls-cert.")
+    var tlsKey: String?
+
+    @Flag(name: .long, help: "Serve HTTPS with a certificate for localhost/127.0.0.1 made at start; its CA is written to DATA/tls-ca.pem (printed) for AWS_CA_BUNDLE.")
+    var tlsSelfSigned = false
+
     @Option(name: .long, help: "Log format: human or json (JSON lines). Default human.")
     var logFormat: String?
 
@@ -114,7 +123,8 @@ struct Serve: AsyncParsableCommand {
             ("compact-threshold", compactThreshold.map { "\($0)" }), ("compact-interval", compactInterval.map(String.init)),
             ("log-format", logFormat), ("log-level", logLevel), ("access-log", accessLog),
             ("shutdown-timeout", shutdownTimeout.map(String.init)), ("max-connections", maxConnections.map(String.init)),
-            ("idle-timeout", idleTimeout.map(String.init)),
+            ("idle-timeout", idleTimeout.map(String.init)), ("tls-cert", tlsCert), ("tls-key", tlsKey),
+            ("tls-self-signed", tlsSelfSigned ? "true" : nil),
         ]
         return Dictionary(uniqueKeysWithValues: given.compactMap { name, value in value.map { (name, $0) } })
     }
@@ -122,7 +132,7 @@ struct Serve: AsyncParsableCommand {
     static let settingNames: Set<String> = [
         "data", "host", "port", "access-key", "secret-key", "region", "domain", "abort-uploads-after", "segment-size",
         "compact-threshold", "compact-interval", "log-format", "log-level", "access-log", "shutdown-timeout",
-        "max-connections", "idle-timeout",
+        "max-connections", "idle-timeout", "tls-cert", "tls-key", "tls-self-signed",
     ]
 
     /// Every setting resolved from flags, environment, config file and defaults.
@@ -159,6 +169,19 @@ struct Serve: AsyncParsableCommand {
                                                   compactionIntervalSeconds: settings.compactInterval,
                                                   accessLog: settings.accessLog, maxConnections: settings.maxConnections)
         configuration.idleTimeoutSeconds = settings.idleTimeout
+        var caFile: String?
+        do {
+            if let cert = settings.tlsCert, let key = settings.tlsKey {
+                configuration.tls = try TLSSetup.fromFiles(certificate: cert, key: key)
+            } else if settings.tlsSelfSigned {
+                try FileManager.default.createDirectory(atPath: dataDirectory, withIntermediateDirectories: true)
+                caFile = URL(fileURLWithPath: dataDirectory).standardizedFileURL.path + "/tls-ca.pem"
+                configuration.tls = try TLSSetup.selfSigned(caPath: caFile!)
+            }
+        } catch {
+            printError("strata serve: TLS: \(error)")
+            throw ExitCode(1)
+        }
         // Listen first, so health checks answer while recovery runs (ready: 503 until the
         // store is open); S3 requests get 503 meanwhile.
         let slot = StoreSlot()
@@ -170,7 +193,8 @@ struct Serve: AsyncParsableCommand {
             throw ExitCode(1)
         }
         let host = settings.host
-        let endpoint = "http://\(host.contains(":") ? "[\(host)]" : host):\(server.port)"
+        let scheme = configuration.tls == nil ? "http" : "https"
+        let endpoint = "\(scheme)://\(host.contains(":") ? "[\(host)]" : host):\(server.port)"
         printNow("listening on \(endpoint), opening \(dataDirectory) (health: \(endpoint)/_strata/health/ready)")
         let store: ObjectStore
         do {
@@ -197,9 +221,10 @@ struct Serve: AsyncParsableCommand {
               region      \(settings.region)
               access key  \(settings.accessKey)
               secret key  \(shownSecret)
-              try:        AWS_ACCESS_KEY_ID=\(settings.accessKey) AWS_SECRET_ACCESS_KEY=\(isDefault ? settings.secretKey : "…") \
-            aws --endpoint-url \(endpoint) s3 ls
+              try:        \(caFile.map { "AWS_CA_BUNDLE=\($0) " } ?? "")AWS_ACCESS_KEY_ID=\(settings.accessKey) \
+            AWS_SECRET_ACCESS_KEY=\(isDefault ? settings.secretKey : "…") aws --endpoint-url \(endpoint) s3 ls
             """)
+        if let caFile { printNow("  CA file     \(caFile)  (export AWS_CA_BUNDLE=\(caFile))") }
 
         // SIGINT/SIGTERM: stop accepting, close connections, sync and close the store.
         let signals = [SIGINT, SIGTERM].map { signo -> DispatchSourceSignal in
@@ -238,6 +263,9 @@ struct ServeSettings {
     var shutdownTimeout: Int64
     var maxConnections: Int
     var idleTimeout: Int64
+    var tlsCert: String?
+    var tlsKey: String?
+    var tlsSelfSigned: Bool
 
     init(_ s: SettingSources) throws {
         data = s.string("data", default: "./data")
@@ -266,6 +294,11 @@ struct ServeSettings {
             Int($0).flatMap { (1...1_000_000).contains($0) ? $0 : nil }
         }
         idleTimeout = try s.parse("idle-timeout", default: 300, what: "a positive number of seconds") { Int64($0).flatMap { $0 > 0 ? $0 : nil } }
+        tlsCert = s.optionalString("tls-cert")
+        tlsKey = s.optionalString("tls-key")
+        tlsSelfSigned = try s.bool("tls-self-signed", default: false)
+        guard (tlsCert == nil) == (tlsKey == nil) else { throw ValidationError("--tls-cert and --tls-key go together") }
+        guard !(tlsSelfSigned && tlsCert != nil) else { throw ValidationError("--tls-self-signed and --tls-cert exclude each other") }
         shutdownTimeout = try s.parse("shutdown-timeout", default: 30, what: "0 or more seconds") { Int64($0).flatMap { $0 >= 0 ? $0 : nil } }
     }
 }

@@ -126,13 +126,19 @@ def _stop(proc):
         proc.wait(timeout=5)
 
 
-def _is_ready(port):
+def _is_ready(port, extra_args=()):
     """Strata: /_strata/health/ready answers 200 (it listens before recovery ends and
     answers 503 until then). moto: the port accepts connections."""
     try:
         with socket.create_connection(("127.0.0.1", port), timeout=1) as conn:
             if TARGET != "strata":
                 return True
+            if "--tls-self-signed" in extra_args or "--tls-cert" in extra_args:
+                import ssl
+                context = ssl.create_default_context()
+                context.check_hostname = False
+                context.verify_mode = ssl.CERT_NONE
+                conn = context.wrap_socket(conn)
             conn.sendall(b"GET /_strata/health/ready HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n")
             return conn.recv(64).startswith(b"HTTP/1.1 200")
     except OSError:
@@ -173,7 +179,7 @@ def _start_server(tmp_root: Path, extra_args=(), data_dir=None) -> Server:
         if proc.poll() is not None:
             pytest.fail(f"server exited with {proc.returncode} before listening: {' '.join(cmd)}\n"
                         f"--- server output ---\n{server.output()}")
-        if _is_ready(port):
+        if _is_ready(port, extra_args):
             break
         if time.monotonic() > deadline:
             _stop(proc)

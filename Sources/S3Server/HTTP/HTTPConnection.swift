@@ -15,7 +15,7 @@ struct HTTPConnection {
         do {
             try await channel.executeThenClose { inbound, outbound in
                 let parts = InboundParts(inbound.makeAsyncIterator())
-                let output = ResponseOutput(outbound)
+                let output = ResponseOutput(outbound, sendfile: handler.configuration.tls == nil)
                 outputs.output = output
                 while let part = try await parts.next() {
                     guard case .head(let head) = part else {

@@ -3,6 +3,7 @@ import NIOConcurrencyHelpers
 import NIOCore
 import NIOHTTP1
 import NIOPosix
+import NIOSSL
 import ObjectStore
 
 /// The S3 endpoint: HTTP/1.1 on SwiftNIO in front of an ``ObjectStore``.
@@ -38,6 +39,7 @@ public final class S3HTTPServer: Sendable {
         decoderLimits.maxHeaderFieldSize = configuration.maxHeaderBytes
         let limits = decoderLimits
         let idle = TimeAmount.seconds(configuration.idleTimeoutSeconds)
+        let tls = try configuration.tls.map { try NIOSSLContext(configuration: $0) }
         let listener = try await ServerBootstrap(group: group)
             .serverChannelOption(.backlog, value: 256)
             .serverChannelOption(.socketOption(.so_reuseaddr), value: 1)
@@ -46,6 +48,7 @@ public final class S3HTTPServer: Sendable {
             .bind(host: configuration.host, port: configuration.port) { channel in
                 channel.eventLoop.makeCompletedFuture {
                     let sync = channel.pipeline.syncOperations
+                    if let tls { try sync.addHandler(NIOSSLServerHandler(context: tls)) }
                     try sync.addHandler(IdleStateHandler(allTimeout: idle))
                     try sync.addHandler(IdleConnectionCloser())
                     try sync.configureHTTPServerPipeline(withPipeliningAssistance: true, withErrorHandling: true,

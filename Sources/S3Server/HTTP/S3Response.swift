@@ -69,8 +69,14 @@ final class ResponseOutput: @unchecked Sendable {
     /// connection ends, in case the channel dropped them unwritten.
     private var pending: [FileRegion] = []
 
-    init(_ writer: NIOAsyncChannelOutboundWriter<HTTPServerResponsePart>) {
+    /// Whether object bodies go out by sendfile; not under TLS, whose encryption needs
+    /// the bytes in memory: then they are read in 1 MiB chunks (checked as they are read)
+    /// and written with backpressure.
+    private let sendfile: Bool
+
+    init(_ writer: NIOAsyncChannelOutboundWriter<HTTPServerResponsePart>, sendfile: Bool = true) {
         self.writer = writer
+        self.sendfile = sendfile
     }
 
     /// Closes the descriptors of regions the channel never wrote (connection gone).
@@ -98,6 +104,10 @@ final class ResponseOutput: @unchecked Sendable {
             try await writer.write(contentsOf: [head(length: 0), .end(nil)])
         case .bytes(let buffer):
             try await writer.write(contentsOf: [head(length: buffer.readableBytes), .body(.byteBuffer(buffer)), .end(nil)])
+        case .object(let reader, _) where !sendfile:
+            try await writer.write(head(length: reader.range.count))
+            try await handler.store.stream(reader) { chunk in try await writer.write(.body(.byteBuffer(chunk))) }
+            try await writer.write(.end(nil))
         case .object(let reader, let checkedPieces):
             try await writer.write(head(length: reader.range.count))
             for (number, piece) in reader.pieces.enumerated() {

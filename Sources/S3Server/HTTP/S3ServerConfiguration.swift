@@ -1,3 +1,5 @@
+import NIOSSL
+
 /// How a Strata S3 endpoint listens and whom it accepts.
 public struct S3ServerConfiguration: Sendable {
     /// Address to bind (loopback by default: a dev store is not exposed unless asked).
@@ -33,6 +35,10 @@ public struct S3ServerConfiguration: Sendable {
     /// Connections served at once; one more gets 503 SlowDown and is closed.
     public var maxConnections: Int
 
+    /// HTTPS instead of HTTP (see ``TLSSetup``). Object bodies then go out through
+    /// buffered reads: TLS cannot carry sendfile's file regions.
+    public var tls: TLSConfiguration?
+
     /// The credentials `strata serve` uses when none are given (printed at start-up).
     public static let defaultAccessKey = "strata-access-key"
     /// See ``defaultAccessKey``.
@@ -44,7 +50,7 @@ public struct S3ServerConfiguration: Sendable {
                 idleTimeoutSeconds: Int64 = 300, maxHeaderBytes: Int = 64 * 1024,
                 abandonedUploadMaxAgeSeconds: Int64 = 86_400, uploadSweepIntervalSeconds: Int64 = 600,
                 compactionThreshold: Double = 0.5, compactionIntervalSeconds: Int64 = 60, accessLog: Bool = false,
-                maxConnections: Int = 1024) {
+                maxConnections: Int = 1024, tls: TLSConfiguration? = nil) {
         self.host = host
         self.port = port
         self.region = region
@@ -58,5 +64,6 @@ public struct S3ServerConfiguration: Sendable {
         self.compactionIntervalSeconds = compactionIntervalSeconds
         self.accessLog = accessLog
         self.maxConnections = maxConnections
+        self.tls = tls
     }
 }
