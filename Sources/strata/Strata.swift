@@ -96,6 +96,9 @@ struct Serve: AsyncParsableCommand {
     @Option(name: .long, help: "Close a connection after this many seconds without traffic. Default 300.")
     var idleTimeout: Int64?
 
+    @Option(name: .long, help: "A request head must arrive complete within this many seconds (also how long an idle keep-alive connection stays open). Default 60.")
+    var headerTimeout: Int64?
+
     @Option(name: .long, help: "Serve HTTPS with this PEM certificate (chain); needs --tls-key.")
     var tlsCert: String?
 
@@ -123,7 +126,8 @@ struct Serve: AsyncParsableCommand {
             ("compact-threshold", compactThreshold.map { "\($0)" }), ("compact-interval", compactInterval.map(String.init)),
             ("log-format", logFormat), ("log-level", logLevel), ("access-log", accessLog),
             ("shutdown-timeout", shutdownTimeout.map(String.init)), ("max-connections", maxConnections.map(String.init)),
-            ("idle-timeout", idleTimeout.map(String.init)), ("tls-cert", tlsCert), ("tls-key", tlsKey),
+            ("idle-timeout", idleTimeout.map(String.init)),
+            ("header-timeout", headerTimeout.map(String.init)), ("tls-cert", tlsCert), ("tls-key", tlsKey),
             ("tls-self-signed", tlsSelfSigned ? "true" : nil),
         ]
         return Dictionary(uniqueKeysWithValues: given.compactMap { name, value in value.map { (name, $0) } })
@@ -132,7 +136,7 @@ struct Serve: AsyncParsableCommand {
     static let settingNames: Set<String> = [
         "data", "host", "port", "access-key", "secret-key", "region", "domain", "abort-uploads-after", "segment-size",
         "compact-threshold", "compact-interval", "log-format", "log-level", "access-log", "shutdown-timeout",
-        "max-connections", "idle-timeout", "tls-cert", "tls-key", "tls-self-signed",
+        "max-connections", "idle-timeout", "header-timeout", "tls-cert", "tls-key", "tls-self-signed",
     ]
 
     /// Every setting resolved from flags, environment, config file and defaults.
@@ -169,6 +173,7 @@ struct Serve: AsyncParsableCommand {
                                                   compactionIntervalSeconds: settings.compactInterval,
                                                   accessLog: settings.accessLog, maxConnections: settings.maxConnections)
         configuration.idleTimeoutSeconds = settings.idleTimeout
+        configuration.headerTimeoutSeconds = settings.headerTimeout
         var caFile: String?
         do {
             if let cert = settings.tlsCert, let key = settings.tlsKey {
@@ -263,6 +268,7 @@ struct ServeSettings {
     var shutdownTimeout: Int64
     var maxConnections: Int
     var idleTimeout: Int64
+    var headerTimeout: Int64
     var tlsCert: String?
     var tlsKey: String?
     var tlsSelfSigned: Bool
@@ -294,6 +300,7 @@ struct ServeSettings {
             Int($0).flatMap { (1...1_000_000).contains($0) ? $0 : nil }
         }
         idleTimeout = try s.parse("idle-timeout", default: 300, what: "a positive number of seconds") { Int64($0).flatMap { $0 > 0 ? $0 : nil } }
+        headerTimeout = try s.parse("header-timeout", default: 60, what: "a positive number of seconds") { Int64($0).flatMap { $0 > 0 ? $0 : nil } }
         tlsCert = s.optionalString("tls-cert")
         tlsKey = s.optionalString("tls-key")
         tlsSelfSigned = try s.bool("tls-self-signed", default: false)

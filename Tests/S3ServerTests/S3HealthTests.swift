@@ -71,3 +71,31 @@ final class S3ConnectionLimitTests: XCTestCase {
         }
     }
 }
+
+/// Slow clients (`strata serve --header-timeout`): a request head that does not arrive
+/// complete in time closes the connection; a prompt one on the same setting is served.
+final class S3HeaderTimeoutTests: XCTestCase {
+    /// Runs blocking socket work off Swift's cooperative threads (which serve requests).
+    private func offPool<T: Sendable>(_ body: @escaping @Sendable () throws -> T) async throws -> T {
+        try await withCheckedThrowingContinuation { continuation in
+            Thread.detachNewThread { continuation.resume(with: Result { try body() }) }
+        }
+    }
+
+    func testTrickledHeadIsCutOffAtTheHeaderTimeout() async throws {
+        try await S3TestServer.with(configure: { $0.headerTimeoutSeconds = 1 }) { server in
+            let port = server.port
+            let closedAfter = try await offPool { () -> Double in
+                let client = try RawHTTPClient(port: port, timeout: 10)
+                let started = Date()
+                try client.sendRaw("GET / HTTP/1.1\r\nHost: 127.0.0.1\r\n")
+                let rest = try client.readUntilClose()
+                XCTAssertEqual(rest, [], "closed without an answer")
+                return Date().timeIntervalSince(started)
+            }
+            XCTAssertGreaterThan(closedAfter, 0.8)
+            XCTAssertLessThan(closedAfter, 5)
+            try await S3TestClient(server).expect(200, "GET", "/")
+        }
+    }
+}

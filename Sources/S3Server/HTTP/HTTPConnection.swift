@@ -17,7 +17,16 @@ struct HTTPConnection {
                 let parts = InboundParts(inbound.makeAsyncIterator())
                 let output = ResponseOutput(outbound, sendfile: handler.configuration.tls == nil)
                 outputs.output = output
-                while let part = try await parts.next() {
+                while true {
+                    // Slow clients: the next request head must be complete within the
+                    // header timeout (also how long an idle keep-alive connection stays).
+                    let channel = self.channel.channel
+                    let deadline = channel.eventLoop.scheduleTask(in: .seconds(handler.configuration.headerTimeoutSeconds)) {
+                        channel.close(promise: nil)
+                    }
+                    let next = try await parts.next()
+                    deadline.cancel()
+                    guard let part = next else { return }
                     guard case .head(let head) = part else {
                         // Body or end without a head: the previous request's leftovers were
                         // already drained, so this cannot happen on a sane connection.

@@ -14,6 +14,10 @@ public struct S3ServerConfiguration: Sendable {
     public var credentials: [String: String]
     /// A connection with no traffic in either direction for this long is closed.
     public var idleTimeoutSeconds: Int64
+    /// A request head must arrive complete within this long (from the end of the previous
+    /// response, or the connection's start); otherwise the connection is closed. Bounds
+    /// idle keep-alive connections and clients that trickle their headers.
+    public var headerTimeoutSeconds: Int64 = 60
     /// Largest accepted request head (request line and headers).
     public var maxHeaderBytes: Int
     /// Multipart uploads older than this are aborted (unless a bucket lifecycle rule
