@@ -92,7 +92,7 @@ extension ObjectStore {
         }
     }
 
-    private struct AlreadyGone: Error {}
+    private struct AlreadyGone: ControlSignal {}
 
     /// Streams a reader's bytes in order, in chunks of at most `chunkSize` read on the
     /// store's thread pool, so the caller's thread (an event loop) never blocks on disk.

@@ -78,17 +78,33 @@ public final class ObjectStore: Sendable {
     }
 
     /// Finishes pending commits, stops the threads and syncs the index.
+    ///
+    /// Records written but never waited for (a compaction stopped midway, a request whose
+    /// client went away between its commit and the sync) are synced and applied here too,
+    /// so the index of a cleanly closed store equals a rebuild from its segments.
     public func close() throws {
         committer.shutdown()
+        var failure: Error?
+        do {
+            try journal.applyDurable(upTo: try log.sync())
+        } catch {
+            failure = error  // a failed sync: the log is read-only; recovery replays at the next start
+        }
         try pool.syncShutdownGracefully()
         try index.environment.sync()
         lock.release()
+        if let failure { throw failure }
     }
 
     /// Runs blocking work on the store's thread pool, mapping errors to `StoreError`.
+    /// Cancellation and the store's own control-flow signals pass through unchanged.
     func io<T: Sendable>(_ body: @escaping @Sendable () throws -> T) async throws -> T {
         do {
             return try await pool.runIfActive(body)
+        } catch let signal as ControlSignal {
+            throw signal
+        } catch is CancellationError {
+            throw CancellationError()
         } catch {
             throw StoreError.wrap(error)
         }
@@ -104,6 +120,8 @@ public final class ObjectStore: Sendable {
         }
         do {
             try await committer.waitDurable()
+        } catch is CancellationError {
+            throw CancellationError()
         } catch {
             throw StoreError.wrap(error)
         }
@@ -181,7 +199,7 @@ extension ObjectStore {
         throw StoreError(.slowDown, "Uploads kept being created in the bucket while it was being deleted; try again")
     }
 
-    private struct UploadsStillOpen: Error {}
+    private struct UploadsStillOpen: ControlSignal {}
 
     /// The bucket's information (HeadBucket).
     public func bucket(_ name: String) async throws -> BucketInfo {
@@ -212,6 +230,10 @@ extension ObjectStore {
         }
     }
 }
+
+/// An error the store throws to itself to change course (say, "deleted meanwhile:
+/// nothing to do"); `io` passes it through instead of turning it into an S3 error.
+protocol ControlSignal: Error {}
 
 /// An exclusive `flock` on `DIR/LOCK`, released by `release()` or when the store goes
 /// away (the kernel drops it with the descriptor, also when the process is killed).
