@@ -505,6 +505,31 @@ def worker(cyc: Cycle, t: int):
     def delete(key):
         attempt("delete", key, None, lambda: s3.delete_object(Bucket=BUCKET, Key=key))
 
+    def delete_many(keys):
+        """DeleteObjects: one op per key, acked when the response lists it as Deleted."""
+        ops = [cyc.begin(t, k, "multi-delete", None) for k in keys]
+        cyc.in_flight[t] = "multi-delete"
+        try:
+            r = s3.delete_objects(Bucket=BUCKET, Delete={"Objects": [{"Key": k} for k in keys]})
+        except Exception as e:  # noqa: BLE001
+            outcome, detail = classify(e)
+            for op in ops:
+                cyc.finish(op, outcome, detail)
+            if outcome != "failed":
+                raise Stop() from None
+            return
+        finally:
+            cyc.in_flight.pop(t, None)
+        deleted = {d["Key"] for d in r.get("Deleted", [])}
+        errors = {e["Key"]: f"{e.get('Code')} {e.get('Message', '')}" for e in r.get("Errors", [])}
+        for op in ops:
+            if op.key in deleted:
+                cyc.finish(op, "acked")
+                if op.key in mine:
+                    mine[op.key] = None
+            else:
+                cyc.finish(op, "failed", errors.get(op.key, "neither Deleted nor Errors"))
+
     def get_check(key):
         expected = mine[key]
         cyc.in_flight[t] = "get"
@@ -543,7 +568,10 @@ def worker(cyc: Cycle, t: int):
             elif r < 0.50:
                 put(pick_key(1.0), small_size(rng))
             elif r < 0.62:
-                delete(pick_key(0.25))
+                if rng.random() < 0.3:
+                    delete_many(sorted({pick_key(0.25) for _ in range(rng.randint(1, 4))}))
+                else:
+                    delete(pick_key(0.25))
             elif r < 0.74:
                 present = [k for k in cyc.owned[t] if mine[k] is not None]
                 if present:
@@ -905,7 +933,8 @@ def run(args, binary, work):
             in_flight = ["?"]
         if compactor and compactor.running_since is not None:
             in_flight.append("compact")
-        killed_at = time.monotonic() - load_start
+        kill_time = time.monotonic()
+        killed_at = kill_time - load_start
         server.kill()
         cyc.stop.set()
         for th in threads:
@@ -923,7 +952,7 @@ def run(args, binary, work):
             totals[k] += cyc.stats.counts[k]
         failures += cyc.failures
         if compactor:
-            bad = [(rc, out) for s, e, rc, out in compactor.runs if rc != 0 and e < load_start + kill_at - 0.05]
+            bad = [(rc, out) for s, e, rc, out in compactor.runs if rc != 0 and e < kill_time - 0.05]
             for rc, out in bad[:2]:
                 warnings.append(f"cycle {cycle}: `strata compact --server` exited {rc} while the server "
                                 f"ran: {out.strip()[-300:]}")
@@ -1008,7 +1037,7 @@ def run(args, binary, work):
             f" | kill at {killed_at:.2f}s{kill_note}, in flight: {', '.join(in_flight) or 'nothing'}{offline_note}"
             f" | start-up kills: {', '.join(startup_kills) or 'none'} | recovery {recovery:.2f}s"
             f" | keys checked {len(all_keys)} ({counts['present']} present, "
-            f"in-flight writes landed on {counts['landed']} of {counts['in_doubt']} keys in doubt) | {'ok' if not fails and not cyc.failures else 'FAILED'}")
+            f"in-flight changes landed on {counts['landed']} of {counts['in_doubt']} keys in doubt) | {'ok' if not fails and not cyc.failures else 'FAILED'}")
         for e in cyc.stats.errors[:3]:
             log(f"    S3 error during the load: {e}")
         if failures:
@@ -1050,7 +1079,9 @@ def run(args, binary, work):
             failures += fails
             log(f"re-check after offline compaction: {len(all_keys)} keys ({counts['present']} present), "
                 f"{'ok' if not fails else 'FAILED'}")
-            server.stop()
+            clean, rc = server.stop()
+            if not clean:
+                failures.append(f"strata serve did not stop cleanly on SIGTERM after the re-check (exit {rc})")
     oplog.close()
 
     for w in warnings:
