@@ -157,9 +157,10 @@ def run_tool(cmd, timeout, log_path=None):
 class Server:
     """One `strata serve` process at a time on a fixed data directory and port."""
 
-    def __init__(self, binary, data_dir, log_path, port, segment_size=None):
+    def __init__(self, binary, data_dir, log_path, port, segment_size=None, extra=()):
         self.binary, self.data_dir, self.log_path, self.port = binary, data_dir, log_path, port
         self.segment_size = segment_size
+        self.extra = list(extra)
         self.proc = None
         self.launched_at = 0.0
 
@@ -173,7 +174,7 @@ class Server:
              "--region", REGION]
         if self.segment_size:
             c += ["--segment-size", str(self.segment_size)]
-        return c
+        return c + self.extra
 
     def launch(self):
         assert self.proc is None or self.proc.poll() is not None
@@ -610,6 +611,7 @@ class Features:
         self.offline_compact = False
         rc, out = run_tool([str(binary), "serve", "--help"], 30)
         self.segment_size = rc == 0 and "--segment-size" in out
+        self.background_compact = rc == 0 and "--compact-interval" in out
         rc, out = run_tool([str(binary), "compact", "--help"], 30)
         if rc == 0:
             self.online_compact = "--server" in out
@@ -617,7 +619,8 @@ class Features:
             self.threshold = "--threshold" in out
 
     def describe(self):
-        return (f"--segment-size {'yes' if self.segment_size else 'no'}, "
+        return (f"serve --segment-size {'yes' if self.segment_size else 'no'}, "
+                f"serve --compact-interval {'yes' if self.background_compact else 'no'}, "
                 f"compact --server {'yes' if self.online_compact else 'no'}, "
                 f"compact --data {'yes' if self.offline_compact else 'no'}")
 
@@ -637,7 +640,7 @@ class Compactor(threading.Thread):
 
     def cmd(self):
         c = [str(self.binary), "compact", "--server", self.endpoint, "--access-key", ACCESS_KEY,
-             "--secret-key", SECRET_KEY]
+             "--secret-key", SECRET_KEY, "--json"]
         if self.threshold is not None:
             c += ["--threshold", str(self.threshold)]
         return c
@@ -658,6 +661,37 @@ class Compactor(threading.Thread):
     def durations(self):
         with self.lock:
             return [e - s for s, e, rc, _ in self.runs if rc == 0]
+
+    def summary(self):
+        """'compactions 3 ok (2 segments removed, 40 entries moved), 1 busy, 1 cut by the kill'"""
+        ok = removed = moved = busy = other = 0
+        for _, _, rc, out in self.runs:
+            if rc == 0:
+                ok += 1
+                rep = parse_compact_report(out)
+                removed += len(rep.get("removed", []))
+                moved += rep.get("entriesMoved", 0)
+            elif "SlowDown" in out:
+                busy += 1               # another compaction (the background one) was running
+            else:
+                other += 1
+        text = f"compactions {ok} ok ({removed} segments removed, {moved} entries moved)"
+        if busy:
+            text += f", {busy} busy"
+        if other:
+            text += f", {other} failed or cut by the kill"
+        return text
+
+
+def parse_compact_report(out):
+    """The JSON report of `strata compact --json` ({} when there is none)."""
+    start = out.find("{")
+    if start < 0:
+        return {}
+    try:
+        return json.loads(out[start:out.rfind("}") + 1])
+    except ValueError:
+        return {}
 
 
 # ----------------------------------------------------------------------------- check
@@ -802,7 +836,11 @@ def parse_args(argv):
                          "(skipped, with a note, when this strata has no `compact`)")
     ap.add_argument("--segment-size", type=int, default=4 * MiB,
                     help="`serve --segment-size` when strata supports it (default 4 MiB; 0: don't pass)")
-    ap.add_argument("--threshold", type=float, default=0.1, help="online compaction threshold (default 0.1)")
+    ap.add_argument("--threshold", type=float, default=0.1,
+                    help="dead-ratio threshold of online and background compaction (default 0.1)")
+    ap.add_argument("--compact-interval", type=int, default=2,
+                    help="with --compact: `serve --compact-interval` seconds of the server's own "
+                         "background compaction (default 2; 0: not passed)")
     ap.add_argument("--restart-kill-chance", type=float, default=0.5,
                     help="chance to kill the restarted server again during start-up (default 0.5)")
     ap.add_argument("--inject-fault", action="store_true",
@@ -872,7 +910,11 @@ def run(args, binary, work):
     log(f"  work directory {work}")
 
     rng = random.Random(args.seed)
-    server = Server(binary, data, server_log, free_port(), seg)
+    extra = []
+    if args.compact and features.background_compact and args.compact_interval > 0:
+        extra = ["--compact-interval", str(args.compact_interval),
+                 "--compact-threshold", str(args.threshold)]
+    server = Server(binary, data, server_log, free_port(), seg, extra)
     server.launch()
     server.wait_listening()
     s3 = make_client(server.endpoint)
@@ -952,7 +994,8 @@ def run(args, binary, work):
             totals[k] += cyc.stats.counts[k]
         failures += cyc.failures
         if compactor:
-            bad = [(rc, out) for s, e, rc, out in compactor.runs if rc != 0 and e < kill_time - 0.05]
+            bad = [(rc, out) for s, e, rc, out in compactor.runs
+                   if rc != 0 and e < kill_time - 0.05 and "SlowDown" not in out]
             for rc, out in bad[:2]:
                 warnings.append(f"cycle {cycle}: `strata compact --server` exited {rc} while the server "
                                 f"ran: {out.strip()[-300:]}")
@@ -970,7 +1013,7 @@ def run(args, binary, work):
         # --- offline compaction on the crashed directory (sometimes killed itself)
         offline_note = ""
         if compact_offline and crng.random() < 0.3:
-            cmd = [str(binary), "compact", "--data", str(data)]
+            cmd = [str(binary), "compact", "--data", str(data), "--threshold", str(args.threshold), "--json"]
             if crng.random() < 0.4:
                 delay = crng.uniform(0.0, 0.5)
                 proc = _track(subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
@@ -981,14 +1024,16 @@ def run(args, binary, work):
                     proc.kill()
                 proc.wait(timeout=30)
                 _untrack(proc)
-                offline_note = (f", offline compact killed at {delay:.2f}s" if not done
-                                else f", offline compact exited {proc.returncode} before its kill")
+                offline_note = (f"offline compact killed at {delay:.2f}s" if not done
+                                else f"offline compact exited {proc.returncode} before its kill")
                 if done and proc.returncode != 0:
                     failures.append(f"cycle {cycle}: offline `strata compact --data` on the crashed "
                                     f"directory exited {proc.returncode} (see {tools_log})")
             else:
                 rc, out = run_tool(cmd, TOOL_TIMEOUT, tools_log)
-                offline_note = f", offline compact exit {rc}"
+                rep = parse_compact_report(out)
+                offline_note = (f"offline compact exit {rc} ({len(rep.get('removed', []))} segments "
+                                f"removed, {rep.get('entriesMoved', 0)} entries moved)")
                 if rc != 0:
                     failures.append(f"cycle {cycle}: offline `strata compact --data` on the crashed "
                                     f"directory exited {rc}:\n{out[-1500:]}")
@@ -1030,11 +1075,11 @@ def run(args, binary, work):
         c = cyc.stats.counts
         comp = ""
         if compactor:
-            ok = sum(1 for r in compactor.runs if r[2] == 0)
-            comp = f", compactions {ok} ok/{len(compactor.runs)}"
+            comp = ", " + compactor.summary()
         log(f"cycle {cycle}/{args.cycles}: ops acked {c['acked']}, failed {c['failed']}, "
             f"unknown {c['unknown']}, refused {c['refused']} (in-load GETs checked {cyc.stats.gets_checked}{comp})"
-            f" | kill at {killed_at:.2f}s{kill_note}, in flight: {', '.join(in_flight) or 'nothing'}{offline_note}"
+            f" | kill at {killed_at:.2f}s{kill_note}, in flight: {', '.join(in_flight) or 'nothing'}"
+            f"{' | ' + offline_note if offline_note else ''}"
             f" | start-up kills: {', '.join(startup_kills) or 'none'} | recovery {recovery:.2f}s"
             f" | keys checked {len(all_keys)} ({counts['present']} present, "
             f"in-flight changes landed on {counts['landed']} of {counts['in_doubt']} keys in doubt) | {'ok' if not fails and not cyc.failures else 'FAILED'}")
@@ -1065,8 +1110,11 @@ def run(args, binary, work):
 
     verify("")
     if compact_offline and not failures:
-        rc, out = run_tool([str(binary), "compact", "--data", str(data)], TOOL_TIMEOUT, tools_log)
-        log(f"strata compact --data (offline, final): exit {rc}")
+        rc, out = run_tool([str(binary), "compact", "--data", str(data), "--threshold", "0", "--json"],
+                           TOOL_TIMEOUT, tools_log)
+        rep = parse_compact_report(out)
+        log(f"strata compact --data --threshold 0 (offline, final): exit {rc} "
+            f"({len(rep.get('removed', []))} segments removed, {rep.get('entriesMoved', 0)} entries moved)")
         if rc != 0:
             failures.append(f"final offline `strata compact --data` exited {rc}:\n{out[-1500:]}")
         else:
