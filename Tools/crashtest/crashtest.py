@@ -63,6 +63,9 @@ os.environ["AWS_CONFIG_FILE"] = os.path.join(_isolation, "config")
 os.environ["AWS_SHARED_CREDENTIALS_FILE"] = os.path.join(_isolation, "credentials")
 os.environ["NO_PROXY"] = os.environ["no_proxy"] = "127.0.0.1,localhost"
 atexit.register(shutil.rmtree, _isolation, True)
+# strata takes settings from STRATA_* variables (and a file named by STRATA_CONFIG): its
+# processes get none of them, only the flags the harness passes.
+CHILD_ENV = {k: v for k, v in os.environ.items() if not k.startswith("STRATA_")}
 
 import boto3  # noqa: E402  (after the environment is cleaned)
 from botocore.config import Config  # noqa: E402
@@ -137,7 +140,7 @@ def port_accepts(port):
 def run_tool(cmd, timeout, log_path=None):
     """Runs a strata subcommand to completion; returns (rc, output). rc None on timeout."""
     proc = _track(subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
-                                   stdin=subprocess.DEVNULL, start_new_session=True))
+                                   stdin=subprocess.DEVNULL, start_new_session=True, env=CHILD_ENV))
     try:
         out, _ = proc.communicate(timeout=timeout)
         rc = proc.returncode
@@ -183,7 +186,7 @@ class Server:
             log.flush()
             self.proc = _track(subprocess.Popen(
                 self.cmd(), stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
-                start_new_session=True,
+                start_new_session=True, env=CHILD_ENV,
                 preexec_fn=_die_with_parent if sys.platform.startswith("linux") else None))
         self.launched_at = time.monotonic()
 
@@ -378,6 +381,7 @@ class Cycle:
         self.oplog = oplog
         self.t0 = t0
         self.in_flight = {}             # thread -> kind, for the kill report
+        self.pending_uploads = []       # multipart uploads left open (or maybe open) at the kill
 
     def next_gen(self, key):
         with self.gen_lock:
@@ -407,6 +411,21 @@ class Cycle:
                "outcome": op.outcome, "detail": op.detail}
         with self.ops_lock:
             self.oplog.write(json.dumps(rec) + "\n")
+
+
+@dataclass
+class PendingUpload:
+    """A multipart upload the load left open, or whose Complete/Abort had no answer."""
+    key: str
+    upload_id: str
+    value: Version                  # the object it completes to
+    thread: int
+    own: bool                       # the key is the thread's own (its later value is exact)
+    sizes: list
+    md5s: list                      # each part's expected ETag
+    acked: dict = field(default_factory=dict)     # part number -> ETag of an acked UploadPart
+    complete_attempted: bool = False
+    abort_attempted: bool = False
 
 
 class Stop(Exception):
@@ -487,22 +506,33 @@ def worker(cyc: Cycle, t: int):
         up = plain("mpu-create", lambda: s3.create_multipart_upload(Bucket=BUCKET, Key=key))
         if up is None:
             return
-        uid = up["UploadId"]
-        parts = []
-        for i in range(nparts):
-            chunk = body[i * PART_SIZE:(i + 1) * PART_SIZE]
-            r = plain("mpu-part", lambda: s3.upload_part(Bucket=BUCKET, Key=key, UploadId=uid,
-                                                         PartNumber=i + 1, Body=chunk))
-            if r is None:
+        chunks = [body[i * PART_SIZE:(i + 1) * PART_SIZE] for i in range(nparts)]
+        u = PendingUpload(key, up["UploadId"], v, t, own=key in mine,
+                          sizes=[len(c) for c in chunks],
+                          md5s=[f'"{hashlib.md5(c).hexdigest()}"' for c in chunks])
+        closed = False
+        try:
+            for i, chunk in enumerate(chunks):
+                r = plain("mpu-part", lambda: s3.upload_part(Bucket=BUCKET, Key=key, UploadId=u.upload_id,
+                                                             PartNumber=i + 1, Body=chunk))
+                if r is None or cyc.stop.is_set():
+                    if r is not None:
+                        u.acked[i + 1] = r["ETag"]
+                    return                      # left open: resolved by the check
+                u.acked[i + 1] = r["ETag"]
+            parts = [{"PartNumber": n, "ETag": e} for n, e in sorted(u.acked.items())]
+            if rng.random() < 0.15:
+                u.abort_attempted = True
+                closed = plain("mpu-abort", lambda: s3.abort_multipart_upload(
+                    Bucket=BUCKET, Key=key, UploadId=u.upload_id)) is not None
                 return
-            parts.append({"PartNumber": i + 1, "ETag": r["ETag"]})
-            if cyc.stop.is_set():
-                return                        # left incomplete: the sweeper's business
-        if rng.random() < 0.15:
-            plain("mpu-abort", lambda: s3.abort_multipart_upload(Bucket=BUCKET, Key=key, UploadId=uid))
-            return
-        attempt("mpu", key, v, lambda: s3.complete_multipart_upload(
-            Bucket=BUCKET, Key=key, UploadId=uid, MultipartUpload={"Parts": parts}))
+            u.complete_attempted = True
+            closed = attempt("mpu", key, v, lambda: s3.complete_multipart_upload(
+                Bucket=BUCKET, Key=key, UploadId=u.upload_id, MultipartUpload={"Parts": parts}))
+        finally:
+            if not closed:
+                with cyc.ops_lock:
+                    cyc.pending_uploads.append(u)
 
     def copy(src, dst):
         sv = mine[src]
@@ -813,6 +843,75 @@ def check_keys(s3, keys, expect, history, t0, rng, label):
     return resolved, failures, {"present": present, "in_doubt": in_doubt, "landed": landed}
 
 
+def check_uploads(s3, pending, states, label):
+    """Multipart uploads the load left open, after the restart: every acknowledged part is
+    still there (same size and ETag), a part that is listed is complete, an upload whose
+    Complete landed is closed (and an open one's object is not visible); then each is
+    completed (all parts there: the object must read back byte-exact) or aborted.
+    Updates `states` for the completed ones; returns (failures, completed, aborted)."""
+    failures = []
+    completed = aborted = 0
+    for u in pending:
+        where = f"{label}: multipart upload {u.upload_id[:16]}… of {u.key!r} ({u.value.short()}, thread {u.thread})"
+        try:
+            r = s3.list_parts(Bucket=BUCKET, Key=u.key, UploadId=u.upload_id, MaxParts=1000)
+            listed = {p["PartNumber"]: (p["Size"], p["ETag"]) for p in r.get("Parts", [])}
+        except ClientError as e:
+            if e.response.get("Error", {}).get("Code") != "NoSuchUpload":
+                failures.append(f"{where}: ListParts failed: {classify(e)[1]}")
+                continue
+            if not (u.complete_attempted or u.abort_attempted):
+                failures.append(f"{where}: the upload is gone (NoSuchUpload) although its parts "
+                                f"{sorted(u.acked)} were acknowledged and it was never completed or aborted")
+            elif u.complete_attempted and u.own and states.get(u.key) != u.value:
+                failures.append(f"{where}: the upload is closed, so its Complete landed, but the key "
+                                f"holds {describe_value(states.get(u.key))}")
+            continue
+        except Exception as e:  # noqa: BLE001
+            failures.append(f"{where}: ListParts failed: {classify(e)[1]}")
+            continue
+        bad = False
+        if u.complete_attempted and states.get(u.key) == u.value:
+            failures.append(f"{where}: the completed object is visible but the upload is still open")
+            bad = True
+        for n, etag in sorted(u.acked.items()):
+            if n not in listed:
+                failures.append(f"{where}: acknowledged part {n} (ETag {etag}) is missing; listed: {sorted(listed)}")
+                bad = True
+            elif listed[n] != (u.sizes[n - 1], etag):
+                failures.append(f"{where}: acknowledged part {n} is listed as {listed[n]}, "
+                                f"expected ({u.sizes[n - 1]}, {etag})")
+                bad = True
+        for n, (size, etag) in sorted(listed.items()):
+            if n > len(u.sizes) or (size, etag) != (u.sizes[n - 1], u.md5s[n - 1]):
+                failures.append(f"{where}: part {n} is listed as ({size}, {etag}), which no "
+                                f"UploadPart sent")
+                bad = True
+        if bad:
+            continue
+        try:
+            if len(listed) == len(u.sizes):
+                s3.complete_multipart_upload(
+                    Bucket=BUCKET, Key=u.key, UploadId=u.upload_id,
+                    MultipartUpload={"Parts": [{"PartNumber": n, "ETag": listed[n][1]} for n in sorted(listed)]})
+                found, body, _, _ = read_key(s3, u.key)
+                if found != u.value:
+                    failures.append(f"{where}: completed after the restart, it reads back as "
+                                    f"{describe_found(found, body)}")
+                    continue
+                states[u.key] = u.value
+                completed += 1
+            else:
+                s3.abort_multipart_upload(Bucket=BUCKET, Key=u.key, UploadId=u.upload_id)
+                aborted += 1
+        except (ClientError, CheckError) as e:
+            failures.append(f"{where}: completing/aborting after the restart failed: "
+                            f"{classify(e)[1] if isinstance(e, ClientError) else e}")
+        except Exception as e:  # noqa: BLE001
+            failures.append(f"{where}: completing/aborting after the restart failed: {classify(e)[1]}")
+    return failures, completed, aborted
+
+
 # ----------------------------------------------------------------------------- main
 
 def default_binary():
@@ -1034,7 +1133,8 @@ def run(args, binary, work):
             if crng.random() < 0.4:
                 delay = crng.uniform(0.0, 0.5)
                 proc = _track(subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-                                               stdin=subprocess.DEVNULL, start_new_session=True))
+                                               stdin=subprocess.DEVNULL, start_new_session=True,
+                                               env=CHILD_ENV))
                 time.sleep(delay)
                 done = proc.poll() is not None
                 if not done:
@@ -1088,23 +1188,30 @@ def run(args, binary, work):
         if not server.alive():
             failures.append(f"cycle {cycle}: the server died during the check\n{server.log_tail()}")
         states = {k: resolved.get(k, states[k]) for k in all_keys}
+        ufails, ucompleted, uaborted = check_uploads(s3, cyc.pending_uploads, states, f"cycle {cycle}")
+        failures += ufails
+        fails = fails + ufails
 
         c = cyc.stats.counts
         comp = ""
         if compactor:
             comp = ", " + compactor.summary()
-        log(f"cycle {cycle}/{args.cycles}: ops acked {c['acked']}, failed {c['failed']}, "
-            f"unknown {c['unknown']}, refused {c['refused']} (in-load GETs checked {cyc.stats.gets_checked}{comp})"
-            f" | kill at {killed_at:.2f}s{kill_note}, in flight: {', '.join(in_flight) or 'nothing'}"
-            f"{' | ' + offline_note if offline_note else ''}"
-            f" | start-up kills: {', '.join(startup_kills) or 'none'} | recovery {recovery:.2f}s"
-            f" | keys checked {len(all_keys)} ({counts['present']} present, "
-            f"in-flight changes landed on {counts['landed']} of {counts['in_doubt']} keys in doubt) | {'ok' if not fails and not cyc.failures else 'FAILED'}")
+        verdict = "ok" if not fails and not cyc.failures else "FAILED"
+        log(f"cycle {cycle}/{args.cycles} {verdict}: load: ops acked {c['acked']}, failed {c['failed']}, "
+            f"unknown {c['unknown']}, refused {c['refused']}; in-load GETs checked {cyc.stats.gets_checked}"
+            f"{'; ' + comp[2:] if comp else ''}")
+        log(f"    kill at {killed_at:.2f}s{kill_note} (in flight: {', '.join(in_flight) or 'nothing'})"
+            f"{'; ' + offline_note if offline_note else ''}; start-up kills: "
+            f"{', '.join(startup_kills) or 'none'}; recovery {recovery:.2f}s")
+        log(f"    check: {len(all_keys)} keys ({counts['present']} present; in-flight changes landed on "
+            f"{counts['landed']} of {counts['in_doubt']} keys in doubt); open uploads "
+            f"{len(cyc.pending_uploads)} (completed {ucompleted}, aborted {uaborted})")
         for e in cyc.stats.errors[:3]:
             log(f"    S3 error during the load: {e}")
         if cyc.stats.s3_errors:
-            (failures if args.strict else warnings).append(f"cycle {cycle}: {cyc.stats.s3_errors} S3 error(s) during the load, e.g. "
-                            f"{cyc.stats.errors[0]} (every request of the harness is valid: a server bug)")
+            (failures if args.strict else warnings).append(
+                f"cycle {cycle}: {cyc.stats.s3_errors} S3 error(s) during the load, e.g. "
+                f"{cyc.stats.errors[0]} (every request of the harness is valid: a server bug)")
         if failures:
             break
 
