@@ -912,6 +912,28 @@ def check_uploads(s3, pending, states, label):
     return failures, completed, aborted
 
 
+def diagnose_verify(binary, data, work, tools_log):
+    """After a failed verify: does a replay (what the next start does) repair it? Run on
+    a copy, so the data directory stays as the server left it."""
+    copy = work / "data-replayed"
+    shutil.rmtree(copy, ignore_errors=True)
+    shutil.copytree(data, copy)
+    try:
+        (copy / "LOCK").unlink(missing_ok=True)
+        rc, out = run_tool([str(binary), "recover", "--data", str(copy)], TOOL_TIMEOUT, tools_log)
+        replay = next((line for line in out.splitlines() if "records scanned" in line), out.strip()[-200:])
+        rc2, _ = run_tool([str(binary), "verify", "--data", str(copy)], TOOL_TIMEOUT, tools_log)
+        ck = run_tool([str(binary), "inspect", "index", "--data", str(data)], 60)[1]
+        checkpoint = next((line.strip() for line in ck.splitlines() if line.startswith("checkpoint")), "?")
+        end = next((line.split(":", 1)[1].strip() for line in out.splitlines() if line.startswith("log end")), "?")
+        return (f"    diagnosis: index {checkpoint}, log end {end}; on a copy, `strata recover` "
+                f"(the start-up replay) exited {rc} ({replay}), then verify exited {rc2}"
+                + (": the stopped server left records after its checkpoint that the index never applied"
+                   if rc == 0 and rc2 == 0 else ""))
+    finally:
+        shutil.rmtree(copy, ignore_errors=True)
+
+
 # ----------------------------------------------------------------------------- main
 
 def default_binary():
@@ -1233,7 +1255,7 @@ def run(args, binary, work):
             name = "strata verify" + (" --deep" if extra else "")
             log(f"{name}{label}: exit {rc} ({time.monotonic() - t:.1f}s)")
             if rc != 0:
-                failures.append(f"{name}{label} exited {rc}:\n{out[-3000:]}")
+                failures.append(f"{name}{label} exited {rc}:\n{out[-3000:]}\n{diagnose_verify(binary, data, work, tools_log)}")
 
     verify("")
     if compact_offline and not failures:
