@@ -137,6 +137,22 @@ def port_accepts(port):
         return False
 
 
+def readiness(port):
+    """'down' (no connection), 'recovering' (accepts, /_strata/health/ready is not 200 yet)
+    or 'ready'. A strata that has no health endpoint (it listened only after recovery)
+    answers it with an S3 error other than 503: ready as soon as it accepts."""
+    import http.client
+    conn = http.client.HTTPConnection("127.0.0.1", port, timeout=1)
+    try:
+        conn.request("GET", "/_strata/health/ready")
+        status = conn.getresponse().status
+    except (OSError, http.client.HTTPException):
+        return "recovering" if port_accepts(port) else "down"
+    finally:
+        conn.close()
+    return "recovering" if status == 503 else "ready"
+
+
 def run_tool(cmd, timeout, log_path=None):
     """Runs a strata subcommand to completion; returns (rc, output). rc None on timeout."""
     proc = _track(subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
@@ -193,17 +209,18 @@ class Server:
     def alive(self):
         return self.proc is not None and self.proc.poll() is None
 
-    def wait_listening(self, timeout=STARTUP_TIMEOUT):
-        """Waits until the port accepts; returns seconds since launch. Raises on exit/timeout."""
+    def wait_ready(self, timeout=STARTUP_TIMEOUT):
+        """Waits until the server is ready (recovered; /_strata/health/ready answers 200);
+        returns seconds since launch. Raises when it exits or times out."""
         deadline = self.launched_at + timeout
         while True:
             if self.proc.poll() is not None:
                 raise HarnessError(f"strata serve exited with {self.proc.returncode} during start-up\n"
                                    f"--- server log (tail) ---\n{self.log_tail()}")
-            if port_accepts(self.port):
+            if readiness(self.port) == "ready":
                 return time.monotonic() - self.launched_at
             if time.monotonic() > deadline:
-                raise HarnessError(f"strata serve did not accept connections on port {self.port} "
+                raise HarnessError(f"strata serve was not ready on port {self.port} "
                                    f"within {timeout:.0f}s\n--- server log (tail) ---\n{self.log_tail()}")
             time.sleep(0.01)
 
@@ -924,12 +941,15 @@ def diagnose_verify(binary, data, work, tools_log):
         replay = next((line for line in out.splitlines() if "records scanned" in line), out.strip()[-200:])
         rc2, _ = run_tool([str(binary), "verify", "--data", str(copy)], TOOL_TIMEOUT, tools_log)
         ck = run_tool([str(binary), "inspect", "index", "--data", str(data)], 60)[1]
-        checkpoint = next((line.strip() for line in ck.splitlines() if line.startswith("checkpoint")), "?")
+        checkpoint = next((" ".join(line.split()) for line in ck.splitlines()
+                           if line.startswith("checkpoint")), "checkpoint ?")
         end = next((line.split(":", 1)[1].strip() for line in out.splitlines() if line.startswith("log end")), "?")
         return (f"    diagnosis: index {checkpoint}, log end {end}; on a copy, `strata recover` "
                 f"(the start-up replay) exited {rc} ({replay}), then verify exited {rc2}"
                 + (": the stopped server left records after its checkpoint that the index never applied"
                    if rc == 0 and rc2 == 0 else ""))
+    except Exception as e:  # noqa: BLE001 - a diagnosis must not hide the failure
+        return f"    diagnosis failed: {type(e).__name__}: {e}"
     finally:
         shutil.rmtree(copy, ignore_errors=True)
 
@@ -1054,7 +1074,7 @@ def run(args, binary, work):
                  "--compact-threshold", str(args.threshold)]
     server = Server(binary, data, server_log, free_port(), seg, extra)
     server.launch()
-    server.wait_listening()
+    server.wait_ready()
     s3 = make_client(server.endpoint)
     s3.create_bucket(Bucket=BUCKET)
 
@@ -1185,19 +1205,21 @@ def run(args, binary, work):
                 break
             server.launch()
             delay = crng.uniform(0.0, max(0.05, 1.3 * last_rec))
-            listening = False
+            state = "starting"                  # the last state seen before the kill
             end = server.launched_at + delay
             while time.monotonic() < end and server.alive():
-                listening = listening or port_accepts(server.port)
+                state = readiness(server.port)
+                if state == "down":
+                    state = "starting"
                 time.sleep(0.005)
             if not server.alive():
                 server.kill()
                 raise HarnessError(f"cycle {cycle}: strata serve exited with {server.proc.returncode} "
                                    f"during start-up\n--- server log (tail) ---\n{server.log_tail()}")
             server.kill()
-            startup_kills.append(f"{delay:.2f}s ({'listening' if listening else 'recovering'})")
+            startup_kills.append(f"{delay:.2f}s ({state})")
         server.launch()
-        recovery = server.wait_listening()
+        recovery = server.wait_ready()
         server.last_recovery = recovery
 
         # --- check
@@ -1242,7 +1264,7 @@ def run(args, binary, work):
     if not clean:
         warnings.append(f"strata serve did not stop cleanly on SIGTERM (exit {rc}); killed it")
         server.launch()
-        server.wait_listening()
+        server.wait_ready()
         clean, rc = server.stop()
         if not clean:
             failures.append(f"strata serve did not stop cleanly on SIGTERM twice (exit {rc})")
@@ -1269,7 +1291,7 @@ def run(args, binary, work):
         else:
             verify(" (after offline compaction)")
             server.launch()
-            server.wait_listening()
+            server.wait_ready()
             s3 = make_client(server.endpoint, read_timeout=60)
             _, fails, counts = check_keys(s3, all_keys, lambda k: [("acked", states[k])], {}, t0,
                                            random.Random(args.seed), "after offline compaction")
