@@ -310,9 +310,6 @@ class Op:
     outcome: str = "pending"       # acked, failed, unknown, refused
     detail: str = ""
 
-    def possibly_landed(self):
-        return self.outcome in ("acked", "unknown")
-
     def brief(self, t0):
         end = f"{self.end - t0:.3f}" if self.end is not None else "?"
         d = f" [{self.detail}]" if self.detail else ""
@@ -670,6 +667,7 @@ class Features:
         self.segment_size = False
         self.online_compact = False
         self.offline_compact = False
+        self.threshold = False
         rc, out = run_tool([str(binary), "serve", "--help"], 30)
         self.segment_size = rc == 0 and "--segment-size" in out
         self.background_compact = rc == 0 and "--compact-interval" in out
@@ -1067,7 +1065,6 @@ def run(args, binary, work):
         log("  note: this strata has no `serve --segment-size`: default segment size")
     log(f"  work directory {work}")
 
-    rng = random.Random(args.seed)
     extra = []
     if args.compact and features.background_compact and args.compact_interval > 0:
         extra = ["--compact-interval", str(args.compact_interval),
