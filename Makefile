@@ -2,6 +2,7 @@
 #   make serve   install missing system packages, build, run the server on ./data
 #   make test    the same set-up, then the whole test suite (Swift tests, then compat)
 #   make compat  only the real-client compatibility suite (Tests/compat)
+#   make crashtest  only the crash-recovery torture test (Tools/crashtest)
 SHELL := /bin/bash
 
 SYSTEM_PACKAGES := liblmdb-dev zlib1g-dev pkg-config lmdb-utils
@@ -12,7 +13,7 @@ SWIFT ?= swift
 SWIFT_BUILD_FLAGS ?=
 DATA ?= ./data
 
-.PHONY: all deps client-deps build serve test compat clean
+.PHONY: all deps client-deps build serve test compat crashtest clean
 
 all: build
 
@@ -56,12 +57,21 @@ test: deps
 	$(SWIFT) build --build-tests $(SWIFT_BUILD_FLAGS)
 	$(SWIFT) test --skip-build $(SWIFT_BUILD_FLAGS)
 	$(MAKE) compat
+	$(MAKE) crashtest
 
 # Starts a real `strata serve` on a free loopback port and drives it with AWS CLI v1
 # and v2, boto3, s3cmd, rclone and curl (see Tests/compat/README section in README.md).
 compat: deps client-deps
 	$(SWIFT) build --product strata $(SWIFT_BUILD_FLAGS)
 	STRATA_BIN=$$($(SWIFT) build --show-bin-path $(SWIFT_BUILD_FLAGS))/strata $(PYTHON) -m pytest -q Tests/compat
+
+# Crash-recovery torture test (Tools/crashtest): SIGKILLs a real `strata serve` under
+# load and online compaction, checks every key after each restart, then strata verify.
+# A short run (about 30 s); CRASHTEST_ARGS="--cycles 20 --compact" for a long one.
+CRASHTEST_ARGS ?= --cycles 3 --duration-per-cycle 4 --compact
+crashtest: deps client-deps
+	$(SWIFT) build --product strata $(SWIFT_BUILD_FLAGS)
+	STRATA_BIN=$$($(SWIFT) build --show-bin-path $(SWIFT_BUILD_FLAGS))/strata Tools/crashtest/run.sh $(CRASHTEST_ARGS)
 
 clean:
 	rm -rf .build
