@@ -95,6 +95,20 @@ final class ExtentPins: Sendable {
     }
 }
 
+/// Writers (PUT, UploadPart, copies) whose data records are written but whose commit is
+/// not in the index yet, by the segment that was active when they started writing.
+final class InFlightWrites: Sendable {
+    private let state = Mutex<[UInt64: Int]>([:])
+    func enter(_ segment: UInt64) { state.withLock { $0[segment, default: 0] += 1 } }
+    func leave(_ segment: UInt64) {
+        state.withLock { s in
+            s[segment, default: 1] -= 1
+            if s[segment] == 0 { s[segment] = nil }
+        }
+    }
+    var oldest: UInt64? { state.withLock { $0.keys.min() } }
+}
+
 extension ObjectStore {
     /// Sealed segments with their live bytes, by id. The active segment is never a victim.
     public func segmentUsage() async throws -> [SegmentUsage] {
@@ -211,9 +225,15 @@ extension ObjectStore {
         try await committer.waitDurable()
 
         let index = self.index, log = self.log
+        // The index state the victims are judged on must be durable before any is
+        // unlinked: MDB_NOMETASYNC lets a power loss undo the last transaction, which could
+        // put the checkpoint back into a victim.
+        try await io { try index.environment.sync() }
+        // Read before the stats: a writer that left has its commit in the index already.
+        let oldestInFlight = writers.oldest
         let stats = try await io { try index.environment.read { try Self.liveStats(index, $0) } }
         for id in report.victims {
-            if stats[id] != nil {
+            if stats[id] != nil || oldestInFlight.map({ id >= $0 }) == true {
                 report.kept.append(id)
                 continue
             }
@@ -241,6 +261,7 @@ extension ObjectStore {
         return try await io {
             try index.environment.read { txn in
                 var out: [Movable] = []
+                var movedBuckets = Set<[UInt8]>()
                 for table in [index.buckets, index.configs, index.uploads, index.parts, index.objects, index.tombstones] {
                     try txn.withCursor(table) { c in
                         var entry = try c.first()
@@ -252,7 +273,15 @@ extension ObjectStore {
                             } else if !touches, table.name == index.parts.name {
                                 touches = try IndexValue.part(e.value).extents.contains { victims.contains($0.segment) }
                             }
-                            if touches { out.append(Movable(table: table.name, key: e.key, value: e.value)) }
+                            if touches {
+                                out.append(Movable(table: table.name, key: e.key, value: e.value))
+                                // A bucket's configurations apply only after the bucket: a
+                                // bucket copied behind them must take them along.
+                                if table.name == index.buckets.name { movedBuckets.insert(e.key) }
+                            } else if table.name == index.configs.name,
+                                      let nul = e.key.firstIndex(of: 0), movedBuckets.contains(Array(e.key[..<nul])) {
+                                out.append(Movable(table: table.name, key: e.key, value: e.value))
+                            }
                             entry = try c.next()
                         }
                     }

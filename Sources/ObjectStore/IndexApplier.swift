@@ -48,7 +48,20 @@ struct IndexApplier {
             let key = IndexKey.bucketPrefix(b.name)
             guard try supersedes(record.sequence, key, bucket: b.name) else { return }
             try removeTombstone(key)
+            // An older bucket of the same name is still there only when its deleteBucket
+            // record is gone (compacted after this re-create): it is replaced.
+            if let old = try txn.get(index.buckets, nameKey) {
+                try account(ref: try IndexValue.header(old).ref, extents: [], sign: -1)
+            }
             try store(index.buckets, nameKey, record)
+            // Configurations older than this bucket belong to an earlier bucket of the same
+            // name (its deleteBucket record may be gone, compacted after the re-create).
+            for (configKey, value) in try entries(index.configs, prefix: nameKey + [0]) {
+                let (sequence, ref) = try IndexValue.header(value)
+                guard sequence < record.sequence else { continue }
+                try txn.delete(index.configs, configKey)
+                try account(ref: ref, extents: [], sign: -1)
+            }
         case .deleteBucket:
             let name = try Payload.decodeDeleteBucket(record.payload)
             let nameKey = Array(name.utf8)
@@ -131,7 +144,17 @@ struct IndexApplier {
         let tombKey = IndexKey.closedUpload(uploadId)
         let tombstone = record.type == .deleteBucket ? Payload.encodeAbort(bucket: bucket, key: key, uploadId: uploadId) : record.payload
         if try moveIfSameCommit(index.tombstones, tombKey, record, payload: tombstone) { return }
-        guard try txn.get(index.tombstones, tombKey) == nil else { return }
+        if let old = try txn.get(index.tombstones, tombKey) {
+            // The earliest close wins, whatever order the records are applied in: a
+            // deleteBucket applied before the (older) abort it wrote first, as compaction
+            // can leave them, gives way to the abort.
+            let (sequence, ref) = try IndexValue.header(old)
+            guard record.sequence < sequence else { return }
+            try txn.delete(index.tombstones, tombKey)
+            try account(ref: ref, extents: [], sign: -1)
+            try store(index.tombstones, tombKey, record, payload: tombstone)
+            return
+        }
         let uploadKey = IndexKey.upload(bucket: bucket, key: key, uploadId: uploadId)
         if let old = try txn.get(index.uploads, uploadKey) {
             try txn.delete(index.uploads, uploadKey)

@@ -52,6 +52,7 @@ public final class PartWriter: @unchecked Sendable {
     /// Commits the part, replacing an earlier part with the same number. BadDigest on an
     /// MD5 mismatch; NoSuchUpload if the upload was completed or aborted meanwhile.
     public func finish(contentMD5: [UInt8]? = nil, checksums: [String: String] = [:]) async throws -> PartInfo {
+        defer { data.release() }
         let digest = try await data.finishData(contentMD5: contentMD5)
         var part = PartInfo(partNumber: partNumber, size: data.bytesWritten, lastModified: ObjectStore.now(),
                             etag: digest.map { String(format2: $0) }.joined(), checksums: checksums,

@@ -46,6 +46,8 @@ public final class ObjectStore: Sendable {
     let pool: NIOThreadPool
     /// Multipart completions in flight (compaction waits for them before deleting).
     let pins = ExtentPins()
+    /// Uncommitted writers' data (compaction keeps the segments they wrote into).
+    let writers = InFlightWrites()
     /// Whether a compaction runs (one at a time).
     let compacting = Mutex(false)
     /// Metrics hooks (see `observe`).
@@ -163,9 +165,15 @@ extension ObjectStore {
         for _ in 0..<8 {
             let open = try await io { [index] in
                 try index.environment.read { txn in
-                    try txn.withCursor(index.uploads) { c in
+                    // Refuse before touching the uploads: a failed DeleteBucket changes nothing.
+                    guard try txn.get(index.buckets, Array(name.utf8)) != nil else { throw StoreError.noSuchBucket(name) }
+                    let prefix = IndexKey.bucketPrefix(name)
+                    let nonEmpty = try txn.withCursor(index.objects) { c in try c.seek(atOrAfter: prefix).map { $0.key.starts(with: prefix) } ?? false }
+                    if nonEmpty {
+                        throw StoreError(.bucketNotEmpty, "The bucket you tried to delete is not empty: \(name)")
+                    }
+                    return try txn.withCursor(index.uploads) { c in
                         var out: [UploadInfo] = []
-                        let prefix = IndexKey.bucketPrefix(name)
                         var entry = try c.seek(atOrAfter: prefix)
                         while let e = entry, e.key.starts(with: prefix) {
                             let upload = try IndexValue.upload(e.value)

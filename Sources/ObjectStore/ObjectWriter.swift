@@ -54,6 +54,7 @@ public final class ObjectWriter: @unchecked Sendable {
     private var md5 = Insecure.MD5()
     private var size: UInt64 = 0
     private var finished = false
+    private var registered: UInt64?
 
     init(store: ObjectStore, bucket: String, key: String, metadata: [String: String], conditions: WriteConditions) {
         self.store = store
@@ -94,6 +95,11 @@ public final class ObjectWriter: @unchecked Sendable {
         let chunk = buffer
         buffer.removeAll(keepingCapacity: true)
         let log = store.log
+        if registered == nil {
+            let segment = log.activeSegmentID ?? 0
+            store.writers.enter(segment)
+            registered = segment
+        }
         extents.append(try await store.io { try chunk.withUnsafeBytes { try log.appendData($0) } })
     }
 
@@ -104,6 +110,7 @@ public final class ObjectWriter: @unchecked Sendable {
     ///   - checksums: checksums the caller computed over the same bytes and verified, by
     ///     algorithm name (`CRC32`, …, base64); stored with the object and returned by GET.
     public func finish(contentMD5: [UInt8]? = nil, checksums: [String: String] = [:]) async throws -> ObjectInfo {
+        defer { release() }
         let digest = try await finishData(contentMD5: contentMD5)
         var info = ObjectInfo(bucket: bucket, key: key, size: size, lastModified: ObjectStore.now(),
                               etag: digest.map { String(format2: $0) }.joined(), metadata: metadata, checksums: checksums,
@@ -138,7 +145,16 @@ public final class ObjectWriter: @unchecked Sendable {
     public func abort() {
         finished = true
         buffer = []
+        release()
     }
+
+    /// The commit is in the index (or will never be): compaction may take the segments.
+    func release() {
+        if let segment = registered { store.writers.leave(segment) }
+        registered = nil
+    }
+
+    deinit { release() }
 }
 
 extension String {
