@@ -245,10 +245,10 @@ protocol ControlSignal: Error {}
 
 /// An exclusive `flock` on `DIR/LOCK`, released by `release()` or when the store goes
 /// away (the kernel drops it with the descriptor, also when the process is killed).
-final class DirectoryLock: Sendable {
+public final class DirectoryLock: Sendable {
     private let descriptor: Mutex<Int32>
 
-    init(directory: String) throws {
+    public init(directory: String) throws {
         let path = directory + "/LOCK"
         let fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0o644)
         guard fd >= 0 else { throw StoreError.wrap(IOError("open", path: path, errno: errno)) }
@@ -259,7 +259,7 @@ final class DirectoryLock: Sendable {
         descriptor = Mutex(fd)
     }
 
-    func release() {
+    public func release() {
         descriptor.withLock { fd in
             if fd >= 0 { close(fd) }
             fd = -1

@@ -333,6 +333,15 @@ struct Recover: AsyncParsableCommand {
         let start = Date()
         let report: Recovery.Report
         if rebuildIndex {
+            // The same lock a running server holds: never rebuild under its feet.
+            let lock: DirectoryLock
+            do {
+                lock = try DirectoryLock(directory: options.data)
+            } catch {
+                printError("strata recover: \(error)")
+                throw ExitCode(1)
+            }
+            defer { lock.release() }
             try? FileManager.default.removeItem(atPath: options.data + "/index")
             try FileManager.default.createDirectory(atPath: options.data + "/index", withIntermediateDirectories: true)
             let log = try SegmentLog(directory: options.data + "/segments")

@@ -44,6 +44,12 @@ struct HTTPConnection {
     /// Answers the first request with 503 SlowDown and closes: the server is at its
     /// connection cap. Bounded by the idle timeout like any connection.
     func refuseBusy() async {
+        // Bounded like any request head, so refused connections cannot pile up.
+        let raw = channel.channel
+        let deadline = raw.eventLoop.scheduleTask(in: .seconds(handler.configuration.headerTimeoutSeconds)) {
+            raw.close(promise: nil)
+        }
+        defer { deadline.cancel() }
         do {
             try await channel.executeThenClose { inbound, outbound in
                 for try await part in inbound {

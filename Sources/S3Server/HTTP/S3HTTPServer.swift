@@ -88,6 +88,7 @@ public final class S3HTTPServer: Sendable {
         self.serverChannel = listener.channel
         let connections = NIOLockedValueBox<[ObjectIdentifier: Channel]>([:])
         self.connections = connections
+        let refused = NIOLockedValueBox(0)
         self.serving = Task {
             await withDiscardingTaskGroup { group in
                 do {
@@ -101,8 +102,21 @@ public final class S3HTTPServer: Sendable {
                             }
                             guard admitted else {
                                 // Over the cap: answer 503 SlowDown (SDKs back off and retry)
-                                // rather than leave the connection unaccepted.
-                                group.addTask { await HTTPConnection(channel: connection, handler: handler).refuseBusy() }
+                                // rather than leave the connection unaccepted; far over it,
+                                // just close, so descriptors stay bounded.
+                                let refusing = refused.withLockedValue { n -> Bool in
+                                    guard n < configuration.maxConnections else { return false }
+                                    n += 1
+                                    return true
+                                }
+                                guard refusing else {
+                                    try? await connection.channel.close()
+                                    continue
+                                }
+                                group.addTask {
+                                    await HTTPConnection(channel: connection, handler: handler).refuseBusy()
+                                    refused.withLockedValue { $0 -= 1 }
+                                }
                                 continue
                             }
                             group.addTask {
@@ -150,6 +164,9 @@ public final class S3HTTPServer: Sendable {
         for channel in connections.withLockedValue({ Array($0.values) }) {
             channel.close(promise: nil)
         }
+        // A handler still running (an operator's compaction, say) is cancelled: its
+        // connection is gone, and stopping must not wait for it.
+        serving.cancel()
         await serving.value
     }
 }

@@ -37,8 +37,9 @@ public struct LineLogHandler: LogHandler {
         let time = Self.timestamp()
         switch format {
         case .human:
-            var line = "\(time) \(event.level) \(event.message)"
-            for (key, value) in fields.sorted(by: { $0.key < $1.key }) { line += " \(key)=\(value)" }
+            // Control characters (a key with a newline) are escaped: one event, one line.
+            var line = "\(time) \(event.level) \(Self.escaped("\(event.message)"))"
+            for (key, value) in fields.sorted(by: { $0.key < $1.key }) { line += " \(key)=\(Self.escaped("\(value)"))" }
             sink.write(line)
         case .json:
             var object: [String: Any] = ["ts": time, "level": "\(event.level)", "label": label, "msg": "\(event.message)"]
@@ -59,6 +60,11 @@ public struct LineLogHandler: LogHandler {
         case .array(let a): return a.map(json)
         case .dictionary(let d): return d.mapValues(json)
         }
+    }
+
+    static func escaped(_ text: String) -> String {
+        guard text.unicodeScalars.contains(where: { $0.value < 0x20 || $0.value == 0x7F }) else { return text }
+        return text.unicodeScalars.map { $0.value < 0x20 || $0.value == 0x7F ? $0.escaped(asASCII: true) : String($0) }.joined()
     }
 
     /// ISO 8601 in UTC with milliseconds.
