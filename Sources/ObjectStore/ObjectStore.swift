@@ -70,7 +70,7 @@ public final class ObjectStore: Sendable {
         lock = try DirectoryLock(directory: directory)
         log = try SegmentLog(directory: directory + "/segments", options: options.segments)
         index = try ObjectIndex(path: directory + "/index", mapSize: options.indexMapSize)
-        recovery = try Recovery.replay(log: log, index: index, repair: true)
+        recovery = try Recovery.open(log: log, index: index)
         try log.startAppending(at: recovery.end)
         let journal = Journal(log: log, index: index, nextSequence: recovery.lastSequence + 1)
         self.journal = journal

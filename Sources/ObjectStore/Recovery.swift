@@ -102,6 +102,42 @@ public enum Recovery {
         try index.environment.write { txn in
             for table in index.allTables { try txn.clear(table) }
         }
-        return try replay(log: log, index: index, repair: repair)
+        let report = try replay(log: log, index: index, repair: repair)
+        try index.environment.write { try IndexLayout.current.write($0, index) }
+        return report
+    }
+
+    /// Opens the index for the store: an index written by an older version (another
+    /// layout, e.g. different live-byte rules) is rebuilt from the segments; else the tail
+    /// after the checkpoint is replayed.
+    static func open(log: SegmentLog, index: ObjectIndex) throws -> Report {
+        let (layout, checkpoint) = try index.environment.read { txn in
+            (try IndexLayout.read(txn, index), try Checkpoint.read(txn, index))
+        }
+        if checkpoint != nil && layout != .current { return try rebuild(log: log, index: index, repair: true) }
+        let report = try replay(log: log, index: index, repair: true)
+        if layout != .current { try index.environment.write { try IndexLayout.current.write($0, index) } }
+        return report
+    }
+}
+
+/// What the index's derived tables mean, kept in `meta` ("layout"). Version 2: every
+/// closed-upload tombstone counts its record live; config removals are entries.
+struct IndexLayout: Equatable {
+    var version: UInt32
+
+    static let current = IndexLayout(version: 2)
+    static let key = Array("layout".utf8)
+
+    func write(_ txn: Transaction, _ index: ObjectIndex) throws {
+        var w = ByteWriter()
+        w.write(version)
+        try txn.put(index.meta, Self.key, w.bytes)
+    }
+
+    static func read(_ txn: Transaction, _ index: ObjectIndex) throws -> IndexLayout? {
+        guard let bytes = try txn.get(index.meta, key) else { return nil }
+        var r = ByteReader(bytes)
+        return IndexLayout(version: try r.read(UInt32.self))
     }
 }
