@@ -88,24 +88,25 @@ final class S3RequestHandler: Sendable {
         response.headers.add(name: "Server", value: "Strata")
         response.headers.add(name: "Date", value: TimeFormat.httpDate(milliseconds: Int64(Date().timeIntervalSince1970 * 1000)))
         logRequest(head, operation: operation, resource: resource, response: response, requestId: requestId,
-                   accessKey: accessKey, duration: ContinuousClock.now - started)
+                   accessKey: accessKey, bytesIn: body.bytesRead, duration: ContinuousClock.now - started)
         return response
     }
 
     /// The access log, one line per request (info level with `--access-log`, else debug),
     /// and the request metrics. The duration is the time to the response head; a streamed
     /// body may take longer.
+    /// `bytesIn` is the body bytes read from the connection (as sent, aws-chunked framing
+    /// included), not what the client's headers claim.
     private func logRequest(_ head: HTTPRequestHead, operation: String, resource: String, response: S3Response,
-                            requestId: String, accessKey: String, duration: Duration) {
+                            requestId: String, accessKey: String, bytesIn: Int64, duration: Duration) {
         let bytesOut: Int
         switch response.body {
         case .none: bytesOut = 0
         case .bytes(let buffer): bytesOut = buffer.readableBytes
         case .object(let reader, _): bytesOut = reader.range.count
         }
-        let bytesIn = head.headers.first(name: "x-amz-decoded-content-length") ?? head.headers.first(name: "content-length") ?? "0"
         metrics.request(operation: operation, status: response.status.code, duration: duration,
-                        bytesIn: Int(bytesIn) ?? 0, bytesOut: bytesOut)
+                        bytesIn: Int(bytesIn), bytesOut: bytesOut)
         let level: Logger.Level = configuration.accessLog ? .info : .debug
         guard logger.logLevel <= level else { return }
         let parts = resource.dropFirst().split(separator: "/", maxSplits: 1, omittingEmptySubsequences: false)
@@ -116,7 +117,7 @@ final class S3RequestHandler: Sendable {
             "bucket": "\(parts.first.map(String.init) ?? "")",
             "key": "\(parts.count > 1 ? String(parts[1]) : "")",
             "status": .stringConvertible(Int(response.status.code)),
-            "bytes_in": .stringConvertible(Int(bytesIn) ?? 0),
+            "bytes_in": .stringConvertible(bytesIn),
             "bytes_out": .stringConvertible(bytesOut),
             "duration_ms": .stringConvertible((milliseconds * 1000).rounded() / 1000),
             "request_id": "\(requestId)",
