@@ -81,9 +81,10 @@ struct Compact: AsyncParsableCommand {
     /// POST /_strata/compact on the server, signed with SigV4.
     private func remote(_ url: String, bytesPerSecond: UInt64?) throws -> CompactionReport {
         guard let components = URLComponents(string: url), components.scheme == "http",
-              let host = components.host, let port = components.port ?? 80 as Int? else {
+              let host = components.host else {
             throw ValidationError("--server must be an http:// URL such as http://127.0.0.1:9000")
         }
+        let port = components.port ?? 80
         var query: [String] = ["threshold=\(threshold)"]
         if !segment.isEmpty { query.append("segment=" + segment.map(String.init).joined(separator: "%2C")) }
         if let bytesPerSecond { query.append("bandwidth=\(bytesPerSecond)") }
