@@ -39,8 +39,11 @@ public final class LMDBEnvironment: @unchecked Sendable {
     /// With `readOnly` the environment is opened with `MDB_RDONLY`: nothing is created
     /// and no write transaction can start, so tools can look at the index of a running
     /// server. (LMDB readers still register in `lock.mdb`, which must be writable.)
+    /// With `syncEachCommit` false the environment runs with `MDB_NOSYNC`: a commit is
+    /// in the page cache, not on disk, until ``sync()``. Only for an owner that can tell
+    /// a machine crash from a process crash (ObjectStore's `IndexSession`).
     public init(path: String, mapSize: Int = 1 << 38, maxDatabases: Int = 16, maxReaders: Int = 1024,
-                readOnly: Bool = false) throws {
+                readOnly: Bool = false, syncEachCommit: Bool = true) throws {
         var env: OpaquePointer?
         try check(mdb_env_create(&env), "mdb_env_create")
         guard let env else { throw LMDBError(code: -1, operation: "mdb_env_create") }
@@ -48,7 +51,8 @@ public final class LMDBEnvironment: @unchecked Sendable {
             try check(mdb_env_set_mapsize(env, mapSize), "mdb_env_set_mapsize")
             try check(mdb_env_set_maxdbs(env, MDB_dbi(maxDatabases)), "mdb_env_set_maxdbs")
             try check(mdb_env_set_maxreaders(env, UInt32(maxReaders)), "mdb_env_set_maxreaders")
-            let flags = UInt32(MDB_NOTLS | MDB_NOMETASYNC | MDB_NORDAHEAD | (readOnly ? MDB_RDONLY : 0))
+            let flags = UInt32(MDB_NOTLS | MDB_NOMETASYNC | MDB_NORDAHEAD | (readOnly ? MDB_RDONLY : 0)
+                                   | (syncEachCommit ? 0 : MDB_NOSYNC))
             try check(mdb_env_open(env, path, flags, 0o644), "mdb_env_open \(path)")
         } catch {
             mdb_env_close(env)

@@ -29,8 +29,8 @@ public final class ObjectIndex: Sendable {
     /// The format version this code writes into `meta`.
     public static let formatVersion: UInt32 = 1
 
-    public init(path: String, mapSize: Int = 1 << 38) throws {
-        environment = try LMDBEnvironment(path: path, mapSize: mapSize)
+    public init(path: String, mapSize: Int = 1 << 38, syncEachCommit: Bool = true) throws {
+        environment = try LMDBEnvironment(path: path, mapSize: mapSize, syncEachCommit: syncEachCommit)
         meta = try environment.openDatabase("meta")
         buckets = try environment.openDatabase("buckets")
         objects = try environment.openDatabase("objects")

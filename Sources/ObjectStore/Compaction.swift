@@ -226,8 +226,10 @@ extension ObjectStore {
 
         let index = self.index, log = self.log
         // The index state the victims are judged on must be durable before any is
-        // unlinked: MDB_NOMETASYNC lets a power loss undo the last transaction, which could
-        // put the checkpoint back into a victim.
+        // unlinked: the index does not sync its commits (`IndexSession`), so a machine
+        // crash could otherwise put the checkpoint back into a victim. (After a machine
+        // crash the index is rebuilt anyway; this keeps a crash of the disk cache alone,
+        // without a reboot, safe too.)
         try await io { try index.environment.sync() }
         // Read before the stats: a writer that left has its commit in the index already.
         let oldestInFlight = writers.oldest

@@ -112,6 +112,10 @@ public struct ObjectReader: Sendable {
     /// The bytes of the object this reader serves.
     public let range: Range<UInt64>
     public let pieces: [Piece]
+    /// The bytes of ``range``, already read and checked, for a small object read when it
+    /// was opened (``ObjectStore/getObject(bucket:key:range:prefetchUpTo:)``): one trip to
+    /// the thread pool serves the whole GET.
+    public private(set) var prefetched: ByteBuffer?
 
     init(info: ObjectInfo, range: Range<UInt64>, files: [UInt64: SegmentFile]) throws {
         self.info = info
@@ -148,13 +152,28 @@ public struct ObjectReader: Sendable {
             }
             position += piece.length
         }
-        return ObjectReader(info: info, range: range, pieces: pieces)
+        var narrowed = ObjectReader(info: info, range: range, pieces: pieces)
+        narrowed.prefetched = prefetched?.getSlice(at: prefetched!.readerIndex + Int(range.lowerBound - self.range.lowerBound),
+                                                    length: range.count)
+        return narrowed
     }
 
     private init(info: ObjectInfo, range: Range<UInt64>, pieces: [Piece]) {
         self.info = info
         self.range = range
         self.pieces = pieces
+    }
+
+    /// Reads and checks the bytes of ``range`` into ``prefetched`` when every piece is a
+    /// whole extent (each is then checked on the very buffer that is kept). Blocking.
+    mutating func prefetch() throws {
+        guard pieces.allSatisfy(\.isWholeExtent) else { return }
+        var buffer = ByteBufferAllocator().buffer(capacity: range.count)
+        for piece in pieces {
+            var bytes = try piece.readVerified()
+            buffer.writeBuffer(&bytes)
+        }
+        prefetched = buffer
     }
 
     /// Reads the range in chunks of at most `chunkSize` bytes, in order; each piece is

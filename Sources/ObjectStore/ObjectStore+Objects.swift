@@ -40,7 +40,10 @@ extension ObjectStore {
 
     /// Opens the current version for reading, optionally a byte range of it. A range
     /// that starts at or past the end gives InvalidRange; one that runs past the end is cut.
-    public func getObject(bucket: String, key: String, range: Range<UInt64>? = nil) async throws -> ObjectReader {
+    /// When the bytes to serve are at most `prefetchUpTo`, they are read (and checked)
+    /// right away, in the same trip to the thread pool: ``ObjectReader/prefetched``.
+    public func getObject(bucket: String, key: String, range: Range<UInt64>? = nil,
+                          prefetchUpTo: UInt64 = 0) async throws -> ObjectReader {
         let index = self.index, log = self.log
         return try await io {
             // The index entry and the open files are taken together: compaction removes a
@@ -58,7 +61,9 @@ extension ObjectStore {
                 var files: [UInt64: SegmentFile] = [:]
                 for id in Set(info.extents.map(\.segment)) { files[id] = log.file(id) }
                 if files.values.count == Set(info.extents.map(\.segment)).count {
-                    return try ObjectReader(info: info, range: r, files: files)
+                    var reader = try ObjectReader(info: info, range: r, files: files)
+                    if UInt64(r.count) <= prefetchUpTo { try reader.prefetch() }
+                    return reader
                 }
             }
             throw StoreError(.internalError, "the object kept moving while it was opened; try again")

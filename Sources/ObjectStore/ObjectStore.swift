@@ -58,6 +58,8 @@ public final class ObjectStore: Sendable {
     /// Held (flock) while the store is open: a second process on the same directory,
     /// say an offline `strata compact` next to a running server, would corrupt it.
     private let lock: DirectoryLock
+    /// Present when the index runs without a sync per commit (see `IndexSession`).
+    private let session: IndexSession?
 
     /// Opens the store in `directory` (created if missing): replays the log tail after
     /// the index's checkpoint, cuts off a torn tail, and starts appending.
@@ -68,9 +70,19 @@ public final class ObjectStore: Sendable {
         self.options = options
         try makeDirectories(directory + "/index")
         lock = try DirectoryLock(directory: directory)
+        // The index syncs only at close; `IndexSession` says why that is safe and throws
+        // the index away after a machine crash.
+        let session = IndexSession(indexDirectory: directory + "/index")
+        let boot = IndexSession.currentBoot
+        let previous = session.previousRun(boot: boot)
+        if previous == .crashedEarlierBoot { try session.discardIndex() }
+        if let boot { try session.begin(boot: boot) }
+        self.session = boot == nil ? nil : session
         log = try SegmentLog(directory: directory + "/segments", options: options.segments)
-        index = try ObjectIndex(path: directory + "/index", mapSize: options.indexMapSize)
-        recovery = try Recovery.open(log: log, index: index)
+        index = try ObjectIndex(path: directory + "/index", mapSize: options.indexMapSize, syncEachCommit: boot == nil)
+        var recovery = try Recovery.open(log: log, index: index)
+        recovery.indexDiscardedAfterMachineCrash = previous == .crashedEarlierBoot
+        self.recovery = recovery
         try log.startAppending(at: recovery.end)
         let journal = Journal(log: log, index: index, nextSequence: recovery.lastSequence + 1)
         self.journal = journal
@@ -94,6 +106,9 @@ public final class ObjectStore: Sendable {
         }
         try pool.syncShutdownGracefully()
         try index.environment.sync()
+        // Only a synced index may lose its session file (a failure above keeps it, and
+        // the next open treats this run as crashed).
+        try session?.end()
         lock.release()
         if let failure { throw failure }
     }
@@ -116,9 +131,20 @@ public final class ObjectStore: Sendable {
     @discardableResult
     func commit(_ type: RecordType, payload: [UInt8], object: ObjectInfo? = nil, upload: Journal.UploadChange? = nil,
                 validate: @escaping @Sendable (Journal.View) throws -> Void) async throws -> CommitRecord {
+        try await commit(type, prepare: { (payload, object, upload) }, validate: validate)
+    }
+
+    /// Writes one commit record and returns once it is durable and in the index.
+    /// `prepare` runs on the thread pool just before the record is appended, in the same
+    /// trip: a PUT writes its last data record there (one trip instead of two for a small
+    /// object) and builds the record from the extents it got.
+    func commit(_ type: RecordType,
+                prepare: @escaping @Sendable () throws -> (payload: [UInt8], object: ObjectInfo?, upload: Journal.UploadChange?),
+                validate: @escaping @Sendable (Journal.View) throws -> Void) async throws -> CommitRecord {
         let journal = self.journal
         let record = try await io {
-            try journal.append(type, payload: payload, object: object, upload: upload, validate: validate)
+            let (payload, object, upload) = try prepare()
+            return try journal.append(type, payload: payload, object: object, upload: upload, validate: validate)
         }
         do {
             try await committer.waitDurable()

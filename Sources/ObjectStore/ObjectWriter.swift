@@ -92,15 +92,21 @@ public final class ObjectWriter: @unchecked Sendable {
 
     private func flush() async throws {
         guard !buffer.isEmpty else { return }
-        let chunk = buffer
-        buffer.removeAll(keepingCapacity: true)
+        try await store.io { try self.flushNow() }
+    }
+
+    /// Writes the buffered bytes as a data record. Blocking.
+    private func flushNow() throws {
+        guard !buffer.isEmpty else { return }
         let log = store.log
         if registered == nil {
             let segment = log.activeSegmentID ?? 0
             store.writers.enter(segment)
             registered = segment
         }
-        extents.append(try await store.io { try chunk.withUnsafeBytes { try log.appendData($0) } })
+        let extent = try buffer.withUnsafeBytes { try log.appendData($0) }
+        buffer.removeAll(keepingCapacity: true)
+        extents.append(extent)
     }
 
     /// Writes the commit record and returns the committed object once it is durable.
@@ -111,18 +117,39 @@ public final class ObjectWriter: @unchecked Sendable {
     ///     algorithm name (`CRC32`, …, base64); stored with the object and returned by GET.
     public func finish(contentMD5: [UInt8]? = nil, checksums: [String: String] = [:]) async throws -> ObjectInfo {
         defer { release() }
-        let digest = try await finishData(contentMD5: contentMD5)
-        var info = ObjectInfo(bucket: bucket, key: key, size: size, lastModified: ObjectStore.now(),
-                              etag: digest.map { String(format2: $0) }.joined(), metadata: metadata, checksums: checksums,
-                              extents: extents)
+        precondition(!finished, "finish twice")
+        finished = true
         let bucket = self.bucket, key = self.key, conditions = self.conditions
-        let record = try await store.commit(.putObject, payload: Payload.encode(info), object: info) { view in
+        // The last data record and the commit record go out in one trip to the pool.
+        let record = try await store.commit(.putObject, prepare: {
+            try self.flushNow()
+            let digest = try self.finalDigest(contentMD5: contentMD5)
+            let info = ObjectInfo(bucket: bucket, key: key, size: self.size, lastModified: ObjectStore.now(),
+                                  etag: digest.map { String(format2: $0) }.joined(), metadata: self.metadata,
+                                  checksums: checksums, extents: self.extents)
+            self.committed = info
+            return (Payload.encode(info), info, nil)
+        }, validate: { view in
             guard try view.bucketExists(bucket) else { throw StoreError.noSuchBucket(bucket) }
             try conditions.check(try view.object(bucket: bucket, key: key), key: key)
-        }
+        })
+        var info = committed!
         info.sequence = record.sequence
         return info
     }
+
+    /// The object as its commit record describes it (set on the way to the commit).
+    private var committed: ObjectInfo?
+
+    /// The object's MD5, computed once; BadDigest if it is not `contentMD5`.
+    private func finalDigest(contentMD5: [UInt8]?) throws -> [UInt8] {
+        if digest == nil { digest = Array(md5.finalize()) }
+        if let contentMD5, contentMD5 != digest! {
+            throw StoreError(.badDigest, "The Content-MD5 you specified did not match what we received")
+        }
+        return digest!
+    }
+    private var digest: [UInt8]?
 
     /// Writes the last data record and checks the MD5; returns the MD5. After this, the
     /// data is on disk (not yet durable) and `extents` / `bytesWritten` are final; the
@@ -131,11 +158,7 @@ public final class ObjectWriter: @unchecked Sendable {
         precondition(!finished, "finish twice")
         finished = true
         try await flush()
-        let digest = Array(md5.finalize())
-        if let contentMD5, contentMD5 != digest {
-            throw StoreError(.badDigest, "The Content-MD5 you specified did not match what we received")
-        }
-        return digest
+        return try finalDigest(contentMD5: contentMD5)
     }
 
     /// The extents written so far (final after `finishData`).

@@ -15,6 +15,9 @@ public enum Recovery {
         public var tornTail: (position: LogPosition, reason: String)?
         /// Last segments whose header was torn (a crash while rolling over), removed or to remove.
         public var tornSegments: [UInt64] = []
+        /// The index was left by a run that the machine's crash ended: it was thrown away
+        /// and rebuilt from the segments (`IndexSession`).
+        public var indexDiscardedAfterMachineCrash = false
 
         public static func == (a: Report, b: Report) -> Bool {
             a.end == b.end && a.lastSequence == b.lastSequence && a.recordsScanned == b.recordsScanned

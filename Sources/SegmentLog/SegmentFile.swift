@@ -119,7 +119,7 @@ public final class SegmentFile: Sendable {
 }
 
 /// fsyncs a directory so that a file created or removed in it survives a crash.
-func syncDirectory(_ path: String) throws {
+public func syncDirectory(_ path: String) throws {
     let fd = path.withCString { open($0, O_RDONLY | O_DIRECTORY | O_CLOEXEC) }
     guard fd >= 0 else { throw IOError("open", path: path, errno: errno) }
     defer { close(fd) }

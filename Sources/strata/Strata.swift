@@ -364,16 +364,22 @@ func describe(_ r: Recovery.Report, directory: String) -> String {
     lines.append("log end: \(r.end.map { "\($0)" } ?? "empty"), last sequence: \(r.lastSequence)")
     if let torn = r.tornTail { lines.append("torn tail cut at \(torn.position): \(torn.reason)") }
     for id in r.tornSegments { lines.append("removed segment \(id) with a torn header") }
+    if r.indexDiscardedAfterMachineCrash {
+        lines.append("the index was left by a run that ended with a machine crash: rebuilt from the segments")
+    }
     return lines.joined(separator: "\n")
 }
 
 /// Prints straight to the standard output, unbuffered, so a parent process reading a
 /// pipe sees the line (for example the listening address) at once.
 func printNow(_ message: String) {
-    FileHandle.standardOutput.write(Data((message + "\n").utf8))
+    // Through the log's writer, so it stays in order with the log lines before it.
+    StandardOutput.shared.write(message)
+    StandardOutput.shared.flush()
 }
 
 func printError(_ message: String) {
+    StandardOutput.shared.flush()
     FileHandle.standardError.write(Data((message + "\n").utf8))
 }
 
