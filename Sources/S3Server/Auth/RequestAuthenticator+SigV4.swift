@@ -83,7 +83,7 @@ extension RequestAuthenticator {
         let uris = rawURI == canonicalURI ? [canonicalURI] : [canonicalURI, rawURI]
         var first: (canonical: String, stringToSign: String)?
         for uri in uris {
-        for plusAsSpace in request.rawQuery.contains("+") ? [true, false] : [true] {
+        for plusAsSpace in request.rawQuery.utf8.contains(UInt8(ascii: "+")) ? [true, false] : [true] {
             let query = SigV4.canonicalQuery(rawQuery: request.rawQuery, excluding: excludingQuery, plusAsSpace: plusAsSpace)
             let canonical = SigV4.canonicalRequest(method: request.method, canonicalURI: uri, canonicalQuery: query,
                                                    canonicalHeaders: headers.block, signedHeaders: signedHeaders,

@@ -35,7 +35,9 @@ public enum SigV4 {
     /// Decodes `%XY` escapes; a `%` not followed by two hex digits stays literal.
     /// With `plusAsSpace`, `+` decodes to a space (form decoding).
     static func percentDecode(_ text: some StringProtocol, plusAsSpace: Bool) -> [UInt8] {
-        let utf8 = Array(text.utf8)
+        var utf8: [UInt8] = []
+        utf8.reserveCapacity(text.utf8.count)
+        utf8.append(contentsOf: text.utf8)
         var out = [UInt8]()
         out.reserveCapacity(utf8.count)
         var i = 0
@@ -57,14 +59,39 @@ public enum SigV4 {
     }
 
     static func percentDecodedString(_ text: some StringProtocol, plusAsSpace: Bool) -> String {
-        String(decoding: percentDecode(text, plusAsSpace: plusAsSpace), as: UTF8.self)
+        // Most names and values need no decoding: copy them as they are.
+        if !text.utf8.contains(where: { $0 == UInt8(ascii: "%") || (plusAsSpace && $0 == UInt8(ascii: "+")) }) {
+            return String(text)
+        }
+        return String(decoding: percentDecode(text, plusAsSpace: plusAsSpace), as: UTF8.self)
     }
 
     static func splitPair(_ pair: Substring) -> (Substring, Substring) {
-        if let eq = pair.firstIndex(of: "=") {
-            return (pair[..<eq], pair[pair.index(after: eq)...])
+        if let eq = pair.utf8.firstIndex(of: UInt8(ascii: "=")) {
+            return (pair[..<eq], pair[pair.utf8.index(after: eq)...])
         }
         return (pair, "")
+    }
+
+    /// Whether `bytes` need no percent-encoding (all unreserved characters).
+    private static func isUnreserved(_ bytes: some Sequence<UInt8>) -> Bool {
+        bytes.allSatisfy { b in
+            switch b {
+            case UInt8(ascii: "A")...UInt8(ascii: "Z"), UInt8(ascii: "a")...UInt8(ascii: "z"),
+                 UInt8(ascii: "0")...UInt8(ascii: "9"), UInt8(ascii: "-"), UInt8(ascii: "_"),
+                 UInt8(ascii: "."), UInt8(ascii: "~"):
+                return true
+            default:
+                return false
+            }
+        }
+    }
+
+    /// Decodes once and re-encodes by the SigV4 rules; text that is already canonical
+    /// (no escapes, nothing to escape) is returned as it is.
+    private static func recode(_ text: Substring, plusAsSpace: Bool, keepSlash: Bool = false) -> String {
+        if isUnreserved(text.utf8) { return String(text) }
+        return uriEncode(percentDecode(text, plusAsSpace: plusAsSpace), keepSlash: keepSlash)
     }
 
     // MARK: canonical request
@@ -74,7 +101,7 @@ public enum SigV4 {
     public static func canonicalURI(rawPath: String) -> String {
         if rawPath.isEmpty { return "/" }
         return rawPath.split(separator: "/", omittingEmptySubsequences: false)
-            .map { uriEncode(percentDecode($0, plusAsSpace: false)) }
+            .map { recode($0, plusAsSpace: false) }
             .joined(separator: "/")
     }
 
@@ -86,22 +113,37 @@ public enum SigV4 {
     ///   - plusAsSpace: whether a raw `+` means a space (form encoding) or a literal plus.
     public static func canonicalQuery(rawQuery: String, excluding: Set<String> = [], plusAsSpace: Bool = true) -> String {
         var pairs: [(String, String)] = []
-        for part in rawQuery.split(separator: "&", omittingEmptySubsequences: true) {
-            let (name, value) = splitPair(part)
-            let decodedName = percentDecode(name, plusAsSpace: plusAsSpace)
-            if !excluding.isEmpty, excluding.contains(String(decoding: decodedName, as: UTF8.self)) { continue }
-            pairs.append((uriEncode(decodedName), uriEncode(percentDecode(value, plusAsSpace: plusAsSpace))))
+        for part in rawQuery.utf8.split(separator: UInt8(ascii: "&"), omittingEmptySubsequences: true) {
+            let (name, value) = splitPair(Substring(part))
+            if !excluding.isEmpty, excluding.contains(percentDecodedString(name, plusAsSpace: plusAsSpace)) { continue }
+            pairs.append((recode(name, plusAsSpace: plusAsSpace), recode(value, plusAsSpace: plusAsSpace)))
         }
         pairs.sort { a, b in
-            a.0 != b.0 ? Array(a.0.utf8).lexicographicallyPrecedes(Array(b.0.utf8))
-                       : Array(a.1.utf8).lexicographicallyPrecedes(Array(b.1.utf8))
+            a.0 != b.0 ? a.0.utf8.lexicographicallyPrecedes(b.0.utf8) : a.1.utf8.lexicographicallyPrecedes(b.1.utf8)
         }
-        return pairs.map { "\($0.0)=\($0.1)" }.joined(separator: "&")
+        var query = ""
+        query.reserveCapacity(rawQuery.utf8.count + 16)
+        for (number, pair) in pairs.enumerated() {
+            if number > 0 { query += "&" }
+            query += pair.0
+            query += "="
+            query += pair.1
+        }
+        return query
     }
 
     /// A header value as signed: trimmed, runs of whitespace collapsed to one space.
     static func canonicalHeaderValue(_ value: String) -> String {
-        value.split(whereSeparator: { $0 == " " || $0 == "\t" || $0 == "\r" || $0 == "\n" })
+        // The common case: no leading, trailing or repeated whitespace, no tabs or newlines.
+        var previousSpace = true
+        let clean = value.utf8.allSatisfy { b in
+            if b == UInt8(ascii: "\t") || b == UInt8(ascii: "\r") || b == UInt8(ascii: "\n") { return false }
+            let space = b == UInt8(ascii: " ")
+            defer { previousSpace = space }
+            return !(space && previousSpace)
+        }
+        if clean && !previousSpace { return value }
+        return value.split(whereSeparator: { $0 == " " || $0 == "\t" || $0 == "\r" || $0 == "\n" })
             .joined(separator: " ")
     }
 
@@ -166,11 +208,14 @@ public enum SigV4 {
     /// Compares two signatures without an early exit, so timing does not reveal how many
     /// leading characters matched. Hex case is not significant.
     public static func constantTimeEquals(_ a: String, _ b: String) -> Bool {
-        let x = Array(a.lowercased().utf8), y = Array(b.lowercased().utf8)
-        guard x.count == y.count else { return false }
+        guard a.utf8.count == b.utf8.count else { return false }
         var diff: UInt8 = 0
-        for i in 0..<x.count { diff |= x[i] ^ y[i] }
+        for (x, y) in zip(a.utf8, b.utf8) { diff |= asciiLowercase(x) ^ asciiLowercase(y) }
         return diff == 0
+    }
+
+    private static func asciiLowercase(_ b: UInt8) -> UInt8 {
+        (UInt8(ascii: "A")...UInt8(ascii: "Z")).contains(b) ? b | 0x20 : b
     }
 
     static func constantTimeEquals(_ x: [UInt8], _ y: [UInt8]) -> Bool {

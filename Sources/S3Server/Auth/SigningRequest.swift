@@ -9,7 +9,9 @@ public struct SigningRequest: Sendable {
     /// The path from the request line, percent-encoded as received (no query).
     public var rawPath: String
     /// The query string without the leading `?`; empty when there is none.
-    public var rawQuery: String
+    public var rawQuery: String {
+        didSet { queryParameters = Self.parseQuery(rawQuery) }
+    }
     /// The header fields in arrival order; names in any case, repeats allowed.
     public var headers: [(name: String, value: String)]
 
@@ -19,6 +21,7 @@ public struct SigningRequest: Sendable {
         self.rawPath = rawPath
         self.rawQuery = rawQuery
         self.headers = headers
+        self.queryParameters = Self.parseQuery(rawQuery)
     }
 
     /// Creates a request view from a request-target such as `/bucket/key?uploadId=1`.
@@ -33,21 +36,28 @@ public struct SigningRequest: Sendable {
 
     /// All values of the header `name` (case-insensitive), in arrival order.
     public func headerValues(_ name: String) -> [String] {
-        let lower = name.lowercased()
-        return headers.compactMap { $0.name.lowercased() == lower ? $0.value : nil }
+        headers.compactMap { Self.sameName($0.name, name) ? $0.value : nil }
     }
 
     /// The first value of the header `name` (case-insensitive).
     public func header(_ name: String) -> String? {
-        let lower = name.lowercased()
-        return headers.first { $0.name.lowercased() == lower }?.value
+        headers.first { Self.sameName($0.name, name) }?.value
+    }
+
+    /// Header names compare ASCII case-insensitively.
+    static func sameName(_ a: String, _ b: String) -> Bool {
+        guard a.utf8.count == b.utf8.count else { return false }
+        return zip(a.utf8, b.utf8).allSatisfy { x, y in x == y || (x | 0x20 == y | 0x20 && (x | 0x20) >= UInt8(ascii: "a") && (x | 0x20) <= UInt8(ascii: "z")) }
     }
 
     /// The query parameters, percent-decoded (`+` kept literal), in order.
-    /// A parameter without `=` has an empty value.
-    public var queryParameters: [(name: String, value: String)] {
-        rawQuery.split(separator: "&", omittingEmptySubsequences: true).map { pair in
-            let (name, value) = SigV4.splitPair(pair)
+    /// A parameter without `=` has an empty value. Parsed once, when `rawQuery` is set:
+    /// authentication reads them several times per request.
+    public private(set) var queryParameters: [(name: String, value: String)] = []
+
+    static func parseQuery(_ rawQuery: String) -> [(name: String, value: String)] {
+        rawQuery.utf8.split(separator: UInt8(ascii: "&"), omittingEmptySubsequences: true).map { pair in
+            let (name, value) = SigV4.splitPair(Substring(pair))
             return (SigV4.percentDecodedString(name, plusAsSpace: false),
                     SigV4.percentDecodedString(value, plusAsSpace: false))
         }

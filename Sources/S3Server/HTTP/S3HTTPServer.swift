@@ -60,11 +60,12 @@ public final class S3HTTPServer: Sendable {
                         configuration: .init(backPressureStrategy: .init(lowWatermark: 2, highWatermark: 8)))
                 }
             }
-        return S3HTTPServer(listener: listener, handler: S3RequestHandler(slot: slot, configuration: configuration, logger: logger))
+        return S3HTTPServer(listener: listener, handler: S3RequestHandler(slot: slot, configuration: configuration, logger: logger),
+                            executors: EventLoopTaskExecutor.Pool(group))
     }
 
     private init(listener: NIOAsyncChannel<NIOAsyncChannel<HTTPServerRequestPart, HTTPServerResponsePart>, Never>,
-                 handler: S3RequestHandler) {
+                 handler: S3RequestHandler, executors: EventLoopTaskExecutor.Pool) {
         self.port = listener.channel.localAddress?.port ?? 0
         self.handler = handler
         let configuration = handler.configuration
@@ -119,7 +120,7 @@ public final class S3HTTPServer: Sendable {
                                 }
                                 continue
                             }
-                            group.addTask {
+                            group.addTask(executorPreference: executors.executor(for: connection.channel.eventLoop)) {
                                 metrics.connectionOpened()
                                 await HTTPConnection(channel: connection, handler: handler).run()
                                 metrics.connectionClosed()

@@ -24,6 +24,7 @@ struct S3Response: Sendable {
         /// checked as it is read; a larger one has its first piece checked, and the others
         /// are checked as they go out.
         static func reading(_ reader: ObjectReader, from store: ObjectStore) async throws -> Body {
+            if let bytes = reader.prefetched { return .bytes(bytes) }
             guard let first = reader.pieces.first, UInt64(reader.range.count) > ResponseOutput.sendfileThreshold else {
                 var body = ByteBufferAllocator().buffer(capacity: reader.range.count)
                 try await store.stream(reader) { chunk in

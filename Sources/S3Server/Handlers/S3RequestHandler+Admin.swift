@@ -8,6 +8,15 @@ import ObjectStore
 /// may call them.
 extension S3RequestHandler {
     static let adminPath = "_strata"
+    private static let livePath = "/\(adminPath)/health/live"
+    private static let readyPath = "/\(adminPath)/health/ready"
+    private static let metricsPath = "/\(adminPath)/metrics"
+
+    /// The path of a request target, without the query (checked on every request, so
+    /// bytewise).
+    static func path(of uri: String) -> Substring {
+        uri.utf8.firstIndex(of: UInt8(ascii: "?")).map { uri[..<$0] } ?? Substring(uri)
+    }
 
     func admin(_ context: Context) async throws -> S3Response {
         guard configuration.credentials[context.auth.accessKeyId] != nil else { throw S3Error.accessDenied() }
@@ -23,11 +32,11 @@ extension S3RequestHandler {
     /// other request.
     func healthResponse(_ head: HTTPRequestHead) -> S3Response? {
         guard head.method == .GET || head.method == .HEAD else { return nil }
-        let path = head.uri.prefix { $0 != "?" }
+        let path = Self.path(of: head.uri)
         let ready: Bool
         switch path {
-        case "/\(Self.adminPath)/health/live": ready = true
-        case "/\(Self.adminPath)/health/ready": ready = slot.store != nil
+        case Self.livePath: ready = true
+        case Self.readyPath: ready = slot.store != nil
         default: return nil
         }
         var headers = HTTPHeaders()
@@ -44,10 +53,13 @@ extension S3RequestHandler {
     /// like the health checks. Nil for any other request.
     func metricsResponse(_ head: HTTPRequestHead) async -> S3Response? {
         guard head.method == .GET else { return nil }
-        let path = head.uri.prefix { $0 != "?" }
-        let query = head.uri.drop { $0 != "?" }
-        let unsigned = head.headers["authorization"].isEmpty && !query.contains("Signature=")
-        guard path == "/\(Self.adminPath)/metrics" || (path == "/metrics" && unsigned) else { return nil }
+        let path = Self.path(of: head.uri)
+        guard path == Self.metricsPath || path == "/metrics" else { return nil }
+        if path == "/metrics" {
+            // A signed request is S3's ListObjects of a bucket named "metrics".
+            let query = head.uri.dropFirst(path.utf8.count)
+            guard head.headers["authorization"].isEmpty, !query.contains("Signature=") else { return nil }
+        }
         let body = await metrics.render(slot.store)
         var headers = HTTPHeaders()
         headers.add(name: "Content-Type", value: "text/plain; version=0.0.4; charset=utf-8")

@@ -92,7 +92,8 @@ extension S3RequestHandler {
         if isHead {
             info = try await store.headObject(bucket: context.bucket, key: context.key)
         } else {
-            let full = try await store.getObject(bucket: context.bucket, key: context.key)
+            let full = try await store.getObject(bucket: context.bucket, key: context.key,
+                                                 prefetchUpTo: ResponseOutput.sendfileThreshold)
             info = full.info
             reader = full
         }

@@ -1,6 +1,7 @@
 import Crypto
 import Foundation
 import Logging
+import Synchronization
 import NIOCore
 import NIOHTTP1
 import ObjectStore
@@ -54,7 +55,7 @@ final class S3RequestHandler: Sendable {
     func handle(_ head: HTTPRequestHead, body: RequestBody) async -> S3Response {
         let requestId = Self.makeRequestId()
         let started = ContinuousClock.now
-        var resource = String(head.uri.prefix { $0 != "?" })
+        var resource = String(Self.path(of: head.uri))
         var uploadId: String?
         var accessKey = "-"
         var operation = "Other"
@@ -86,7 +87,7 @@ final class S3RequestHandler: Sendable {
         response.headers.add(name: "x-amz-request-id", value: requestId)
         response.headers.add(name: "x-amz-id-2", value: requestId)
         response.headers.add(name: "Server", value: "Strata")
-        response.headers.add(name: "Date", value: TimeFormat.httpDate(milliseconds: Int64(Date().timeIntervalSince1970 * 1000)))
+        response.headers.add(name: "Date", value: HTTPDateCache.now())
         logRequest(head, operation: operation, resource: resource, response: response, requestId: requestId,
                    accessKey: accessKey, bytesIn: body.bytesRead, duration: ContinuousClock.now - started)
         return response
@@ -272,8 +273,14 @@ final class S3RequestHandler: Sendable {
         }
     }
 
+    /// A request id unique within the process: a random start and a counter, spread by
+    /// an odd multiplier so consecutive ids do not look alike. (Eight bytes from the
+    /// system's random source per request cost eight `getrandom` system calls.)
     static func makeRequestId() -> String {
-        var rng = SystemRandomNumberGenerator()
-        return Hex.encode((0..<8).map { _ in UInt8.random(in: 0...255, using: &rng) }).uppercased()
+        let n = requestCounter.wrappingAdd(1, ordering: .relaxed).oldValue
+        let value = (requestIdSeed &+ n) &* 0x9E37_79B9_7F4A_7C15
+        return Hex.encode(withUnsafeBytes(of: value.bigEndian) { Array($0) }).uppercased()
     }
+    private static let requestIdSeed = UInt64.random(in: 0...UInt64.max)
+    private static let requestCounter = Atomic<UInt64>(0)
 }

@@ -49,19 +49,19 @@ struct S3Request: Sendable {
         self.head = head
         let uri = head.uri
         let rawPath: Substring, rawQuery: Substring
-        if let q = uri.firstIndex(of: "?") {
+        if let q = uri.utf8.firstIndex(of: UInt8(ascii: "?")) {
             rawPath = uri[..<q]
-            rawQuery = uri[uri.index(after: q)...]
+            rawQuery = uri[uri.utf8.index(after: q)...]
         } else {
             rawPath = Substring(uri)
             rawQuery = ""
         }
         self.rawPath = String(rawPath)
         self.rawQuery = String(rawQuery)
-        self.query = rawQuery.split(separator: "&", omittingEmptySubsequences: true).map { item in
-            let pair = item.split(separator: "=", maxSplits: 1, omittingEmptySubsequences: false)
-            let name = Self.percentDecode(pair[0], plusAsSpace: true) ?? String(pair[0])
-            let value = pair.count > 1 ? (Self.percentDecode(pair[1], plusAsSpace: true) ?? String(pair[1])) : ""
+        self.query = rawQuery.utf8.split(separator: UInt8(ascii: "&"), omittingEmptySubsequences: true).map { item in
+            let (rawName, rawValue) = SigV4.splitPair(Substring(item))
+            let name = Self.percentDecode(rawName, plusAsSpace: true) ?? String(rawName)
+            let value = Self.percentDecode(rawValue, plusAsSpace: true) ?? String(rawValue)
             return (name, value)
         }
 
@@ -91,9 +91,9 @@ struct S3Request: Sendable {
             if afterSlash.isEmpty {
                 bucket = nil
                 key = nil
-            } else if let slash = afterSlash.firstIndex(of: "/") {
+            } else if let slash = afterSlash.utf8.firstIndex(of: UInt8(ascii: "/")) {
                 bucket = String(afterSlash[..<slash])
-                let rest = afterSlash[afterSlash.index(after: slash)...]
+                let rest = afterSlash[afterSlash.utf8.index(after: slash)...]
                 key = rest.isEmpty ? nil : String(rest)
             } else {
                 bucket = String(afterSlash)

@@ -1,3 +1,8 @@
+import Synchronization
+#if canImport(Glibc)
+import Glibc
+#endif
+
 /// The date formats of S3 responses, formatted without Foundation's formatters (they are
 /// slow and locale-dependent): HTTP dates for `Last-Modified`/`Date` and ISO 8601 with
 /// milliseconds for XML documents.
@@ -53,6 +58,23 @@ enum TimeFormat {
             hour = rest / 3600
             minute = rest % 3600 / 60
             second = rest % 60
+        }
+    }
+}
+
+/// The `Date` header of responses, formatted once per second rather than per response.
+enum HTTPDateCache {
+    private static let cache = Mutex<(second: Int64, text: String)>((-1, ""))
+
+    static func now() -> String {
+        var ts = timespec()
+        clock_gettime(CLOCK_REALTIME, &ts)
+        let second = Int64(ts.tv_sec)
+        return cache.withLock { entry in
+            if entry.second != second {
+                entry = (second, TimeFormat.httpDate(milliseconds: second * 1000))
+            }
+            return entry.text
         }
     }
 }
