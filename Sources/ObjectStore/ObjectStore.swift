@@ -50,6 +50,8 @@ public final class ObjectStore: Sendable {
     let writers = InFlightWrites()
     /// Whether a compaction runs (one at a time).
     let compacting = Mutex(false)
+    /// Data records whose checksum a GET has checked (see ``verify(_:)``).
+    let verified = VerifiedRecords()
     /// Metrics hooks (see `observe`).
     struct Observers {
         var compaction: (@Sendable (CompactionReport) -> Void)?

@@ -49,6 +49,13 @@ struct S3Response: Sendable {
     }
 
     /// An XML document response.
+    static func xml(_ document: XMLWriter, status: HTTPResponseStatus = .ok) -> S3Response {
+        var headers = HTTPHeaders()
+        headers.add(name: "Content-Type", value: "application/xml")
+        return S3Response(status: status, headers: headers, body: .bytes(document.buffer))
+    }
+
+    /// An XML document response.
     static func xml(_ document: String, status: HTTPResponseStatus = .ok) -> S3Response {
         var headers = HTTPHeaders()
         headers.add(name: "Content-Type", value: "application/xml")

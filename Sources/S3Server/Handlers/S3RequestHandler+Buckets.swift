@@ -41,7 +41,7 @@ extension S3RequestHandler {
         if truncated, let last = buckets.last { xml.element("ContinuationToken", ContinuationToken.encode(last.name)) }
         if request.has("prefix") { xml.element("Prefix", prefix) }
         xml.close()
-        return .xml(xml.output)
+        return .xml(xml)
     }
 
     func createBucket(_ context: Context) async throws -> S3Response {
@@ -88,7 +88,7 @@ extension S3RequestHandler {
         xml.open("LocationConstraint", namespace: Self.namespace)
         if region != "us-east-1" { xml.text(region) }
         xml.close()
-        return .xml(xml.output)
+        return .xml(xml)
     }
 }
 

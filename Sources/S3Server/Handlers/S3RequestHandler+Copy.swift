@@ -75,7 +75,7 @@ extension S3RequestHandler {
             xml.element("Checksum\(name)", value)
         }
         xml.close()
-        return .xml(xml.output)
+        return .xml(xml)
     }
 }
 

@@ -84,6 +84,6 @@ extension S3RequestHandler {
             }
         }
         xml.close()
-        return .xml(xml.output)
+        return .xml(xml)
     }
 }

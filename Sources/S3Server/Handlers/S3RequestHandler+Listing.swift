@@ -55,7 +55,7 @@ extension S3RequestHandler {
         xml.element("IsTruncated", page.isTruncated ? "true" : "false")
         writeEntries(page, into: &xml, parameters: parameters, owner: Owner(accessKeyId: context.auth.accessKeyId))
         xml.close()
-        return .xml(xml.output)
+        return .xml(xml)
     }
 
     func listObjectsV2(_ context: Context) async throws -> S3Response {
@@ -87,18 +87,18 @@ extension S3RequestHandler {
         writeEntries(page, into: &xml, parameters: parameters,
                      owner: fetchOwner ? Owner(accessKeyId: context.auth.accessKeyId) : nil)
         xml.close()
-        return .xml(xml.output)
+        return .xml(xml)
     }
 
     private func writeEntries(_ page: ListPage, into xml: inout XMLWriter, parameters: ListParameters, owner: Owner?) {
         for object in page.objects {
             xml.element("Contents") { xml in
                 xml.element("Key", parameters.show(object.key))
-                xml.element("LastModified", TimeFormat.iso8601(milliseconds: object.lastModified))
+                xml.element("LastModified", iso8601Milliseconds: object.lastModified)
                 xml.element("ETag", "\"\(object.etag)\"")
                 for name in object.checksums.keys.sorted() { xml.element("ChecksumAlgorithm", name) }
                 if let type = ObjectHeaders.checksumType(object.checksums) { xml.element("ChecksumType", type) }
-                xml.element("Size", String(object.size))
+                xml.element("Size", object.size)
                 if let owner {
                     xml.element("Owner") {
                         $0.element("ID", owner.id)

@@ -41,7 +41,7 @@ extension S3RequestHandler {
         xml.element("Key", upload.key)
         xml.element("UploadId", upload.uploadId)
         xml.close()
-        var response = S3Response.xml(xml.output)
+        var response = S3Response.xml(xml)
         if let algorithm = upload.checksumAlgorithm { response.headers.add(name: "x-amz-checksum-algorithm", value: algorithm) }
         if let type = upload.checksumType { response.headers.add(name: "x-amz-checksum-type", value: type) }
         return response
@@ -182,7 +182,7 @@ extension S3RequestHandler {
             xml.element("Checksum\(name)", value)
         }
         xml.close()
-        return .xml(xml.output)
+        return .xml(xml)
     }
 
     /// `x-amz-copy-source-range: bytes=first-last` (inclusive, both required) within a
@@ -253,7 +253,7 @@ extension S3RequestHandler {
         }
         if let type = ObjectHeaders.checksumType(info.checksums) { xml.element("ChecksumType", type) }
         xml.close()
-        return .xml(xml.output)
+        return .xml(xml)
     }
 
     /// An `x-amz-checksum-*` header on CompleteMultipartUpload: the checksum the client
@@ -368,7 +368,7 @@ extension S3RequestHandler {
         if let algorithm = upload.checksumAlgorithm { xml.element("ChecksumAlgorithm", algorithm) }
         if let type = upload.checksumType { xml.element("ChecksumType", type) }
         xml.close()
-        return .xml(xml.output)
+        return .xml(xml)
     }
 
     // MARK: - ListMultipartUploads
@@ -425,7 +425,7 @@ extension S3RequestHandler {
         }
         if urlEncode { xml.element("EncodingType", "url") }
         xml.close()
-        return .xml(xml.output)
+        return .xml(xml)
     }
 
     /// `max-parts` / `max-uploads`: 1000 by default and at most.

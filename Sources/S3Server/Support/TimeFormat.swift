@@ -24,6 +24,30 @@ enum TimeFormat {
         return "\(pad(c.year, 4))-\(pad(c.month, 2))-\(pad(c.day, 2))T\(pad(c.hour, 2)):\(pad(c.minute, 2)):\(pad(c.second, 2)).\(pad(ms, 3))Z"
     }
 
+    /// ``iso8601(milliseconds:)`` written as bytes (listings write one per key).
+    static func writeISO8601(milliseconds: Int64, to buffer: inout [UInt8]) {
+        let c = Civil(seconds: floorDiv(milliseconds, 1000))
+        let ms = Int(milliseconds - floorDiv(milliseconds, 1000) * 1000)
+        func digits(_ value: Int, _ width: Int) {
+            var divisor = 1
+            for _ in 1..<width { divisor *= 10 }
+            var v = value
+            for _ in 0..<width {
+                buffer.append(UInt8(ascii: "0") + UInt8((v / divisor) % 10))
+                v %= divisor
+                divisor /= 10
+                if divisor == 0 { break }
+            }
+        }
+        digits(c.year, 4); buffer.append(UInt8(ascii: "-"))
+        digits(c.month, 2); buffer.append(UInt8(ascii: "-"))
+        digits(c.day, 2); buffer.append(UInt8(ascii: "T"))
+        digits(c.hour, 2); buffer.append(UInt8(ascii: ":"))
+        digits(c.minute, 2); buffer.append(UInt8(ascii: ":"))
+        digits(c.second, 2); buffer.append(UInt8(ascii: "."))
+        digits(ms, 3); buffer.append(UInt8(ascii: "Z"))
+    }
+
     /// `20130524T000000Z` (the `X-Amz-Date` form) from seconds since 1970.
     static func iso8601Basic(seconds: Int64) -> String {
         let c = Civil(seconds: seconds)

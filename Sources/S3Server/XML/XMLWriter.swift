@@ -1,25 +1,39 @@
+import NIOCore
+
 /// A minimal streaming XML writer for S3 response documents: elements and escaped text,
 /// nothing else (S3 documents use no attributes except `xmlns`).
 ///
-/// Every text value goes through ``escape(_:)``, so keys and user metadata can never break
-/// the document (pitfall 8: listing XML must escape everything).
+/// Every text value goes through the escaping of ``escape(_:)``, so keys and user metadata
+/// can never break the document (pitfall 8: listing XML must escape everything).
+///
+/// The document is built as bytes, not as a `String`: a ListObjectsV2 page of 1000 keys is about 200 KB, and building it through
+/// `String` appends and interpolation was most of a listing's time (perf).
 public struct XMLWriter: Sendable {
-    /// The document written so far.
-    public private(set) var output: String
+    private var bytes: [UInt8] = []
     private var openElements: [String] = []
+
+    /// The document written so far.
+    public var buffer: ByteBuffer { ByteBuffer(bytes: bytes) }
+
+    /// The document written so far, as text.
+    public var output: String { String(decoding: bytes, as: UTF8.self) }
 
     /// Starts a document, with the `<?xml …?>` declaration unless `declaration` is false.
     public init(declaration: Bool = true) {
-        output = declaration ? #"<?xml version="1.0" encoding="UTF-8"?>"# : ""
+        bytes.reserveCapacity(1024)
+        if declaration { bytes.append(contentsOf: #"<?xml version="1.0" encoding="UTF-8"?>"#.utf8) }
     }
 
     /// Opens `<name>` (with an optional `xmlns`), to be closed by ``close()``.
     public mutating func open(_ name: String, namespace: String? = nil) {
+        bytes.append(UInt8(ascii: "<"))
+        bytes.append(contentsOf: name.utf8)
         if let namespace {
-            output += "<\(name) xmlns=\"\(XMLWriter.escape(namespace))\">"
-        } else {
-            output += "<\(name)>"
+            bytes.append(contentsOf: " xmlns=\"".utf8)
+            Self.writeEscaped(namespace, to: &bytes)
+            bytes.append(UInt8(ascii: "\""))
         }
+        bytes.append(UInt8(ascii: ">"))
         openElements.append(name)
     }
 
@@ -28,17 +42,46 @@ public struct XMLWriter: Sendable {
         guard let name = openElements.popLast() else {
             preconditionFailure("XMLWriter.close() without an open element")
         }
-        output += "</\(name)>"
+        closeTag(name)
+    }
+
+    private mutating func closeTag(_ name: String) {
+        bytes.append(UInt8(ascii: "<"))
+        bytes.append(UInt8(ascii: "/"))
+        bytes.append(contentsOf: name.utf8)
+        bytes.append(UInt8(ascii: ">"))
+    }
+
+    private mutating func openTag(_ name: String) {
+        bytes.append(UInt8(ascii: "<"))
+        bytes.append(contentsOf: name.utf8)
+        bytes.append(UInt8(ascii: ">"))
     }
 
     /// Writes escaped text inside the innermost open element.
     public mutating func text(_ text: String) {
-        output += XMLWriter.escape(text)
+        Self.writeEscaped(text, to: &bytes)
     }
 
     /// Writes `<name>escaped text</name>`.
     public mutating func element(_ name: String, _ text: String) {
-        output += "<\(name)>\(XMLWriter.escape(text))</\(name)>"
+        openTag(name)
+        Self.writeEscaped(text, to: &bytes)
+        closeTag(name)
+    }
+
+    /// Writes `<name>number</name>`.
+    public mutating func element(_ name: String, _ number: some BinaryInteger) {
+        openTag(name)
+        bytes.append(contentsOf: String(number).utf8)
+        closeTag(name)
+    }
+
+    /// Writes `<name>2009-10-12T17:50:30.000Z</name>` for milliseconds since 1970.
+    public mutating func element(_ name: String, iso8601Milliseconds milliseconds: Int64) {
+        openTag(name)
+        TimeFormat.writeISO8601(milliseconds: milliseconds, to: &bytes)
+        closeTag(name)
     }
 
     /// Writes `<name>…</name>` around whatever `body` writes.
@@ -56,32 +99,36 @@ public struct XMLWriter: Sendable {
     /// keep the value intact for clients that asked for it; `encoding-type=url` is the
     /// portable way to list such keys).
     public static func escape(_ text: String) -> String {
-        var needsWork = false
-        for byte in text.utf8 where byte < 0x20 || byte == 0x26 || byte == 0x3C || byte == 0x3E || byte == 0x22 || byte == 0x27 {
-            needsWork = true
-            break
-        }
-        guard needsWork else { return text }
-        var out = ""
-        out.reserveCapacity(text.utf8.count + 16)
-        for scalar in text.unicodeScalars {
-            switch scalar {
-            case "&": out += "&amp;"
-            case "<": out += "&lt;"
-            case ">": out += "&gt;"
-            case "\"": out += "&quot;"
-            case "'": out += "&apos;"
-            case "\r": out += "&#13;"
-            case "\n": out += "&#10;"
-            case "\t": out += "&#9;"
-            default:
-                if scalar.value < 0x20 {
-                    out += "&#x\(String(scalar.value, radix: 16, uppercase: true));"
-                } else {
-                    out.unicodeScalars.append(scalar)
+        var bytes: [UInt8] = []
+        writeEscaped(text, to: &bytes)
+        return String(decoding: bytes, as: UTF8.self)
+    }
+
+    private static func needsEscape(_ byte: UInt8) -> Bool {
+        byte < 0x20 || byte == 0x26 || byte == 0x3C || byte == 0x3E || byte == 0x22 || byte == 0x27
+    }
+
+    static func writeEscaped(_ text: String, to out: inout [UInt8]) {
+        var text = text
+        text.withUTF8 { bytes in
+            guard bytes.contains(where: needsEscape) else {
+                out.append(contentsOf: bytes)
+                return
+            }
+            for byte in bytes {
+                switch byte {
+                case UInt8(ascii: "&"): out.append(contentsOf: "&amp;".utf8)
+                case UInt8(ascii: "<"): out.append(contentsOf: "&lt;".utf8)
+                case UInt8(ascii: ">"): out.append(contentsOf: "&gt;".utf8)
+                case UInt8(ascii: "\""): out.append(contentsOf: "&quot;".utf8)
+                case UInt8(ascii: "'"): out.append(contentsOf: "&apos;".utf8)
+                case UInt8(ascii: "\r"): out.append(contentsOf: "&#13;".utf8)
+                case UInt8(ascii: "\n"): out.append(contentsOf: "&#10;".utf8)
+                case UInt8(ascii: "\t"): out.append(contentsOf: "&#9;".utf8)
+                case let c where c < 0x20: out.append(contentsOf: "&#x\(String(c, radix: 16, uppercase: true));".utf8)
+                default: out.append(byte)
                 }
             }
         }
-        return out
     }
 }
