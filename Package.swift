@@ -22,9 +22,11 @@ let package = Package(
         .systemLibrary(name: "CLMDB", pkgConfig: "lmdb", providers: [.apt(["liblmdb-dev"])]),
         .systemLibrary(name: "CZlib", pkgConfig: "zlib", providers: [.apt(["zlib1g-dev"])]),
 
+        // System calls Swift's Glibc module does not declare (sync_file_range).
+        .target(name: "CSystemShims"),
         // Segment files and records: append, read, scan, seal, checksums, group commit.
         .target(name: "SegmentLog", dependencies: [
-            "CZlib",
+            "CZlib", "CSystemShims",
             .product(name: "NIOCore", package: "swift-nio"),
         ]),
         // Typed LMDB tables.

@@ -1,3 +1,4 @@
+import CSystemShims
 #if canImport(Glibc)
 import Glibc
 #elseif canImport(Darwin)
@@ -75,6 +76,17 @@ public final class SegmentFile: Sendable {
         let n = try bytes.withUnsafeMutableBytes { (b) throws -> Int in try read(at: offset, into: b) }
         guard n == count else { throw IOError("short read", path: path, errno: EIO) }
         return bytes
+    }
+
+    /// Asks the kernel to start writing `range` to disk now, without waiting for it.
+    ///
+    /// A large upload otherwise leaves all its bytes dirty in the page cache until the
+    /// sync that acknowledges it, which then writes them all at disk speed after the body
+    /// was received: a 1 GiB PUT took the time to receive it *plus* the time of a 1 GiB
+    /// fdatasync. Started early, writeback overlaps the upload and the final sync has
+    /// little left to do. Not a durability step (the sync still is); errors are left to it.
+    func startWriteback(_ range: Range<UInt64>) {
+        _ = strata_start_writeback(descriptor, Int64(range.lowerBound), Int64(range.count))
     }
 
     /// Writes all of `parts` contiguously at `offset` (pwritev, retried on short writes).

@@ -93,7 +93,14 @@ public final class SegmentLog: Sendable {
         /// could not create the next segment (say the disk is full).
         var activeIsSealed = false
         var syncFailure: IOError?
+        /// Where in the active segment the bytes not yet handed to writeback start (see
+        /// ``startWriteback(_:)``).
+        var writebackFrom: UInt64 = 0
     }
+
+    /// Once this many bytes are written and not yet handed to writeback, the kernel is
+    /// told to start writing them out.
+    static let writebackBatch: UInt64 = 8 << 20
 
     public let directory: String
     public let options: Options
@@ -193,7 +200,7 @@ public final class SegmentLog: Sendable {
                                   payloadCRC: CRC32.checksum(payload), sequence: sequence).encoded()
         let size = UInt64(SegmentFormat.recordSize(payloadLength: payload.count))
         let padding = [UInt8](repeating: 0, count: Int(size) - SegmentFormat.recordHeaderSize - payload.count)
-        return try state.withLock { (s) throws in
+        let (ref, writeback) = try state.withLock { (s) throws -> (RecordRef, (SegmentFile, Range<UInt64>)?) in
             if let failure = s.syncFailure { throw SyncFailed(cause: failure) }
             guard var file = s.active else { preconditionFailure("append before startAppending") }
             if s.activeIsSealed || (s.end + size > options.maxSegmentSize && s.end > UInt64(SegmentFormat.fileHeaderSize)) {
@@ -211,8 +218,18 @@ public final class SegmentLog: Sendable {
                 throw error
             }
             s.end = offset + size
-            return RecordRef(segment: file.id, offset: offset, size: size)
+            var writeback: (SegmentFile, Range<UInt64>)?
+            if s.writebackFrom > s.end || s.writebackFrom < UInt64(SegmentFormat.fileHeaderSize) {
+                s.writebackFrom = offset  // a new segment, or a cut-back tail
+            }
+            if s.end - s.writebackFrom >= Self.writebackBatch {
+                writeback = (file, s.writebackFrom..<s.end)
+                s.writebackFrom = s.end
+            }
+            return (RecordRef(segment: file.id, offset: offset, size: size), writeback)
         }
+        if let (file, range) = writeback { file.startWriteback(range) }
+        return ref
     }
 
     /// Appends a record from a byte array.
