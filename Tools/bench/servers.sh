@@ -1,0 +1,82 @@
+# Starting and stopping the servers under test; sourced by run.sh.
+#
+# start_<name> DATA_DIR LOG sets SERVER_PID and SERVER_PORT and returns once the server
+# answers; stop_server ends that process (SIGTERM, then SIGKILL after 30 s). Every server
+# binds 127.0.0.1 only, on ports free at start. The servers use the credentials in
+# ACCESS_KEY / SECRET_KEY when they check signatures (strata); SeaweedFS without an
+# -s3.config and moto accept any.
+
+SERVER_PID=""
+SERVER_PORT=""
+
+# free_ports N: N TCP ports on 127.0.0.1 that nothing listens on now.
+free_ports() {
+    "$PYTHON" - "$1" <<'EOF'
+import socket, sys
+socks = [socket.socket() for _ in range(int(sys.argv[1]))]
+for s in socks:
+    s.bind(("127.0.0.1", 0))
+print(" ".join(str(s.getsockname()[1]) for s in socks))
+EOF
+}
+
+# wait_http URL CODE SECONDS: until URL answers CODE (any code if CODE is "any"), while
+# SERVER_PID lives.
+wait_http() {
+    local url="$1" want="$2" seconds="$3" code i
+    for ((i = 0; i < seconds * 10; i++)); do
+        kill -0 "$SERVER_PID" 2>/dev/null || { log "the server exited during start-up"; return 1; }
+        code=$(curl -s -o /dev/null -m 2 -w '%{http_code}' "$url" || true)
+        if [[ "$want" == any && "$code" != 000 ]] || [[ "$code" == "$want" ]]; then return 0; fi
+        sleep 0.1
+    done
+    log "$url did not answer $want within $seconds s"
+    return 1
+}
+
+start_strata() {
+    local data="$1" server_log="$2"
+    SERVER_PORT=$(free_ports 1)
+    # No STRATA_* setting from the caller's environment reaches the server under test.
+    env $(compgen -e | grep '^STRATA_' | sed 's/^/-u /') \
+        "$STRATA_BIN" serve --data "$data" --host 127.0.0.1 --port "$SERVER_PORT" \
+        --access-key "$ACCESS_KEY" --secret-key "$SECRET_KEY" $STRATA_ARGS >"$server_log" 2>&1 &
+    SERVER_PID=$!
+    wait_http "http://127.0.0.1:$SERVER_PORT/_strata/health/ready" 200 60
+}
+
+start_seaweedfs() {
+    local data="$1" server_log="$2" m mg v vg f fg sg
+    read -r SERVER_PORT m mg v vg f fg sg <<<"$(free_ports 8)"
+    mkdir -p "$data"
+    # master, volume, filer and S3 gateway in one process; no telemetry, no side ports.
+    "$WEED" server -dir="$data" -ip=127.0.0.1 -ip.bind=127.0.0.1 \
+        -master.port="$m" -master.port.grpc="$mg" -volume.port="$v" -volume.port.grpc="$vg" \
+        -filer -filer.port="$f" -filer.port.grpc="$fg" \
+        -s3 -s3.port="$SERVER_PORT" -s3.port.grpc="$sg" -s3.port.iceberg=0 -s3.port.lance=0 \
+        -master.telemetry=false -master.volumeSizeLimitMB=1024 -volume.max=0 -volume.preStopSeconds=0 \
+        >"$server_log" 2>&1 &
+    SERVER_PID=$!
+    wait_http "http://127.0.0.1:$SERVER_PORT/" any 120
+}
+
+start_moto() {
+    local data="$1" server_log="$2"
+    SERVER_PORT=$(free_ports 1)
+    # moto keeps objects in memory (and spools large ones to TMPDIR): point that at DATA.
+    mkdir -p "$data"
+    TMPDIR="$data" "$PYTHON" -m moto.server -H 127.0.0.1 -p "$SERVER_PORT" >"$server_log" 2>&1 &
+    SERVER_PID=$!
+    wait_http "http://127.0.0.1:$SERVER_PORT/" any 60
+}
+
+stop_server() {
+    [[ -n "$SERVER_PID" ]] || return 0
+    if kill -0 "$SERVER_PID" 2>/dev/null; then
+        kill -TERM "$SERVER_PID" 2>/dev/null || true
+        for _ in $(seq 300); do kill -0 "$SERVER_PID" 2>/dev/null || break; sleep 0.1; done
+        kill -KILL "$SERVER_PID" 2>/dev/null || true
+    fi
+    wait "$SERVER_PID" 2>/dev/null || true
+    SERVER_PID=""
+}
