@@ -3,6 +3,7 @@
 #   make test    the same set-up, then the whole test suite (Swift tests, then compat)
 #   make compat  only the real-client compatibility suite (Tests/compat)
 #   make crashtest  only the crash-recovery torture test (Tools/crashtest)
+#   make bench   the side-by-side benchmark against SeaweedFS and moto (Tools/bench)
 SHELL := /bin/bash
 
 SYSTEM_PACKAGES := liblmdb-dev zlib1g-dev pkg-config lmdb-utils
@@ -13,7 +14,7 @@ SWIFT ?= swift
 SWIFT_BUILD_FLAGS ?=
 DATA ?= ./data
 
-.PHONY: all deps client-deps build serve test compat crashtest clean
+.PHONY: all deps client-deps build serve test compat crashtest bench clean
 
 all: build
 
@@ -72,6 +73,13 @@ CRASHTEST_ARGS ?= --cycles 3 --duration-per-cycle 4 --compact
 crashtest: deps client-deps
 	$(SWIFT) build --product strata $(SWIFT_BUILD_FLAGS)
 	STRATA_BIN=$$($(SWIFT) build --show-bin-path $(SWIFT_BUILD_FLAGS))/strata Tools/crashtest/run.sh $(CRASHTEST_ARGS)
+
+# Side-by-side benchmark (Tools/bench): strata (release build), SeaweedFS and moto under
+# the same load, one at a time, and this machine's limits (dd, nginx); about 15-20 min.
+# BENCH_ARGS="--quick" for a smoke run of a few minutes.
+BENCH_ARGS ?=
+bench: deps
+	Tools/bench/run.sh $(BENCH_ARGS)
 
 clean:
 	rm -rf .build
