@@ -63,6 +63,7 @@ struct conn {
     size_t len;
     int status;
     int close_after;
+    int want_out;              /* EPOLLOUT is watched: the last write did not take it all */
     uint64_t remaining;        /* body bytes (or chunk bytes) still to come */
     struct worker *worker;
 };
@@ -125,6 +126,7 @@ static int open_socket(void) {
 static void watch(struct conn *c, uint32_t events, int op) {
     struct epoll_event ev = { .events = events, .data.ptr = c };
     if (epoll_ctl(c->worker->epfd, op, c->fd, &ev) < 0) die("epoll_ctl");
+    c->want_out = (events & EPOLLOUT) != 0;
 }
 
 static void finish(struct conn *c) {
@@ -198,14 +200,17 @@ static void send_more(struct conn *c) {
         }
         ssize_t w = writev(c->fd, iov, n);
         if (w < 0) {
-            if (errno == EAGAIN) { watch(c, EPOLLIN | EPOLLOUT, EPOLL_CTL_MOD); return; }
+            if (errno == EAGAIN) {
+                if (!c->want_out) watch(c, EPOLLIN | EPOLLOUT, EPOLL_CTL_MOD);
+                return;
+            }
             fail(c);
             return;
         }
         c->sent += w;
     }
     c->phase = HEADERS;
-    watch(c, EPOLLIN, EPOLL_CTL_MOD);
+    if (c->want_out) watch(c, EPOLLIN, EPOLL_CTL_MOD);   /* most requests never need EPOLLOUT */
 }
 
 static void record(struct conn *c) {

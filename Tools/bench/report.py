@@ -101,11 +101,17 @@ class Table:
         cells = [self.cell(s, metric, phase, suffix, bytes_metric, row_bytes) for s in self.servers]
         self.rows.append([name, *cells, limit, target])
 
+    def count(self, runs_metric):
+        """` of N` for the number of runs a figure is taken from, or nothing for one."""
+        n = max((len(str(self.v[x].get(runs_metric, "")).split(",")) for x in self.servers), default=1)
+        return f" of {n}" if n > 1 else ""
+
     def pair(self, name, first, second, phase):
         cells = []
         for s in self.servers:
             a, b = self.get(s, first), self.get(s, second)
-            cells.append("–" if a is None else f"{number(a)} / {number(b)}")
+            bad = self.errors(s, phase)
+            cells.append("–" if a is None else f"{number(a)} / {number(b)}" + (" ⚠" if bad else ""))
         self.rows.append([name, *cells, "", ""])
 
     def build(self):
@@ -121,10 +127,12 @@ class Table:
         self.row(f"4 KiB PUT, ops/s ({conns} connections)", "put4k_ops_s", "put4k", "", target)
         self.pair("4 KiB PUT p50 / p99, ms", "put4k_p50_ms", "put4k_p99_ms", "put4k")
 
-        nginx = self.get(L, "nginx_4k_ops_s")
-        limit = f"nginx static: {number(nginx)}" if nginx else ""
-        if self.get(L, "nginx_4k_wrk_ops_s"):
-            limit += f" (wrk: {number(self.get(L, 'nginx_4k_wrk_ops_s'))})"
+        # nginx's rate with loadgen and with wrk: the target takes the higher (the stricter).
+        loadgen, wrk = self.get(L, "nginx_4k_ops_s"), self.get(L, "nginx_4k_wrk_ops_s")
+        nginx = max(loadgen or 0, wrk or 0) or None
+        limit = f"nginx static: {number(loadgen)}" if loadgen else ""
+        if wrk:
+            limit += f" (wrk: {number(wrk)})"
         target = []
         if sw in self.servers and s in self.servers:
             target.append(self.verdict("strata/SeaweedFS", self.ratio(self.get(s, "get4k_ops_s"), self.get(sw, "get4k_ops_s")),
@@ -147,7 +155,8 @@ class Table:
         if dd and s in self.servers:
             target = self.verdict("strata/dd", self.ratio(self.get(s, "put_large_mib_s"), dd), 0.9,
                                   errors=self.errors(s, "large"))
-        self.row(f"{large_name} PUT, MiB/s (median)", "put_large_mib_s", "large", limit, target, "put_large_runs")
+        n = self.count("put_large_runs")
+        self.row(f"{large_name} PUT, MiB/s (median{n})", "put_large_mib_s", "large", limit, target, "put_large_runs")
 
         ngl = self.get(L, "nginx_large_get_mib_s")
         limit = f"nginx sendfile: {number(ngl)}{runs(self.v[L].get('nginx_large_get_runs'))}" if ngl else ""
@@ -155,7 +164,7 @@ class Table:
         if ngl and s in self.servers:
             target = self.verdict("strata/nginx", self.ratio(self.get(s, "get_large_mib_s"), ngl), 0.9,
                                   errors=self.errors(s, "large"))
-        self.row(f"{large_name} GET, MiB/s (median)", "get_large_mib_s", "large", limit, target, "get_large_runs")
+        self.row(f"{large_name} GET, MiB/s (median{n})", "get_large_mib_s", "large", limit, target, "get_large_runs")
 
         mp = max((self.get(x, "multipart_bytes") or 0 for x in self.servers), default=0)
         self.row(f"{size(mp) if mp else ''} multipart upload, MiB/s", "multipart_mib_s", "multipart",
@@ -166,7 +175,8 @@ class Table:
         if sw in self.servers and s in self.servers:
             target = self.verdict("SeaweedFS/strata time", self.ratio(self.get(s, "list_s"), self.get(sw, "list_s"), True),
                                   3, errors=errors("list"))
-        self.row(f"ListObjectsV2 through {number(keys) if keys else '?'} keys, s (best)", "list_s", "list", "",
+        self.row(f"ListObjectsV2 through {number(keys) if keys else '?'} keys, s (best{self.count('list_runs')})",
+                 "list_s", "list", "",
                  target, "list_runs")
 
         self.row("server peak RSS (VmHWM), MiB", "rss_peak_mib")
@@ -179,7 +189,12 @@ class Table:
         self.row("server RSS after the benchmark (VmRSS), MiB", "rss_end_mib", None, "", target)
         self.pair("server / client CPU in 4 KiB GET, % of a core", "get4k_server_cpu_pct", "get4k_client_cpu_pct", None)
         if self.get(L, "nginx_4k_client_cpu_pct") is not None:
-            self.rows[-1][-2] = f"client with nginx: {number(self.get(L, 'nginx_4k_client_cpu_pct'))}"
+            self.rows[-1][-2] = (f"nginx: {number(self.get(L, 'nginx_4k_server_cpu_pct'))} / "
+                                 f"{number(self.get(L, 'nginx_4k_client_cpu_pct'))}")
+        self.pair(f"server CPU in {large_name} PUT / GET, % of a core", "put_large_server_cpu_pct",
+                  "get_large_server_cpu_pct", None)
+        if self.get(L, "nginx_large_get_server_cpu_pct") is not None:
+            self.rows[-1][-2] = f"nginx GET: {number(self.get(L, 'nginx_large_get_server_cpu_pct'))}"
 
     def markdown(self):
         header = ["metric", *self.servers, "limits (this machine)", "target"]

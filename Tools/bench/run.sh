@@ -237,6 +237,12 @@ done
 # --- the machine's limits --------------------------------------------------------------
 limit() { echo "limits $1 $2 $3" >>"$RAW"; }
 median() { tr ',' '\n' | sort -g | awk '{a[NR] = $1} END {print a[int((NR + 1) / 2)]}'; }
+# nginx_cpu: CPU seconds nginx's worker processes have used so far.
+nginx_cpu() {
+    local pid
+    for pid in $(pgrep -P "$NGINX_PID"); do cat "/proc/$pid/stat"; done |
+        awk -v hz="$(getconf CLK_TCK)" '{sub(/^.*\) /, ""); t += ($12 + $13) / hz} END {printf "%.3f", t}'
+}
 
 if (( LIMITS )); then
     log "== limits"
@@ -285,6 +291,7 @@ EOF
     NGINX_PID=$!
     SERVER_PID=$NGINX_PID wait_http "http://127.0.0.1:$NGINX_PORT/4k.bin" 200 30
     echo /4k.bin >"$NG/4k.txt"
+    cpu=$(nginx_cpu)
     out=$("$LOADGEN" -p "$NGINX_PORT" -m GET -f "$NG/4k.txt" -c "$CONNECTIONS" -t "$THREADS" -d "$DURATION" -e 4096)
     get() { awk -v k="$1" '$1 == k {print $2}' <<<"$out"; }
     limit nginx_4k_ops_s "$(get ops_s)" ops/s
@@ -292,18 +299,21 @@ EOF
     limit nginx_4k_p99_ms "$(get p99_ms)" ms
     limit nginx_4k_errors "$(( $(get non2xx | cut -d. -f1) + $(get sock_errors | cut -d. -f1) + $(get wrong_length | cut -d. -f1) ))" count
     log "nginx 4 KiB GET: $(get ops_s) ops/s (loadgen)"
-    limit nginx_4k_client_cpu_pct "$(awk -v c="$(get cpu_s)" -v d="$DURATION" 'BEGIN {printf "%.1f", 100 * c / d}')" %core
+    limit nginx_4k_server_cpu_pct "$(awk -v a="$cpu" -v b="$(nginx_cpu)" -v d="$(get duration_s)" 'BEGIN {printf "%.1f", 100 * (b - a) / d}')" %core
+    limit nginx_4k_client_cpu_pct "$(awk -v c="$(get cpu_s)" -v d="$(get duration_s)" 'BEGIN {printf "%.1f", 100 * c / d}')" %core
     # wrk on the same file: a cross-check that loadgen is not the slower client.
     wrk_out=$(wrk -t "$THREADS" -c "$CONNECTIONS" -d "${DURATION}s" "http://127.0.0.1:$NGINX_PORT/4k.bin")
     limit nginx_4k_wrk_ops_s "$(awk '/^Requests\/sec:/ {print $2}' <<<"$wrk_out")" ops/s
     log "nginx 4 KiB GET: $(awk '/^Requests\/sec:/ {print $2}' <<<"$wrk_out") ops/s (wrk)"
-    get_runs=""
+    get_runs="" cpu=$(nginx_cpu) get_secs=0
     for _ in $(seq "$LARGE_RUNS"); do
         read -r code bytes secs < <(curl -sS -o /dev/null -w '%{http_code} %{size_download} %{time_total}\n' \
             "http://127.0.0.1:$NGINX_PORT/large.bin")
         [[ "$code" == 200 && "$bytes" == $((LARGE_MIB * 1048576)) ]] || log "nginx large GET: HTTP $code, $bytes bytes"
         get_runs="${get_runs:+$get_runs,}$(awk -v b="$bytes" -v s="$secs" 'BEGIN {printf "%.1f", b / s / 1048576}')"
+        get_secs=$(awk -v a="$get_secs" -v b="$secs" 'BEGIN {print a + b}')
     done
+    limit nginx_large_get_server_cpu_pct "$(awk -v a="$cpu" -v b="$(nginx_cpu)" -v d="$get_secs" 'BEGIN {printf "%.1f", 100 * (b - a) / d}')" %core
     limit nginx_large_get_mib_s "$(median <<<"$get_runs")" MiB/s
     limit nginx_large_get_runs "$get_runs" MiB/s
     log "nginx large GET: $get_runs MiB/s"
