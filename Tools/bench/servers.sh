@@ -2,9 +2,8 @@
 #
 # start_<name> DATA_DIR LOG sets SERVER_PID and SERVER_PORT and returns once the server
 # answers; stop_server ends that process (SIGTERM, then SIGKILL after 30 s). Every server
-# binds 127.0.0.1 only, on ports free at start. The servers use the credentials in
-# ACCESS_KEY / SECRET_KEY when they check signatures (strata); SeaweedFS without an
-# -s3.config and moto accept any.
+# binds 127.0.0.1 only, on ports free at start. Strata and SeaweedFS check every
+# signature against ACCESS_KEY / SECRET_KEY, so both pay for SigV4; moto accepts any.
 
 SERVER_PID=""
 SERVER_PORT=""
@@ -49,8 +48,12 @@ start_seaweedfs() {
     local data="$1" server_log="$2" m mg v vg f fg sg
     read -r SERVER_PORT m mg v vg f fg sg <<<"$(free_ports 8)"
     mkdir -p "$data"
+    # One identity with every right: SeaweedFS then verifies signatures as strata does
+    # (without an -s3.config it lets every request through unchecked).
+    printf '{"identities": [{"name": "bench", "credentials": [{"accessKey": "%s", "secretKey": "%s"}], %s}]}\n' \
+        "$ACCESS_KEY" "$SECRET_KEY" '"actions": ["Admin", "Read", "List", "Tagging", "Write"]' >"$data/s3.json"
     # master, volume, filer and S3 gateway in one process; no telemetry, no side ports.
-    "$WEED" server -dir="$data" -ip=127.0.0.1 -ip.bind=127.0.0.1 \
+    "$WEED" server -dir="$data" -ip=127.0.0.1 -ip.bind=127.0.0.1 -s3.config="$data/s3.json" \
         -master.port="$m" -master.port.grpc="$mg" -volume.port="$v" -volume.port.grpc="$vg" \
         -filer -filer.port="$f" -filer.port.grpc="$fg" \
         -s3 -s3.port="$SERVER_PORT" -s3.port.grpc="$sg" -s3.port.iceberg=0 -s3.port.lance=0 \
