@@ -69,8 +69,6 @@ class Table:
     def errors(self, label, phase):
         if phase is None:
             return 0
-        if label in self.v and self.v[label].get("failed") is not None:
-            return 1
         return int(self.get(label, f"{phase}_errors") or 0)
 
     def cell(self, label, metric, phase, suffix="", bytes_metric=None, row_bytes=None):
@@ -203,6 +201,10 @@ class Table:
         passed = self.verdicts.count("PASS")
         lines.append("")
         lines.append(f"Targets: {passed} of {len(self.verdicts)} PASS.")
+        for label in self.servers:
+            if self.v[label].get("failed") is not None:
+                lines.append(f"{label}: the run stopped early ({self.v[label].get('failed_in', 'see the log')}); "
+                             "its missing figures say `failed`.")
         return "\n".join(lines)
 
 

@@ -65,6 +65,7 @@ ACCESS_KEY=AKIASTRATABENCH00001
 SECRET_KEY=strataBenchSecretKey/0123456789abcdefXYZ
 STRATA_ARGS="${STRATA_ARGS:-}"
 unset AWS_CA_BUNDLE
+export LC_ALL=C   # dd's and curl's number formats
 
 # The load: one set of sizes for every server.
 if (( QUICK )); then
@@ -202,7 +203,7 @@ for target in ${TARGETS//,/ }; do
     data="$WORK/data-$target"
     log "== $target"
     if ! "start_$target" "$data" "$WORK/logs/$target.log"; then
-        echo "$target failed 1 start" >>"$RAW"
+        printf '%s failed 1 run\n%s failed_in start-up\n' "$target" "$target" >>"$RAW"
         tail -20 "$WORK/logs/$target.log" >&2 || true
         stop_server; rm -rf "$data"; continue
     fi
@@ -225,7 +226,7 @@ for target in ${TARGETS//,/ }; do
             --duration "$DURATION" --warmup "$WARMUP" --list-keys "$LIST_KEYS" --list-runs "$LIST_RUNS" \
             --large-file "$LARGE_FILE" --large-runs "$LARGE_RUNS" --part-file "$PART_FILE" --parts "$parts" \
             --part-concurrency "$PART_CONCURRENCY" >>"$RAW"; then
-        echo "$target failed 1 s3bench" >>"$RAW"
+        printf '%s failed 1 run\n%s failed_in s3bench\n' "$target" "$target" >>"$RAW"
         log "$target: s3bench failed; the last lines of its log:"
         tail -20 "$WORK/logs/$target.log" >&2 || true
     fi
