@@ -29,6 +29,7 @@ import html
 import http.client
 import os
 import re
+import signal
 import statistics
 import subprocess
 import sys
@@ -402,6 +403,9 @@ def main():
     p.add_argument("--parts", type=int, default=80)
     p.add_argument("--part-concurrency", type=int, default=4)
     args = p.parse_args()
+    # SIGTERM (run.sh's clean-up) as an exception: subprocess.run then kills loadgen or
+    # curl on its way out instead of leaving it to load a server being stopped.
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
 
     bench = Bench(args)
     bench.prepare()
