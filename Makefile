@@ -6,7 +6,7 @@
 #   make bench   the side-by-side benchmark against SeaweedFS and moto (Tools/bench)
 SHELL := /bin/bash
 
-SYSTEM_PACKAGES := liblmdb-dev zlib1g-dev pkg-config lmdb-utils
+SYSTEM_PACKAGES := liblmdb-dev zlib1g-dev libdeflate-dev pkg-config lmdb-utils
 # The real clients the compat suite drives (awscli is AWS CLI v2, /usr/bin/aws).
 CLIENT_PACKAGES := awscli rclone s3cmd curl
 PYTHON ?= python3

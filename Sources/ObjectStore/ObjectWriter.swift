@@ -120,7 +120,7 @@ public final class ObjectWriter: @unchecked Sendable {
 
     /// Records hashed and written at the same time, at most (memory: this many records
     /// plus the one being filled).
-    static let recordsInFlight = 4
+    static let recordsInFlight = 2
 
     /// Waits for the oldest record in flight and adds its extent.
     private func collectOldest() async throws {

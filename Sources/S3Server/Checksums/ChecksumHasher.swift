@@ -1,7 +1,7 @@
-import CZlib
 import Crypto
 import Foundation
 import NIOCore
+import SegmentLog
 
 /// A streaming hasher for one ``ChecksumAlgorithm``: feed the body as it arrives, then
 /// read the digest bytes (or their base64 form, which is how S3 sends checksums).
@@ -38,15 +38,9 @@ public struct ChecksumHasher: @unchecked Sendable {
     /// Feeds raw bytes.
     public mutating func update(_ bytes: UnsafeRawBufferPointer) {
         switch state {
-        case .crc32(var crc):
-            var rest = bytes
-            // zlib takes a 32-bit length; feed very large buffers in pieces.
-            while !rest.isEmpty {
-                let n = min(rest.count, Int(UInt32.max >> 1))
-                crc = CZlib.crc32(crc, rest.baseAddress!.assumingMemoryBound(to: UInt8.self), UInt32(n))
-                rest = UnsafeRawBufferPointer(rebasing: rest[n...])
-            }
-            state = .crc32(crc)
+        case .crc32(let crc):
+            // The log's CRC-32 (libdeflate, accelerated): the same checksum as zlib's.
+            state = .crc32(UInt(CRC32.checksum(bytes, continuing: UInt32(truncatingIfNeeded: crc))))
         case .crc32c(var crc):
             crc.update(bytes)
             state = .crc32c(crc)

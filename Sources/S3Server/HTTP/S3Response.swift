@@ -118,10 +118,21 @@ final class ResponseOutput: @unchecked Sendable {
             try await writer.write(.end(nil))
         case .object(let reader, let checkedPieces):
             try await writer.write(head(length: reader.range.count))
-            for (number, piece) in reader.pieces.enumerated() {
+            // Each piece is checked while the one before it is being sent: checking
+            // reads the whole record, and doing it in turn with sending (read, check,
+            // send, read, ...) held a 1 GiB GET to 40% of nginx's sendfile rate.
+            let pieces = reader.pieces
+            func startCheck(_ number: Int) -> Task<Void, Error>? {
+                guard number < pieces.count else { return nil }
+                let piece = pieces[number]
+                return Task { try await handler.store.verify(piece) }
+            }
+            var check = startCheck(checkedPieces)
+            defer { check?.cancel() }
+            for (number, piece) in pieces.enumerated() {
                 if number >= checkedPieces {
                     do {
-                        try await handler.store.verify(piece)
+                        try await check?.value
                     } catch {
                         // The head is out, so no error document can follow. Throwing ends
                         // the connection before the body is complete: the client sees fewer
@@ -130,6 +141,7 @@ final class ResponseOutput: @unchecked Sendable {
                         handler.logger.error("GET \(reader.info.bucket)/\(reader.info.key) cut short: \(error)")
                         throw error
                     }
+                    check = startCheck(number + 1)
                 }
                 // The region's descriptor is closed by FileRegionCloser once written. A
                 // write that fails, or that NIO drops because the channel went away,
