@@ -25,7 +25,7 @@ let package = Package(
         // multiplication where the CPU has it).
         .systemLibrary(name: "CDeflate", pkgConfig: "libdeflate", providers: [.apt(["libdeflate-dev"])]),
 
-        // System calls Swift's Glibc module does not declare (sync_file_range).
+        // System calls Swift's Glibc module does not declare (sync_file_range, mallopt).
         .target(name: "CSystemShims"),
         // Segment files and records: append, read, scan, seal, checksums, group commit.
         .target(name: "SegmentLog", dependencies: [
@@ -60,7 +60,7 @@ let package = Package(
             .product(name: "SwiftASN1", package: "swift-asn1"),
         ]),
         .executableTarget(name: "strata", dependencies: [
-            "S3Server", "ObjectStore", "SegmentLog", "ObjectIndex",
+            "S3Server", "ObjectStore", "SegmentLog", "ObjectIndex", "CSystemShims",
             .product(name: "NIOPosix", package: "swift-nio"),
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
             .product(name: "Logging", package: "swift-log"),

@@ -37,7 +37,10 @@ public struct ObjectReader: Sendable {
         /// of it, in chunks of at most `chunkSize` (memory stays flat for any record size).
         /// Blocking.
         /// - Throws: `StoreError` `.corrupt` naming the segment and the record's offset.
-        public func verify(chunkSize: Int = 1 << 20) throws {
+        /// The default chunk stays below the 256 KiB from which `strata serve` has glibc
+        /// map (and unmap) each allocation, so the buffer comes from the heap, not fresh
+        /// zeroed pages on every check.
+        public func verify(chunkSize: Int = 128 << 10) throws {
             let header = try dataRecordHeader()
             let buffer = UnsafeMutableRawBufferPointer.allocate(byteCount: Int(min(UInt64(chunkSize), extent.length)),
                                                                 alignment: 16)

@@ -6,4 +6,9 @@
 /// _GNU_SOURCE, which Swift's Glibc module does not set.
 int strata_start_writeback(int fd, long long offset, long long length);
 
+/// Sets glibc's mmap threshold (mallopt M_MMAP_THRESHOLD), which also stops glibc from
+/// raising it by itself; returns 1 on success, 0 elsewhere. Swift's Glibc module does not
+/// import malloc.h.
+int strata_set_mmap_threshold(int bytes);
+
 #endif
