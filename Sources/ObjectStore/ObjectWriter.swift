@@ -62,7 +62,9 @@ public final class ObjectWriter: @unchecked Sendable {
         self.key = key
         self.metadata = metadata
         self.conditions = conditions
-        buffer.reserveCapacity(store.options.dataRecordSize)
+        // No record-sized buffer up front: most objects are small, and `strata serve`
+        // maps (and unmaps) every allocation of 256 KiB and more. The first record's buffer
+        // grows with the body; later ones are reserved whole (``flush()``).
     }
 
     /// Bytes received so far.
