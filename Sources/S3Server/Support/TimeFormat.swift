@@ -19,9 +19,9 @@ enum TimeFormat {
 
     /// `2009-10-12T17:50:30.000Z` from milliseconds since 1970.
     static func iso8601(milliseconds: Int64) -> String {
-        let c = Civil(seconds: floorDiv(milliseconds, 1000))
-        let ms = Int(milliseconds - floorDiv(milliseconds, 1000) * 1000)
-        return "\(pad(c.year, 4))-\(pad(c.month, 2))-\(pad(c.day, 2))T\(pad(c.hour, 2)):\(pad(c.minute, 2)):\(pad(c.second, 2)).\(pad(ms, 3))Z"
+        var bytes: [UInt8] = []
+        writeISO8601(milliseconds: milliseconds, to: &bytes)
+        return String(decoding: bytes, as: UTF8.self)
     }
 
     /// ``iso8601(milliseconds:)`` written as bytes (listings write one per key).
