@@ -17,6 +17,10 @@ public struct UploadInfo: Sendable, Equatable {
     public var checksumAlgorithm: String?
     /// `COMPOSITE` or `FULL_OBJECT` when checksumAlgorithm is set.
     public var checksumType: String?
+    /// The encoded ACL the object gets at completion (``ObjectInfo/acl``).
+    public var acl: [UInt8] = []
+    /// The canonical id of whoever started the upload (ListMultipartUploads' Initiator).
+    public var initiator: String?
 
     public init(bucket: String, key: String, uploadId: String, initiated: Int64, metadata: [String: String],
                 checksumAlgorithm: String?, checksumType: String?) {
@@ -74,6 +78,8 @@ extension Payload {
         var attributes: [String: String] = [:]
         attributes["checksum-algorithm"] = u.checksumAlgorithm
         attributes["checksum-type"] = u.checksumType
+        if !u.acl.isEmpty { attributes["acl"] = String(decoding: u.acl, as: UTF8.self) }
+        attributes["initiator"] = u.initiator
         writePairs(&w, attributes)
         w.write(UInt16(0))
         return w.bytes
@@ -86,8 +92,11 @@ extension Payload {
         let initiated = try r.read(Int64.self)
         let metadata = try readPairs(&r), attributes = try readPairs(&r)
         try skipExtensions(&r)
-        return UploadInfo(bucket: bucket, key: key, uploadId: id, initiated: initiated, metadata: metadata,
-                          checksumAlgorithm: attributes["checksum-algorithm"], checksumType: attributes["checksum-type"])
+        var upload = UploadInfo(bucket: bucket, key: key, uploadId: id, initiated: initiated, metadata: metadata,
+                                checksumAlgorithm: attributes["checksum-algorithm"], checksumType: attributes["checksum-type"])
+        upload.acl = attributes["acl"].map { Array($0.utf8) } ?? []
+        upload.initiator = attributes["initiator"]
+        return upload
     }
 
     /// putPart: `u8 1 · string uploadId · u32 partNumber · u64 size · i64 lastModified ·

@@ -53,6 +53,31 @@ extension ObjectStore {
         }
     }
 
+    /// A bucket and all of its configuration documents (by name), read together in one
+    /// transaction so they belong to the same moment. NoSuchBucket.
+    public func bucketWithConfigs(_ bucket: String) async throws -> (bucket: BucketInfo, configs: [String: [UInt8]]) {
+        let index = self.index
+        return try await io {
+            try index.environment.read { txn in
+                let nameKey = Array(bucket.utf8)
+                guard let value = try txn.get(index.buckets, nameKey) else { throw StoreError.noSuchBucket(bucket) }
+                let info = try IndexValue.bucket(value)
+                let prefix = nameKey + [0]
+                let configs = try txn.withCursor(index.configs) { cursor in
+                    var out: [String: [UInt8]] = [:]
+                    var entry = try cursor.seek(atOrAfter: prefix)
+                    while let e = entry, e.key.starts(with: prefix) {
+                        let config = try Payload.decodeConfig(e.value, offset: IndexValue.prefixSize)
+                        if !config.document.isEmpty { out[config.name] = config.document }
+                        entry = try cursor.next()
+                    }
+                    return out
+                }
+                return (info, configs)
+            }
+        }
+    }
+
     /// Every in-progress multipart upload of every bucket (for the expiry sweeper).
     public func allUploads() async throws -> [UploadInfo] {
         let index = self.index

@@ -83,12 +83,15 @@ extension ObjectStore {
 
     /// CreateMultipartUpload.
     public func createUpload(bucket: String, key: String, metadata: [String: String],
-                             checksumAlgorithm: String?, checksumType: String?) async throws -> UploadInfo {
+                             checksumAlgorithm: String?, checksumType: String?, acl: [UInt8] = [],
+                             initiator: String? = nil) async throws -> UploadInfo {
         try Validation.checkKey(key)
         let now = Self.now()
         let id = UploadIds.next(now: now)
-        let upload = UploadInfo(bucket: bucket, key: key, uploadId: id, initiated: now, metadata: metadata,
+        var upload = UploadInfo(bucket: bucket, key: key, uploadId: id, initiated: now, metadata: metadata,
                                 checksumAlgorithm: checksumAlgorithm, checksumType: checksumType)
+        upload.acl = acl
+        upload.initiator = initiator
         try await commit(.createUpload, payload: Payload.encode(upload), upload: .open(uploadId: id, bucket: bucket)) { view in
             guard try view.bucketExists(bucket) else { throw StoreError.noSuchBucket(bucket) }
         }
@@ -209,7 +212,7 @@ extension ObjectStore {
         for part in selected { md5.update(data: Hex.decode(part.etag)) }
         let etag = Insecure.MD5Digest.hex(md5.finalize()) + "-\(selected.count)"
         var info = ObjectInfo(bucket: bucket, key: key, size: selected.reduce(0) { $0 + $1.size }, lastModified: Self.now(),
-                              etag: etag, metadata: upload.metadata, checksums: try checksums(selected),
+                              etag: etag, metadata: upload.metadata, checksums: try checksums(selected), acl: upload.acl,
                               partSizes: selected.map(\.size), extents: selected.flatMap(\.extents))
         info.completesUpload = uploadId
         info.partChecksums = selected.map(\.checksums)

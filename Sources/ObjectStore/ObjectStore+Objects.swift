@@ -5,11 +5,11 @@ import SegmentLog
 extension ObjectStore {
     /// Starts a streamed PUT. Fails fast if the bucket does not exist (checked again,
     /// atomically, at commit).
-    public func makeWriter(bucket: String, key: String, metadata: [String: String] = [:],
+    public func makeWriter(bucket: String, key: String, metadata: [String: String] = [:], acl: [UInt8] = [],
                            conditions: WriteConditions = .init()) async throws -> ObjectWriter {
         try Validation.checkKey(key)
         _ = try await self.bucket(bucket)
-        return ObjectWriter(store: self, bucket: bucket, key: key, metadata: metadata, conditions: conditions)
+        return ObjectWriter(store: self, bucket: bucket, key: key, metadata: metadata, acl: acl, conditions: conditions)
     }
 
     /// Stores a whole object from memory.
@@ -19,6 +19,51 @@ extension ObjectStore {
         let writer = try await makeWriter(bucket: bucket, key: key, metadata: metadata, conditions: conditions)
         try await writer.write(data)
         return try await writer.finish()
+    }
+
+    /// Changes the stored attributes of the current version (its ACL, …) without touching
+    /// its bytes, size, ETag or Last-Modified: a new putObject commit record that points at
+    /// the same extents. NoSuchBucket, NoSuchKey.
+    ///
+    /// Crash safety: the new record is one ordinary commit; until it is durable the old
+    /// entry stands, after it the old record is dead and its extents belong to the new one
+    /// (live-byte accounting moves them from one entry to the other). The extents are pinned
+    /// from the read to the commit, so compaction cannot remove a segment they are in
+    /// meanwhile (`ExtentPins`), and the commit goes through only if the entry is still
+    /// the one read, same sequence and same extents; otherwise (overwritten, or moved by
+    /// compaction) it reads again.
+    @discardableResult
+    public func updateObject(bucket: String, key: String,
+                             change: @escaping @Sendable (inout ObjectInfo) throws -> Void) async throws -> ObjectInfo {
+        // Errors from the validation come back wrapped as StoreErrors; this one means "read again".
+        let changed = "the object changed while its attributes were updated"
+        let pin = pins.pin()
+        defer { pins.unpin(pin) }
+        for _ in 0..<16 {
+            let current = try await headObject(bucket: bucket, key: key)
+            var updated = current
+            try change(&updated)
+            updated.bucket = current.bucket
+            updated.key = current.key
+            updated.extents = current.extents
+            updated.size = current.size
+            updated.sequence = 0
+            updated.completesUpload = nil
+            do {
+                let record = try await commit(.putObject, payload: Payload.encode(updated), object: updated) { view in
+                    guard try view.bucketExists(bucket) else { throw StoreError.noSuchBucket(bucket) }
+                    guard let now = try view.object(bucket: bucket, key: key) else { throw StoreError.noSuchKey(key) }
+                    guard now.sequence == current.sequence, now.extents == current.extents else {
+                        throw StoreError(.slowDown, changed)
+                    }
+                }
+                updated.sequence = record.sequence
+                return updated
+            } catch let error as StoreError where error.code == .slowDown && error.message == changed {
+                continue
+            }
+        }
+        throw StoreError(.slowDown, "The object kept changing; try again")
     }
 
     /// The current version's information (HeadObject).

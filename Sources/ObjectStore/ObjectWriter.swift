@@ -47,6 +47,8 @@ public final class ObjectWriter: @unchecked Sendable {
     public let bucket: String
     public let key: String
     public let metadata: [String: String]
+    /// The encoded ACL stored with the object (``ObjectInfo/acl``).
+    public let acl: [UInt8]
     public let conditions: WriteConditions
     private let store: ObjectStore
     private var buffer: [UInt8] = []
@@ -56,7 +58,9 @@ public final class ObjectWriter: @unchecked Sendable {
     private var finished = false
     private var registered: UInt64?
 
-    init(store: ObjectStore, bucket: String, key: String, metadata: [String: String], conditions: WriteConditions) {
+    init(store: ObjectStore, bucket: String, key: String, metadata: [String: String], acl: [UInt8] = [],
+         conditions: WriteConditions) {
+        self.acl = acl
         self.store = store
         self.bucket = bucket
         self.key = key
@@ -180,7 +184,7 @@ public final class ObjectWriter: @unchecked Sendable {
             let digest = try self.finalDigest(contentMD5: contentMD5)
             let info = ObjectInfo(bucket: bucket, key: key, size: self.size, lastModified: ObjectStore.now(),
                                   etag: digest.map { String(format2: $0) }.joined(), metadata: self.metadata,
-                                  checksums: checksums, extents: self.extents)
+                                  checksums: checksums, acl: self.acl, extents: self.extents)
             self.committed = info
             return (Payload.encode(info), info, nil)
         }, validate: { view in

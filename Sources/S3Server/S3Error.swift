@@ -65,6 +65,14 @@ public struct S3Error: Error, Sendable, Hashable, CustomStringConvertible {
         case invalidStorageClass = "InvalidStorageClass"
         case insufficientStorage = "InsufficientStorage"
         case serviceUnavailable = "ServiceUnavailable"
+        case accessControlListNotSupported = "AccessControlListNotSupported"
+        case malformedACLError = "MalformedACLError"
+        case unresolvableGrantByEmailAddress = "UnresolvableGrantByEmailAddress"
+        case malformedPolicy = "MalformedPolicy"
+        case noSuchBucketPolicy = "NoSuchBucketPolicy"
+        case noSuchPublicAccessBlockConfiguration = "NoSuchPublicAccessBlockConfiguration"
+        case ownershipControlsNotFoundError = "OwnershipControlsNotFoundError"
+        case invalidBucketAclWithObjectOwnership = "InvalidBucketAclWithObjectOwnership"
 
         var status: HTTPResponseStatus {
             switch self {
@@ -72,6 +80,11 @@ public struct S3Error: Error, Sendable, Hashable, CustomStringConvertible {
                 return .forbidden
             case .noSuchBucket, .noSuchKey, .noSuchUpload, .noSuchVersion, .noSuchLifecycleConfiguration:
                 return .notFound
+            case .noSuchBucketPolicy, .noSuchPublicAccessBlockConfiguration, .ownershipControlsNotFoundError:
+                return .notFound
+            case .accessControlListNotSupported, .malformedACLError, .unresolvableGrantByEmailAddress,
+                 .malformedPolicy, .invalidBucketAclWithObjectOwnership:
+                return .badRequest
             case .bucketAlreadyExists, .bucketAlreadyOwnedByYou, .bucketNotEmpty:
                 return .conflict
             case .methodNotAllowed: return .methodNotAllowed
@@ -412,5 +425,51 @@ extension S3Error {
             let hex = String(byte, radix: 16)
             return byte < 16 ? "0" + hex : hex
         }.joined(separator: " ")
+    }
+}
+
+// MARK: - Access control codes
+
+extension S3Error {
+    /// 400: the bucket's ownership is BucketOwnerEnforced, which disables ACLs.
+    public static func accessControlListNotSupported() -> S3Error {
+        S3Error(.accessControlListNotSupported, "The bucket does not allow ACLs")
+    }
+
+    /// 400: an AccessControlPolicy document that is not one.
+    public static func malformedACLError() -> S3Error {
+        S3Error(.malformedACLError, "The XML you provided was not well-formed or did not validate against our published schema")
+    }
+
+    /// 400: a grant by e-mail address; Strata's users have none.
+    public static func unresolvableGrantByEmailAddress() -> S3Error {
+        S3Error(.unresolvableGrantByEmailAddress, "The e-mail address you provided does not match any account on record.")
+    }
+
+    /// 400: a bucket policy that is not valid JSON or not a valid policy.
+    public static func malformedPolicy(_ message: String) -> S3Error {
+        S3Error(.malformedPolicy, message)
+    }
+
+    /// 404: GetBucketPolicy on a bucket without one.
+    public static func noSuchBucketPolicy(bucket: String) -> S3Error {
+        S3Error(.noSuchBucketPolicy, "The bucket policy does not exist", [Field("BucketName", bucket)])
+    }
+
+    /// 404: GetPublicAccessBlock on a bucket without one.
+    public static func noSuchPublicAccessBlockConfiguration(bucket: String) -> S3Error {
+        S3Error(.noSuchPublicAccessBlockConfiguration, "The public access block configuration was not found",
+                [Field("BucketName", bucket)])
+    }
+
+    /// 404: GetBucketOwnershipControls on a bucket without them.
+    public static func ownershipControlsNotFoundError(bucket: String) -> S3Error {
+        S3Error(.ownershipControlsNotFoundError, "The bucket ownership controls were not found", [Field("BucketName", bucket)])
+    }
+
+    /// 400: BucketOwnerEnforced asked for while the bucket's ACL grants to others.
+    public static func invalidBucketAclWithObjectOwnership() -> S3Error {
+        S3Error(.invalidBucketAclWithObjectOwnership,
+                "Bucket cannot have ACLs set with ObjectOwnership's BucketOwnerEnforced setting")
     }
 }

@@ -70,6 +70,9 @@ struct Serve: AsyncParsableCommand {
     @Option(name: .long, help: "Root secret key. Default \(S3ServerConfiguration.defaultSecretKey).")
     var secretKey: String?
 
+    @Option(name: .long, help: "Users file: one user per line, ACCESS_KEY SECRET_KEY CANONICAL_USER_ID DISPLAY_NAME (README, Users and access). Default none: only the root credentials.")
+    var users: String?
+
     @Option(name: .long, help: "The region buckets report (requests signed for any region are accepted). Default us-east-1.")
     var region: String?
 
@@ -122,7 +125,7 @@ struct Serve: AsyncParsableCommand {
     private var flags: [String: String] {
         let given: [(String, String?)] = [
             ("data", data), ("host", host), ("port", port.map(String.init)), ("access-key", accessKey),
-            ("secret-key", secretKey), ("region", region), ("domain", domain),
+            ("secret-key", secretKey), ("users", users), ("region", region), ("domain", domain),
             ("abort-uploads-after", abortUploadsAfter.map(String.init)), ("segment-size", segmentSize),
             ("compact-threshold", compactThreshold.map { "\($0)" }), ("compact-interval", compactInterval.map(String.init)),
             ("log-format", logFormat), ("log-level", logLevel), ("access-log", accessLog),
@@ -135,7 +138,7 @@ struct Serve: AsyncParsableCommand {
     }
 
     static let settingNames: Set<String> = [
-        "data", "host", "port", "access-key", "secret-key", "region", "domain", "abort-uploads-after", "segment-size",
+        "data", "host", "port", "access-key", "secret-key", "users", "region", "domain", "abort-uploads-after", "segment-size",
         "compact-threshold", "compact-interval", "log-format", "log-level", "access-log", "shutdown-timeout",
         "max-connections", "idle-timeout", "header-timeout", "tls-cert", "tls-key", "tls-self-signed",
     ]
@@ -174,6 +177,15 @@ struct Serve: AsyncParsableCommand {
                                                   compactionThreshold: settings.compactThreshold,
                                                   compactionIntervalSeconds: settings.compactInterval,
                                                   accessLog: settings.accessLog, maxConnections: settings.maxConnections)
+        if let usersFile = settings.users {
+            do {
+                let text = try String(contentsOfFile: usersFile, encoding: .utf8)
+                configuration.users = try UserDirectory(root: configuration.credentials, usersFile: text)
+            } catch {
+                printError("strata serve: --users \(usersFile): \(error)")
+                throw ExitCode(2)
+            }
+        }
         configuration.idleTimeoutSeconds = settings.idleTimeout
         configuration.headerTimeoutSeconds = settings.headerTimeout
         var caFile: String?
@@ -258,6 +270,7 @@ struct ServeSettings {
     var port: Int
     var accessKey: String
     var secretKey: String
+    var users: String?
     var region: String
     var domain: String?
     var abortUploadsAfter: Int64
@@ -281,6 +294,7 @@ struct ServeSettings {
         port = try s.parse("port", default: 9000, what: "a port from 0 to 65535") { Int($0).flatMap { (0...65535).contains($0) ? $0 : nil } }
         accessKey = s.string("access-key", default: S3ServerConfiguration.defaultAccessKey)
         secretKey = s.string("secret-key", default: S3ServerConfiguration.defaultSecretKey)
+        users = s.optionalString("users")
         region = s.string("region", default: "us-east-1")
         domain = s.optionalString("domain")
         abortUploadsAfter = try s.parse("abort-uploads-after", default: 86_400, what: "a positive number of seconds") {

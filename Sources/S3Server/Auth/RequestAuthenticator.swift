@@ -89,6 +89,8 @@ public struct AuthenticatedRequest: Sendable, Hashable {
         case sigV2Header
         /// SigV2 presigned URL (`AWSAccessKeyId`, `Expires`, `Signature` in the query).
         case sigV2Presigned
+        /// No signature at all: an anonymous request (``AuthenticatedRequest/anonymous(_:)``).
+        case anonymous
     }
 
     /// The verified access key id.
@@ -104,4 +106,22 @@ public struct AuthenticatedRequest: Sendable, Hashable {
     public let chunkSigning: ChunkSigningContext?
     /// The `x-amz-security-token` / `X-Amz-Security-Token`, if the client sent one.
     public let securityToken: String?
+}
+
+extension AuthenticatedRequest {
+    /// A request without any signature, read like an unsigned one: a body hash in
+    /// `x-amz-content-sha256` is still checked, and an unsigned aws-chunked body with a
+    /// trailing checksum is decoded; signed streaming needs a signature and is refused.
+    static func anonymous(_ request: SigningRequest) throws -> AuthenticatedRequest {
+        var payload = PayloadHashMode.unsignedPayload
+        if let value = request.header("x-amz-content-sha256"), let mode = PayloadHashMode(headerValue: value) {
+            switch mode {
+            case .streamingSigned, .streamingSignedTrailer:
+                throw S3Error.accessDenied("Signed aws-chunked payloads need a signed request")
+            default: payload = mode
+            }
+        }
+        return AuthenticatedRequest(accessKeyId: "", method: .anonymous, payload: payload, scope: nil,
+                                    chunkSigning: nil, securityToken: nil)
+    }
 }

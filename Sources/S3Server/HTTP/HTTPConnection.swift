@@ -79,7 +79,7 @@ struct HTTPConnection {
     private func serve(_ head: HTTPRequestHead, parts: InboundParts, output: ResponseOutput) async throws -> Bool {
         let expectsContinue = head.headers["expect"].contains { $0.lowercased() == "100-continue" }
         let body = RequestBody(parts: parts, output: output, expectsContinue: expectsContinue)
-        let response = await handler.handle(head, body: body)
+        let response = await handler.handle(head, body: body, remoteAddress: channel.channel.remoteAddress?.ipAddress)
         var keepAlive = head.isKeepAlive
 
         // Pitfall 11: a client that sent `Expect: 100-continue` has not sent its body yet.

@@ -11,7 +11,12 @@ public struct S3ServerConfiguration: Sendable {
     /// Base domain for virtual-hosted-style requests (`bucket.DOMAIN`); nil: path style only.
     public var domain: String?
     /// Access key id → secret key. The root credentials.
-    public var credentials: [String: String]
+    public var credentials: [String: String] {
+        didSet { users = UserDirectory(root: credentials) }
+    }
+    /// Everyone who can sign requests: the root credentials and the users file
+    /// (``UserDirectory/init(root:usersFile:)``).
+    public var users: UserDirectory
     /// A connection with no traffic in either direction for this long is closed.
     public var idleTimeoutSeconds: Int64
     /// A request head must arrive complete within this long (from the end of the previous
@@ -60,6 +65,7 @@ public struct S3ServerConfiguration: Sendable {
         self.region = region
         self.domain = domain
         self.credentials = credentials
+        self.users = UserDirectory(root: credentials)
         self.idleTimeoutSeconds = idleTimeoutSeconds
         self.maxHeaderBytes = maxHeaderBytes
         self.abandonedUploadMaxAgeSeconds = abandonedUploadMaxAgeSeconds

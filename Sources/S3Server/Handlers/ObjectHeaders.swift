@@ -54,14 +54,8 @@ enum ObjectHeaders {
     /// Headers a write asks for that Strata does not implement yet: answered with
     /// NotImplemented instead of being silently dropped.
     static func rejectUnsupported(_ headers: HTTPHeaders) throws {
-        if let acl = headers.first(name: "x-amz-acl"), acl != "private" {
-            throw S3Error.notImplemented("Canned ACL \(acl) is not implemented by Strata yet; objects are private")
-        }
         for (name, _) in headers {
             let lower = name.lowercased()
-            if lower.hasPrefix("x-amz-grant-") {
-                throw S3Error.notImplemented("\(name) is not implemented by Strata yet")
-            }
             if lower == "x-amz-tagging" {
                 throw S3Error.notImplemented("Object tagging (x-amz-tagging) is not implemented by Strata yet")
             }

@@ -19,7 +19,7 @@ extension S3RequestHandler {
     }
 
     func admin(_ context: Context) async throws -> S3Response {
-        guard configuration.credentials[context.auth.accessKeyId] != nil else { throw S3Error.accessDenied() }
+        guard context.principal.isRoot else { throw S3Error.accessDenied() }
         switch (context.request.method, context.request.key) {
         case (.POST, "compact"): return try await compactNow(context)
         default: throw S3Error.notImplemented("\(context.request.method.rawValue) \(context.request.resource) is not an operator endpoint")

@@ -18,11 +18,15 @@ extension S3RequestHandler {
             maxBuckets = value
         }
         let after = try request.query("continuation-token").map { try ContinuationToken.decode($0) }
-        var buckets = try await store.listBuckets().filter { $0.name.hasPrefix(prefix) }
+        // S3 lists the buckets the caller owns.
+        let me = context.principal.canonicalId, fallback = defaultOwner
+        var buckets = try await store.listBuckets().filter {
+            $0.name.hasPrefix(prefix) && ($0.attributes[BucketAccess.Config.ownerAttribute] ?? fallback) == me
+        }
         if let after { buckets = buckets.filter { $0.name > after } }
         let truncated = buckets.count > maxBuckets
         buckets = Array(buckets.prefix(maxBuckets))
-        let owner = Owner(accessKeyId: context.auth.accessKeyId)
+        let owner = Owner(context.principal)
         var xml = XMLWriter()
         xml.open("ListAllMyBucketsResult", namespace: Self.namespace)
         xml.element("Owner") {
@@ -53,16 +57,21 @@ extension S3RequestHandler {
                 region = constraint
             }
         }
-        if let acl = context.request.header("x-amz-acl"), acl != "private" {
-            throw S3Error.notImplemented("Canned ACL \(acl) is not implemented by Strata yet; buckets are private")
-        }
-        if context.request.headers.contains(where: { $0.name.lowercased().hasPrefix("x-amz-grant-") }) {
-            throw S3Error.notImplemented("x-amz-grant-* headers are not implemented by Strata yet")
-        }
+        var attributes = try newBucketAttributes(context)
+        attributes["region"] = region
         if context.request.header("x-amz-bucket-object-lock-enabled")?.lowercased() == "true" {
             throw S3Error.notImplemented("Object Lock is not implemented by Strata")
         }
-        try await store.createBucket(context.bucket, attributes: ["region": region])
+        defer { accessCache.invalidate(context.bucket) }
+        do {
+            try await store.createBucket(context.bucket, attributes: attributes)
+        } catch let error as StoreError where error.code == .bucketAlreadyOwnedByYou {
+            // Bucket names are global: someone else's bucket is BucketAlreadyExists.
+            if let existing = try await bucketAccess(context.bucket), existing.owner != context.principal.canonicalId {
+                throw S3Error.bucketAlreadyExists(bucket: context.bucket)
+            }
+            throw error
+        }
         var response = S3Response()
         response.headers.add(name: "Location", value: "/\(context.bucket)")
         return response
@@ -76,6 +85,7 @@ extension S3RequestHandler {
     }
 
     func deleteBucket(_ context: Context) async throws -> S3Response {
+        defer { accessCache.invalidate(context.bucket) }
         try await store.deleteBucket(context.bucket)
         return S3Response(status: .noContent)
     }

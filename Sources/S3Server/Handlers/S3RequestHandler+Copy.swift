@@ -18,6 +18,8 @@ extension S3RequestHandler {
         }
         let reader = try await store.getObject(bucket: source.bucket, key: source.key)
         let sourceInfo = reader.info
+        try await authorize(context, AccessRule.object("s3:GetObject", .read),
+                            bucket: source.bucket, key: source.key, object: sourceInfo)
         _ = try Conditional.evaluate(request.headers, etag: sourceInfo.etag, lastModified: sourceInfo.lastModified,
                                      prefix: "x-amz-copy-source-")
         guard sourceInfo.size <= UInt64(Self.maxSinglePut) else {
@@ -54,7 +56,7 @@ extension S3RequestHandler {
             if checksums.isEmpty { hasher = ChecksumHasher(algorithm) }
         }
         let writer = try await store.makeWriter(bucket: context.bucket, key: context.key, metadata: metadata,
-                                                conditions: try writeConditions(request))
+                                                acl: try newObjectACL(context), conditions: try writeConditions(request))
         let info: ObjectInfo
         do {
             try await store.stream(reader) { chunk in

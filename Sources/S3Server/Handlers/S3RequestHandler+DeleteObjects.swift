@@ -48,6 +48,11 @@ extension S3RequestHandler {
                         if let versionId = object.versionId, versionId != "null" {
                             throw S3Error.noSuchVersion(key: object.key, versionId: versionId)
                         }
+                        // Each key is authorized on its own, as S3 does (a policy may
+                        // deny some keys): a denied key is an AccessDenied entry.
+                        try await self.authorize(context, AccessRule.bucket("s3:DeleteObject", .write)
+                                                    .forVersion(object.versionId != nil),
+                                                 bucket: bucket, key: object.key)
                         try await store.deleteObject(bucket: bucket, key: object.key)
                         return (index, nil)
                     } catch let error as S3Error {

@@ -53,7 +53,7 @@ extension S3RequestHandler {
         if let delimiter = parameters.delimiter { xml.element("Delimiter", parameters.show(delimiter)) }
         if parameters.urlEncode { xml.element("EncodingType", "url") }
         xml.element("IsTruncated", page.isTruncated ? "true" : "false")
-        writeEntries(page, into: &xml, parameters: parameters, owner: Owner(accessKeyId: context.auth.accessKeyId))
+        writeEntries(page, into: &xml, parameters: parameters, owners: try requireBucket(context))
         xml.close()
         return .xml(xml)
     }
@@ -84,14 +84,15 @@ extension S3RequestHandler {
         if let delimiter = parameters.delimiter { xml.element("Delimiter", parameters.show(delimiter)) }
         if parameters.urlEncode { xml.element("EncodingType", "url") }
         xml.element("IsTruncated", page.isTruncated ? "true" : "false")
-        writeEntries(page, into: &xml, parameters: parameters,
-                     owner: fetchOwner ? Owner(accessKeyId: context.auth.accessKeyId) : nil)
+        writeEntries(page, into: &xml, parameters: parameters, owners: fetchOwner ? try requireBucket(context) : nil)
         xml.close()
         return .xml(xml)
     }
 
-    private func writeEntries(_ page: ListPage, into xml: inout XMLWriter, parameters: ListParameters, owner: Owner?) {
+    /// `owners`: the bucket's access settings, to show each object's owner; nil shows none.
+    private func writeEntries(_ page: ListPage, into xml: inout XMLWriter, parameters: ListParameters, owners: BucketAccess?) {
         for object in page.objects {
+            let owner = owners.map { Owner(canonicalId: $0.objectOwner(object), users: users) }
             xml.element("Contents") { xml in
                 xml.element("Key", parameters.show(object.key))
                 xml.element("LastModified", iso8601Milliseconds: object.lastModified)

@@ -34,7 +34,8 @@ extension S3RequestHandler {
         let checksum = try Self.uploadChecksum(request.headers)
         let upload = try await store.createUpload(bucket: context.bucket, key: context.key, metadata: metadata,
                                                   checksumAlgorithm: checksum?.algorithm.wireName,
-                                                  checksumType: checksum?.type)
+                                                  checksumType: checksum?.type, acl: try newObjectACL(context),
+                                                  initiator: context.principal.canonicalId)
         var xml = XMLWriter()
         xml.open("InitiateMultipartUploadResult", namespace: Self.namespace)
         xml.element("Bucket", upload.bucket)
@@ -148,6 +149,8 @@ extension S3RequestHandler {
         let algorithm = upload.checksumAlgorithm.flatMap { ChecksumAlgorithm(wireName: $0) }
         let reader = try await store.getObject(bucket: source.bucket, key: source.key)
         let sourceInfo = reader.info
+        try await authorize(context, AccessRule.object("s3:GetObject", .read),
+                            bucket: source.bucket, key: source.key, object: sourceInfo)
         _ = try Conditional.evaluate(request.headers, etag: sourceInfo.etag, lastModified: sourceInfo.lastModified,
                                      prefix: "x-amz-copy-source-")
         var range = 0..<sourceInfo.size
@@ -341,7 +344,7 @@ extension S3RequestHandler {
         let upload = try await store.upload(bucket: context.bucket, key: context.key, uploadId: uploadId)
         let page = try await store.listParts(bucket: context.bucket, key: context.key, uploadId: uploadId,
                                              after: marker, maxParts: maxParts)
-        let owner = Owner(accessKeyId: context.auth.accessKeyId)
+        let owner = uploadOwner(upload, context)
         var xml = XMLWriter()
         xml.open("ListPartsResult", namespace: Self.namespace)
         xml.element("Bucket", upload.bucket)
@@ -394,7 +397,6 @@ extension S3RequestHandler {
         let page = try await store.listUploads(bucket: context.bucket, prefix: prefix, delimiter: delimiter,
                                                keyMarker: keyMarker, uploadIdMarker: uploadIdMarker,
                                                maxUploads: maxUploads)
-        let owner = Owner(accessKeyId: context.auth.accessKeyId)
         var xml = XMLWriter()
         xml.open("ListMultipartUploadsResult", namespace: Self.namespace)
         xml.element("Bucket", context.bucket)
@@ -412,6 +414,7 @@ extension S3RequestHandler {
             xml.element("Upload") { xml in
                 xml.element("Key", show(upload.key))
                 xml.element("UploadId", upload.uploadId)
+                let owner = uploadOwner(upload, context)
                 Self.writePerson("Initiator", owner, into: &xml)
                 Self.writePerson("Owner", owner, into: &xml)
                 xml.element("StorageClass", upload.metadata["x-amz-storage-class"] ?? "STANDARD")
@@ -437,7 +440,13 @@ extension S3RequestHandler {
         return min(value, 1000)
     }
 
-    /// `<Initiator>` or `<Owner>`: Strata has one owner per access key.
+    /// Who started an upload (and owns the object it makes): recorded at creation; the
+    /// root credentials for uploads started before users existed.
+    private func uploadOwner(_ upload: UploadInfo, _ context: Context) -> Owner {
+        Owner(canonicalId: upload.initiator ?? defaultOwner, users: users)
+    }
+
+    /// `<Initiator>` or `<Owner>`.
     private static func writePerson(_ element: String, _ owner: Owner, into xml: inout XMLWriter) {
         xml.element(element) {
             $0.element("ID", owner.id)

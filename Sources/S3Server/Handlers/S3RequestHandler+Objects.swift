@@ -19,7 +19,7 @@ extension S3RequestHandler {
         let metadata = try ObjectHeaders.metadata(from: request.headers)
         let conditions = try writeConditions(request)
         let writer = try await store.makeWriter(bucket: context.bucket, key: context.key, metadata: metadata,
-                                                conditions: conditions)
+                                                acl: try newObjectACL(context), conditions: conditions)
         // Nothing is visible until `writer.finish`; every check of the body happens
         // before it, so a rejected body leaves only dead data records behind.
         do {
@@ -97,6 +97,7 @@ extension S3RequestHandler {
             info = full.info
             reader = full
         }
+        try context.access.authorize(object: info)
         var response = S3Response()
         if let notModified = try Conditional.evaluate(request.headers, etag: info.etag, lastModified: info.lastModified) {
             response.status = notModified

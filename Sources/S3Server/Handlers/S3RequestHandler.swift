@@ -14,6 +14,7 @@ final class S3RequestHandler: Sendable {
     let logger: Logger
     let authenticator: RequestAuthenticator
     let metrics = ServerMetrics()
+    let accessCache = BucketAccessCache()
 
     /// The open store. `handle` answers 503 before routing while it is not open yet, so
     /// operations never see it missing.
@@ -23,12 +24,15 @@ final class S3RequestHandler: Sendable {
         self.slot = slot
         self.configuration = configuration
         self.logger = logger
-        let credentials = configuration.credentials
+        let users = configuration.users
         // Any region in the credential scope is accepted (the signature still covers it):
         // clients sign with what they were configured with, and s3cmd's default is the
         // legacy "US". Buckets report the configured region.
-        self.authenticator = RequestAuthenticator(region: nil) { credentials[$0] }
+        self.authenticator = RequestAuthenticator(region: nil) { users.secret(accessKeyId: $0) }
     }
+
+    /// Who may sign requests.
+    var users: UserDirectory { configuration.users }
 
     /// Everything an operation needs about the request being served.
     struct Context {
@@ -36,23 +40,35 @@ final class S3RequestHandler: Sendable {
         let signing: SigningRequest
         let auth: AuthenticatedRequest
         let body: RequestBody
+        /// Who sent it (``Principal/anonymous`` without a signature).
+        let principal: Principal
+        /// The access decision so far; object operations finish it with
+        /// ``RequestAccess/authorize(object:)`` once they have read the object.
+        let access: RequestAccess
+        /// The client's IP address, when known (`aws:SourceIp`).
+        let remoteAddress: String?
 
         var bucket: String { request.bucket! }
         var key: String { request.key! }
     }
 
-    /// The owner shown in listings: one per access key, with a stable canonical id.
+    /// An owner as listings and ACLs show it: the canonical id and the user's display name.
     struct Owner {
         let id: String
         let displayName: String
 
-        init(accessKeyId: String) {
-            id = Hex.encode(SHA256.hash(data: Array("strata:\(accessKeyId)".utf8)))
-            displayName = accessKeyId
+        init(_ principal: Principal) {
+            id = principal.canonicalId
+            displayName = principal.displayName
+        }
+
+        init(canonicalId: String, users: UserDirectory) {
+            id = canonicalId
+            displayName = users.displayName(canonicalId: canonicalId)
         }
     }
 
-    func handle(_ head: HTTPRequestHead, body: RequestBody) async -> S3Response {
+    func handle(_ head: HTTPRequestHead, body: RequestBody, remoteAddress: String? = nil) async -> S3Response {
         let requestId = Self.makeRequestId()
         let started = ContinuousClock.now
         var resource = String(Self.path(of: head.uri))
@@ -62,6 +78,7 @@ final class S3RequestHandler: Sendable {
         var response: S3Response
         if let health = healthResponse(head) { return health }
         if let metricsPage = await metricsResponse(head) { return metricsPage }
+        var access: RequestAccess?
         do {
             guard slot.store != nil else {
                 throw S3Error.serviceUnavailable("Strata is still opening its data directory (recovery); try again shortly")
@@ -72,15 +89,34 @@ final class S3RequestHandler: Sendable {
             uploadId = request.query("uploadId")
             let signing = SigningRequest(method: head.method.rawValue, rawPath: request.rawPath,
                                          rawQuery: request.rawQuery, headers: head.headers.map { ($0.name, $0.value) })
-            // Anonymous requests are refused until ACLs and policies exist (issue 6).
-            guard let auth = try authenticator.authenticate(signing, now: Date(),
-                                                            virtualHostedBucket: request.virtualHosted ? request.bucket : nil)
-            else {
-                throw S3Error.accessDenied()
+            let now = Date()
+            let auth: AuthenticatedRequest
+            let principal: Principal
+            if let signed = try authenticator.authenticate(signing, now: now,
+                                                           virtualHostedBucket: request.virtualHosted ? request.bucket : nil) {
+                auth = signed
+                guard let user = users.principal(accessKeyId: signed.accessKeyId) else {
+                    throw S3Error.invalidAccessKeyId(accessKeyId: signed.accessKeyId)
+                }
+                principal = user
+                accessKey = signed.accessKeyId
+            } else {
+                auth = try AuthenticatedRequest.anonymous(signing)
+                principal = .anonymous
             }
-            accessKey = auth.accessKeyId
-            response = try await route(Context(request: request, signing: signing, auth: auth, body: body))
+            let op = try self.operation(for: request)
+            let requestAccess = try await authorize(op.rule, request: request, principal: principal, auth: auth,
+                                                    remoteAddress: remoteAddress, now: now)
+            access = requestAccess
+            response = try await op.run(Context(request: request, signing: signing, auth: auth, body: body,
+                                                principal: principal, access: requestAccess, remoteAddress: remoteAddress))
         } catch {
+            var error = error
+            // S3 answers a read of a missing key with 403 to a caller who may not list
+            // the bucket, so keys cannot be probed.
+            if let access, access.rule.needsObject, Self.isNoSuchKey(error), !access.mayListBucket {
+                error = S3Error.accessDenied()
+            }
             response = errorResponse(error, resource: resource, uploadId: uploadId, requestId: requestId,
                                      isHead: head.method == .HEAD)
         }
@@ -91,6 +127,12 @@ final class S3RequestHandler: Sendable {
         logRequest(head, operation: operation, resource: resource, response: response, requestId: requestId,
                    accessKey: accessKey, bytesIn: body.bytesRead, duration: ContinuousClock.now - started)
         return response
+    }
+
+    private static func isNoSuchKey(_ error: Error) -> Bool {
+        if let s3 = error as? S3Error { return s3.code == "NoSuchKey" }
+        if let store = error as? StoreError { return store.code == .noSuchKey }
+        return false
     }
 
     /// The access log, one line per request (info level with `--access-log`, else debug),
@@ -138,16 +180,28 @@ final class S3RequestHandler: Sendable {
         "session", "tagging", "torrent", "uploadId", "uploads", "versioning", "versions", "website",
     ]
 
-    private func route(_ context: Context) async throws -> S3Response {
-        let request = context.request
+    /// One S3 operation: who may call it and what runs it.
+    struct Operation {
+        let rule: AccessRule
+        let run: (Context) async throws -> S3Response
+
+        init(_ rule: AccessRule, _ run: @escaping (Context) async throws -> S3Response) {
+            self.rule = rule
+            self.run = run
+        }
+    }
+
+    /// The operation a request asks for. Every route names the IAM action a bucket policy
+    /// sees and what grants it without one (see ``AccessRule``).
+    private func operation(for request: S3Request) throws -> Operation {
         let method = request.method
         let subresource = Self.subresource(of: request)
         guard let bucket = request.bucket else {
             guard method == .GET, subresource == nil else { throw notImplemented(request, subresource) }
-            return try await listBuckets(context)
+            return Operation(.authenticated("s3:ListAllMyBuckets")) { try await self.listBuckets($0) }
         }
         if bucket == Self.adminPath, !request.virtualHosted {
-            return try await admin(context)
+            return Operation(.handler("strata:Admin")) { try await self.admin($0) }
         }
         // No bucket can have a longer name (CreateBucket enforces S3's rules), and the
         // index's key encoding relies on it.
@@ -155,16 +209,42 @@ final class S3RequestHandler: Sendable {
         if request.key == nil {
             switch (method, subresource) {
             case (.GET, nil):
-                return request.query("list-type") == "2" ? try await listObjectsV2(context) : try await listObjectsV1(context)
-            case (.GET, "location"): return try await getBucketLocation(context)
-            case (.PUT, nil): return try await createBucket(context)
-            case (.HEAD, nil): return try await headBucket(context)
-            case (.DELETE, nil): return try await deleteBucket(context)
-            case (.POST, "delete"): return try await deleteObjects(context)
-            case (.PUT, "lifecycle"): return try await putBucketLifecycle(context)
-            case (.GET, "lifecycle"): return try await getBucketLifecycle(context)
-            case (.DELETE, "lifecycle"): return try await deleteBucketLifecycle(context)
-            case (.GET, "uploads"): return try await listMultipartUploads(context)
+                return Operation(.bucket("s3:ListBucket", .read)) {
+                    $0.request.query("list-type") == "2" ? try await self.listObjectsV2($0) : try await self.listObjectsV1($0)
+                }
+            case (.GET, "location"): return Operation(.bucketOwner("s3:GetBucketLocation")) { try await self.getBucketLocation($0) }
+            case (.PUT, nil): return Operation(.authenticated("s3:CreateBucket")) { try await self.createBucket($0) }
+            case (.HEAD, nil): return Operation(.bucket("s3:ListBucket", .read)) { try await self.headBucket($0) }
+            case (.DELETE, nil): return Operation(.bucketOwner("s3:DeleteBucket")) { try await self.deleteBucket($0) }
+            case (.POST, "delete"): return Operation(.handler("s3:DeleteObject")) { try await self.deleteObjects($0) }
+            case (.PUT, "lifecycle"):
+                return Operation(.bucketOwner("s3:PutLifecycleConfiguration")) { try await self.putBucketLifecycle($0) }
+            case (.GET, "lifecycle"):
+                return Operation(.bucketOwner("s3:GetLifecycleConfiguration")) { try await self.getBucketLifecycle($0) }
+            case (.DELETE, "lifecycle"):
+                return Operation(.bucketOwner("s3:PutLifecycleConfiguration")) { try await self.deleteBucketLifecycle($0) }
+            case (.GET, "uploads"):
+                return Operation(.bucket("s3:ListBucketMultipartUploads", .read)) { try await self.listMultipartUploads($0) }
+            case (.GET, "acl"): return Operation(.bucket("s3:GetBucketAcl", .readACP)) { try await self.getBucketAcl($0) }
+            case (.PUT, "acl"): return Operation(.bucket("s3:PutBucketAcl", .writeACP)) { try await self.putBucketAcl($0) }
+            case (.GET, "policy"): return Operation(.bucketOwner("s3:GetBucketPolicy")) { try await self.getBucketPolicy($0) }
+            case (.PUT, "policy"): return Operation(.bucketOwner("s3:PutBucketPolicy")) { try await self.putBucketPolicy($0) }
+            case (.DELETE, "policy"):
+                return Operation(.bucketOwner("s3:DeleteBucketPolicy")) { try await self.deleteBucketPolicy($0) }
+            case (.GET, "policyStatus"):
+                return Operation(.bucketOwner("s3:GetBucketPolicyStatus")) { try await self.getBucketPolicyStatus($0) }
+            case (.GET, "publicAccessBlock"):
+                return Operation(.bucketOwner("s3:GetBucketPublicAccessBlock")) { try await self.getPublicAccessBlock($0) }
+            case (.PUT, "publicAccessBlock"):
+                return Operation(.bucketOwner("s3:PutBucketPublicAccessBlock")) { try await self.putPublicAccessBlock($0) }
+            case (.DELETE, "publicAccessBlock"):
+                return Operation(.bucketOwner("s3:PutBucketPublicAccessBlock")) { try await self.deletePublicAccessBlock($0) }
+            case (.GET, "ownershipControls"):
+                return Operation(.bucketOwner("s3:GetBucketOwnershipControls")) { try await self.getOwnershipControls($0) }
+            case (.PUT, "ownershipControls"):
+                return Operation(.bucketOwner("s3:PutBucketOwnershipControls")) { try await self.putOwnershipControls($0) }
+            case (.DELETE, "ownershipControls"):
+                return Operation(.bucketOwner("s3:PutBucketOwnershipControls")) { try await self.deleteOwnershipControls($0) }
             default: throw notImplemented(request, subresource)
             }
         }
@@ -174,18 +254,33 @@ final class S3RequestHandler: Sendable {
         if let key = request.key, key.utf8.count > Self.maxKeyBytes {
             throw S3Error.keyTooLongError(size: key.utf8.count, maxSizeAllowed: Self.maxKeyBytes)
         }
+        let versioned = request.has("versionId")
         switch (method, subresource) {
-        case (.GET, nil), (.GET, "partNumber"): return try await getObject(context, isHead: false)
-        case (.HEAD, nil), (.HEAD, "partNumber"): return try await getObject(context, isHead: true)
+        case (.GET, nil), (.GET, "partNumber"):
+            return Operation(AccessRule.object("s3:GetObject", .read).forVersion(versioned)) { try await self.getObject($0, isHead: false) }
+        case (.HEAD, nil), (.HEAD, "partNumber"):
+            return Operation(AccessRule.object("s3:GetObject", .read).forVersion(versioned)) { try await self.getObject($0, isHead: true) }
         case (.PUT, nil):
-            return request.header("x-amz-copy-source") != nil ? try await copyObject(context) : try await putObject(context)
-        case (.DELETE, nil): return try await deleteObject(context)
-        case (.POST, "uploads"): return try await createMultipartUpload(context)
+            // CopyObject also needs s3:GetObject on its source, checked when it reads it.
+            return Operation(.bucket("s3:PutObject", .write)) {
+                $0.request.header("x-amz-copy-source") != nil ? try await self.copyObject($0) : try await self.putObject($0)
+            }
+        case (.DELETE, nil):
+            return Operation(AccessRule.bucket("s3:DeleteObject", .write).forVersion(versioned)) { try await self.deleteObject($0) }
+        case (.POST, "uploads"): return Operation(.bucket("s3:PutObject", .write)) { try await self.createMultipartUpload($0) }
         case (.PUT, "uploadId"):
-            return request.header("x-amz-copy-source") != nil ? try await uploadPartCopy(context) : try await uploadPart(context)
-        case (.POST, "uploadId"): return try await completeMultipartUpload(context)
-        case (.DELETE, "uploadId"): return try await abortMultipartUpload(context)
-        case (.GET, "uploadId"): return try await listParts(context)
+            return Operation(.bucket("s3:PutObject", .write)) {
+                $0.request.header("x-amz-copy-source") != nil ? try await self.uploadPartCopy($0) : try await self.uploadPart($0)
+            }
+        case (.POST, "uploadId"): return Operation(.bucket("s3:PutObject", .write)) { try await self.completeMultipartUpload($0) }
+        case (.DELETE, "uploadId"):
+            return Operation(.bucket("s3:AbortMultipartUpload", .write)) { try await self.abortMultipartUpload($0) }
+        case (.GET, "uploadId"):
+            return Operation(.bucket("s3:ListMultipartUploadParts", .read)) { try await self.listParts($0) }
+        case (.GET, "acl"):
+            return Operation(AccessRule.object("s3:GetObjectAcl", .readACP).forVersion(versioned)) { try await self.getObjectAcl($0) }
+        case (.PUT, "acl"):
+            return Operation(AccessRule.object("s3:PutObjectAcl", .writeACP).forVersion(versioned)) { try await self.putObjectAcl($0) }
         default: throw notImplemented(request, subresource)
         }
     }

@@ -9,7 +9,7 @@ import NIOCore
 /// The document is built as bytes, not as a `String`: a ListObjectsV2 page of 1000 keys is about 200 KB, and building it through
 /// `String` appends and interpolation was most of a listing's time (perf).
 public struct XMLWriter: Sendable {
-    private var bytes: [UInt8] = []
+    private(set) var bytes: [UInt8] = []
     private var openElements: [String] = []
 
     /// The document written so far.
@@ -25,12 +25,20 @@ public struct XMLWriter: Sendable {
     }
 
     /// Opens `<name>` (with an optional `xmlns`), to be closed by ``close()``.
-    public mutating func open(_ name: String, namespace: String? = nil) {
+    /// Further attributes are written in the order given.
+    public mutating func open(_ name: String, namespace: String? = nil, attributes: KeyValuePairs<String, String> = [:]) {
         bytes.append(UInt8(ascii: "<"))
         bytes.append(contentsOf: name.utf8)
         if let namespace {
             bytes.append(contentsOf: " xmlns=\"".utf8)
             Self.writeEscaped(namespace, to: &bytes)
+            bytes.append(UInt8(ascii: "\""))
+        }
+        for (attribute, value) in attributes {
+            bytes.append(UInt8(ascii: " "))
+            bytes.append(contentsOf: attribute.utf8)
+            bytes.append(contentsOf: "=\"".utf8)
+            Self.writeEscaped(value, to: &bytes)
             bytes.append(UInt8(ascii: "\""))
         }
         bytes.append(UInt8(ascii: ">"))

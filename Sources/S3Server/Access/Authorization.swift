@@ -1,0 +1,175 @@
+import Foundation
+import ObjectStore
+
+/// What an operation needs to be allowed: its IAM action (for bucket policies) and what
+/// grants it without a policy (ownership or an ACL permission).
+struct AccessRule: Sendable {
+    enum Need: Sendable, Equatable {
+        /// The handler decides (and must call ``S3RequestHandler/authorize``): per key in
+        /// DeleteObjects, by the form's signature in a POST upload, none for a CORS preflight.
+        case handler
+        /// Any signed request (ListBuckets, CreateBucket).
+        case authenticated
+        /// The bucket owner, unless the bucket policy allows it.
+        case bucketOwner
+        /// The bucket owner, or an ACL grant of this permission on the bucket.
+        case bucket(AccessControlList.Permission)
+        /// The object owner, or an ACL grant of this permission on the object; decided
+        /// when the handler has read the object (``RequestAccess/authorize(object:)``).
+        case object(AccessControlList.Permission)
+        /// The object's owner only (object tagging).
+        case objectOwner
+    }
+
+    var action: String
+    var need: Need
+
+    static func handler(_ action: String) -> AccessRule { AccessRule(action: action, need: .handler) }
+    static func authenticated(_ action: String) -> AccessRule { AccessRule(action: action, need: .authenticated) }
+    static func bucketOwner(_ action: String) -> AccessRule { AccessRule(action: action, need: .bucketOwner) }
+    static func bucket(_ action: String, _ permission: AccessControlList.Permission) -> AccessRule {
+        AccessRule(action: action, need: .bucket(permission))
+    }
+    static func object(_ action: String, _ permission: AccessControlList.Permission) -> AccessRule {
+        AccessRule(action: action, need: .object(permission))
+    }
+    static func objectOwner(_ action: String) -> AccessRule { AccessRule(action: action, need: .objectOwner) }
+
+    /// Whether the decision waits for the object's ACL.
+    var needsObject: Bool {
+        switch need {
+        case .object, .objectOwner: return true
+        default: return false
+        }
+    }
+
+    /// With `?versionId=`, S3 checks the `…Version…` form of object actions.
+    func forVersion(_ hasVersionId: Bool) -> AccessRule {
+        guard hasVersionId, let versioned = Self.versionActions[action] else { return self }
+        return AccessRule(action: versioned, need: need)
+    }
+
+    private static let versionActions: [String: String] = [
+        "s3:GetObject": "s3:GetObjectVersion", "s3:DeleteObject": "s3:DeleteObjectVersion",
+        "s3:GetObjectAcl": "s3:GetObjectVersionAcl", "s3:PutObjectAcl": "s3:PutObjectVersionAcl",
+        "s3:GetObjectTagging": "s3:GetObjectVersionTagging", "s3:PutObjectTagging": "s3:PutObjectVersionTagging",
+        "s3:DeleteObjectTagging": "s3:DeleteObjectVersionTagging",
+    ]
+}
+
+/// The access decision of one request, in two steps for object operations: the bucket
+/// policy is applied before the handler runs (an explicit Deny stops it there), and the
+/// object's ACL once the handler has read the object.
+struct RequestAccess: Sendable {
+    let principal: Principal
+    let rule: AccessRule
+    /// nil when the bucket does not exist (the handler answers NoSuchBucket) or the
+    /// operation needs none.
+    let bucket: BucketAccess?
+    let resource: String
+    let keys: [String: [String]]
+    /// The policy's verdict: `.allow` settles the object step too.
+    let policyDecision: BucketPolicy.Decision
+
+    /// Whether the policy or the bucket's ACL and ownership allow `rule` before any object
+    /// is read. For object needs this is only the policy's word (`.none` = ask the object).
+    static func decide(principal: Principal, rule: AccessRule, bucket: BucketAccess, resource: String,
+                       keys: [String: [String]]) -> BucketPolicy.Decision {
+        var decision = bucket.policy?.evaluate(principal: principal, action: rule.action, resource: resource, keys: keys) ?? .none
+        // Block Public Access, RestrictPublicBuckets: a public policy admits only the
+        // bucket owner's account.
+        if decision == .allow, bucket.publicAccessBlock?.restrictPublicBuckets == true, bucket.policy?.isPublic == true,
+           principal.canonicalId != bucket.owner || principal.isAnonymous {
+            decision = .none
+        }
+        if decision != .none { return decision }
+        let ignorePublic = bucket.publicAccessBlock?.ignorePublicAcls == true
+        let isOwner = !principal.isAnonymous && principal.canonicalId == bucket.owner
+        switch rule.need {
+        case .handler, .authenticated: return .allow
+        case .bucketOwner: return isOwner ? .allow : .deny
+        case .bucket(let permission):
+            if isOwner { return .allow }
+            return bucket.aclsEnabled && bucket.acl.allows(principal, permission, ignoringPublicGrants: ignorePublic) ? .allow : .deny
+        case .object, .objectOwner: return .none
+        }
+    }
+
+    /// Whether the operation may go on before the object is read: false only on a Deny.
+    var allowedBeforeObject: Bool {
+        guard let bucket else { return true }
+        let decision = Self.decide(principal: principal, rule: rule, bucket: bucket, resource: resource, keys: keys)
+        return decision != .deny
+    }
+
+    /// The object step: the object owner, or an ACL grant on the object (ACLs enabled),
+    /// unless the policy already decided. Throws AccessDenied.
+    func authorize(object info: ObjectInfo) throws {
+        guard rule.needsObject, let bucket, policyDecision != .allow else { return }
+        guard policyDecision != .deny else { throw S3Error.accessDenied() }
+        let acl = bucket.objectACL(info)
+        let isOwner = !principal.isAnonymous && principal.canonicalId == acl.owner
+        let ignorePublic = bucket.publicAccessBlock?.ignorePublicAcls == true
+        switch rule.need {
+        case .object(let permission):
+            // The owner may always read and change the ACL (S3 keeps owners from locking
+            // themselves out); the data needs a grant, which a new object's owner has.
+            if isOwner && (permission == .readACP || permission == .writeACP) { return }
+            if acl.allows(principal, permission, ignoringPublicGrants: ignorePublic) { return }
+        case .objectOwner:
+            if isOwner { return }
+        default: return
+        }
+        throw S3Error.accessDenied()
+    }
+
+    /// Whether the caller could list the bucket: S3 answers a GET of a missing key with
+    /// 404 only then, and with 403 otherwise (so keys cannot be probed).
+    var mayListBucket: Bool {
+        guard let bucket else { return true }
+        let list = AccessRule.bucket("s3:ListBucket", .read)
+        return Self.decide(principal: principal, rule: list, bucket: bucket, resource: "arn:aws:s3:::\(resourceBucket)",
+                           keys: keys) == .allow
+    }
+
+    private var resourceBucket: Substring {
+        resource.dropFirst("arn:aws:s3:::".count).prefix { $0 != "/" }
+    }
+}
+
+/// The condition keys of a request (lowercased names), for bucket policies.
+enum ConditionKeys {
+    static func of(request: S3Request, principal: Principal, auth: AuthenticatedRequest, secure: Bool,
+                   remoteAddress: String?, now: Date) -> [String: [String]] {
+        var keys: [String: [String]] = [
+            "aws:securetransport": [secure ? "true" : "false"],
+            "aws:currenttime": [TimeFormat.iso8601(milliseconds: Int64(now.timeIntervalSince1970 * 1000))],
+            "aws:epochtime": [String(Int64(now.timeIntervalSince1970))],
+            "aws:principaltype": [principal.isAnonymous ? "Anonymous" : (principal.isRoot ? "Account" : "User")],
+        ]
+        if !principal.isAnonymous {
+            keys["aws:userid"] = [principal.canonicalId]
+            keys["aws:username"] = [principal.displayName]
+        }
+        if let remoteAddress { keys["aws:sourceip"] = [remoteAddress] }
+        if let agent = request.header("user-agent") { keys["aws:useragent"] = [agent] }
+        if let referer = request.header("referer") { keys["aws:referer"] = [referer] }
+        switch auth.method {
+        case .sigV4Header: keys["s3:signatureversion"] = ["AWS4-HMAC-SHA256"]; keys["s3:authtype"] = ["REST-HEADER"]
+        case .sigV4Presigned: keys["s3:signatureversion"] = ["AWS4-HMAC-SHA256"]; keys["s3:authtype"] = ["REST-QUERY-STRING"]
+        case .sigV2Header: keys["s3:signatureversion"] = ["AWS"]; keys["s3:authtype"] = ["REST-HEADER"]
+        case .sigV2Presigned: keys["s3:signatureversion"] = ["AWS"]; keys["s3:authtype"] = ["REST-QUERY-STRING"]
+        case .anonymous: break
+        }
+        for name in ["prefix", "delimiter", "max-keys", "versionId"] {
+            if let value = request.query(name) { keys["s3:\(name.lowercased())"] = [value] }
+        }
+        for header in ["x-amz-acl", "x-amz-copy-source", "x-amz-metadata-directive", "x-amz-server-side-encryption",
+                       "x-amz-storage-class", "x-amz-content-sha256", "x-amz-grant-read", "x-amz-grant-write",
+                       "x-amz-grant-read-acp", "x-amz-grant-write-acp", "x-amz-grant-full-control",
+                       "x-amz-object-ownership", "x-amz-tagging"] {
+            if let value = request.header(header) { keys["s3:\(header)"] = [value] }
+        }
+        return keys
+    }
+}

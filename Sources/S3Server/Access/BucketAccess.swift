@@ -1,0 +1,118 @@
+import Foundation
+import ObjectStore
+
+/// S3 Object Ownership (PutBucketOwnershipControls).
+enum ObjectOwnership: String, Sendable, CaseIterable {
+    /// ACLs are disabled: the bucket owner owns every object; only policies grant access.
+    case bucketOwnerEnforced = "BucketOwnerEnforced"
+    /// Objects written with `bucket-owner-full-control` become the bucket owner's.
+    case bucketOwnerPreferred = "BucketOwnerPreferred"
+    /// The writer owns what it writes (S3's behaviour before April 2023, and Strata's
+    /// default for buckets without ownership controls).
+    case objectWriter = "ObjectWriter"
+
+    /// Parses an OwnershipControls document.
+    static func parse(_ bytes: [UInt8]) throws -> ObjectOwnership {
+        let root = try XMLTree.parseDocument(bytes, root: "OwnershipControls")
+        let rules = root.children("Rule")
+        guard rules.count == 1, let text = rules[0].child("ObjectOwnership")?.text.trimmingCharacters(in: .whitespacesAndNewlines),
+              let value = ObjectOwnership(rawValue: text) else { throw S3Error.malformedXML }
+        return value
+    }
+
+    func render() -> XMLWriter {
+        var xml = XMLWriter()
+        xml.open("OwnershipControls", namespace: s3Namespace)
+        xml.element("Rule") { $0.element("ObjectOwnership", rawValue) }
+        xml.close()
+        return xml
+    }
+}
+
+/// S3 Block Public Access for one bucket (PutPublicAccessBlock).
+struct PublicAccessBlock: Sendable, Equatable {
+    /// PUTs of public ACLs are refused.
+    var blockPublicAcls = false
+    /// Grants to AllUsers / AuthenticatedUsers are ignored.
+    var ignorePublicAcls = false
+    /// PutBucketPolicy of a public policy is refused.
+    var blockPublicPolicy = false
+    /// A public policy then only lets the bucket owner in.
+    var restrictPublicBuckets = false
+
+    static func parse(_ bytes: [UInt8]) throws -> PublicAccessBlock {
+        let root = try XMLTree.parseDocument(bytes, root: "PublicAccessBlockConfiguration")
+        func flag(_ name: String) throws -> Bool {
+            guard let text = root.child(name)?.text.trimmingCharacters(in: .whitespacesAndNewlines) else { return false }
+            switch text.lowercased() {
+            case "true": return true
+            case "false": return false
+            default: throw S3Error.malformedXML
+            }
+        }
+        return PublicAccessBlock(blockPublicAcls: try flag("BlockPublicAcls"), ignorePublicAcls: try flag("IgnorePublicAcls"),
+                                 blockPublicPolicy: try flag("BlockPublicPolicy"),
+                                 restrictPublicBuckets: try flag("RestrictPublicBuckets"))
+    }
+
+    func render() -> XMLWriter {
+        var xml = XMLWriter()
+        xml.open("PublicAccessBlockConfiguration", namespace: s3Namespace)
+        xml.element("BlockPublicAcls", blockPublicAcls ? "true" : "false")
+        xml.element("IgnorePublicAcls", ignorePublicAcls ? "true" : "false")
+        xml.element("BlockPublicPolicy", blockPublicPolicy ? "true" : "false")
+        xml.element("RestrictPublicBuckets", restrictPublicBuckets ? "true" : "false")
+        xml.close()
+        return xml
+    }
+}
+
+/// Everything that decides who may do what in one bucket: its owner, ACL, policy,
+/// Block Public Access and Object Ownership settings.
+struct BucketAccess: Sendable {
+    /// Names of the bucket configurations (``ObjectStore/putBucketConfig``) and creation
+    /// attributes that hold these settings.
+    enum Config {
+        static let acl = "acl"
+        static let policy = "policy"
+        static let publicAccessBlock = "publicAccessBlock"
+        static let ownershipControls = "ownershipControls"
+        /// Creation attributes: the creator's canonical id, and the ACL and ownership it
+        /// asked for (later changes go to the configurations, which take precedence).
+        static let ownerAttribute = "owner"
+        static let aclAttribute = "acl"
+        static let ownershipAttribute = "objectOwnership"
+    }
+
+    var owner: String
+    var acl: AccessControlList
+    var policy: BucketPolicy?
+    var publicAccessBlock: PublicAccessBlock?
+    /// nil: never set (behaves as ObjectWriter; GetBucketOwnershipControls answers 404).
+    var ownership: ObjectOwnership?
+
+    var aclsEnabled: Bool { ownership != .bucketOwnerEnforced }
+
+    /// Builds the settings from the bucket and its stored configurations. A bucket made
+    /// before owners were recorded belongs to `defaultOwner` (the root credentials).
+    init(bucket: BucketInfo, configs: [String: [UInt8]], defaultOwner: String, users: UserDirectory) throws {
+        owner = bucket.attributes[Config.ownerAttribute] ?? defaultOwner
+        let aclBytes = configs[Config.acl] ?? bucket.attributes[Config.aclAttribute].map { Array($0.utf8) }
+        acl = aclBytes.flatMap(AccessControlList.decode) ?? .privateACL(owner: owner)
+        policy = try configs[Config.policy].map { try BucketPolicy.parse($0, bucket: bucket.name, users: users) }
+        publicAccessBlock = try configs[Config.publicAccessBlock].map { try PublicAccessBlock.parse($0) }
+        let ownershipText = configs[Config.ownershipControls].map { String(decoding: $0, as: UTF8.self) }
+            ?? bucket.attributes[Config.ownershipAttribute]
+        ownership = ownershipText.flatMap(ObjectOwnership.init(rawValue:))
+    }
+
+    /// The ACL an object is judged by: none of its own when ACLs are disabled (the bucket
+    /// owner has full control) or when it stored none (written by the bucket owner).
+    func objectACL(_ info: ObjectInfo) -> AccessControlList {
+        guard aclsEnabled, let acl = AccessControlList.decode(info.acl) else { return .privateACL(owner: owner) }
+        return acl
+    }
+
+    /// The owner of an object (listings, GetObjectAcl).
+    func objectOwner(_ info: ObjectInfo) -> String { objectACL(info).owner }
+}
