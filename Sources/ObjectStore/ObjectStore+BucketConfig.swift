@@ -54,7 +54,8 @@ extension ObjectStore {
     }
 
     /// A bucket and all of its configuration documents (by name), read together in one
-    /// transaction so they belong to the same moment. NoSuchBucket.
+    /// transaction so they belong to the same moment. A removed configuration is there
+    /// with an empty document (it may override a creation attribute). NoSuchBucket.
     public func bucketWithConfigs(_ bucket: String) async throws -> (bucket: BucketInfo, configs: [String: [UInt8]]) {
         let index = self.index
         return try await io {
@@ -68,7 +69,7 @@ extension ObjectStore {
                     var entry = try cursor.seek(atOrAfter: prefix)
                     while let e = entry, e.key.starts(with: prefix) {
                         let config = try Payload.decodeConfig(e.value, offset: IndexValue.prefixSize)
-                        if !config.document.isEmpty { out[config.name] = config.document }
+                        out[config.name] = config.document
                         entry = try cursor.next()
                     }
                     return out

@@ -95,12 +95,17 @@ struct BucketAccess: Sendable {
 
     /// Builds the settings from the bucket and its stored configurations. A bucket made
     /// before owners were recorded belongs to `defaultOwner` (the root credentials).
+    /// `configs` holds removed configurations as empty documents: a removed
+    /// configuration also hides the creation attribute it replaced.
     init(bucket: BucketInfo, configs: [String: [UInt8]], defaultOwner: String, users: UserDirectory) throws {
+        func present(_ name: String) -> [UInt8]? { configs[name].flatMap { $0.isEmpty ? nil : $0 } }
         owner = bucket.attributes[Config.ownerAttribute] ?? defaultOwner
         let aclBytes = configs[Config.acl] ?? bucket.attributes[Config.aclAttribute].map { Array($0.utf8) }
         acl = aclBytes.flatMap(AccessControlList.decode) ?? .privateACL(owner: owner)
-        policy = try configs[Config.policy].map { try BucketPolicy.parse($0, bucket: bucket.name, users: users) }
-        publicAccessBlock = try configs[Config.publicAccessBlock].map { try PublicAccessBlock.parse($0) }
+        // Stored policies were valid when PUT; one naming a user since removed from the
+        // users file still loads (that principal matches nobody).
+        policy = try present(Config.policy).map { try BucketPolicy.parse($0, bucket: bucket.name, users: users, strict: false) }
+        publicAccessBlock = try present(Config.publicAccessBlock).map { try PublicAccessBlock.parse($0) }
         let ownershipText = configs[Config.ownershipControls].map { String(decoding: $0, as: UTF8.self) }
             ?? bucket.attributes[Config.ownershipAttribute]
         ownership = ownershipText.flatMap(ObjectOwnership.init(rawValue:))

@@ -76,29 +76,33 @@ struct BucketPolicy: Sendable {
     // MARK: - Parsing
 
     /// Parses and validates a policy for `bucket` as S3 does (MalformedPolicy).
-    static func parse(_ bytes: [UInt8], bucket: String, users: UserDirectory) throws -> BucketPolicy {
+    /// `strict: false` (loading a stored policy) lets principals that no longer exist
+    /// match nobody instead of failing.
+    static func parse(_ bytes: [UInt8], bucket: String, users: UserDirectory, strict: Bool = true) throws -> BucketPolicy {
         guard bytes.count <= maxSize else { throw S3Error.malformedPolicy("Policies must be at most 20 KB") }
-        guard let json = try? JSONSerialization.jsonObject(with: Data(bytes)), let root = json as? [String: Any] else {
+        guard let json = try? JSONDecoder().decode(JSONValue.self, from: Data(bytes)), case .object(let root) = json else {
             throw S3Error.malformedPolicy("Policies must be valid JSON and the first byte must be '{'")
         }
         for name in root.keys where !["Version", "Id", "Statement"].contains(name) {
             throw S3Error.malformedPolicy("Unknown field \(name)")
         }
         if let version = root["Version"] {
-            guard let text = version as? String, ["2012-10-17", "2008-10-17"].contains(text) else {
+            guard case .string(let text) = version, ["2012-10-17", "2008-10-17"].contains(text) else {
                 throw S3Error.malformedPolicy("Invalid policy version")
             }
         }
-        let statementValues: [Any]
-        if let list = root["Statement"] as? [Any] { statementValues = list }
-        else if let one = root["Statement"] as? [String: Any] { statementValues = [one] }
-        else { throw S3Error.malformedPolicy("Missing required field Statement") }
+        let statementValues: [JSONValue]
+        switch root["Statement"] {
+        case .array(let list)?: statementValues = list
+        case .object(let one)?: statementValues = [.object(one)]
+        default: throw S3Error.malformedPolicy("Missing required field Statement")
+        }
         guard !statementValues.isEmpty else { throw S3Error.malformedPolicy("Missing required field Statement") }
         var statements: [Statement] = []
         var sids: Set<String> = []
         for value in statementValues {
-            guard let object = value as? [String: Any] else { throw S3Error.malformedPolicy("Statement is not an object") }
-            let statement = try parseStatement(object, bucket: bucket, users: users)
+            guard case .object(let object) = value else { throw S3Error.malformedPolicy("Statement is not an object") }
+            let statement = try parseStatement(object, bucket: bucket, users: users, strict: strict)
             if let sid = statement.sid {
                 guard sids.insert(sid).inserted else { throw S3Error.malformedPolicy("Statement IDs (SID) must be unique") }
             }
@@ -111,19 +115,21 @@ struct BucketPolicy: Sendable {
         "Sid", "Effect", "Principal", "NotPrincipal", "Action", "NotAction", "Resource", "NotResource", "Condition",
     ]
 
-    private static func parseStatement(_ object: [String: Any], bucket: String, users: UserDirectory) throws -> Statement {
+    private static func parseStatement(_ object: [String: JSONValue], bucket: String, users: UserDirectory,
+                                       strict: Bool) throws -> Statement {
         for name in object.keys where !statementFields.contains(name) {
             throw S3Error.malformedPolicy("Unknown field \(name)")
         }
-        let sid = object["Sid"] as? String
-        guard let effectText = object["Effect"] as? String else { throw S3Error.malformedPolicy("Missing required field Effect") }
+        var sid: String?
+        if case .string(let text)? = object["Sid"] { sid = text }
+        guard case .string(let effectText)? = object["Effect"] else { throw S3Error.malformedPolicy("Missing required field Effect") }
         guard let effect = Effect(rawValue: effectText) else { throw S3Error.malformedPolicy("Invalid effect: \(effectText)") }
 
         guard (object["Principal"] == nil) != (object["NotPrincipal"] == nil) else {
             throw S3Error.malformedPolicy("Missing required field Principal")
         }
         let notPrincipal = object["NotPrincipal"] != nil
-        let principals = try parsePrincipal(object["Principal"] ?? object["NotPrincipal"]!, users: users)
+        let principals = try parsePrincipal(object["Principal"] ?? object["NotPrincipal"]!, users: users, strict: strict)
 
         guard (object["Action"] == nil) != (object["NotAction"] == nil) else {
             throw S3Error.malformedPolicy("Missing required field Action")
@@ -169,7 +175,7 @@ struct BucketPolicy: Sendable {
 
         var conditions: [Condition] = []
         if let block = object["Condition"] {
-            guard let operators = block as? [String: Any] else { throw S3Error.malformedPolicy("Invalid Condition block") }
+            guard case .object(let operators) = block else { throw S3Error.malformedPolicy("Invalid Condition block") }
             for (rawOperator, entries) in operators {
                 var name = rawOperator
                 var qualifier: String?
@@ -185,7 +191,7 @@ struct BucketPolicy: Sendable {
                 guard ConditionOperators.known.contains(name) else {
                     throw S3Error.malformedPolicy("Invalid Condition type : \(rawOperator)")
                 }
-                guard let pairs = entries as? [String: Any] else { throw S3Error.malformedPolicy("Invalid Condition block") }
+                guard case .object(let pairs) = entries else { throw S3Error.malformedPolicy("Invalid Condition block") }
                 for (key, values) in pairs {
                     conditions.append(Condition(operator_: name, key: key.lowercased(),
                                                 values: try stringList(values, field: "Condition", allowScalars: true),
@@ -200,14 +206,14 @@ struct BucketPolicy: Sendable {
     /// `"*"`, `{"AWS": "*" | ARN | [ARN…]}` or `{"CanonicalUser": id | [id…]}`. A user is
     /// named by ARN as `arn:aws:iam::ACCOUNT:user/DISPLAY_NAME` (the account part is not
     /// checked: Strata has no account numbers).
-    private static func parsePrincipal(_ value: Any, users: UserDirectory) throws -> PrincipalSet {
+    private static func parsePrincipal(_ value: JSONValue, users: UserDirectory, strict: Bool) throws -> PrincipalSet {
         var set = PrincipalSet()
-        if let text = value as? String {
+        if case .string(let text) = value {
             guard text == "*" else { throw S3Error.malformedPolicy("Invalid principal in policy") }
             set.everyone = true
             return set
         }
-        guard let object = value as? [String: Any], !object.isEmpty else {
+        guard case .object(let object) = value, !object.isEmpty else {
             throw S3Error.malformedPolicy("Invalid principal in policy")
         }
         for (type, names) in object {
@@ -216,10 +222,13 @@ struct BucketPolicy: Sendable {
                 case "AWS":
                     if name == "*" { set.everyone = true; continue }
                     guard let user = users.principals.first(where: { name.hasPrefix("arn:aws:iam::") && name.hasSuffix(":user/\($0.displayName)") })
-                    else { throw S3Error.malformedPolicy("Invalid principal in policy") }
+                    else {
+                        if strict { throw S3Error.malformedPolicy("Invalid principal in policy") }
+                        continue
+                    }
                     set.canonicalIds.insert(user.canonicalId)
                 case "CanonicalUser":
-                    guard users.principal(canonicalId: name) != nil else { throw S3Error.malformedPolicy("Invalid principal in policy") }
+                    if strict && users.principal(canonicalId: name) == nil { throw S3Error.malformedPolicy("Invalid principal in policy") }
                     set.canonicalIds.insert(name)
                 default:
                     throw S3Error.malformedPolicy("Invalid principal in policy")
@@ -229,22 +238,37 @@ struct BucketPolicy: Sendable {
         return set
     }
 
-    private static func stringList(_ value: Any, field: String, allowScalars: Bool = false) throws -> [String] {
-        func scalar(_ item: Any) -> String? {
-            if let text = item as? String { return text }
-            guard allowScalars else { return nil }
-            if let flag = item as? Bool, !(item is Int) || "\(item)" == "true" || "\(item)" == "false" {
-                return flag ? "true" : "false"
+    private static func stringList(_ value: JSONValue, field: String, allowScalars: Bool = false) throws -> [String] {
+        func scalar(_ item: JSONValue) -> String? {
+            switch item {
+            case .string(let text): return text
+            case .bool(let flag) where allowScalars: return flag ? "true" : "false"
+            case .number(let text) where allowScalars: return text
+            default: return nil
             }
-            if let number = item as? NSNumber { return number.stringValue }
-            return nil
         }
         if let one = scalar(value) { return [one] }
-        guard let list = value as? [Any], !list.isEmpty else { throw S3Error.malformedPolicy("Invalid \(field) value") }
+        guard case .array(let list) = value, !list.isEmpty else { throw S3Error.malformedPolicy("Invalid \(field) value") }
         return try list.map {
             guard let text = scalar($0) else { throw S3Error.malformedPolicy("Invalid \(field) value") }
             return text
         }
+    }
+}
+
+/// A JSON document as the policy parser reads it; numbers keep their text.
+enum JSONValue: Decodable {
+    case null, bool(Bool), number(String), string(String), array([JSONValue]), object([String: JSONValue])
+
+    init(from decoder: Decoder) throws {
+        let container = try decoder.singleValueContainer()
+        if container.decodeNil() { self = .null }
+        else if let flag = try? container.decode(Bool.self) { self = .bool(flag) }
+        else if let integer = try? container.decode(Int64.self) { self = .number(String(integer)) }
+        else if let number = try? container.decode(Double.self) { self = .number(String(number)) }
+        else if let text = try? container.decode(String.self) { self = .string(text) }
+        else if let list = try? container.decode([JSONValue].self) { self = .array(list) }
+        else { self = .object(try container.decode([String: JSONValue].self)) }
     }
 }
 

@@ -18,12 +18,21 @@ final class S3TestClient: @unchecked Sendable {
     /// Touched only on `queue`.
     private var connection: RawHTTPClient?
 
+    /// The credentials requests are signed with; nil sends them unsigned (anonymous).
+    let credentials: (accessKey: String, secret: String)?
+
     convenience init(_ server: S3TestServer) {
         self.init(port: server.port)
     }
 
-    init(port: Int) {
+    /// A client signing as another user, or anonymous (`credentials: nil`).
+    convenience init(_ server: S3TestServer, credentials: (accessKey: String, secret: String)?) {
+        self.init(port: server.port, credentials: credentials)
+    }
+
+    init(port: Int, credentials: (accessKey: String, secret: String)? = (S3TestServer.accessKey, S3TestServer.secretKey)) {
         self.port = port
+        self.credentials = credentials
         host = "127.0.0.1:\(port)"
     }
 
@@ -34,7 +43,16 @@ final class S3TestClient: @unchecked Sendable {
     ///   - query: query items in order; a nil value is a bare name (`?delete`).
     func call(_ method: String, _ path: String, query: [(name: String, value: String?)] = [],
               headers: [(name: String, value: String)] = [], body: [UInt8] = []) async throws -> HTTPResponse {
-        let signer = TestSigner(accessKey: S3TestServer.accessKey, secret: S3TestServer.secretKey, host: host)
+        guard let credentials else {
+            var rawQuery = ""
+            for (index, item) in query.enumerated() {
+                rawQuery += (index == 0 ? "" : "&") + S3Path.encodeSegment(item.name) + (item.value.map { "=" + S3Path.encodeSegment($0) } ?? "")
+            }
+            var fields = [(name: "Host", value: host)] + headers
+            if !body.isEmpty || ["PUT", "POST"].contains(method) { fields.append((name: "Content-Length", value: "\(body.count)")) }
+            return try await send(SignedRequest(method: method, path: path, query: rawQuery, headers: fields, body: body, signature: ""))
+        }
+        let signer = TestSigner(accessKey: credentials.accessKey, secret: credentials.secret, host: host)
         let request = signer.sign(method: method, path: path, query: query, headers: headers, body: body)
         return try await send(request)
     }
