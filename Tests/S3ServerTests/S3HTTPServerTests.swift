@@ -506,8 +506,8 @@ final class S3HTTPServerTests: S3WireTestCase {
         }
     }
 
-    /// Anonymous requests are refused with 403 AccessDenied (Strata has no public ACLs or
-    /// bucket policies yet); AWS answers the same for a private bucket.
+    /// Anonymous requests to a private bucket are refused with 403 AccessDenied, as AWS
+    /// answers (S3AccessControlTests covers what ACLs and policies open up).
     func testAnonymousRequestIsAccessDenied() async throws {
         try await S3TestServer.with { server in
             try self.createBucket(server, "bucket")
