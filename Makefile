@@ -42,7 +42,7 @@ deps:
 # boto3, pytest and AWS CLI v1 from pip when any is missing.
 client-deps:
 	$(call apt_install,$(CLIENT_PACKAGES))
-	@if ! $(PYTHON) -c 'import boto3, pytest, awscrt' 2>/dev/null || \
+	@if ! $(PYTHON) -c 'import boto3, pytest, awscrt, requests' 2>/dev/null || \
 	   ! $(PYTHON) -c 'import awscli, sys; sys.exit(not awscli.__version__.startswith("1."))' 2>/dev/null; then \
 		echo "installing: Tests/compat/requirements.txt"; \
 		$(PYTHON) -m pip install -q -r Tests/compat/requirements.txt; \

@@ -73,12 +73,19 @@ public struct S3Error: Error, Sendable, Hashable, CustomStringConvertible {
         case noSuchPublicAccessBlockConfiguration = "NoSuchPublicAccessBlockConfiguration"
         case ownershipControlsNotFoundError = "OwnershipControlsNotFoundError"
         case invalidBucketAclWithObjectOwnership = "InvalidBucketAclWithObjectOwnership"
+        case accessForbidden = "AccessForbidden"
+        case badRequest = "BadRequest"
+        case noSuchCORSConfiguration = "NoSuchCORSConfiguration"
+    case invalidPolicyDocument = "InvalidPolicyDocument"
+    case maxPostPreDataLengthExceeded = "MaxPostPreDataLengthExceededError"
+    case malformedPOSTRequest = "MalformedPOSTRequest"
 
         var status: HTTPResponseStatus {
             switch self {
-            case .accessDenied, .invalidAccessKeyId, .requestTimeTooSkewed, .signatureDoesNotMatch:
+            case .accessDenied, .invalidAccessKeyId, .requestTimeTooSkewed, .signatureDoesNotMatch, .accessForbidden:
                 return .forbidden
-            case .noSuchBucket, .noSuchKey, .noSuchUpload, .noSuchVersion, .noSuchLifecycleConfiguration:
+            case .noSuchBucket, .noSuchKey, .noSuchUpload, .noSuchVersion, .noSuchLifecycleConfiguration,
+                 .noSuchCORSConfiguration:
                 return .notFound
             case .noSuchBucketPolicy, .noSuchPublicAccessBlockConfiguration, .ownershipControlsNotFoundError:
                 return .notFound
@@ -101,7 +108,8 @@ public struct S3Error: Error, Sendable, Hashable, CustomStringConvertible {
                  .entityTooLarge, .entityTooSmall, .incompleteBody, .invalidArgument,
                  .invalidBucketName, .invalidDigest, .invalidPart, .invalidPartOrder,
                  .invalidRequest, .keyTooLongError, .malformedTrailerError, .malformedXML,
-                 .missingSecurityHeader, .xAmzContentSHA256Mismatch:
+                 .missingSecurityHeader, .xAmzContentSHA256Mismatch, .badRequest, .invalidPolicyDocument,
+                 .maxPostPreDataLengthExceeded, .malformedPOSTRequest:
                 return .badRequest
             }
         }
@@ -391,6 +399,39 @@ extension S3Error {
     /// 404: the bucket has no lifecycle configuration.
     public static func noSuchLifecycleConfiguration(bucket: String) -> S3Error {
         S3Error(.noSuchLifecycleConfiguration, "The lifecycle configuration does not exist", [Field("BucketName", bucket)])
+    }
+
+    /// 404: the bucket has no CORS configuration (GetBucketCors).
+    public static func noSuchCORSConfiguration(bucket: String) -> S3Error {
+        S3Error(.noSuchCORSConfiguration, "The CORS configuration does not exist", [Field("BucketName", bucket)])
+    }
+
+    /// 403: a CORS preflight that the bucket's CORS configuration does not allow (or a
+    /// bucket without one). `resourceType` is `BUCKET` or `OBJECT`, as S3 reports it.
+    public static func accessForbidden(_ message: String, method: String, resourceType: String) -> S3Error {
+        S3Error(.accessForbidden, message, [Field("Method", method), Field("ResourceType", resourceType)])
+    }
+
+    /// 400 BadRequest: a request S3 cannot make sense of (a preflight without Origin).
+    public static func badRequest(_ message: String) -> S3Error {
+        S3Error(.badRequest, message)
+    }
+
+    /// 400: the policy of a browser POST upload is not a valid policy document.
+    public static func invalidPolicyDocument(_ message: String) -> S3Error {
+        S3Error(.invalidPolicyDocument, message)
+    }
+
+    /// 400: the body of a browser POST upload is not well-formed multipart/form-data.
+    public static func malformedPOSTRequest(
+        _ message: String = "The body of your POST request is not well-formed multipart/form-data."
+    ) -> S3Error {
+        S3Error(.malformedPOSTRequest, message)
+    }
+
+    /// 400: the form fields before the file of a browser POST upload are too large.
+    public static var maxPostPreDataLengthExceeded: S3Error {
+        S3Error(.maxPostPreDataLengthExceeded, "Your POST request fields preceeding the upload file was too large.")
     }
 
     /// 400: x-amz-storage-class names no storage class S3 knows.

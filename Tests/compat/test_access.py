@@ -259,6 +259,27 @@ def test_presigned_url_carries_the_signers_rights(access_server, alice, bob):
             assert body == b"via url"
 
 
+def test_browser_post_uploads_are_authorized(alice, bob, anonymous):
+    import requests
+
+    name = unique_bucket("post-access")
+    alice.create_bucket(Bucket=name)
+    # Bob may sign a form, but the bucket is Alice's and private.
+    form = bob.generate_presigned_post(name, "by-bob.txt", ExpiresIn=300)
+    r = requests.post(form["url"], data=form["fields"], files={"file": ("f", b"bob")}, timeout=30)
+    assert r.status_code == 403 and b"<Code>AccessDenied</Code>" in r.content, r.text
+    # An anonymous form (no policy, no signature) is allowed once anonymous callers may write.
+    r = requests.post(form["url"], data={"key": "anon.txt"}, files={"file": ("f", b"anon")}, timeout=30)
+    assert r.status_code == 403, r.text
+    alice.put_bucket_acl(Bucket=name, ACL="public-read-write")
+    r = requests.post(form["url"], data={"key": "anon.txt"}, files={"file": ("f", b"anon")}, timeout=30)
+    assert r.status_code == 204, r.text
+    r = requests.post(form["url"], data=form["fields"], files={"file": ("f", b"bob")}, timeout=30)
+    assert r.status_code == 204, r.text
+    assert alice.get_object(Bucket=name, Key="anon.txt")["Body"].read() == b"anon"
+    assert bob.get_object_acl(Bucket=name, Key="by-bob.txt")["Owner"]["ID"] == USERS["bob"][2]
+
+
 def test_settings_survive_a_restart(access_server, alice, anonymous):
     name = unique_bucket("durable")
     alice.create_bucket(Bucket=name, ACL="public-read")

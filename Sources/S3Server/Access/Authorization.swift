@@ -159,6 +159,7 @@ enum ConditionKeys {
         case .sigV4Presigned: keys["s3:signatureversion"] = ["AWS4-HMAC-SHA256"]; keys["s3:authtype"] = ["REST-QUERY-STRING"]
         case .sigV2Header: keys["s3:signatureversion"] = ["AWS"]; keys["s3:authtype"] = ["REST-HEADER"]
         case .sigV2Presigned: keys["s3:signatureversion"] = ["AWS"]; keys["s3:authtype"] = ["REST-QUERY-STRING"]
+        case .browserForm: keys["s3:authtype"] = ["POST"]
         case .anonymous: break
         }
         for name in ["prefix", "delimiter", "max-keys", "versionId"] {

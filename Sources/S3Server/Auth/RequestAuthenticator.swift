@@ -91,6 +91,8 @@ public struct AuthenticatedRequest: Sendable, Hashable {
         case sigV2Presigned
         /// No signature at all: an anonymous request (``AuthenticatedRequest/anonymous(_:)``).
         case anonymous
+        /// A browser form upload (PostObject): the form's fields carry the signature.
+        case browserForm
     }
 
     /// The verified access key id.

@@ -19,7 +19,7 @@ extension S3RequestHandler {
 
     /// ``authorize(_:request:principal:auth:remoteAddress:now:)`` for a target other than
     /// the request's own (a copy's source, one key of a DeleteObjects).
-    private func authorize(_ rule: AccessRule, bucket name: String?, key: String?, request: S3Request, principal: Principal,
+    func authorize(_ rule: AccessRule, bucket name: String?, key: String?, request: S3Request, principal: Principal,
                            auth: AuthenticatedRequest, remoteAddress: String?, now: Date) async throws -> RequestAccess {
         func keys() -> [String: [String]] {
             ConditionKeys.of(request: request, principal: principal, auth: auth, secure: configuration.tls != nil,

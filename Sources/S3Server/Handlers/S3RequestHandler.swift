@@ -76,6 +76,7 @@ final class S3RequestHandler: Sendable {
         var accessKey = "-"
         var operation = "Other"
         var response: S3Response
+        var parsed: S3Request?
         if let health = healthResponse(head) { return health }
         if let metricsPage = await metricsResponse(head) { return metricsPage }
         var access: RequestAccess?
@@ -87,29 +88,18 @@ final class S3RequestHandler: Sendable {
             operation = request.operationName
             resource = request.resource
             uploadId = request.query("uploadId")
-            let signing = SigningRequest(method: head.method.rawValue, rawPath: request.rawPath,
-                                         rawQuery: request.rawQuery, headers: head.headers.map { ($0.name, $0.value) })
-            let now = Date()
-            let auth: AuthenticatedRequest
-            let principal: Principal
-            if let signed = try authenticator.authenticate(signing, now: now,
-                                                           virtualHostedBucket: request.virtualHosted ? request.bucket : nil) {
-                auth = signed
-                guard let user = users.principal(accessKeyId: signed.accessKeyId) else {
-                    throw S3Error.invalidAccessKeyId(accessKeyId: signed.accessKeyId)
-                }
-                principal = user
-                accessKey = signed.accessKeyId
+            parsed = request
+            // Requests whose credentials are not in the usual places: a CORS preflight
+            // carries none (browsers never send them), a browser POST upload carries them
+            // as form fields in its body.
+            if head.method == .OPTIONS {
+                response = try await preflight(request)
+            } else if Self.isPostObject(request) {
+                response = try await postObject(request, body: body, accessKey: &accessKey, remoteAddress: remoteAddress)
             } else {
-                auth = try AuthenticatedRequest.anonymous(signing)
-                principal = .anonymous
+                response = try await authenticateAndRoute(request, head: head, body: body, remoteAddress: remoteAddress,
+                                                          accessKey: &accessKey, access: &access)
             }
-            let op = try self.operation(for: request)
-            let requestAccess = try await authorize(op.rule, request: request, principal: principal, auth: auth,
-                                                    remoteAddress: remoteAddress, now: now)
-            access = requestAccess
-            response = try await op.run(Context(request: request, signing: signing, auth: auth, body: body,
-                                                principal: principal, access: requestAccess, remoteAddress: remoteAddress))
         } catch {
             var error = error
             // S3 answers a read of a missing key with 403 to a caller who may not list
@@ -120,6 +110,9 @@ final class S3RequestHandler: Sendable {
             response = errorResponse(error, resource: resource, uploadId: uploadId, requestId: requestId,
                                      isHead: head.method == .HEAD)
         }
+        if let request = parsed, head.method != .OPTIONS {
+            await addCORSHeaders(for: request, to: &response)
+        }
         response.headers.add(name: "x-amz-request-id", value: requestId)
         response.headers.add(name: "x-amz-id-2", value: requestId)
         response.headers.add(name: "Server", value: "Strata")
@@ -127,6 +120,40 @@ final class S3RequestHandler: Sendable {
         logRequest(head, operation: operation, resource: resource, response: response, requestId: requestId,
                    accessKey: accessKey, bytesIn: body.bytesRead, duration: ContinuousClock.now - started)
         return response
+    }
+
+    /// Verifies the request's signature (none: anonymous), decides whether the caller may
+    /// make it, and runs the operation it addresses.
+    private func authenticateAndRoute(_ request: S3Request, head: HTTPRequestHead, body: RequestBody, remoteAddress: String?,
+                                      accessKey: inout String, access: inout RequestAccess?) async throws -> S3Response {
+        let signing = SigningRequest(method: head.method.rawValue, rawPath: request.rawPath,
+                                     rawQuery: request.rawQuery, headers: head.headers.map { ($0.name, $0.value) })
+        let now = Date()
+        let auth: AuthenticatedRequest
+        let principal: Principal
+        if let signed = try authenticator.authenticate(signing, now: now,
+                                                       virtualHostedBucket: request.virtualHosted ? request.bucket : nil) {
+            auth = signed
+            principal = try self.principal(signed.accessKeyId)
+            accessKey = signed.accessKeyId
+        } else {
+            auth = try AuthenticatedRequest.anonymous(signing)
+            principal = .anonymous
+        }
+        let op = try self.operation(for: request)
+        let requestAccess = try await authorize(op.rule, request: request, principal: principal, auth: auth,
+                                                remoteAddress: remoteAddress, now: now)
+        access = requestAccess
+        return try await op.run(Context(request: request, signing: signing, auth: auth, body: body,
+                                        principal: principal, access: requestAccess, remoteAddress: remoteAddress))
+    }
+
+    /// The user a verified access key belongs to.
+    func principal(_ accessKeyId: String) throws -> Principal {
+        guard let user = users.principal(accessKeyId: accessKeyId) else {
+            throw S3Error.invalidAccessKeyId(accessKeyId: accessKeyId)
+        }
+        return user
     }
 
     private static func isNoSuchKey(_ error: Error) -> Bool {
@@ -225,6 +252,9 @@ final class S3RequestHandler: Sendable {
                 return Operation(.bucketOwner("s3:PutLifecycleConfiguration")) { try await self.deleteBucketLifecycle($0) }
             case (.GET, "uploads"):
                 return Operation(.bucket("s3:ListBucketMultipartUploads", .read)) { try await self.listMultipartUploads($0) }
+            case (.PUT, "cors"): return Operation(.bucketOwner("s3:PutBucketCORS")) { try await self.putBucketCors($0) }
+            case (.GET, "cors"): return Operation(.bucketOwner("s3:GetBucketCORS")) { try await self.getBucketCors($0) }
+            case (.DELETE, "cors"): return Operation(.bucketOwner("s3:PutBucketCORS")) { try await self.deleteBucketCors($0) }
             case (.GET, "acl"): return Operation(.bucket("s3:GetBucketAcl", .readACP)) { try await self.getBucketAcl($0) }
             case (.PUT, "acl"): return Operation(.bucket("s3:PutBucketAcl", .writeACP)) { try await self.putBucketAcl($0) }
             case (.GET, "policy"): return Operation(.bucketOwner("s3:GetBucketPolicy")) { try await self.getBucketPolicy($0) }

@@ -1,0 +1,104 @@
+import Foundation
+import NIOCore
+import NIOHTTP1
+import ObjectStore
+
+/// Put/Get/DeleteBucketCors, the preflight `OPTIONS` request, and the CORS headers of
+/// actual cross-origin requests. The document is validated, stored durably through the
+/// log (`putBucketConfig`) and returned as stored.
+extension S3RequestHandler {
+    static let corsConfigName = "cors"
+
+    /// What S3 answers with `Vary` on CORS responses: the answer depends on these headers.
+    static let corsVary = "Origin, Access-Control-Request-Headers, Access-Control-Request-Method"
+
+    func putBucketCors(_ context: Context) async throws -> S3Response {
+        let document = try await readDocument(context, limit: 1 << 20)
+        _ = try CORSConfiguration.parse(document)
+        try await store.putBucketConfig(bucket: context.bucket, name: Self.corsConfigName, document: document)
+        return S3Response()
+    }
+
+    func getBucketCors(_ context: Context) async throws -> S3Response {
+        guard let document = try await store.bucketConfig(bucket: context.bucket, name: Self.corsConfigName) else {
+            throw S3Error.noSuchCORSConfiguration(bucket: context.bucket)
+        }
+        var response = S3Response.xml("")
+        response.body = .bytes(ByteBuffer(bytes: document))
+        return response
+    }
+
+    func deleteBucketCors(_ context: Context) async throws -> S3Response {
+        // Removing a configuration that does not exist succeeds (S3 answers 204 too).
+        try await store.putBucketConfig(bucket: context.bucket, name: Self.corsConfigName, document: [])
+        return S3Response(status: .noContent)
+    }
+
+    /// The bucket's CORS configuration, parsed; nil when it has none.
+    func corsConfiguration(bucket: String) async throws -> CORSConfiguration? {
+        guard let document = try await store.bucketConfig(bucket: bucket, name: Self.corsConfigName) else { return nil }
+        return try CORSConfiguration.parse(document)
+    }
+
+    /// Answers a preflight `OPTIONS` request (S3 "OPTIONS object"). Browsers send it
+    /// without credentials, so it is answered before any signature check; it reveals
+    /// only what the bucket's CORS configuration publishes.
+    func preflight(_ request: S3Request) async throws -> S3Response {
+        guard let origin = request.header("origin") else {
+            throw S3Error.badRequest("Insufficient information. Origin request header needed.")
+        }
+        guard let method = request.header("access-control-request-method") else {
+            throw S3Error.badRequest("Invalid Access-Control-Request-Method: null")
+        }
+        guard let bucket = request.bucket else {
+            throw S3Error.badRequest("Insufficient information. A bucket is needed for a CORS request.")
+        }
+        guard (1...63).contains(bucket.utf8.count) else { throw S3Error.invalidBucketName(bucket: bucket) }
+        let resourceType = request.key == nil ? "BUCKET" : "OBJECT"
+        guard let configuration = try await corsConfiguration(bucket: bucket) else {
+            throw S3Error.accessForbidden("CORSResponse: CORS is not enabled for this bucket.",
+                                          method: method, resourceType: resourceType)
+        }
+        let requested = (request.headers["access-control-request-headers"]).flatMap { $0.split(separator: ",") }
+            .map { $0.trimmingCharacters(in: .whitespaces) }.filter { !$0.isEmpty }
+        guard let rule = configuration.firstMatch(origin: origin, method: method, requestHeaders: requested) else {
+            throw S3Error.accessForbidden(
+                "CORSResponse: This CORS request is not allowed. This is usually because the evalution of Origin, request method / Access-Control-Request-Method or Access-Control-Request-Headers are not whitelisted by the resource's CORS spec.",
+                method: method, resourceType: resourceType)
+        }
+        var response = S3Response()
+        Self.addCORSHeaders(rule, origin: origin, to: &response.headers)
+        if !requested.isEmpty {
+            response.headers.add(name: "Access-Control-Allow-Headers", value: requested.joined(separator: ", "))
+        }
+        return response
+    }
+
+    /// Adds the CORS headers to the response of an actual (non-preflight) request that
+    /// carries an `Origin` header matching a rule of the bucket's configuration, error
+    /// responses included (S3 adds them to those too, so a page can read the error).
+    /// A bucket that does not exist or has no (matching) configuration adds nothing.
+    func addCORSHeaders(for request: S3Request, to response: inout S3Response) async {
+        guard let origin = request.header("origin"), let bucket = request.bucket,
+              (1...63).contains(bucket.utf8.count), !(bucket == Self.adminPath && !request.virtualHosted),
+              slot.store != nil else { return }
+        guard let configuration = try? await corsConfiguration(bucket: bucket),
+              let rule = configuration.firstMatch(origin: origin, method: request.method.rawValue) else { return }
+        Self.addCORSHeaders(rule, origin: origin, to: &response.headers)
+    }
+
+    static func addCORSHeaders(_ rule: CORSConfiguration.Rule, origin: String, to headers: inout HTTPHeaders) {
+        headers.replaceOrAdd(name: "Access-Control-Allow-Origin", value: rule.allowsAnyOrigin ? "*" : origin)
+        headers.replaceOrAdd(name: "Access-Control-Allow-Methods", value: rule.allowedMethods.joined(separator: ", "))
+        if !rule.exposeHeaders.isEmpty {
+            headers.replaceOrAdd(name: "Access-Control-Expose-Headers", value: rule.exposeHeaders.joined(separator: ", "))
+        }
+        if let maxAge = rule.maxAgeSeconds {
+            headers.replaceOrAdd(name: "Access-Control-Max-Age", value: String(maxAge))
+        }
+        if !rule.allowsAnyOrigin {
+            headers.replaceOrAdd(name: "Access-Control-Allow-Credentials", value: "true")
+        }
+        headers.replaceOrAdd(name: "Vary", value: corsVary)
+    }
+}
