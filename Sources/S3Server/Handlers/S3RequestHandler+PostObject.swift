@@ -196,6 +196,11 @@ extension S3RequestHandler {
             guard let date = fields["x-amz-date"], AmzDate.parseISO8601Basic(date) != nil else {
                 throw S3Error.invalidArgument("Invalid x-amz-date in POST form", name: "x-amz-date", value: fields["x-amz-date"] ?? "")
             }
+            // The credential's scope is for the day the form was signed.
+            guard date.hasPrefix(scope.date) else {
+                throw S3Error.invalidArgument("The credential scope date does not match x-amz-date", name: "x-amz-credential",
+                                              value: credential)
+            }
             let secret = try authenticator.secret(for: scope.accessKeyId)
             let key = authenticator.keyCache.signingKey(secret: secret, date: scope.date, region: scope.region,
                                                         service: scope.service)
