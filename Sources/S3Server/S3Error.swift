@@ -66,6 +66,7 @@ public struct S3Error: Error, Sendable, Hashable, CustomStringConvertible {
         case insufficientStorage = "InsufficientStorage"
         case serviceUnavailable = "ServiceUnavailable"
         case accessControlListNotSupported = "AccessControlListNotSupported"
+        case operationAborted = "OperationAborted"
         case malformedACLError = "MalformedACLError"
         case unresolvableGrantByEmailAddress = "UnresolvableGrantByEmailAddress"
         case malformedPolicy = "MalformedPolicy"
@@ -92,7 +93,7 @@ public struct S3Error: Error, Sendable, Hashable, CustomStringConvertible {
             case .accessControlListNotSupported, .malformedACLError, .unresolvableGrantByEmailAddress,
                  .malformedPolicy, .invalidBucketAclWithObjectOwnership:
                 return .badRequest
-            case .bucketAlreadyExists, .bucketAlreadyOwnedByYou, .bucketNotEmpty:
+            case .bucketAlreadyExists, .bucketAlreadyOwnedByYou, .bucketNotEmpty, .operationAborted:
                 return .conflict
             case .methodNotAllowed: return .methodNotAllowed
             case .missingContentLength: return .lengthRequired
@@ -480,6 +481,11 @@ extension S3Error {
     /// 400: an AccessControlPolicy document that is not one.
     public static func malformedACLError() -> S3Error {
         S3Error(.malformedACLError, "The XML you provided was not well-formed or did not validate against our published schema")
+    }
+
+    /// 409: the resource changed under a conflicting operation; the client may retry.
+    public static func operationAborted() -> S3Error {
+        S3Error(.operationAborted, "A conflicting conditional operation is currently in progress against this resource. Try again.")
     }
 
     /// 400: a grant by e-mail address; Strata's users have none.

@@ -126,6 +126,43 @@ final class BucketPolicyTests: XCTestCase {
         XCTAssertFalse(try Self.policy(#"{"Effect":"Allow","Principal":{"CanonicalUser":"bob-id"},"Action":"s3:GetObject","Resource":"arn:aws:s3:::b/*"}"#).isPublic)
     }
 
+    /// NumericNotEquals / DateNotEquals are true when no policy value equals the request's;
+    /// ForAnyValue needs a value; IPv4 clients on a dual-stack listener match IPv4 ranges.
+    func testNegatedOperatorsQualifiersAndMappedAddresses() throws {
+        XCTAssertTrue(ConditionOperators.matches("NumericNotEquals", requestValue: "5", policyValues: ["10"]))
+        XCTAssertFalse(ConditionOperators.matches("NumericNotEquals", requestValue: "10", policyValues: ["10"]))
+        XCTAssertFalse(ConditionOperators.matches("DateNotEquals", requestValue: "2026-01-01T00:00:00Z", policyValues: ["2026-01-01T00:00:00Z"]))
+        let anyValue = BucketPolicy.Condition(operator_: "StringNotEquals", key: "s3:prefix", values: ["a"], ifExists: false, qualifier: "ForAnyValue")
+        XCTAssertFalse(anyValue.holds([:]))
+        XCTAssertTrue(IPRange("127.0.0.0/8")!.contains("::ffff:127.0.0.1"))
+    }
+
+    /// Policy variables insert literal text: `${*}` is a star, not a wildcard, and a
+    /// user name with `*` in it matches only itself.
+    func testPolicyVariablesAreLiteral() throws {
+        let policy = try Self.policy("""
+            {"Effect":"Allow","Principal":"*","Action":"s3:GetObject","Resource":"arn:aws:s3:::b/${*}/${aws:username}/*"}
+            """)
+        XCTAssertEqual(decide(policy, Self.alice, "s3:GetObject", "arn:aws:s3:::b/*/Alice/x", ["aws:username": ["Alice"]]), .allow)
+        XCTAssertEqual(decide(policy, Self.alice, "s3:GetObject", "arn:aws:s3:::b/any/Alice/x", ["aws:username": ["Alice"]]), .none)
+        XCTAssertEqual(decide(policy, Self.alice, "s3:GetObject", "arn:aws:s3:::b/*/Bob/x", ["aws:username": ["*"]]), .none)
+    }
+
+    /// "Public" as S3 means it: NotPrincipal Allows are public, and only positive
+    /// conditions with fixed values on non-public keys make a statement non-public.
+    func testPublicPolicyEdgeCases() throws {
+        let cases: [(String, Bool)] = [
+            (#"{"Effect":"Allow","NotPrincipal":{"CanonicalUser":"bob-id"},"Action":"s3:GetObject","Resource":"arn:aws:s3:::b/*"}"#, true),
+            (#"{"Effect":"Allow","Principal":"*","Action":"s3:GetObject","Resource":"arn:aws:s3:::b/*","Condition":{"NotIpAddress":{"aws:SourceIp":"10.0.0.0/8"}}}"#, true),
+            (#"{"Effect":"Allow","Principal":"*","Action":"s3:GetObject","Resource":"arn:aws:s3:::b/*","Condition":{"IpAddress":{"aws:SourceIp":"0.0.0.0/0"}}}"#, true),
+            (#"{"Effect":"Allow","Principal":"*","Action":"s3:GetObject","Resource":"arn:aws:s3:::b/*","Condition":{"StringLike":{"aws:SourceVpc":"vpc-*"}}}"#, true),
+            (#"{"Effect":"Allow","Principal":"*","Action":"s3:GetObject","Resource":"arn:aws:s3:::b/*","Condition":{"StringEquals":{"aws:SourceVpc":"vpc-1"}}}"#, false),
+        ]
+        for (statement, expected) in cases {
+            XCTAssertEqual(try Self.policy(statement).isPublic, expected, statement)
+        }
+    }
+
     // MARK: - ACLs
 
     /// Canned ACLs as S3 defines them, and who they let in.
@@ -191,6 +228,7 @@ final class BucketPolicyTests: XCTestCase {
         XCTAssertThrowsError(try UserDirectory(root: [:], usersFile: "a s id1 A\na s id2 B\n"))
         XCTAssertThrowsError(try UserDirectory(root: [:], usersFile: "a s id1 A\nb s id1 B\n"))
         XCTAssertThrowsError(try UserDirectory(root: [:], usersFile: "a s bad/id A\n"))
+        XCTAssertThrowsError(try UserDirectory(root: [:], usersFile: "a s id1 Same\nb s id2 Same\n"), "display names name users in policies")
         let spaced = try UserDirectory(root: [:], usersFile: "# comment\n\n  k s id Display Name With Spaces \n")
         XCTAssertEqual(spaced.principal(accessKeyId: "k")?.displayName, "Display Name With Spaces")
     }

@@ -277,4 +277,63 @@ final class S3AccessControlTests: XCTestCase {
             XCTAssertEqual(acl.texts("AccessControlList", "Grant", "Grantee", "DisplayName"), ["Alice", "Bob"])
         }
     }
+
+    /// Review findings, as AWS documents them: a bucket policy's Allow does not reach
+    /// objects the bucket owner does not own; the policy, Block Public Access and Object
+    /// Ownership stay with the owner (405 to others the policy lets in).
+    func testPolicyAllowStopsAtOwnershipBoundaries() async throws {
+        try await withUsers { _, alice, bob, anonymous in
+            try await alice.expect(200, "PUT", "/wide")
+            try await alice.expect(200, "PUT", "/wide", query: Self.aclQuery, headers: [("x-amz-grant-write", #"id="bob-id""#),
+                                                                                       ("x-amz-grant-full-control", #"id="alice-id""#)])
+            try await bob.expect(200, "PUT", "/wide/bobs-private", body: bytes("b"))
+            try await alice.expect(200, "PUT", "/wide/alices", body: bytes("a"))
+            try await alice.expect(204, "PUT", "/wide", query: Self.policyQuery, body: bytes("""
+                {"Statement":[{"Effect":"Allow","Principal":"*","Action":"s3:*","Resource":["arn:aws:s3:::wide","arn:aws:s3:::wide/*"]}]}
+                """))
+            try await anonymous.expect(200, "GET", "/wide/alices")
+            try await anonymous.expect(403, "GET", "/wide/bobs-private", message: "Bob's object is not Alice's to share")
+            let method = try await bob.expect(405, "GET", "/wide", query: Self.policyQuery)
+            XCTAssertEqual(method.errorCode, "MethodNotAllowed")
+            try await bob.expect(405, "DELETE", "/wide", query: Self.policyQuery)
+            try await anonymous.expect(403, "PUT", "/wide", query: [("publicAccessBlock", nil)],
+                                       body: bytes("<PublicAccessBlockConfiguration/>"))
+            try await bob.expect(403, "DELETE", "/wide", query: [("ownershipControls", nil)])
+        }
+    }
+
+    /// AbortMultipartUpload and ListParts belong to the bucket owner and the upload's
+    /// initiator, not to every holder of a bucket ACL grant.
+    func testUploadPartiesOnly() async throws {
+        try await withUsers { _, alice, bob, anonymous in
+            try await alice.expect(200, "PUT", "/uploads", headers: [("x-amz-acl", "public-read-write")])
+            let created = try await bob.expect(200, "POST", "/uploads/big", query: [("uploads", nil)]).xml()
+            let uploadId = try XCTUnwrap(created.text("UploadId"))
+            let query: [(name: String, value: String?)] = [("uploadId", uploadId)]
+            try await anonymous.expect(403, "GET", "/uploads/big", query: query)
+            try await anonymous.expect(403, "DELETE", "/uploads/big", query: query)
+            try await bob.expect(200, "GET", "/uploads/big", query: query)
+            let listed = try await alice.expect(200, "GET", "/uploads/big", query: query).xml()
+            XCTAssertEqual(listed.text("Initiator", "DisplayName"), "Bob")
+            try await alice.expect(204, "DELETE", "/uploads/big", query: query)
+        }
+    }
+
+    /// Anonymous GETs cannot use response-* overrides (S3: InvalidRequest); a copy's
+    /// missing source is 403 to a caller who may not list the source bucket.
+    func testAnonymousOverridesAndCopySourceProbing() async throws {
+        try await withUsers { _, alice, bob, anonymous in
+            try await alice.expect(200, "PUT", "/open", headers: [("x-amz-acl", "public-read")])
+            try await alice.expect(200, "PUT", "/open/k", headers: [("x-amz-acl", "public-read")], body: bytes("k"))
+            let overridden = try await anonymous.expect(400, "GET", "/open/k", query: [("response-content-type", "text/html")])
+            XCTAssertEqual(overridden.errorCode, "InvalidRequest")
+            try await alice.expect(200, "GET", "/open/k", query: [("response-content-type", "text/html")])
+            try await alice.expect(200, "PUT", "/closed")
+            try await bob.expect(200, "PUT", "/mine")
+            let probe = try await bob.expect(403, "PUT", "/mine/copy", headers: [("x-amz-copy-source", "/closed/missing")])
+            XCTAssertEqual(probe.errorCode, "AccessDenied")
+            let visible = try await bob.expect(404, "PUT", "/mine/copy", headers: [("x-amz-copy-source", "/open/missing")])
+            XCTAssertEqual(visible.errorCode, "NoSuchKey")
+        }
+    }
 }

@@ -12,6 +12,15 @@ struct AccessRule: Sendable {
         case authenticated
         /// The bucket owner, unless the bucket policy allows it.
         case bucketOwner
+        /// The bucket owner only, whatever the policy allows (the policy itself, Block
+        /// Public Access, Object Ownership: S3 keeps them with the owner's account).
+        /// An explicit Deny still applies (``RequestAccess`` exempts the owner for the
+        /// policy operations).
+        case bucketOwnerOnly
+        /// The bucket owner or the multipart upload's initiator (AbortMultipartUpload,
+        /// ListParts), or the policy; decided when the handler has read the upload
+        /// (``RequestAccess/authorize(uploadInitiator:)``).
+        case uploadParty
         /// The bucket owner, or an ACL grant of this permission on the bucket.
         case bucket(AccessControlList.Permission)
         /// The object owner, or an ACL grant of this permission on the object; decided
@@ -27,6 +36,8 @@ struct AccessRule: Sendable {
     static func handler(_ action: String) -> AccessRule { AccessRule(action: action, need: .handler) }
     static func authenticated(_ action: String) -> AccessRule { AccessRule(action: action, need: .authenticated) }
     static func bucketOwner(_ action: String) -> AccessRule { AccessRule(action: action, need: .bucketOwner) }
+    static func bucketOwnerOnly(_ action: String) -> AccessRule { AccessRule(action: action, need: .bucketOwnerOnly) }
+    static func uploadParty(_ action: String) -> AccessRule { AccessRule(action: action, need: .uploadParty) }
     static func bucket(_ action: String, _ permission: AccessControlList.Permission) -> AccessRule {
         AccessRule(action: action, need: .bucket(permission))
     }
@@ -82,32 +93,33 @@ struct RequestAccess: Sendable {
            principal.canonicalId != bucket.owner || principal.isAnonymous {
             decision = .none
         }
+        let isOwner = !principal.isAnonymous && principal.canonicalId == bucket.owner
+        if rule.need == .bucketOwnerOnly {
+            return decision == .deny ? .deny : (isOwner ? .allow : .deny)
+        }
         if decision != .none { return decision }
         let ignorePublic = bucket.publicAccessBlock?.ignorePublicAcls == true
-        let isOwner = !principal.isAnonymous && principal.canonicalId == bucket.owner
         switch rule.need {
         case .handler, .authenticated: return .allow
-        case .bucketOwner: return isOwner ? .allow : .deny
+        case .bucketOwner, .bucketOwnerOnly: return isOwner ? .allow : .deny
         case .bucket(let permission):
             if isOwner { return .allow }
             return bucket.aclsEnabled && bucket.acl.allows(principal, permission, ignoringPublicGrants: ignorePublic) ? .allow : .deny
-        case .object, .objectOwner: return .none
+        case .object, .objectOwner, .uploadParty: return isOwner && rule.need == .uploadParty ? .allow : .none
         }
     }
 
-    /// Whether the operation may go on before the object is read: false only on a Deny.
-    var allowedBeforeObject: Bool {
-        guard let bucket else { return true }
-        let decision = Self.decide(principal: principal, rule: rule, bucket: bucket, resource: resource, keys: keys)
-        return decision != .deny
-    }
-
     /// The object step: the object owner, or an ACL grant on the object (ACLs enabled),
-    /// unless the policy already decided. Throws AccessDenied.
+    /// unless the policy already decided. A policy's Allow counts only for objects the
+    /// bucket owner owns (S3: a bucket policy cannot grant access to other accounts'
+    /// objects); its Deny counts for all. Throws AccessDenied.
     func authorize(object info: ObjectInfo) throws {
-        guard rule.needsObject, let bucket, policyDecision != .allow else { return }
+        guard rule.needsObject else { return }
+        // The bucket did not exist when the request began: nothing was granted.
+        guard let bucket else { throw S3Error.accessDenied() }
         guard policyDecision != .deny else { throw S3Error.accessDenied() }
         let acl = bucket.objectACL(info)
+        if policyDecision == .allow && acl.owner == bucket.owner { return }
         let isOwner = !principal.isAnonymous && principal.canonicalId == acl.owner
         let ignorePublic = bucket.publicAccessBlock?.ignorePublicAcls == true
         switch rule.need {
@@ -120,6 +132,17 @@ struct RequestAccess: Sendable {
             if isOwner { return }
         default: return
         }
+        throw S3Error.accessDenied()
+    }
+
+    /// The upload step of AbortMultipartUpload and ListParts: the bucket owner, the
+    /// upload's initiator, or the policy. Throws AccessDenied.
+    func authorize(uploadInitiator: String?) throws {
+        guard rule.need == .uploadParty else { return }
+        guard let bucket else { throw S3Error.accessDenied() }
+        if policyDecision == .allow { return }
+        let me = principal.isAnonymous ? nil : principal.canonicalId
+        if me != nil && (me == bucket.owner || me == uploadInitiator) { return }
         throw S3Error.accessDenied()
     }
 
@@ -139,8 +162,18 @@ struct RequestAccess: Sendable {
 
 /// The condition keys of a request (lowercased names), for bucket policies.
 enum ConditionKeys {
+    /// `formFields`: a browser POST upload's fields, which stand for its headers (`acl`
+    /// for x-amz-acl, `tagging` for x-amz-tagging).
     static func of(request: S3Request, principal: Principal, auth: AuthenticatedRequest, secure: Bool,
-                   remoteAddress: String?, now: Date) -> [String: [String]] {
+                   remoteAddress: String?, now: Date, formFields: [String: String]? = nil) -> [String: [String]] {
+        func header(_ name: String) -> String? {
+            guard let formFields else { return request.header(name) }
+            switch name {
+            case "x-amz-acl": return formFields["acl"]
+            case "x-amz-tagging": return formFields["tagging"]
+            default: return formFields[name]
+            }
+        }
         var keys: [String: [String]] = [
             "aws:securetransport": [secure ? "true" : "false"],
             "aws:currenttime": [TimeFormat.iso8601(milliseconds: Int64(now.timeIntervalSince1970 * 1000))],
@@ -165,11 +198,11 @@ enum ConditionKeys {
         for name in ["prefix", "delimiter", "max-keys", "versionId"] {
             if let value = request.query(name) { keys["s3:\(name.lowercased())"] = [value] }
         }
-        for header in ["x-amz-acl", "x-amz-copy-source", "x-amz-metadata-directive", "x-amz-server-side-encryption",
+        for name in ["x-amz-acl", "x-amz-copy-source", "x-amz-metadata-directive", "x-amz-server-side-encryption",
                        "x-amz-storage-class", "x-amz-content-sha256", "x-amz-grant-read", "x-amz-grant-write",
                        "x-amz-grant-read-acp", "x-amz-grant-write-acp", "x-amz-grant-full-control",
                        "x-amz-object-ownership", "x-amz-tagging"] {
-            if let value = request.header(header) { keys["s3:\(header)"] = [value] }
+            if let value = header(name) { keys["s3:\(name)"] = [value] }
         }
         return keys
     }

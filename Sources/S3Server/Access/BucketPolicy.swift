@@ -289,13 +289,33 @@ extension BucketPolicy.Statement {
         "aws:sourceowner", "aws:principalorgid", "aws:principalaccount", "aws:userid", "s3:dataaccesspointaccount",
     ]
 
+    /// An Allow for everyone (or, with NotPrincipal, for everyone but some) is public
+    /// unless a condition pins the caller to fixed values of a non-public key: a positive
+    /// operator, values without wildcards, IP ranges narrower than /8 (IPv4) or /32 (IPv6).
     var isPublic: Bool {
-        effect == .allow && principals.everyone && !notPrincipal
-            && !conditions.contains { Self.nonPublicKeys.contains($0.key) && !$0.values.contains("*") }
+        guard effect == .allow, notPrincipal || principals.everyone else { return false }
+        return !conditions.contains(where: \.limitsToFixedValues)
     }
 }
 
 extension BucketPolicy.Condition {
+    /// Whether this condition confines a statement to known callers (S3's "The meaning
+    /// of public"): a positive operator on a non-public key with fixed values.
+    var limitsToFixedValues: Bool {
+        guard BucketPolicy.Statement.nonPublicKeys.contains(key), qualifier == nil, !ifExists else { return false }
+        switch operator_ {
+        case "StringEquals", "StringEqualsIgnoreCase", "ArnEquals", "StringLike", "ArnLike":
+            return !values.isEmpty && !values.contains { $0.contains("*") || $0.contains("?") || $0.contains("${") }
+        case "IpAddress":
+            return !values.isEmpty && values.allSatisfy { value in
+                guard let range = IPRange(value) else { return false }
+                return range.prefix >= (range.bytes.count == 4 ? 8 : 32)
+            }
+        default:
+            return false
+        }
+    }
+
     /// Whether the condition holds for the request's keys (IAM's rules for absent keys).
     func holds(_ keys: [String: [String]]) -> Bool {
         if operator_ == "Null" {
@@ -304,10 +324,16 @@ extension BucketPolicy.Condition {
         }
         guard let present = keys[key], !present.isEmpty else {
             if ifExists { return true }
-            return ConditionOperators.negated.contains(operator_) || qualifier == "ForAllValues"
+            // ForAnyValue needs a value to be true; ForAllValues holds for none.
+            if let qualifier { return qualifier == "ForAllValues" }
+            return ConditionOperators.negated.contains(operator_)
         }
         let substituted = values.map { PolicyVariables.substitute($0, keys: keys) }
-        let test = { (value: String) in ConditionOperators.matches(operator_, requestValue: value, policyValues: substituted) }
+        let exact = substituted.map(PolicyVariables.plain)
+        let wildcard = ["StringLike", "StringNotLike", "ArnLike", "ArnNotLike"].contains(operator_)
+        let test = { (value: String) in
+            ConditionOperators.matches(operator_, requestValue: value, policyValues: wildcard ? substituted : exact)
+        }
         if qualifier == "ForAllValues" { return present.allSatisfy(test) }
         return present.contains(where: test)
     }
@@ -342,11 +368,11 @@ enum ConditionOperators {
              "NumericGreaterThan", "NumericGreaterThanEquals":
             guard let number = Double(value) else { return false }
             let compared = policyValues.compactMap(Double.init).map { compare(number, $0, op.dropFirst("Numeric".count)) }
-            return op == "NumericNotEquals" ? !compared.contains(false) : compared.contains(true)
+            return op == "NumericNotEquals" ? !compared.contains(true) : compared.contains(true)
         case "DateEquals", "DateNotEquals", "DateLessThan", "DateLessThanEquals", "DateGreaterThan", "DateGreaterThanEquals":
             guard let date = parseDate(value) else { return false }
             let compared = policyValues.compactMap(parseDate).map { compare(date, $0, op.dropFirst("Date".count)) }
-            return op == "DateNotEquals" ? !compared.contains(false) : compared.contains(true)
+            return op == "DateNotEquals" ? !compared.contains(true) : compared.contains(true)
         case "IpAddress": return policyValues.contains { IPRange($0)?.contains(value) ?? false }
         case "NotIpAddress": return !policyValues.contains { IPRange($0)?.contains(value) ?? false }
         default: return false
@@ -410,8 +436,11 @@ struct IPRange {
         var v4 = in_addr()
         if inet_pton(AF_INET, text, &v4) == 1 { return withUnsafeBytes(of: &v4) { Array($0) } }
         var v6 = in6_addr()
-        if inet_pton(AF_INET6, text, &v6) == 1 { return withUnsafeBytes(of: &v6) { Array($0) } }
-        return nil
+        guard inet_pton(AF_INET6, text, &v6) == 1 else { return nil }
+        let bytes = withUnsafeBytes(of: &v6) { Array($0) }
+        // An IPv4 client on a dual-stack listener shows as ::ffff:a.b.c.d.
+        if bytes[0..<10].allSatisfy({ $0 == 0 }) && bytes[10] == 0xFF && bytes[11] == 0xFF { return Array(bytes[12...]) }
+        return bytes
     }
 }
 
@@ -423,7 +452,7 @@ enum Wildcard {
         var pi = 0, ti = 0
         var star = -1, mark = 0
         while ti < t.count {
-            if pi < p.count && (p[pi] == "?" || p[pi] == t[ti]) {
+            if pi < p.count && (p[pi] == "?" || p[pi] == t[ti] || PolicyVariables.literal(p[pi]) == t[ti]) {
                 pi += 1
                 ti += 1
             } else if pi < p.count && p[pi] == "*" {
@@ -444,8 +473,33 @@ enum Wildcard {
 }
 
 /// Policy variables: `${aws:username}` and other request keys inside Resource and
-/// condition values, and the escapes `${*}`, `${?}`, `${$}`.
+/// condition values, and the escapes `${*}`, `${?}`, `${$}`. What a variable puts in is
+/// literal text, never a wildcard: its `*` and `?` become private-use marks that
+/// ``Wildcard`` matches only against themselves (``literal(_:)``), and that the exact
+/// operators turn back (``plain(_:)``).
 enum PolicyVariables {
+    static let star: Unicode.Scalar = "\u{F8FE}"
+    static let question: Unicode.Scalar = "\u{F8FF}"
+
+    /// The character a mark stands for (nil for any other).
+    static func literal(_ scalar: Unicode.Scalar) -> Unicode.Scalar? {
+        scalar == star ? "*" : scalar == question ? "?" : nil
+    }
+
+    /// Text with the marks turned back into `*` and `?`.
+    static func plain(_ text: String) -> String {
+        guard text.unicodeScalars.contains(where: { literal($0) != nil }) else { return text }
+        var out = String.UnicodeScalarView()
+        for scalar in text.unicodeScalars { out.append(literal(scalar) ?? scalar) }
+        return String(out)
+    }
+
+    private static func marked(_ text: String) -> String {
+        var out = String.UnicodeScalarView()
+        for scalar in text.unicodeScalars { out.append(scalar == "*" ? star : scalar == "?" ? question : scalar) }
+        return String(out)
+    }
+
     static func substitute(_ text: String, keys: [String: [String]]) -> String {
         guard text.contains("${") else { return text }
         var out = ""
@@ -458,12 +512,12 @@ enum PolicyVariables {
             }
             let name = rest[start.upperBound..<end]
             switch name {
-            case "*": out += "*"
-            case "?": out += "?"
+            case "*": out += marked("*")
+            case "?": out += marked("?")
             case "$": out += "$"
             default:
                 // An unknown variable matches nothing: substitute a character no ARN has.
-                out += keys[name.lowercased()]?.first ?? "\u{0}"
+                out += keys[name.lowercased()]?.first.map(marked) ?? "\u{0}"
             }
             rest = rest[rest.index(after: end)...]
         }

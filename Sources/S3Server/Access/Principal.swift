@@ -68,6 +68,10 @@ public struct UserDirectory: Sendable {
             guard byCanonicalId[user.principal.canonicalId] == nil else {
                 throw UsersFileError(line: user.line, message: "canonical user id \(user.principal.canonicalId) is used twice")
             }
+            // Policies name users by display name (`arn:aws:iam::…:user/NAME`, `${aws:username}`).
+            guard !byAccessKey.values.contains(where: { $0.principal.displayName == user.principal.displayName }) else {
+                throw UsersFileError(line: user.line, message: "display name \(user.principal.displayName) is used twice")
+            }
             byAccessKey[user.principal.accessKeyId!] = Entry(secret: user.secret, principal: user.principal)
             byCanonicalId[user.principal.canonicalId] = user.principal
         }

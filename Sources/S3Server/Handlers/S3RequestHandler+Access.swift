@@ -20,10 +20,11 @@ extension S3RequestHandler {
     /// ``authorize(_:request:principal:auth:remoteAddress:now:)`` for a target other than
     /// the request's own (a copy's source, one key of a DeleteObjects).
     func authorize(_ rule: AccessRule, bucket name: String?, key: String?, request: S3Request, principal: Principal,
-                           auth: AuthenticatedRequest, remoteAddress: String?, now: Date) async throws -> RequestAccess {
+                   auth: AuthenticatedRequest, remoteAddress: String?, now: Date,
+                   formFields: [String: String]? = nil) async throws -> RequestAccess {
         func keys() -> [String: [String]] {
             ConditionKeys.of(request: request, principal: principal, auth: auth, secure: configuration.tls != nil,
-                             remoteAddress: remoteAddress, now: now)
+                             remoteAddress: remoteAddress, now: now, formFields: formFields)
         }
         switch rule.need {
         case .handler:
@@ -41,21 +42,47 @@ extension S3RequestHandler {
         let access = RequestAccess(principal: principal, rule: rule, bucket: bucket, resource: resource,
                                    keys: bucket.policy == nil ? [:] : keys(), policyDecision: .none)
         let decision = RequestAccess.decide(principal: principal, rule: rule, bucket: bucket, resource: resource, keys: access.keys)
-        // The owner can always manage the policy, so a policy cannot lock its bucket away.
-        let ownerManagesPolicy = rule.action.hasSuffix("BucketPolicy") && !principal.isAnonymous
-            && principal.canonicalId == bucket.owner
-        if decision == .deny && !ownerManagesPolicy { throw S3Error.accessDenied() }
+        let isOwner = !principal.isAnonymous && principal.canonicalId == bucket.owner
+        let policyOperation = rule.action.hasSuffix("BucketPolicy")
+        if decision == .deny {
+            // The owner can always manage the policy, so a policy cannot lock its bucket away.
+            if policyOperation && isOwner {
+                return RequestAccess(principal: principal, rule: rule, bucket: bucket, resource: resource, keys: access.keys,
+                                     policyDecision: .allow)
+            }
+            // S3 answers 405 to other accounts that the policy lets manage the policy.
+            if policyOperation, bucket.policy?.evaluate(principal: principal, action: rule.action, resource: resource,
+                                                        keys: access.keys) == .allow {
+                throw S3Error.methodNotAllowed(method: request.method.rawValue, resourceType: "BUCKETPOLICY")
+            }
+            throw S3Error.accessDenied()
+        }
         return RequestAccess(principal: principal, rule: rule, bucket: bucket, resource: resource, keys: access.keys,
                              policyDecision: decision)
     }
 
-    /// The decision for one more action within a request (the source of a copy, each key
-    /// of a DeleteObjects): AccessDenied unless `principal` may do it.
-    func authorize(_ context: Context, _ rule: AccessRule, bucket name: String, key: String?,
-                   object: ObjectInfo? = nil) async throws {
-        let access = try await authorize(rule, bucket: name, key: key, request: context.request, principal: context.principal,
-                                         auth: context.auth, remoteAddress: context.remoteAddress, now: Date())
-        if let object { try access.authorize(object: object) }
+    /// The decision for one more action within a request (each key of a DeleteObjects):
+    /// AccessDenied unless `principal` may do it, as far as it can be told without the
+    /// object (``RequestAccess/authorize(object:)`` finishes it).
+    @discardableResult
+    func authorize(_ context: Context, _ rule: AccessRule, bucket name: String, key: String?) async throws -> RequestAccess {
+        try await authorize(rule, bucket: name, key: key, request: context.request, principal: context.principal,
+                            auth: context.auth, remoteAddress: context.remoteAddress, now: Date())
+    }
+
+    /// Opens the source of a CopyObject / UploadPartCopy for a caller who may read it
+    /// (s3:GetObject on the source). A missing source is AccessDenied, not NoSuchKey, to
+    /// a caller who may not list its bucket, as for a GET.
+    func readCopySource(_ context: Context, _ source: CopySource) async throws -> ObjectReader {
+        let access = try await authorize(context, AccessRule.object("s3:GetObject", .read), bucket: source.bucket, key: source.key)
+        let reader: ObjectReader
+        do {
+            reader = try await store.getObject(bucket: source.bucket, key: source.key)
+        } catch let error as StoreError where error.code == .noSuchKey && !access.mayListBucket {
+            throw S3Error.accessDenied()
+        }
+        try access.authorize(object: reader.info)
+        return reader
     }
 
     /// The access settings of a bucket (cached), or nil if it does not exist.
@@ -205,10 +232,15 @@ extension S3RequestHandler {
         }
         if acl.isPublic && bucket.publicAccessBlock?.blockPublicAcls == true { throw S3Error.accessDenied() }
         let encoded = acl == .privateACL(owner: bucket.owner) ? [] : acl.encoded()
+        let access = context.access
         try await store.updateObject(bucket: context.bucket, key: context.key) { info in
-            // The same object as authorized: its owner has not changed meanwhile.
-            guard AccessControlList.decode(info.acl)?.owner ?? bucket.owner == owner else {
-                throw StoreError(.slowDown, "The object was replaced meanwhile; try again")
+            // The object may have been replaced since it was read: the caller must be
+            // allowed to change this one's ACL, and its owner must be the one the new
+            // ACL names.
+            // (`change` runs outside the commit, so its errors reach the client as thrown.)
+            try access.authorize(object: info)
+            guard bucket.objectOwner(info) == owner else {
+                throw S3Error.operationAborted()
             }
             info.acl = encoded
         }

@@ -16,10 +16,8 @@ extension S3RequestHandler {
         if let tagging = request.header("x-amz-tagging-directive"), tagging.uppercased() != "COPY" {
             throw S3Error.notImplemented("Object tagging (x-amz-tagging-directive \(tagging)) is not implemented by Strata yet")
         }
-        let reader = try await store.getObject(bucket: source.bucket, key: source.key)
+        let reader = try await readCopySource(context, source)
         let sourceInfo = reader.info
-        try await authorize(context, AccessRule.object("s3:GetObject", .read),
-                            bucket: source.bucket, key: source.key, object: sourceInfo)
         _ = try Conditional.evaluate(request.headers, etag: sourceInfo.etag, lastModified: sourceInfo.lastModified,
                                      prefix: "x-amz-copy-source-")
         guard sourceInfo.size <= UInt64(Self.maxSinglePut) else {

@@ -147,10 +147,8 @@ extension S3RequestHandler {
         let source = try CopySource(request.header("x-amz-copy-source")!)
         let upload = try await store.upload(bucket: context.bucket, key: context.key, uploadId: uploadId)
         let algorithm = upload.checksumAlgorithm.flatMap { ChecksumAlgorithm(wireName: $0) }
-        let reader = try await store.getObject(bucket: source.bucket, key: source.key)
+        let reader = try await readCopySource(context, source)
         let sourceInfo = reader.info
-        try await authorize(context, AccessRule.object("s3:GetObject", .read),
-                            bucket: source.bucket, key: source.key, object: sourceInfo)
         _ = try Conditional.evaluate(request.headers, etag: sourceInfo.etag, lastModified: sourceInfo.lastModified,
                                      prefix: "x-amz-copy-source-")
         var range = 0..<sourceInfo.size
@@ -323,7 +321,10 @@ extension S3RequestHandler {
     // MARK: - AbortMultipartUpload
 
     func abortMultipartUpload(_ context: Context) async throws -> S3Response {
-        try await store.abortUpload(bucket: context.bucket, key: context.key, uploadId: context.request.query("uploadId") ?? "")
+        let uploadId = context.request.query("uploadId") ?? ""
+        let upload = try await store.upload(bucket: context.bucket, key: context.key, uploadId: uploadId)
+        try context.access.authorize(uploadInitiator: upload.initiator ?? defaultOwner)
+        try await store.abortUpload(bucket: context.bucket, key: context.key, uploadId: uploadId)
         return S3Response(status: .noContent)
     }
 
@@ -342,6 +343,7 @@ extension S3RequestHandler {
             marker = value
         }
         let upload = try await store.upload(bucket: context.bucket, key: context.key, uploadId: uploadId)
+        try context.access.authorize(uploadInitiator: upload.initiator ?? defaultOwner)
         let page = try await store.listParts(bucket: context.bucket, key: context.key, uploadId: uploadId,
                                              after: marker, maxParts: maxParts)
         let owner = uploadOwner(upload, context)

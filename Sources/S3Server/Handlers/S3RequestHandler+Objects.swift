@@ -81,6 +81,10 @@ extension S3RequestHandler {
 
     func getObject(_ context: Context, isHead: Bool) async throws -> S3Response {
         let request = context.request
+        // S3 lets only signed requests rename what a response says it is.
+        if context.principal.isAnonymous, ObjectHeaders.overrides.keys.contains(where: { request.has($0) }) {
+            throw S3Error.invalidRequest("Request specific response headers cannot be used for anonymous GET requests.")
+        }
         let partNumber = try request.query("partNumber").map { _ in try Self.partNumber(request) }
         if partNumber != nil, request.header("range") != nil {
             throw S3Error.invalidRequest("Cannot specify both Range header and partNumber query parameter")

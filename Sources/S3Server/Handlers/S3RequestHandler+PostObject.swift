@@ -12,6 +12,8 @@ import ObjectStore
 extension S3RequestHandler {
     /// The most bytes the form fields before the file may take together.
     static let maxPostFieldBytes = 64 * 1024
+    /// The most form fields before the file.
+    static let maxPostFields = 256
 
     /// Whether a request is a browser POST upload: a POST on a bucket, no sub-resource,
     /// a multipart/form-data body.
@@ -28,6 +30,7 @@ extension S3RequestHandler {
     struct PostForm {
         var fields: [String: String] = [:]
         var bytes = 0
+        var parts = 0
 
         subscript(_ name: String) -> String? { fields[name] }
     }
@@ -57,6 +60,15 @@ extension S3RequestHandler {
                     case .partStart(let headers):
                         current = headers
                         value = []
+                        if !fileDone {
+                            // Part headers count toward the limit too, so a form of many
+                            // empty fields cannot grow without bound.
+                            form.bytes += headers.name.utf8.count + 64
+                            form.parts += 1
+                            guard form.bytes <= Self.maxPostFieldBytes, form.parts <= Self.maxPostFields else {
+                                throw S3Error.maxPostPreDataLengthExceeded
+                            }
+                        }
                         if !fileDone, headers.name.lowercased() == "file" {
                             upload = try await startPostUpload(request, bucket: bucket, form: form, file: headers,
                                                                remoteAddress: remoteAddress)
@@ -128,7 +140,8 @@ extension S3RequestHandler {
         let auth = AuthenticatedRequest(accessKeyId: accessKeyId ?? "", method: .browserForm, payload: .unsignedPayload,
                                         scope: nil, chunkSigning: nil, securityToken: nil)
         let access = try await authorize(AccessRule.bucket("s3:PutObject", .write), bucket: bucket, key: key, request: request,
-                                         principal: principal, auth: auth, remoteAddress: remoteAddress, now: Date())
+                                         principal: principal, auth: auth, remoteAddress: remoteAddress, now: Date(),
+                                         formFields: fields)
         var acl: [UInt8] = []
         if let bucketAccess = access.bucket {
             let requested = try fields["acl"].map {

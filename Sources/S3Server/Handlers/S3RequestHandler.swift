@@ -257,24 +257,24 @@ final class S3RequestHandler: Sendable {
             case (.DELETE, "cors"): return Operation(.bucketOwner("s3:PutBucketCORS")) { try await self.deleteBucketCors($0) }
             case (.GET, "acl"): return Operation(.bucket("s3:GetBucketAcl", .readACP)) { try await self.getBucketAcl($0) }
             case (.PUT, "acl"): return Operation(.bucket("s3:PutBucketAcl", .writeACP)) { try await self.putBucketAcl($0) }
-            case (.GET, "policy"): return Operation(.bucketOwner("s3:GetBucketPolicy")) { try await self.getBucketPolicy($0) }
-            case (.PUT, "policy"): return Operation(.bucketOwner("s3:PutBucketPolicy")) { try await self.putBucketPolicy($0) }
+            case (.GET, "policy"): return Operation(.bucketOwnerOnly("s3:GetBucketPolicy")) { try await self.getBucketPolicy($0) }
+            case (.PUT, "policy"): return Operation(.bucketOwnerOnly("s3:PutBucketPolicy")) { try await self.putBucketPolicy($0) }
             case (.DELETE, "policy"):
-                return Operation(.bucketOwner("s3:DeleteBucketPolicy")) { try await self.deleteBucketPolicy($0) }
+                return Operation(.bucketOwnerOnly("s3:DeleteBucketPolicy")) { try await self.deleteBucketPolicy($0) }
             case (.GET, "policyStatus"):
-                return Operation(.bucketOwner("s3:GetBucketPolicyStatus")) { try await self.getBucketPolicyStatus($0) }
+                return Operation(.bucketOwnerOnly("s3:GetBucketPolicyStatus")) { try await self.getBucketPolicyStatus($0) }
             case (.GET, "publicAccessBlock"):
-                return Operation(.bucketOwner("s3:GetBucketPublicAccessBlock")) { try await self.getPublicAccessBlock($0) }
+                return Operation(.bucketOwnerOnly("s3:GetBucketPublicAccessBlock")) { try await self.getPublicAccessBlock($0) }
             case (.PUT, "publicAccessBlock"):
-                return Operation(.bucketOwner("s3:PutBucketPublicAccessBlock")) { try await self.putPublicAccessBlock($0) }
+                return Operation(.bucketOwnerOnly("s3:PutBucketPublicAccessBlock")) { try await self.putPublicAccessBlock($0) }
             case (.DELETE, "publicAccessBlock"):
-                return Operation(.bucketOwner("s3:PutBucketPublicAccessBlock")) { try await self.deletePublicAccessBlock($0) }
+                return Operation(.bucketOwnerOnly("s3:PutBucketPublicAccessBlock")) { try await self.deletePublicAccessBlock($0) }
             case (.GET, "ownershipControls"):
-                return Operation(.bucketOwner("s3:GetBucketOwnershipControls")) { try await self.getOwnershipControls($0) }
+                return Operation(.bucketOwnerOnly("s3:GetBucketOwnershipControls")) { try await self.getOwnershipControls($0) }
             case (.PUT, "ownershipControls"):
-                return Operation(.bucketOwner("s3:PutBucketOwnershipControls")) { try await self.putOwnershipControls($0) }
+                return Operation(.bucketOwnerOnly("s3:PutBucketOwnershipControls")) { try await self.putOwnershipControls($0) }
             case (.DELETE, "ownershipControls"):
-                return Operation(.bucketOwner("s3:PutBucketOwnershipControls")) { try await self.deleteOwnershipControls($0) }
+                return Operation(.bucketOwnerOnly("s3:PutBucketOwnershipControls")) { try await self.deleteOwnershipControls($0) }
             default: throw notImplemented(request, subresource)
             }
         }
@@ -304,9 +304,9 @@ final class S3RequestHandler: Sendable {
             }
         case (.POST, "uploadId"): return Operation(.bucket("s3:PutObject", .write)) { try await self.completeMultipartUpload($0) }
         case (.DELETE, "uploadId"):
-            return Operation(.bucket("s3:AbortMultipartUpload", .write)) { try await self.abortMultipartUpload($0) }
+            return Operation(.uploadParty("s3:AbortMultipartUpload")) { try await self.abortMultipartUpload($0) }
         case (.GET, "uploadId"):
-            return Operation(.bucket("s3:ListMultipartUploadParts", .read)) { try await self.listParts($0) }
+            return Operation(.uploadParty("s3:ListMultipartUploadParts")) { try await self.listParts($0) }
         case (.GET, "acl"):
             return Operation(AccessRule.object("s3:GetObjectAcl", .readACP).forVersion(versioned)) { try await self.getObjectAcl($0) }
         case (.PUT, "acl"):
