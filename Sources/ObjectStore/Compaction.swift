@@ -264,13 +264,13 @@ extension ObjectStore {
             try index.environment.read { txn in
                 var out: [Movable] = []
                 var movedBuckets = Set<[UInt8]>()
-                for table in [index.buckets, index.configs, index.uploads, index.parts, index.objects, index.tombstones] {
+                for table in [index.buckets, index.configs, index.uploads, index.parts, index.objects, index.versions, index.tombstones] {
                     try txn.withCursor(table) { c in
                         var entry = try c.first()
                         while let e = entry {
                             let (_, ref) = try IndexValue.header(e.value)
                             var touches = victims.contains(ref.segment)
-                            if !touches, table.name == index.objects.name {
+                            if !touches, table.name == index.objects.name || table.name == index.versions.name {
                                 touches = try IndexValue.object(e.value).extents.contains { victims.contains($0.segment) }
                             } else if !touches, table.name == index.parts.name {
                                 touches = try IndexValue.part(e.value).extents.contains { victims.contains($0.segment) }
@@ -316,7 +316,8 @@ extension ObjectStore {
             let type: RecordType
             var newPayload = payload
             switch entry.table {
-            case index.objects.name:
+            case index.objects.name, index.versions.name:
+                // Every live version and delete marker moves like the current object.
                 var info = try Payload.decodeObject(payload)
                 info.extents = try moved(info.extents)
                 (type, newPayload) = (.putObject, Payload.encode(info))
@@ -356,11 +357,14 @@ extension ObjectStore {
             .withUnsafeBytes { try RecordHeader.decode($0) }
         guard header.type == .putObject else { return .abortUpload }
         let info = try Payload.decodeObject(Array(entry.value[IndexValue.prefixSize...]))
-        let current = try index.environment.read { txn in
-            try txn.get(index.objects, IndexKey.object(bucket: info.bucket, key: Array(info.key.utf8)))
+        // The completed object may still be live as the current version or as a noncurrent
+        // one (versioned buckets); then its own entry's copy carries the tombstone along.
+        let name = IndexKey.object(bucket: info.bucket, key: Array(info.key.utf8))
+        let live = try index.environment.read { txn in
+            if let current = try txn.get(index.objects, name), try IndexValue.header(current).sequence == sequence { return true }
+            return try txn.get(index.versions, IndexApplier.versionKey(name, sequence)) != nil
         }
-        if let current, try IndexValue.header(current).sequence == sequence { return nil }
-        return .putObject
+        return live ? nil : .putObject
     }
 
     static func monotonicSeconds() -> Double {

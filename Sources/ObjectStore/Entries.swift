@@ -29,6 +29,16 @@ public struct ObjectInfo: Sendable, Equatable {
     /// For a multipart object: each part's checksums (by wire name, base64), in part
     /// order, so GET/HEAD with `partNumber` can return them (extension field 2).
     public var partChecksums: [[String: String]] = []
+    /// A delete marker (versioned buckets): a version without bytes that says "deleted"
+    /// (extension field 3). Size 0, no extents, no ETag.
+    public var isDeleteMarker = false
+    /// For a metadata-only re-commit of a version (``ObjectStore/recommitVersion``): the
+    /// sequence that orders the version among the key's versions, its first commit's
+    /// (extension field 4). Nil: the commit's own sequence.
+    public internal(set) var versionSequence: UInt64?
+
+    /// The sequence that orders this version among the key's versions (newest first).
+    public var orderSequence: UInt64 { versionSequence ?? sequence }
 
     public init(bucket: String, key: String, versionID: String = "", size: UInt64, lastModified: Int64,
                 etag: String, metadata: [String: String] = [:], checksums: [String: String] = [:],
@@ -89,7 +99,8 @@ enum Payload {
             w.write(e.length)
         }
         let hasPartChecksums = o.partChecksums.contains { !$0.isEmpty }
-        w.write(UInt16((o.completesUpload == nil ? 0 : 1) + (hasPartChecksums ? 1 : 0)))
+        w.write(UInt16((o.completesUpload == nil ? 0 : 1) + (hasPartChecksums ? 1 : 0) + (o.isDeleteMarker ? 1 : 0)
+                       + (o.versionSequence == nil ? 0 : 1)))
         if let upload = o.completesUpload {
             w.write(Extension.completesUpload)
             w.writeBlob(Array(upload.utf8))
@@ -101,6 +112,16 @@ enum Payload {
             w.write(Extension.partChecksums)
             w.writeBlob(field.bytes)
         }
+        if o.isDeleteMarker {
+            w.write(Extension.deleteMarker)
+            w.writeBlob([1])
+        }
+        if let order = o.versionSequence {
+            var field = ByteWriter()
+            field.write(order)
+            w.write(Extension.versionSequence)
+            w.writeBlob(field.bytes)
+        }
         return w.bytes
     }
 
@@ -110,6 +131,16 @@ enum Payload {
         static let completesUpload: UInt16 = 1
         /// `u32 n · pairs × n`: the checksums of each part of a multipart object.
         static let partChecksums: UInt16 = 2
+        /// `u8 1`: the entry is a delete marker.
+        static let deleteMarker: UInt16 = 3
+        /// `u64`: the sequence that orders a re-committed version (its first commit's).
+        static let versionSequence: UInt16 = 4
+    }
+
+    /// Extension tags of the delete entry.
+    enum DeleteExtension {
+        /// `u64`: the sequence of the version a versioned delete removes.
+        static let targetSequence: UInt16 = 1
     }
 
     static func decodeObject(_ bytes: [UInt8], offset: Int = 0) throws -> ObjectInfo {
@@ -140,20 +171,70 @@ enum Payload {
                 var field = ByteReader(value)
                 for _ in 0..<(try field.read(UInt32.self)) { info.partChecksums.append(try readPairs(&field)) }
             }
+            if tag == Extension.deleteMarker { info.isDeleteMarker = value.first == 1 }
+            if tag == Extension.versionSequence {
+                var field = ByteReader(value)
+                info.versionSequence = try field.read(UInt64.self)
+            }
         }
         return info
     }
 
-    /// deleteObject: bucket, key, version id, time.
-    static func encodeDelete(bucket: String, key: String, versionID: String, time: Int64) -> [UInt8] {
+    /// deleteObject: bucket, key, version id, time; for a version with an id, the
+    /// sequence of the version it removes (extension field 1).
+    static func encodeDelete(bucket: String, key: String, versionID: String, time: Int64,
+                             targetSequence: UInt64? = nil) -> [UInt8] {
         var w = ByteWriter()
         w.write(version)
         w.writeString(bucket)
         w.writeString(key)
         w.writeString(versionID)
         w.write(time)
-        w.write(UInt16(0))
+        if let targetSequence {
+            w.write(UInt16(1))
+            w.write(DeleteExtension.targetSequence)
+            var field = ByteWriter()
+            field.write(targetSequence)
+            w.writeBlob(field.bytes)
+        } else {
+            w.write(UInt16(0))
+        }
         return w.bytes
+    }
+
+    /// A delete entry with its extension fields.
+    struct DeleteEntry {
+        var bucket: String
+        var key: String
+        /// Empty: the `null` version.
+        var versionID: String
+        var time: Int64
+        var targetSequence: UInt64?
+    }
+
+    static func decodeDeleteEntry(_ bytes: [UInt8]) throws -> DeleteEntry {
+        var r = ByteReader(bytes)
+        try expectVersion(&r)
+        var d = DeleteEntry(bucket: try r.readString(), key: try r.readString(), versionID: try r.readString(),
+                            time: try r.read(Int64.self))
+        for _ in 0..<(try r.read(UInt16.self)) {
+            let tag = try r.read(UInt16.self)
+            let value = try r.readBlob()
+            if tag == DeleteExtension.targetSequence {
+                var field = ByteReader(value)
+                d.targetSequence = try field.read(UInt64.self)
+            }
+        }
+        return d
+    }
+
+    /// The version id of an object entry (index value at `offset`), without decoding the rest.
+    static func versionID(ofObject bytes: [UInt8], offset: Int = 0) throws -> String {
+        var r = ByteReader(bytes, offset: offset)
+        try expectVersion(&r)
+        _ = try r.readBlob()
+        _ = try r.readBlob()
+        return try r.readString()
     }
 
     static func decodeDelete(_ bytes: [UInt8]) throws -> (bucket: String, key: String, versionID: String, time: Int64) {

@@ -33,14 +33,18 @@ struct IndexApplier {
             if let uploadId = info.completesUpload {
                 try closeUpload(bucket: info.bucket, key: info.key, uploadId: uploadId, record: record)
             }
-            let key = IndexKey.object(bucket: info.bucket, key: Array(info.key.utf8))
-            if try moveIfSameCommit(index.objects, key, record, extents: info.extents) { return }
-            guard try supersedes(record.sequence, key) else { return }
-            try removeCurrent(key)
-            try store(index.objects, key, record, extents: info.extents)
+            try applyVersion(info, record)
         case .deleteObject:
-            let d = try Payload.decodeDelete(record.payload)
-            try putTombstone(IndexKey.object(bucket: d.bucket, key: Array(d.key.utf8)), record)
+            let d = try Payload.decodeDeleteEntry(record.payload)
+            let name = IndexKey.object(bucket: d.bucket, key: Array(d.key.utf8))
+            if d.versionID.isEmpty {
+                try deleteNullVersion(name, record)
+            } else {
+                guard let target = d.targetSequence else {
+                    throw StoreError(.corrupt, "deleteObject at \(record.ref.segment):\(record.ref.offset) names version \(d.versionID) without its sequence")
+                }
+                try deleteVersion(name, target: target, record)
+            }
         case .createBucket:
             let b = try Payload.decodeBucket(record.payload)
             let nameKey = Array(b.name.utf8)
@@ -167,6 +171,211 @@ struct IndexApplier {
         try store(index.tombstones, tombKey, record, payload: tombstone)
     }
 
+    // MARK: - Versions
+    //
+    // The live versions of a key (FORMAT.md, "Versions"): the newest one, if it is an
+    // object, is `objects[name]`; every other one (noncurrent versions, and delete markers
+    // wherever they stand) is `versions[name · 0x00 · ~sequence]`, so a key's versions sort
+    // newest first. Which versions are live is decided by sequence comparisons only, and
+    // where each one is stored is a function of that set, so any order of application
+    // that ends with the same records gives the same tables (rebuild equality):
+    //
+    // - A version with an id is first written once; a metadata-only re-commit of it
+    //   (extension field 4: the first commit's sequence, which keeps ordering it) replaces
+    //   its entry if newer. It is live unless its permanent delete's tombstone
+    //   `tombstones[name · 0x00 · ~order]` exists; such tombstones are never removed, so a
+    //   copy of the version applied after its delete changes nothing.
+    // - The `null` version: one per key, the newest null put or null delete marker wins;
+    //   `tombstones[name]` is its last permanent delete (the only delete an unversioned
+    //   bucket knows), and a null version older than it changes nothing. A newer null
+    //   version removes that tombstone (as an overwrite always did).
+    // - A record with the sequence of a stored version is compaction's copy of it: the
+    //   entry moves to the copy (compare-and-swap), wherever it stands.
+    //
+    // Crash safety: these records reach the index only once durable, in one transaction
+    // with the replay checkpoint (Journal), so after a crash recovery replays exactly the
+    // records after the checkpoint; a record applied twice is a same-sequence move to the
+    // place it already has. A copy that compaction wrote behind a permanent delete of its
+    // version meets the delete's tombstone and changes nothing, and the tombstone itself is
+    // copied (never dropped), so no segment deletion can let the version come back.
+    // `VersioningTests.testApplyingVersionRecordsInAnyOrderGivesTheSameIndex` applies
+    // random histories in random orders and checks the tables are the same.
+
+    /// putObject (an object or a delete marker).
+    private func applyVersion(_ info: ObjectInfo, _ record: CommitRecord) throws {
+        let name = IndexKey.object(bucket: info.bucket, key: Array(info.key.utf8))
+        // A version's place in the order is its first commit's sequence (a metadata-only
+        // re-commit names it in extension field 4).
+        let order = info.versionSequence ?? record.sequence
+        let versionKey = Self.versionKey(name, order)
+        if try moveIfSameCommit(index.objects, name, record, extents: info.extents) { return }
+        if try moveIfSameCommit(index.versions, versionKey, record, extents: info.extents) { return }
+        guard info.versionID.isEmpty else {
+            // Permanently deleted: stays deleted.
+            guard try txn.get(index.tombstones, versionKey) == nil else { return }
+            // The version is there already: this is a re-commit of it, or its original
+            // applied after a re-commit; the newer record wins.
+            if try replaceInPlace(name, versionKey, order, record, info) { return }
+            try insertVersion(name, versionKey, order, record, info)
+            return
+        }
+        // The null version: the newest record wins, a re-commit of it too (its place in
+        // the order comes with it).
+        if let tomb = try txn.get(index.tombstones, name), try IndexValue.header(tomb).sequence >= record.sequence { return }
+        let current = try txn.get(index.objects, name)
+        // Unversioned buckets: the current entry is the null version and this one replaces
+        // it in place, with no more index work than before versioning existed.
+        if !info.isDeleteMarker, let current, try Payload.versionID(ofObject: current, offset: IndexValue.prefixSize).isEmpty {
+            guard try IndexValue.header(current).sequence < record.sequence else { return }
+            try removeCurrent(name)
+            try store(index.objects, name, record, extents: info.extents)
+            return
+        }
+        if let (table, key, value) = try nullVersion(name, current: current) {
+            guard try IndexValue.header(value).sequence < record.sequence else { return }
+            try txn.delete(table, key)
+            try account(ref: try IndexValue.header(value).ref, extents: try IndexValue.object(value).extents, sign: -1)
+        }
+        try removeTombstone(name)
+        try insertVersion(name, versionKey, order, record, info)
+    }
+
+    /// A record of the version (with an id) ordered at `order` when that version has an
+    /// entry: a metadata-only re-commit (tags, ACL: S3 makes no new version for them)
+    /// replaces the entry where it stands if it is newer than the entry's record; an older
+    /// record (the original, applied after its re-commit) changes nothing. Returns false
+    /// when the version has no entry.
+    private func replaceInPlace(_ name: [UInt8], _ versionKey: [UInt8], _ order: UInt64, _ record: CommitRecord,
+                                _ info: ObjectInfo) throws -> Bool {
+        var place: (Database, [UInt8], [UInt8])?
+        if let current = try txn.get(index.objects, name), try Self.orderSequence(current) == order {
+            place = (index.objects, name, current)
+        } else if let old = try txn.get(index.versions, versionKey) {
+            place = (index.versions, versionKey, old)
+        }
+        guard let (table, key, old) = place else { return false }
+        let (sequence, ref) = try IndexValue.header(old)
+        guard sequence < record.sequence else { return true }
+        try txn.delete(table, key)
+        try account(ref: ref, extents: try IndexValue.object(old).extents, sign: -1)
+        try store(table, key, record, extents: info.extents)
+        return true
+    }
+
+    /// The order sequence of an `objects` or `versions` value (see ``ObjectInfo/orderSequence``).
+    static func orderSequence(_ value: [UInt8]) throws -> UInt64 {
+        try IndexValue.object(value).orderSequence
+    }
+
+    /// The order sequence a `versions` key ends with (`~sequence`, big-endian).
+    static func orderSequence(versionKey key: [UInt8]) -> UInt64 {
+        ~(IndexKey.decodeBigEndian(key.suffix(8), as: UInt64.self) ?? 0)
+    }
+
+    /// Stores a new live version where it belongs: `objects` if it is the newest and an
+    /// object, else `versions`; a current object it is newer than becomes noncurrent.
+    /// (Moving an entry between the tables leaves the live bytes as they are.) Newer means
+    /// a higher order sequence.
+    private func insertVersion(_ name: [UInt8], _ versionKey: [UInt8], _ order: UInt64, _ record: CommitRecord,
+                               _ info: ObjectInfo) throws {
+        if let current = try txn.get(index.objects, name) {
+            let currentOrder = try Self.orderSequence(current)
+            if currentOrder > order {
+                try store(index.versions, versionKey, record, extents: info.extents)
+                return
+            }
+            try txn.delete(index.objects, name)
+            try txn.put(index.versions, Self.versionKey(name, currentOrder), current)
+        } else if let newest = try firstVersion(name), Self.orderSequence(versionKey: newest.key) > order {
+            try store(index.versions, versionKey, record, extents: info.extents)
+            return
+        }
+        if info.isDeleteMarker {
+            try store(index.versions, versionKey, record)
+        } else {
+            try store(index.objects, name, record, extents: info.extents)
+        }
+    }
+
+    /// After a version was removed: if no object is current, the newest remaining version
+    /// becomes current unless it is a delete marker.
+    private func settle(_ name: [UInt8]) throws {
+        guard try txn.get(index.objects, name) == nil, let newest = try firstVersion(name) else { return }
+        guard try !IndexValue.object(newest.value).isDeleteMarker else { return }
+        try txn.delete(index.versions, newest.key)
+        try txn.put(index.objects, name, newest.value)
+    }
+
+    /// deleteObject of the null version (every delete in an unversioned bucket): the null
+    /// version goes if it is older, and `tombstones[name]` records the delete.
+    private func deleteNullVersion(_ name: [UInt8], _ record: CommitRecord) throws {
+        if try moveIfSameCommit(index.tombstones, name, record) { return }
+        if let tomb = try txn.get(index.tombstones, name), try IndexValue.header(tomb).sequence >= record.sequence { return }
+        if let (table, key, value) = try nullVersion(name, current: try txn.get(index.objects, name)) {
+            guard try IndexValue.header(value).sequence < record.sequence else { return }
+            try txn.delete(table, key)
+            try account(ref: try IndexValue.header(value).ref, extents: try IndexValue.object(value).extents, sign: -1)
+        }
+        try removeTombstone(name)
+        try store(index.tombstones, name, record)
+        try settle(name)
+    }
+
+    /// deleteObject of the version ordered at `target` (its first commit's sequence): it goes, and the tombstone
+    /// `tombstones[name · 0x00 · ~target]` keeps it gone. Of two deletes of the same version
+    /// (two requests that raced) the newer one is the tombstone, whatever the order.
+    private func deleteVersion(_ name: [UInt8], target: UInt64, _ record: CommitRecord) throws {
+        let key = Self.versionKey(name, target)
+        if try moveIfSameCommit(index.tombstones, key, record) { return }
+        if let tomb = try txn.get(index.tombstones, key) {
+            let (sequence, ref) = try IndexValue.header(tomb)
+            guard sequence < record.sequence else { return }
+            try txn.delete(index.tombstones, key)
+            try account(ref: ref, extents: [], sign: -1)
+            try store(index.tombstones, key, record)
+            return
+        }
+        if let current = try txn.get(index.objects, name), try Self.orderSequence(current) == target {
+            try txn.delete(index.objects, name)
+            try account(ref: try IndexValue.header(current).ref, extents: try IndexValue.object(current).extents, sign: -1)
+        } else if let old = try txn.get(index.versions, key) {
+            try txn.delete(index.versions, key)
+            try account(ref: try IndexValue.header(old).ref, extents: try IndexValue.object(old).extents, sign: -1)
+        }
+        try store(index.tombstones, key, record)
+        try settle(name)
+    }
+
+    /// Where the null version of `name` is stored, if it has one.
+    private func nullVersion(_ name: [UInt8], current: [UInt8]?) throws -> (Database, [UInt8], [UInt8])? {
+        if let current, try Payload.versionID(ofObject: current, offset: IndexValue.prefixSize).isEmpty {
+            return (index.objects, name, current)
+        }
+        let prefix = name + [0]
+        return try txn.withCursor(index.versions) { c in
+            var entry = try c.seek(atOrAfter: prefix)
+            while let e = entry, e.key.starts(with: prefix) {
+                if try Payload.versionID(ofObject: e.value, offset: IndexValue.prefixSize).isEmpty { return (index.versions, e.key, e.value) }
+                entry = try c.next()
+            }
+            return nil
+        }
+    }
+
+    /// The newest entry of `name` in `versions`.
+    private func firstVersion(_ name: [UInt8]) throws -> (key: [UInt8], value: [UInt8])? {
+        let prefix = name + [0]
+        return try txn.withCursor(index.versions) { c in
+            guard let e = try c.seek(atOrAfter: prefix), e.key.starts(with: prefix) else { return nil }
+            return (e.key, e.value)
+        }
+    }
+
+    /// `name · 0x00 · u64 BE (~sequence)`: a key's versions sort newest first.
+    static func versionKey(_ name: [UInt8], _ sequence: UInt64) -> [UInt8] {
+        name + [0] + IndexKey.bigEndian(~sequence)
+    }
+
     /// Whether a record with `sequence` is newer than what the index holds for `key`.
     private func supersedes(_ sequence: UInt64, _ key: [UInt8], bucket: String? = nil) throws -> Bool {
         let current = try bucket.map { try txn.get(index.buckets, Array($0.utf8)) } ?? txn.get(index.objects, key)
@@ -189,7 +398,7 @@ struct IndexApplier {
         guard let old = try txn.get(table, key) else { return false }
         let (sequence, ref) = try IndexValue.header(old)
         guard sequence == record.sequence else { return false }
-        let oldExtents = table.name == index.objects.name ? try IndexValue.object(old).extents
+        let oldExtents = table.name == index.objects.name || table.name == index.versions.name ? try IndexValue.object(old).extents
             : table.name == index.parts.name ? try IndexValue.part(old).extents : []
         try account(ref: ref, extents: oldExtents, sign: -1)
         try store(table, key, record, extents: extents, payload: payload)

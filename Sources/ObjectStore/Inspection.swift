@@ -151,6 +151,10 @@ public final class Inspector: @unchecked Sendable {
         public var partNumber: Int?
         /// Configuration name of a bucketConfig record.
         public var config: String?
+        /// Version id of an object or delete record that names one (absent: the null version).
+        public var versionId: String?
+        /// True for a putObject that is a delete marker.
+        public var deleteMarker: Bool?
         /// `ok`, or `BAD` for the record at which the scan stopped (payload checksum mismatch).
         public var checksum: String
     }
@@ -222,9 +226,14 @@ public final class Inspector: @unchecked Sendable {
         case .putObject:
             if let o = try? Payload.decodeObject(p) {
                 (s.bucket, s.key, s.uploadId) = (o.bucket, o.key, o.completesUpload)
+                s.versionId = o.versionID.isEmpty ? nil : o.versionID
+                s.deleteMarker = o.isDeleteMarker ? true : nil
             }
         case .deleteObject:
-            if let d = try? Payload.decodeDelete(p) { (s.bucket, s.key) = (d.bucket, d.key) }
+            if let d = try? Payload.decodeDeleteEntry(p) {
+                (s.bucket, s.key) = (d.bucket, d.key)
+                s.versionId = d.versionID.isEmpty ? nil : d.versionID
+            }
         case .createBucket:
             if let b = try? Payload.decodeBucket(p) { s.bucket = b.name }
         case .deleteBucket:

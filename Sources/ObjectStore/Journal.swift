@@ -15,7 +15,77 @@ import Synchronization
 final class Journal: Sendable {
     struct Pending {
         var sequence: UInt64
+        var bucket: String
+        var key: String
+        /// The current version after this commit, if it is an object (not a delete marker).
         var object: ObjectInfo?
+        /// The key's live versions after this commit (delete markers included).
+        var versions: VersionsAfter
+    }
+
+    /// What a commit does to a key's versions, as seen before it reaches the index.
+    enum VersionChange: Sendable {
+        /// A new version (sequence 0 in a builder: the commit's own, set when numbered).
+        case add(ObjectInfo)
+        /// The version with this order sequence (``ObjectInfo/orderSequence``) goes.
+        case remove(order: UInt64)
+        /// The null version goes (replaced or deleted).
+        case removeNull
+    }
+
+    /// A key's versions after a pending commit.
+    ///
+    /// `indexPlus` lists changes on top of the index, so a PUT in a versioned bucket
+    /// needs no read of the key's (possibly many) versions under the lock. Each change sets
+    /// the presence of a version, so applying a prefix of them again to an index that
+    /// already has those commits applied changes nothing: the pending entry of a key can
+    /// span commits of which the group committer has applied some.
+    enum VersionsAfter: Sendable {
+        case exactly([ObjectInfo])
+        case indexPlus([VersionChange])
+
+        func resolve(index list: () throws -> [ObjectInfo]) rethrows -> [ObjectInfo] {
+            switch self {
+            case .exactly(let versions): return versions
+            case .indexPlus(let changes): return Self.apply(changes, to: try list())
+            }
+        }
+
+        /// After `change` (a later commit's) on top of this.
+        func then(_ change: VersionsAfter) -> VersionsAfter {
+            switch (self, change) {
+            case (_, .exactly): return change
+            case (.exactly(let list), .indexPlus(let changes)): return .exactly(Self.apply(changes, to: list))
+            case (.indexPlus(let mine), .indexPlus(let changes)): return .indexPlus(mine + changes)
+            }
+        }
+
+        static func apply(_ changes: [VersionChange], to list: [ObjectInfo]) -> [ObjectInfo] {
+            var out = list
+            for change in changes {
+                switch change {
+                case .add(let info): if !out.contains(where: { $0.sequence == info.sequence }) { out.append(info) }
+                case .remove(let order): out.removeAll { $0.orderSequence == order }
+                case .removeNull: out.removeAll { $0.versionID.isEmpty }
+                }
+            }
+            return out.sorted { $0.orderSequence > $1.orderSequence }
+        }
+    }
+
+    /// What a commit writes, decided under the journal's lock (``append(build:)``).
+    struct Built: Sendable {
+        var type: RecordType
+        var payload: [UInt8]
+        var object: ObjectInfo? = nil
+        var upload: UploadChange? = nil
+        /// For object commits in versioned buckets: what the commit does to the key's
+        /// versions (nil: in an unversioned bucket, the key's only version is `object`).
+        var versions: [VersionChange]? = nil
+        /// For the caller: the delete marker made, or the version a versioned delete removes.
+        var removed: ObjectInfo? = nil
+        /// The bucket's versioning state the commit was decided under (for the caller).
+        var versioning: BucketVersioning = .unversioned
     }
 
     /// What a commit does to a multipart upload, for the pending state.
@@ -33,6 +103,8 @@ final class Journal: Sendable {
         var uploads: [String: (sequence: UInt64, open: Bool, bucket: String?)] = [:]
         var parts: [[UInt8]: UInt64] = [:]
         var uploadChanges: [UInt64: UploadChange] = [:]
+        /// Pending bucketConfig commits by `configs` key.
+        var configs: [[UInt8]: (sequence: UInt64, document: [UInt8])] = [:]
     }
 
     let log: SegmentLog
@@ -60,6 +132,35 @@ final class Journal: Sendable {
             let k = IndexKey.object(bucket: bucket, key: Array(key.utf8))
             if let p = state.objects[k] { return p.object }
             return try txn.get(index.objects, k).map(IndexValue.object)
+        }
+
+        /// Every live version of a key, newest first, delete markers included.
+        func versions(bucket: String, key: String) throws -> [ObjectInfo] {
+            let k = IndexKey.object(bucket: bucket, key: Array(key.utf8))
+            let stored = { try ObjectStore.versionList(index, txn, bucket: bucket, key: key) }
+            if let p = state.objects[k] { return try p.versions.resolve(index: stored) }
+            return try stored()
+        }
+
+        /// A bucket configuration document as of this commit (nil: none or removed).
+        func bucketConfig(bucket: String, name: String) throws -> [UInt8]? {
+            let k = IndexKey.config(bucket: bucket, name: name)
+            let document: [UInt8]?
+            if let p = state.configs[k] {
+                // A pending re-create of the bucket after the document drops it.
+                if let b = state.buckets[bucket], b.sequence > p.sequence { return nil }
+                document = p.document
+            } else {
+                // A pending create or delete of the bucket is newer than any stored document.
+                if state.buckets[bucket] != nil { return nil }
+                document = try txn.get(index.configs, k).map { try Payload.decodeConfig($0, offset: IndexValue.prefixSize).document }
+            }
+            return document.flatMap { $0.isEmpty ? nil : $0 }
+        }
+
+        /// The bucket's versioning state as of this commit.
+        func versioning(bucket: String) throws -> BucketVersioning {
+            BucketVersioning(document: try bucketConfig(bucket: bucket, name: BucketVersioning.configName))
         }
 
         /// Whether the upload exists and is neither completed nor aborted.
@@ -103,43 +204,84 @@ final class Journal: Sendable {
             return try txn.get(index.parts, k).map { try IndexValue.header($0).sequence }
         }
 
+        /// No object, noncurrent version or delete marker is left in the bucket.
         func bucketIsEmpty(_ name: String) throws -> Bool {
             let prefix = IndexKey.bucketPrefix(name)
-            if state.objects.contains(where: { $0.key.starts(with: prefix) && $0.value.object != nil }) { return false }
-            return try txn.withCursor(index.objects) { c in
-                var entry = try c.seek(atOrAfter: prefix)
-                while let e = entry, e.key.starts(with: prefix) {
-                    // Present in the index, but maybe deleted by a pending commit.
-                    if let p = state.objects[e.key], p.object == nil {
-                        entry = try c.next()
-                        continue
-                    }
-                    return false
-                }
-                return true
+            func pendingEmpty(_ p: Pending) throws -> Bool {
+                try p.object == nil && versions(bucket: p.bucket, key: p.key).isEmpty
             }
+            if try state.objects.contains(where: { try $0.key.starts(with: prefix) && !pendingEmpty($0.value) }) { return false }
+            // A version key is `object key · 0x00 · u64`: its object key drops the last 9 bytes.
+            for (table, suffix) in [(index.objects, 0), (index.versions, 9)] {
+                let empty = try txn.withCursor(table) { c in
+                    var entry = try c.seek(atOrAfter: prefix)
+                    while let e = entry, e.key.starts(with: prefix) {
+                        // Present in the index, but maybe deleted by a pending commit.
+                        if let p = state.objects[Array(e.key.dropLast(suffix))], try pendingEmpty(p) {
+                            entry = try c.next()
+                            continue
+                        }
+                        return false
+                    }
+                    return true
+                }
+                if !empty { return false }
+            }
+            return true
         }
     }
 
     /// Validates, numbers, writes and queues one commit record. Not yet durable.
     func append(_ type: RecordType, payload: [UInt8], object: ObjectInfo? = nil, upload: UploadChange? = nil,
                 validate: (View) throws -> Void) throws -> CommitRecord {
-        try state.withLock { (s) throws -> CommitRecord in
+        try append { view in
+            try validate(view)
+            return Built(type: type, payload: payload, object: object, upload: upload)
+        }.record
+    }
+
+    /// Validates, builds, numbers, writes and queues one commit record. Not yet durable.
+    /// `build` sees the index with the pending commits on top and decides what to write
+    /// (the record type too), under the same lock as the write: what it read cannot change
+    /// before the record is in the log. This is how a PUT's version id follows the
+    /// bucket's versioning state even while a PutBucketVersioning commits next to it.
+    func append(build: (View) throws -> Built) throws -> (record: CommitRecord, built: Built) {
+        try state.withLock { (s) throws -> (record: CommitRecord, built: Built) in
             let snapshot = s
-            try index.environment.read { txn in try validate(View(txn: txn, index: index, state: snapshot)) }
+            var built = try index.environment.read { txn in try build(View(txn: txn, index: index, state: snapshot)) }
+            let type = built.type, payload = built.payload, upload = built.upload
             let sequence = s.nextSequence
             let ref = try log.append(type: type, sequence: sequence, payload: payload)
             s.nextSequence += 1
             let record = CommitRecord(type: type, sequence: sequence, ref: ref, payload: payload)
             s.records.append(record)
+            // The entry this commit writes has sequence 0 until numbered here (a version
+            // delete's `object` is an older version, which keeps its own).
+            if built.object?.sequence == 0 { built.object?.sequence = sequence }
+            if built.removed?.sequence == 0 { built.removed?.sequence = sequence }
             switch type {
             case .putObject, .deleteObject:
                 let (bucket, key) = try Self.objectName(record)
-                s.objects[IndexKey.object(bucket: bucket, key: Array(key.utf8))] = Pending(sequence: sequence, object: object)
+                let k = IndexKey.object(bucket: bucket, key: Array(key.utf8))
+                let after: VersionsAfter
+                if let changes = built.versions {
+                    after = .indexPlus(changes.map { change in
+                        guard case .add(var info) = change, info.sequence == 0 else { return change }
+                        info.sequence = sequence
+                        return .add(info)
+                    })
+                } else {
+                    after = .exactly(built.object.map { [$0] } ?? [])
+                }
+                s.objects[k] = Pending(sequence: sequence, bucket: bucket, key: key, object: built.object,
+                                       versions: s.objects[k].map { $0.versions.then(after) } ?? after)
             case .createBucket:
                 s.buckets[try Payload.decodeBucket(payload).name] = (sequence, true)
             case .deleteBucket:
                 s.buckets[try Payload.decodeDeleteBucket(payload)] = (sequence, false)
+            case .bucketConfig:
+                let config = try Payload.decodeConfig(payload)
+                s.configs[IndexKey.config(bucket: config.bucket, name: config.name)] = (sequence, config.document)
             default:
                 break
             }
@@ -150,7 +292,7 @@ final class Journal: Sendable {
             case nil: break
             }
             if let upload { s.uploadChanges[sequence] = upload }
-            return record
+            return (record, built)
         }
     }
 
@@ -194,6 +336,10 @@ final class Journal: Sendable {
                 case .deleteBucket:
                     let name = try Payload.decodeDeleteBucket(record.payload)
                     if s.buckets[name]?.sequence == record.sequence { s.buckets[name] = nil }
+                case .bucketConfig:
+                    let config = try Payload.decodeConfig(record.payload)
+                    let k = IndexKey.config(bucket: config.bucket, name: config.name)
+                    if s.configs[k]?.sequence == record.sequence { s.configs[k] = nil }
                 default:
                     break
                 }

@@ -217,8 +217,7 @@ extension ObjectStore {
         info.completesUpload = uploadId
         info.partChecksums = selected.map(\.checksums)
         let versions = selected.map { ($0.partNumber, $0.sequence) }
-        let record = try await commit(.putObject, payload: Payload.encode(info), object: info,
-                                      upload: .close(uploadId: uploadId)) { view in
+        let (_, built) = try await commit { [info] view in
             guard try view.bucketExists(bucket) else { throw StoreError.noSuchBucket(bucket) }
             guard try view.uploadIsOpen(bucket: bucket, key: key, uploadId: uploadId) else {
                 throw StoreError.noSuchUpload(uploadId)
@@ -227,9 +226,9 @@ extension ObjectStore {
                 throw StoreError(.invalidPart, "Part \(number) was uploaded again while the upload was being completed")
             }
             try conditions.check(try view.object(bucket: bucket, key: key), key: key)
+            return try Self.buildPut(info, view: view, upload: .close(uploadId: uploadId))
         }
-        info.sequence = record.sequence
-        return info
+        return built.object!
     }
 
     /// The object a completed upload made, for a retried CompleteMultipartUpload; else

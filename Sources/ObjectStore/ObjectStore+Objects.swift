@@ -21,73 +21,50 @@ extension ObjectStore {
         return try await writer.finish()
     }
 
-    /// Changes the stored attributes of the current version (its ACL, …) without touching
-    /// its bytes, size, ETag or Last-Modified: a new putObject commit record that points at
-    /// the same extents. NoSuchBucket, NoSuchKey.
-    ///
-    /// Crash safety: the new record is one ordinary commit; until it is durable the old
-    /// entry stands, after it the old record is dead and its extents belong to the new one
-    /// (live-byte accounting moves them from one entry to the other). The extents are pinned
-    /// from the read to the commit, so compaction cannot remove a segment they are in
-    /// meanwhile (`ExtentPins`), and the commit goes through only if the entry is still
-    /// the one read, same sequence and same extents; otherwise (overwritten, or moved by
-    /// compaction) it reads again.
-    @discardableResult
-    public func updateObject(bucket: String, key: String,
-                             change: @escaping @Sendable (inout ObjectInfo) throws -> Void) async throws -> ObjectInfo {
-        // Errors from the validation come back wrapped as StoreErrors; this one means "read again".
-        let changed = "the object changed while its attributes were updated"
-        let pin = pins.pin()
-        defer { pins.unpin(pin) }
-        for _ in 0..<16 {
-            let current = try await headObject(bucket: bucket, key: key)
-            var updated = current
-            try change(&updated)
-            updated.bucket = current.bucket
-            updated.key = current.key
-            updated.extents = current.extents
-            updated.size = current.size
-            updated.sequence = 0
-            updated.completesUpload = nil
-            do {
-                let record = try await commit(.putObject, payload: Payload.encode(updated), object: updated) { view in
-                    guard try view.bucketExists(bucket) else { throw StoreError.noSuchBucket(bucket) }
-                    guard let now = try view.object(bucket: bucket, key: key) else { throw StoreError.noSuchKey(key) }
-                    guard now.sequence == current.sequence, now.extents == current.extents else {
-                        throw StoreError(.slowDown, changed)
-                    }
-                }
-                updated.sequence = record.sequence
-                return updated
-            } catch let error as StoreError where error.code == .slowDown && error.message == changed {
-                continue
-            }
-        }
-        throw StoreError(.slowDown, "The object kept changing; try again")
-    }
-
-    /// The current version's information (HeadObject).
-    public func headObject(bucket: String, key: String) async throws -> ObjectInfo {
+    /// A version's information (HeadObject): the current one, or the one `versionID`
+    /// names (empty: the `null` version).
+    public func headObject(bucket: String, key: String, versionID: String? = nil) async throws -> ObjectInfo {
         let index = self.index
-        return try await io { try index.environment.read { try Self.lookup(index, $0, bucket: bucket, key: key) } }
+        return try await io { try index.environment.read { try Self.lookup(index, $0, bucket: bucket, key: key, versionID: versionID) } }
     }
 
-    static func lookup(_ index: ObjectIndex, _ txn: Transaction, bucket: String, key: String) throws -> ObjectInfo {
-        if let value = try txn.get(index.objects, IndexKey.object(bucket: bucket, key: Array(key.utf8))) {
+    /// The current version (`versionID` nil) or the one named. NoSuchKey when the key has
+    /// no current object (with the marker's details when a delete marker is current);
+    /// NoSuchVersion for an id that names nothing; MethodNotAllowed for a delete marker's id.
+    static func lookup(_ index: ObjectIndex, _ txn: Transaction, bucket: String, key: String,
+                       versionID: String? = nil) throws -> ObjectInfo {
+        if versionID == nil, let value = try txn.get(index.objects, IndexKey.object(bucket: bucket, key: Array(key.utf8))) {
             let info = try IndexValue.object(value)
             // A long-form key names its object by a hash; make sure it is this one.
             guard info.bucket == bucket, info.key == key else { throw StoreError(.internalError, "index key collision for \(key)") }
             return info
         }
         guard try txn.get(index.buckets, Array(bucket.utf8)) != nil else { throw StoreError.noSuchBucket(bucket) }
-        throw StoreError.noSuchKey(key)
+        let list = try versionList(index, txn, bucket: bucket, key: key)
+        func marker(_ m: ObjectInfo) -> StoreError.DeleteMarker {
+            .init(versionID: m.versionID.isEmpty ? "null" : m.versionID, lastModified: m.lastModified)
+        }
+        guard let versionID else {
+            var error = StoreError.noSuchKey(key)
+            if let current = list.first, current.isDeleteMarker { error.deleteMarker = marker(current) }
+            throw error
+        }
+        guard let version = list.first(where: { $0.versionID == versionID }) else {
+            throw StoreError(.noSuchVersion, "The specified version does not exist.")
+        }
+        if version.isDeleteMarker {
+            var error = StoreError(.methodNotAllowed, "The specified method is not allowed against this resource.")
+            error.deleteMarker = marker(version)
+            throw error
+        }
+        return version
     }
 
     /// Opens the current version for reading, optionally a byte range of it. A range
     /// that starts at or past the end gives InvalidRange; one that runs past the end is cut.
     /// When the bytes to serve are at most `prefetchUpTo`, they are read (and checked)
     /// right away, in the same trip to the thread pool: ``ObjectReader/prefetched``.
-    public func getObject(bucket: String, key: String, range: Range<UInt64>? = nil,
+    public func getObject(bucket: String, key: String, versionID: String? = nil, range: Range<UInt64>? = nil,
                           prefetchUpTo: UInt64 = 0) async throws -> ObjectReader {
         let index = self.index, log = self.log
         return try await io {
@@ -95,7 +72,7 @@ extension ObjectStore {
             // segment only after switching the entries that pointed into it, so a missing
             // file means the entry changed meanwhile; look again.
             for _ in 0..<3 {
-                let info = try index.environment.read { try Self.lookup(index, $0, bucket: bucket, key: key) }
+                let info = try index.environment.read { try Self.lookup(index, $0, bucket: bucket, key: key, versionID: versionID) }
                 var r = range ?? 0..<info.size
                 if range != nil {
                     guard r.lowerBound < info.size else {
@@ -114,35 +91,6 @@ extension ObjectStore {
             throw StoreError(.internalError, "the object kept moving while it was opened; try again")
         }
     }
-
-    /// Deletes the current version. Like S3, deleting a key that does not exist succeeds
-    /// (and writes nothing); a missing bucket is NoSuchBucket.
-    public func deleteObject(bucket: String, key: String) async throws {
-        try Validation.checkKey(key)
-        let exists = try await io { [index] in
-            try index.environment.read { txn -> Bool in
-                do {
-                    _ = try Self.lookup(index, txn, bucket: bucket, key: key)
-                    return true
-                } catch let e as StoreError where e.code == .noSuchKey {
-                    return false
-                }
-            }
-        }
-        guard exists else { return }
-        let payload = Payload.encodeDelete(bucket: bucket, key: key, versionID: "", time: Self.now())
-        do {
-            try await commit(.deleteObject, payload: payload) { view in
-                guard try view.bucketExists(bucket) else { throw StoreError.noSuchBucket(bucket) }
-                // Deleted meanwhile by another request: nothing to do, and no record needed.
-                guard try view.object(bucket: bucket, key: key) != nil else { throw AlreadyGone() }
-            }
-        } catch is AlreadyGone {
-            return
-        }
-    }
-
-    private struct AlreadyGone: ControlSignal {}
 
     /// Streams a reader's bytes in order, in chunks of at most `chunkSize` read on the
     /// store's thread pool, so the caller's thread (an event loop) never blocks on disk.

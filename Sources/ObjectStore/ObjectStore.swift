@@ -158,6 +158,26 @@ public final class ObjectStore: Sendable {
         return record
     }
 
+    /// Writes one commit record whose content `build` decides under the journal's lock
+    /// (see ``Journal/append(build:)``); returns once it is durable and in the index.
+    /// `prepare` runs on the thread pool just before, in the same trip.
+    func commit(prepare: @escaping @Sendable () throws -> Void = {},
+                build: @escaping @Sendable (Journal.View) throws -> Journal.Built) async throws -> (record: CommitRecord, built: Journal.Built) {
+        let journal = self.journal
+        let result = try await io {
+            try prepare()
+            return try journal.append(build: build)
+        }
+        do {
+            try await committer.waitDurable()
+        } catch is CancellationError {
+            throw CancellationError()
+        } catch {
+            throw StoreError.wrap(error)
+        }
+        return result
+    }
+
     /// Milliseconds since 1970.
     static func now() -> Int64 {
         var ts = timespec()
@@ -196,7 +216,10 @@ extension ObjectStore {
                     // Refuse before touching the uploads: a failed DeleteBucket changes nothing.
                     guard try txn.get(index.buckets, Array(name.utf8)) != nil else { throw StoreError.noSuchBucket(name) }
                     let prefix = IndexKey.bucketPrefix(name)
-                    let nonEmpty = try txn.withCursor(index.objects) { c in try c.seek(atOrAfter: prefix).map { $0.key.starts(with: prefix) } ?? false }
+                    // Noncurrent versions and delete markers keep a bucket from being deleted too.
+                    let nonEmpty = try [index.objects, index.versions].contains { table in
+                        try txn.withCursor(table) { c in try c.seek(atOrAfter: prefix).map { $0.key.starts(with: prefix) } ?? false }
+                    }
                     if nonEmpty {
                         throw StoreError(.bucketNotEmpty, "The bucket you tried to delete is not empty: \(name)")
                     }
@@ -268,8 +291,10 @@ extension ObjectStore {
 }
 
 /// An error the store throws to itself to change course (say, "deleted meanwhile:
-/// nothing to do"); `io` passes it through instead of turning it into an S3 error.
-protocol ControlSignal: Error {}
+/// nothing to do"), or a caller's error thrown from a closure it handed the store (the
+/// `change` of ``ObjectStore/recommitVersion``): `io` passes it through unchanged instead
+/// of wrapping it in a ``StoreError``.
+public protocol ControlSignal: Error {}
 
 /// An exclusive `flock` on `DIR/LOCK`, released by `release()` or when the store goes
 /// away (the kernel drops it with the descriptor, also when the process is killed).

@@ -178,23 +178,26 @@ public final class ObjectWriter: @unchecked Sendable {
         finished = true
         let bucket = self.bucket, key = self.key, conditions = self.conditions
         try await collectInFlight()
-        // The last data record and the commit record go out in one trip to the pool.
-        let record = try await store.commit(.putObject, prepare: {
+        // The last data record and the commit record go out in one trip to the pool. The
+        // version id is decided with the commit (the bucket's versioning state at that point).
+        let (_, built) = try await store.commit(prepare: {
             try self.flushNow()
             let digest = try self.finalDigest(contentMD5: contentMD5)
-            let info = ObjectInfo(bucket: bucket, key: key, size: self.size, lastModified: ObjectStore.now(),
-                                  etag: digest.map { String(format2: $0) }.joined(), metadata: self.metadata,
-                                  checksums: checksums, acl: self.acl, extents: self.extents)
-            self.committed = info
-            return (Payload.encode(info), info, nil)
-        }, validate: { view in
+            self.committed = ObjectInfo(bucket: bucket, key: key, size: self.size, lastModified: ObjectStore.now(),
+                                        etag: digest.map { String(format2: $0) }.joined(), metadata: self.metadata,
+                                        checksums: checksums, acl: self.acl, extents: self.extents)
+        }, build: { view in
             guard try view.bucketExists(bucket) else { throw StoreError.noSuchBucket(bucket) }
             try conditions.check(try view.object(bucket: bucket, key: key), key: key)
+            return try ObjectStore.buildPut(self.committed!, view: view)
         })
-        var info = committed!
-        info.sequence = record.sequence
-        return info
+        versioning = built.versioning
+        return built.object!
     }
+
+    /// The bucket's versioning state the commit was decided under (set by ``finish``):
+    /// S3 answers `x-amz-version-id: null` in a suspended bucket, nothing in an unversioned one.
+    public private(set) var versioning: BucketVersioning = .unversioned
 
     /// The object as its commit record describes it (set on the way to the commit).
     private var committed: ObjectInfo?

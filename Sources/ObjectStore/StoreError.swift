@@ -5,6 +5,10 @@ public struct StoreError: Error, Equatable, CustomStringConvertible, Sendable {
         case bucketAlreadyOwnedByYou = "BucketAlreadyOwnedByYou"
         case bucketNotEmpty = "BucketNotEmpty"
         case noSuchKey = "NoSuchKey"
+        /// A well-formed version id that names no version of the key.
+        case noSuchVersion = "NoSuchVersion"
+        /// GET/HEAD of a delete marker by its version id.
+        case methodNotAllowed = "MethodNotAllowed"
         case preconditionFailed = "PreconditionFailed"
         case invalidBucketName = "InvalidBucketName"
         case keyTooLong = "KeyTooLongError"
@@ -28,6 +32,19 @@ public struct StoreError: Error, Equatable, CustomStringConvertible, Sendable {
 
     public var code: Code
     public var message: String
+    /// Set when the answer is about a delete marker (NoSuchKey because the current
+    /// version is one, MethodNotAllowed for a marker addressed by id, a DELETE that
+    /// made or removed one): S3 then sends `x-amz-delete-marker` and the marker's
+    /// version id and time.
+    public var deleteMarker: DeleteMarker?
+
+    /// The delete marker an error is about.
+    public struct DeleteMarker: Equatable, Sendable {
+        /// `null` for the null version.
+        public var versionID: String
+        /// Milliseconds since 1970.
+        public var lastModified: Int64
+    }
 
     public init(_ code: Code, _ message: String) {
         self.code = code

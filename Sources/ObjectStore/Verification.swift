@@ -458,11 +458,11 @@ private struct Run {
             expected[ref.segment, default: .init(bytes: 0, records: 0)].records += 1
             for e in extents { expected[e.segment, default: .init(bytes: 0, records: 0)].bytes += e.length }
         }
-        for table in [index.buckets, index.objects, index.tombstones, index.uploads, index.parts, index.configs] {
+        for table in [index.buckets, index.objects, index.versions, index.tombstones, index.uploads, index.parts, index.configs] {
             for (key, value) in try allEntries(index, table) {
                 guard let (_, ref) = try? IndexValue.header(value) else { continue }
                 switch table.name {
-                case "objects":
+                case "objects", "versions":
                     guard let info = try? IndexValue.object(value) else { continue }
                     live(ref, info.extents)
                 case "parts":

@@ -1,3 +1,4 @@
+import ObjectStore
 import NIOHTTP1
 
 /// An S3 error as AWS reports it: the code string clients switch on, the HTTP status, a
@@ -520,3 +521,7 @@ extension S3Error {
                 "Bucket cannot have ACLs set with ObjectOwnership's BucketOwnerEnforced setting")
     }
 }
+
+/// S3 errors thrown from closures the store runs (the `change` of a metadata re-commit)
+/// reach the client as thrown.
+extension S3Error: ControlSignal {}

@@ -92,6 +92,8 @@ struct Inspect: ParsableCommand {
         private func describeName(_ r: Inspector.RecordSummary) -> String {
             var parts: [String] = []
             if let bucket = r.bucket { parts.append(r.key.map { "\(bucket)/\($0)" } ?? bucket) }
+            if let version = r.versionId { parts.append("version \(version)") }
+            if r.deleteMarker == true { parts.append("delete marker") }
             if let config = r.config { parts.append("config \(config)") }
             if let upload = r.uploadId { parts.append("upload \(upload)") }
             if let n = r.partNumber { parts.append("part \(n)") }

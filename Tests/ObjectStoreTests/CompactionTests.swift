@@ -348,8 +348,8 @@ final class CompactionStopTests: XCTestCase {
         try await store.createBucket("bkt")
         for round in 0..<40 {
             try await store.putObject(bucket: "bkt", key: "k", data: pattern(round, 100))
-            async let a: Void = store.deleteObject(bucket: "bkt", key: "k")
-            async let b: Void = store.deleteObject(bucket: "bkt", key: "k")
+            async let a = store.deleteObject(bucket: "bkt", key: "k")
+            async let b = store.deleteObject(bucket: "bkt", key: "k")
             _ = try await (a, b)
         }
         await assertStoreError(.noSuchKey) { try await store.get("bkt", "k") }

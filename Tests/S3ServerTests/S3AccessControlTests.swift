@@ -336,4 +336,28 @@ final class S3AccessControlTests: XCTestCase {
             XCTAssertEqual(visible.errorCode, "NoSuchKey")
         }
     }
+
+    /// ACLs belong to versions: PutObjectAcl with versionId changes that version only,
+    /// and keeps its id and bytes (S3 makes no new version for an ACL change).
+    func testACLsPerVersion() async throws {
+        try await withUsers { _, alice, _, anonymous in
+            try await alice.expect(200, "PUT", "/versioned")
+            try await alice.expect(200, "PUT", "/versioned", query: [("versioning", nil)],
+                                   body: bytes("<VersioningConfiguration><Status>Enabled</Status></VersioningConfiguration>"))
+            let first = try await alice.expect(200, "PUT", "/versioned/k", body: bytes("one")).header("x-amz-version-id")
+            let second = try await alice.expect(200, "PUT", "/versioned/k", body: bytes("two")).header("x-amz-version-id")
+            let old = try XCTUnwrap(first), new = try XCTUnwrap(second)
+            let changed = try await alice.expect(200, "PUT", "/versioned/k", query: [("acl", nil), ("versionId", old)],
+                                                 headers: [("x-amz-acl", "public-read")])
+            XCTAssertEqual(changed.header("x-amz-version-id"), old)
+            await assertEqual(try await anonymous.expect(200, "GET", "/versioned/k", query: [("versionId", old)]).body, bytes("one"))
+            try await anonymous.expect(403, "GET", "/versioned/k")
+            try await anonymous.expect(403, "GET", "/versioned/k", query: [("versionId", new)])
+            let acl = try await alice.expect(200, "GET", "/versioned/k", query: [("acl", nil), ("versionId", old)]).xml()
+            XCTAssertEqual(acl.texts("AccessControlList", "Grant", "Permission"), ["FULL_CONTROL", "READ"])
+            let versions = try await alice.expect(200, "GET", "/versioned", query: [("versions", nil)]).xml()
+            XCTAssertEqual(versions.texts("Version", "VersionId"), [new, old], "no new version for an ACL change")
+            try await alice.expect(404, "GET", "/versioned/k", query: [("acl", nil), ("versionId", (old.hasPrefix("A") ? "B" : "A") + String(old.dropFirst()))])
+        }
+    }
 }

@@ -74,10 +74,11 @@ extension S3RequestHandler {
     /// (s3:GetObject on the source). A missing source is AccessDenied, not NoSuchKey, to
     /// a caller who may not list its bucket, as for a GET.
     func readCopySource(_ context: Context, _ source: CopySource) async throws -> ObjectReader {
-        let access = try await authorize(context, AccessRule.object("s3:GetObject", .read), bucket: source.bucket, key: source.key)
+        let access = try await authorize(context, AccessRule.object("s3:GetObject", .read).forVersion(source.versionId != nil),
+                                         bucket: source.bucket, key: source.key)
         let reader: ObjectReader
         do {
-            reader = try await store.getObject(bucket: source.bucket, key: source.key)
+            reader = try await source.open(store)
         } catch let error as StoreError where error.code == .noSuchKey && !access.mayListBucket {
             throw S3Error.accessDenied()
         }
@@ -211,40 +212,51 @@ extension S3RequestHandler {
 
     func getObjectAcl(_ context: Context) async throws -> S3Response {
         let bucket = try requireBucket(context)
-        let info = try await store.headObject(bucket: context.bucket, key: context.key)
+        let versionID = try Self.requestedVersion(context.request)
+        let info = try await Self.mappingVersionErrors(key: context.key, versionId: versionID, method: "GET") {
+            try await store.headObject(bucket: context.bucket, key: context.key, versionID: versionID)
+        }
         try context.access.authorize(object: info)
         var response = S3Response.xml(bucket.objectACL(info).render(users: users))
-        if context.request.has("versionId") { response.headers.add(name: "x-amz-version-id", value: "null") }
+        if versionID != nil || !info.versionID.isEmpty {
+            response.headers.add(name: "x-amz-version-id", value: Self.showVersion(info.versionID))
+        }
         return response
     }
 
     func putObjectAcl(_ context: Context) async throws -> S3Response {
         let bucket = try requireBucket(context)
-        let info = try await store.headObject(bucket: context.bucket, key: context.key)
+        let versionID = try Self.requestedVersion(context.request)
+        let info = try await Self.mappingVersionErrors(key: context.key, versionId: versionID, method: "PUT") {
+            try await store.headObject(bucket: context.bucket, key: context.key, versionID: versionID)
+        }
         try context.access.authorize(object: info)
         let owner = bucket.objectOwner(info)
         let acl = try await requestedACL(context, owner: owner, bucketOwner: bucket.owner)
+        var response = S3Response()
+        if versionID != nil || !info.versionID.isEmpty {
+            response.headers.add(name: "x-amz-version-id", value: Self.showVersion(info.versionID))
+        }
         if !bucket.aclsEnabled {
             guard context.request.header("x-amz-acl") == "bucket-owner-full-control" || acl == .privateACL(owner: bucket.owner) else {
                 throw S3Error.accessControlListNotSupported()
             }
-            return S3Response()
+            return response
         }
         if acl.isPublic && bucket.publicAccessBlock?.blockPublicAcls == true { throw S3Error.accessDenied() }
         let encoded = acl == .privateACL(owner: bucket.owner) ? [] : acl.encoded()
         let access = context.access
-        try await store.updateObject(bucket: context.bucket, key: context.key) { info in
-            // The object may have been replaced since it was read: the caller must be
-            // allowed to change this one's ACL, and its owner must be the one the new
-            // ACL names.
-            // (`change` runs outside the commit, so its errors reach the client as thrown.)
-            try access.authorize(object: info)
-            guard bucket.objectOwner(info) == owner else {
-                throw S3Error.operationAborted()
+        try await Self.mappingVersionErrors(key: context.key, versionId: versionID, method: "PUT") {
+            try await store.recommitVersion(bucket: context.bucket, key: context.key, versionID: versionID ?? info.versionID) { version in
+                // The version as it is at the commit: the caller must still be allowed to
+                // change its ACL, and its owner must be the one the new ACL names. (S3Error
+                // is a ControlSignal: it reaches the client as thrown.)
+                try access.authorize(object: version)
+                guard bucket.objectOwner(version) == owner else { throw S3Error.operationAborted() }
+                version.acl = encoded
             }
-            info.acl = encoded
         }
-        return S3Response()
+        return response
     }
 
     // MARK: - Bucket policy

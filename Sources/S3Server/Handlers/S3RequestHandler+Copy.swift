@@ -67,6 +67,11 @@ extension S3RequestHandler {
             writer.abort()
             throw error
         }
+        var headers = HTTPHeaders()
+        if let version = source.versionId ?? (sourceInfo.versionID.isEmpty ? nil : sourceInfo.versionID) {
+            headers.add(name: "x-amz-copy-source-version-id", value: Self.showVersion(version))
+        }
+        Self.addVersionHeader(info, versioning: writer.versioning, to: &headers)
         var xml = XMLWriter()
         xml.open("CopyObjectResult", namespace: Self.namespace)
         xml.element("LastModified", TimeFormat.iso8601(milliseconds: info.lastModified))
@@ -75,7 +80,9 @@ extension S3RequestHandler {
             xml.element("Checksum\(name)", value)
         }
         xml.close()
-        return .xml(xml)
+        var response = S3Response.xml(xml)
+        response.headers.add(contentsOf: headers)
+        return response
     }
 }
 
@@ -84,6 +91,8 @@ extension S3RequestHandler {
 struct CopySource {
     let bucket: String
     let key: String
+    /// The source version (`?versionId=`), in the store's form (empty: the null version).
+    let versionId: String?
 
     init(_ header: String) throws {
         var text = Substring(header)
@@ -104,11 +113,26 @@ struct CopySource {
             throw S3Error.invalidArgument("Copy Source must mention the source bucket and key: sourcebucket/sourcekey",
                                           name: "x-amz-copy-source", value: header)
         }
-        if let versionId, versionId != "null" {
+        if let versionId, !ObjectStore.isWellFormedVersionID(versionId) {
             throw S3Error.invalidArgument("Invalid version id specified", name: "x-amz-copy-source", value: header)
         }
+        self.versionId = versionId.map { $0 == "null" ? "" : $0 }
         bucket = String(path[..<slash])
         guard (1...63).contains(bucket.utf8.count) else { throw S3Error.invalidBucketName(bucket: bucket) }
         key = String(path[path.index(after: slash)...])
+    }
+}
+
+extension CopySource {
+    /// Opens the source version for reading. S3 refuses a delete marker named by its
+    /// version id as a copy source (400 InvalidRequest); an unknown version is NoSuchVersion.
+    func open(_ store: ObjectStore) async throws -> ObjectReader {
+        do {
+            return try await store.getObject(bucket: bucket, key: key, versionID: versionId)
+        } catch let error as StoreError where error.code == .noSuchVersion {
+            throw S3Error.noSuchVersion(key: key, versionId: S3RequestHandler.showVersion(versionId ?? ""))
+        } catch let error as StoreError where error.code == .methodNotAllowed {
+            throw S3Error.invalidRequest("The source of a copy request may not specifically refer to a delete marker by version id.")
+        }
     }
 }

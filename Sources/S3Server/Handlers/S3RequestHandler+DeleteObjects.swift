@@ -36,8 +36,8 @@ extension S3RequestHandler {
         // Deletes run concurrently so their commits share fsyncs (group commit); the
         // result lists them in request order.
         let bucket = context.bucket
-        var results = [S3Error?](repeating: nil, count: document.objects.count)
-        try await withThrowingTaskGroup(of: (Int, S3Error?).self) { group in
+        var results = [Result<DeleteResult, S3Error>?](repeating: nil, count: document.objects.count)
+        try await withThrowingTaskGroup(of: (Int, Result<DeleteResult, S3Error>).self) { group in
             var next = 0
             func addNext() {
                 guard next < document.objects.count else { return }
@@ -45,47 +45,63 @@ extension S3RequestHandler {
                 next += 1
                 group.addTask { [store] in
                     do {
-                        if let versionId = object.versionId, versionId != "null" {
-                            throw S3Error.noSuchVersion(key: object.key, versionId: versionId)
+                        var version: String?
+                        if let versionId = object.versionId {
+                            guard ObjectStore.isWellFormedVersionID(versionId) else {
+                                throw S3Error.invalidArgument("Invalid version id specified")
+                            }
+                            version = versionId == "null" ? "" : versionId
                         }
                         // Each key is authorized on its own, as S3 does (a policy may
                         // deny some keys): a denied key is an AccessDenied entry.
                         try await self.authorize(context, AccessRule.bucket("s3:DeleteObject", .write)
                                                     .forVersion(object.versionId != nil),
                                                  bucket: bucket, key: object.key)
-                        try await store.deleteObject(bucket: bucket, key: object.key)
-                        return (index, nil)
+                        let result = try await store.deleteObject(bucket: bucket, key: object.key, versionID: version)
+                        return (index, .success(result))
                     } catch let error as S3Error {
-                        return (index, error)
+                        return (index, .failure(error))
                     } catch let error as StoreError {
-                        return (index, Self.s3Error(error, resource: "/\(bucket)/\(object.key)"))
+                        return (index, .failure(Self.s3Error(error, resource: "/\(bucket)/\(object.key)")))
                     } catch {
-                        return (index, S3Error.internalError())
+                        return (index, .failure(S3Error.internalError()))
                     }
                 }
             }
             for _ in 0..<32 { addNext() }
-            while let (index, error) = try await group.next() {
-                results[index] = error
+            while let (index, result) = try await group.next() {
+                results[index] = result
                 addNext()
             }
         }
 
         var xml = XMLWriter()
         xml.open("DeleteResult", namespace: Self.namespace)
-        for (object, error) in zip(document.objects, results) {
-            if let error {
+        for (object, result) in zip(document.objects, results) {
+            switch result {
+            case .failure(let error)?:
                 xml.element("Error") {
                     $0.element("Key", object.key)
                     if let versionId = object.versionId { $0.element("VersionId", versionId) }
                     $0.element("Code", error.code)
                     $0.element("Message", error.message)
                 }
-            } else if !document.quiet {
+            case .success(let deleted)?:
+                guard !document.quiet else { continue }
+                // A version removed names itself (DeleteMarker when it was one); a delete
+                // marker made names the marker (DeleteMarkerVersionId), as in S3.
                 xml.element("Deleted") {
                     $0.element("Key", object.key)
                     if let versionId = object.versionId { $0.element("VersionId", versionId) }
+                    if deleted.isDeleteMarker {
+                        $0.element("DeleteMarker", "true")
+                        if object.versionId == nil, let marker = deleted.versionID {
+                            $0.element("DeleteMarkerVersionId", Self.showVersion(marker))
+                        }
+                    }
                 }
+            case nil:
+                continue
             }
         }
         xml.close()

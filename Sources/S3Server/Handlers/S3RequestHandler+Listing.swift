@@ -5,7 +5,7 @@ import ObjectStore
 /// ListObjects (v1, marker-based) and ListObjectsV2 (continuation tokens).
 extension S3RequestHandler {
     /// The common parameters of both listing versions.
-    private struct ListParameters {
+    struct ListParameters {
         var prefix: String
         var delimiter: String?
         var maxKeys: Int

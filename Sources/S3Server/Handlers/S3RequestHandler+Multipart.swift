@@ -183,7 +183,11 @@ extension S3RequestHandler {
             xml.element("Checksum\(name)", value)
         }
         xml.close()
-        return .xml(xml)
+        var response = S3Response.xml(xml)
+        if let version = source.versionId ?? (sourceInfo.versionID.isEmpty ? nil : sourceInfo.versionID) {
+            response.headers.add(name: "x-amz-copy-source-version-id", value: Self.showVersion(version))
+        }
+        return response
     }
 
     /// `x-amz-copy-source-range: bytes=first-last` (inclusive, both required) within a
@@ -254,7 +258,9 @@ extension S3RequestHandler {
         }
         if let type = ObjectHeaders.checksumType(info.checksums) { xml.element("ChecksumType", type) }
         xml.close()
-        return .xml(xml)
+        var response = S3Response.xml(xml)
+        if !info.versionID.isEmpty { response.headers.add(name: "x-amz-version-id", value: info.versionID) }
+        return response
     }
 
     /// An `x-amz-checksum-*` header on CompleteMultipartUpload: the checksum the client

@@ -35,6 +35,7 @@ extension S3RequestHandler {
             var response = S3Response()
             response.headers.add(name: "ETag", value: "\"\(info.etag)\"")
             ObjectHeaders.addChecksums(info, to: &response.headers)
+            Self.addVersionHeader(info, versioning: writer.versioning, to: &response.headers)
             return response
         } catch {
             writer.abort()
@@ -91,18 +92,27 @@ extension S3RequestHandler {
         }
         // GET opens the files together with the index entry, so headers and bytes are of
         // one version even if the key is overwritten meanwhile (DESIGN.md invariant 8).
+        let versionId = try Self.requestedVersion(request)
         let info: ObjectInfo
         var reader: ObjectReader?
         if isHead {
-            info = try await store.headObject(bucket: context.bucket, key: context.key)
+            info = try await Self.mappingVersionErrors(key: context.key, versionId: versionId, method: "HEAD") {
+                try await store.headObject(bucket: context.bucket, key: context.key, versionID: versionId)
+            }
         } else {
-            let full = try await store.getObject(bucket: context.bucket, key: context.key,
-                                                 prefetchUpTo: ResponseOutput.sendfileThreshold)
+            let full = try await Self.mappingVersionErrors(key: context.key, versionId: versionId, method: "GET") {
+                try await store.getObject(bucket: context.bucket, key: context.key, versionID: versionId,
+                                          prefetchUpTo: ResponseOutput.sendfileThreshold)
+            }
             info = full.info
             reader = full
         }
         try context.access.authorize(object: info)
         var response = S3Response()
+        // Versioned objects name their version; the null version is named when asked for.
+        if !info.versionID.isEmpty || versionId != nil {
+            response.headers.add(name: "x-amz-version-id", value: Self.showVersion(info.versionID))
+        }
         if let notModified = try Conditional.evaluate(request.headers, etag: info.etag, lastModified: info.lastModified) {
             response.status = notModified
             response.headers.add(name: "ETag", value: "\"\(info.etag)\"")
@@ -162,7 +172,11 @@ extension S3RequestHandler {
         if context.request.header("if-match") != nil {
             throw S3Error.notImplemented("Conditional deletes (If-Match on DeleteObject) are not implemented by Strata yet")
         }
-        try await store.deleteObject(bucket: context.bucket, key: context.key)
-        return S3Response(status: .noContent)
+        let result = try await store.deleteObject(bucket: context.bucket, key: context.key,
+                                                  versionID: try Self.requestedVersion(context.request))
+        var response = S3Response(status: .noContent)
+        if let version = result.versionID { response.headers.add(name: "x-amz-version-id", value: Self.showVersion(version)) }
+        if result.isDeleteMarker { response.headers.add(name: "x-amz-delete-marker", value: "true") }
+        return response
     }
 }

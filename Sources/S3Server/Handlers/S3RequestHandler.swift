@@ -252,6 +252,12 @@ final class S3RequestHandler: Sendable {
                 return Operation(.bucketOwner("s3:PutLifecycleConfiguration")) { try await self.deleteBucketLifecycle($0) }
             case (.GET, "uploads"):
                 return Operation(.bucket("s3:ListBucketMultipartUploads", .read)) { try await self.listMultipartUploads($0) }
+            case (.PUT, "versioning"):
+                return Operation(.bucketOwner("s3:PutBucketVersioning")) { try await self.putBucketVersioning($0) }
+            case (.GET, "versioning"):
+                return Operation(.bucketOwner("s3:GetBucketVersioning")) { try await self.getBucketVersioning($0) }
+            case (.GET, "versions"):
+                return Operation(.bucket("s3:ListBucketVersions", .read)) { try await self.listObjectVersions($0) }
             case (.PUT, "cors"): return Operation(.bucketOwner("s3:PutBucketCORS")) { try await self.putBucketCors($0) }
             case (.GET, "cors"): return Operation(.bucketOwner("s3:GetBucketCORS")) { try await self.getBucketCors($0) }
             case (.DELETE, "cors"): return Operation(.bucketOwner("s3:PutBucketCORS")) { try await self.deleteBucketCors($0) }
@@ -278,7 +284,8 @@ final class S3RequestHandler: Sendable {
             default: throw notImplemented(request, subresource)
             }
         }
-        try checkVersionId(request)
+        // A malformed version id is InvalidArgument on every object operation.
+        _ = try Self.requestedVersion(request)
         // S3 checks the key length on every object operation, reads included: a GET or
         // HEAD of a 1025-byte key is 400 KeyTooLongError, not 404.
         if let key = request.key, key.utf8.count > Self.maxKeyBytes {
@@ -334,13 +341,6 @@ final class S3RequestHandler: Sendable {
         return S3Error.notImplemented("\(what) is not implemented by Strata yet")
     }
 
-    /// Buckets are unversioned until versioning exists (issue 6): the only version id is `null`.
-    private func checkVersionId(_ request: S3Request) throws {
-        if let versionId = request.query("versionId"), versionId != "null" {
-            throw S3Error.invalidArgument("Invalid version id specified", name: "versionId", value: versionId)
-        }
-    }
-
     // MARK: - Errors
 
     func errorResponse(_ error: Error, resource: String, uploadId: String? = nil, requestId: String,
@@ -358,7 +358,7 @@ final class S3RequestHandler: Sendable {
         }
         var response = S3Response(status: s3.status)
         for field in s3.responseHeaders { response.headers.add(name: field.name, value: field.value) }
-        if s3.status.code == 405 {
+        if s3.status.code == 405, !response.headers.contains(name: "Allow") {
             response.headers.add(name: "Allow", value: "GET, PUT, HEAD, DELETE, POST")
         }
         guard s3.hasBody, !isHead else {
@@ -380,7 +380,16 @@ final class S3RequestHandler: Sendable {
         case .noSuchBucket: return .noSuchBucket(bucket: bucket)
         case .bucketAlreadyOwnedByYou: return .bucketAlreadyOwnedByYou(bucket: bucket)
         case .bucketNotEmpty: return .bucketNotEmpty(bucket: bucket)
-        case .noSuchKey: return .noSuchKey(key: key)
+        case .noSuchKey:
+            // The current version is a delete marker: S3 says so in headers.
+            var s3 = S3Error.noSuchKey(key: key)
+            s3.responseHeaders = deleteMarkerHeaders(error.deleteMarker, lastModified: false)
+            return s3
+        case .noSuchVersion: return .noSuchVersion(key: key, versionId: "")
+        case .methodNotAllowed:
+            var s3 = S3Error.methodNotAllowed(method: "GET", resourceType: "DeleteMarker")
+            s3.responseHeaders = deleteMarkerHeaders(error.deleteMarker, lastModified: true)
+            return s3
         case .preconditionFailed: return .preconditionFailed()
         case .invalidBucketName: return .invalidBucketName(bucket: bucket)
         case .keyTooLong: return .keyTooLongError(size: key.utf8.count)

@@ -1,0 +1,342 @@
+import ObjectIndex
+import SegmentLog
+
+/// A bucket's versioning state (PutBucketVersioning). Stored through the log as the
+/// bucket configuration `versioning`, whose document is the status text `Enabled` or
+/// `Suspended`; a bucket without one never had versioning enabled. Like S3, a bucket
+/// never goes back to unversioned.
+public enum BucketVersioning: String, Sendable {
+    case unversioned = ""
+    case enabled = "Enabled"
+    case suspended = "Suspended"
+
+    static let configName = "versioning"
+
+    init(document: [UInt8]?) {
+        self = document.flatMap { BucketVersioning(rawValue: String(decoding: $0, as: UTF8.self)) } ?? .unversioned
+    }
+}
+
+/// What a DeleteObject did.
+public struct DeleteResult: Sendable, Equatable {
+    /// The version the answer names (`x-amz-version-id`): the delete marker made, or the
+    /// version removed (empty: the `null` version); nil in an unversioned bucket.
+    public var versionID: String?
+    /// A delete marker was made, or the version removed was one.
+    public var isDeleteMarker: Bool
+}
+
+/// One page of ListObjectVersions: versions and delete markers in key order, newest
+/// first within a key.
+public struct VersionListing: Sendable {
+    public struct Entry: Sendable {
+        public var info: ObjectInfo
+        public var isLatest: Bool
+    }
+    public var entries: [Entry] = []
+    public var commonPrefixes: [String] = []
+    public var isTruncated = false
+    public var nextKeyMarker: String?
+    /// Empty: the `null` version.
+    public var nextVersionIDMarker: String?
+}
+
+extension ObjectStore {
+    // MARK: - Version ids
+
+    private static let idAlphabet = Array("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789._".utf8)
+
+    /// A fresh version id: 32 URL-safe characters (192 random bits), like S3's. Ids are
+    /// opaque; the order of versions is their commit sequence, not the id.
+    public static func newVersionID() -> String {
+        var rng = SystemRandomNumberGenerator()
+        return String(decoding: (0..<32).map { _ in idAlphabet[Int(rng.next() % 64)] }, as: UTF8.self)
+    }
+
+    /// Whether `text` can be a version id this store hands out (`null`, or 32 characters of
+    /// its alphabet). S3 answers InvalidArgument for a malformed id and NoSuchVersion for a
+    /// well-formed one that names nothing.
+    public static func isWellFormedVersionID(_ text: String) -> Bool {
+        text == "null" || (text.utf8.count == 32 && text.utf8.allSatisfy { idAlphabet.contains($0) })
+    }
+
+    // MARK: - Configuration
+
+    /// PutBucketVersioning: `.enabled` or `.suspended` (a bucket cannot be made
+    /// unversioned). Every later commit of the bucket sees the new state: it is decided
+    /// under the journal's lock, as is the version id of each write.
+    public func setVersioning(bucket: String, _ state: BucketVersioning) async throws {
+        guard state != .unversioned else { throw StoreError(.invalidArgument, "A bucket cannot be made unversioned") }
+        try await putBucketConfig(bucket: bucket, name: BucketVersioning.configName, document: Array(state.rawValue.utf8))
+    }
+
+    /// GetBucketVersioning. NoSuchBucket.
+    public func versioning(bucket: String) async throws -> BucketVersioning {
+        BucketVersioning(document: try await bucketConfig(bucket: bucket, name: BucketVersioning.configName))
+    }
+
+    // MARK: - Commits
+
+    /// What a PUT, CopyObject or CompleteMultipartUpload writes, decided under the journal's
+    /// lock: in an unversioned bucket the entry as it is (the `null` version, no extra index
+    /// work); with versioning Enabled a fresh version id; Suspended, the `null` version
+    /// replacing the one there was.
+    static func buildPut(_ info: ObjectInfo, view: Journal.View, upload: Journal.UploadChange? = nil) throws -> Journal.Built {
+        var info = info
+        let state = try view.versioning(bucket: info.bucket)
+        guard state != .unversioned else {
+            return Journal.Built(type: .putObject, payload: Payload.encode(info), object: info, upload: upload)
+        }
+        info.versionID = state == .enabled ? newVersionID() : ""
+        // No read of the key's other versions: the new one is current whatever they are.
+        return Journal.Built(type: .putObject, payload: Payload.encode(info), object: info, upload: upload,
+                             versions: info.versionID.isEmpty ? [.removeNull, .add(info)] : [.add(info)], versioning: state)
+    }
+
+    /// DeleteObject. Without `versionID`: in an unversioned bucket the object goes (a key
+    /// that does not exist succeeds and writes nothing); with versioning Enabled a delete
+    /// marker with a fresh id becomes the current version; Suspended, a `null` delete marker
+    /// replaces the `null` version. With `versionID` (empty: the `null` version) that
+    /// version or marker is removed for good; one that does not exist succeeds, as in S3.
+    @discardableResult
+    public func deleteObject(bucket: String, key: String, versionID: String? = nil) async throws -> DeleteResult {
+        try Validation.checkKey(key)
+        do {
+            let (_, built) = try await commit { view in
+                guard try view.bucketExists(bucket) else { throw StoreError.noSuchBucket(bucket) }
+                if let versionID {
+                    let list = try view.versions(bucket: bucket, key: key)
+                    guard let target = list.first(where: { $0.versionID == versionID }) else { throw AlreadyGone() }
+                    let rest = list.filter { $0.sequence != target.sequence }
+                    let payload = Payload.encodeDelete(bucket: bucket, key: key, versionID: versionID, time: Self.now(),
+                                                       targetSequence: versionID.isEmpty ? nil : target.orderSequence)
+                    return Journal.Built(type: .deleteObject, payload: payload,
+                                         object: rest.first.flatMap { $0.isDeleteMarker ? nil : $0 },
+                                         versions: [versionID.isEmpty ? .removeNull : .remove(order: target.orderSequence)],
+                                         removed: target)
+                }
+                let state = try view.versioning(bucket: bucket)
+                guard state != .unversioned else {
+                    // Deleted meanwhile by another request: nothing to do, and no record needed.
+                    guard try view.object(bucket: bucket, key: key) != nil else { throw AlreadyGone() }
+                    return Journal.Built(type: .deleteObject,
+                                         payload: Payload.encodeDelete(bucket: bucket, key: key, versionID: "", time: Self.now()))
+                }
+                var marker = ObjectInfo(bucket: bucket, key: key, versionID: state == .enabled ? Self.newVersionID() : "",
+                                        size: 0, lastModified: Self.now(), etag: "", extents: [])
+                marker.isDeleteMarker = true
+                return Journal.Built(type: .putObject, payload: Payload.encode(marker),
+                                     versions: marker.versionID.isEmpty ? [.removeNull, .add(marker)] : [.add(marker)],
+                                     removed: marker)
+            }
+            if let versionID { return DeleteResult(versionID: versionID, isDeleteMarker: built.removed?.isDeleteMarker ?? false) }
+            if let marker = built.removed { return DeleteResult(versionID: marker.versionID, isDeleteMarker: true) }
+            return DeleteResult(versionID: nil, isDeleteMarker: false)
+        } catch is AlreadyGone {
+            return DeleteResult(versionID: versionID, isDeleteMarker: false)
+        }
+    }
+
+    private struct AlreadyGone: ControlSignal {}
+
+    /// Re-commits a version with changed metadata (tags, ACL, …), keeping its bytes, its
+    /// version id and its place among the key's versions: S3 makes no new version for a
+    /// metadata-only change. `versionID` nil is the current version (NoSuchKey when a
+    /// delete marker is current), empty the `null` version; NoSuchVersion for an unknown
+    /// id, MethodNotAllowed for a delete marker. `change` runs under the journal's lock on
+    /// the version as it is at the commit, so concurrent changes do not get lost; it must
+    /// not change the bytes (size, extents, ETag).
+    ///
+    /// The record is a putObject with extension field 4 (the version's first commit's
+    /// sequence); FORMAT.md, "Versions".
+    @discardableResult
+    public func recommitVersion(bucket: String, key: String, versionID: String? = nil,
+                                _ change: @escaping @Sendable (inout ObjectInfo) throws -> Void) async throws -> ObjectInfo {
+        try Validation.checkKey(key)
+        let (record, built) = try await commit { view in
+            guard try view.bucketExists(bucket) else { throw StoreError.noSuchBucket(bucket) }
+            let list = try view.versions(bucket: bucket, key: key)
+            let target: ObjectInfo
+            if let versionID {
+                guard let found = list.first(where: { $0.versionID == versionID }) else {
+                    throw StoreError(.noSuchVersion, "The specified version does not exist.")
+                }
+                guard !found.isDeleteMarker else {
+                    throw StoreError(.methodNotAllowed, "The specified method is not allowed against this resource.")
+                }
+                target = found
+            } else {
+                guard let current = list.first, !current.isDeleteMarker else { throw StoreError.noSuchKey(key) }
+                target = current
+            }
+            var info = target
+            try change(&info)
+            guard info.bucket == target.bucket, info.key == target.key, info.versionID == target.versionID,
+                  info.size == target.size, info.extents == target.extents, info.etag == target.etag,
+                  info.isDeleteMarker == target.isDeleteMarker else {
+                throw StoreError(.internalError, "a metadata-only re-commit changed the version's identity or bytes")
+            }
+            info.versionSequence = target.orderSequence
+            info.completesUpload = nil  // the upload it completed is closed already
+            info.sequence = 0
+            let isCurrent = list.first?.sequence == target.sequence
+            return Journal.Built(type: .putObject, payload: Payload.encode(info),
+                                 object: isCurrent ? info : try view.object(bucket: bucket, key: key),
+                                 versions: [.remove(order: target.orderSequence), .add(info)])
+        }
+        guard case .add(var info)? = built.versions?.last else { throw StoreError(.internalError, "re-commit without its entry") }
+        info.sequence = record.sequence
+        return info
+    }
+
+    // MARK: - Reads
+
+    /// Every live version of a key in the index, newest first, delete markers included:
+    /// the current object (`objects`) and then the `versions` entries, which sort newest
+    /// first (FORMAT.md, "Versions").
+    static func versionList(_ index: ObjectIndex, _ txn: Transaction, bucket: String, key: String) throws -> [ObjectInfo] {
+        let name = IndexKey.object(bucket: bucket, key: Array(key.utf8))
+        var out: [ObjectInfo] = []
+        if let value = try txn.get(index.objects, name) {
+            let info = try IndexValue.object(value)
+            if info.bucket == bucket, info.key == key { out.append(info) }
+        }
+        let prefix = name + [0]
+        try txn.withCursor(index.versions) { c in
+            var entry = try c.seek(atOrAfter: prefix)
+            while let e = entry, e.key.starts(with: prefix) {
+                let info = try IndexValue.object(e.value)
+                // A long-form name is shared by keys with the same first bytes.
+                if info.bucket == bucket, info.key == key { out.append(info) }
+                entry = try c.next()
+            }
+        }
+        return out
+    }
+
+    /// A key's versions, newest first (delete markers included). NoSuchBucket.
+    public func versions(bucket: String, key: String) async throws -> [ObjectInfo] {
+        let index = self.index
+        return try await io {
+            try index.environment.read { txn in
+                guard try txn.get(index.buckets, Array(bucket.utf8)) != nil else { throw StoreError.noSuchBucket(bucket) }
+                return try Self.versionList(index, txn, bucket: bucket, key: key)
+            }
+        }
+    }
+
+    /// ListObjectVersions: versions and delete markers of the keys under `prefix`, in key
+    /// order and newest first within a key, from after (`keyMarker`, `versionIDMarker`);
+    /// keys are rolled up into common prefixes at `delimiter`. `maxKeys` counts versions,
+    /// markers and common prefixes. Version ids here are the stored form (empty: `null`).
+    public func listVersions(bucket: String, prefix: String = "", delimiter: String? = nil, keyMarker: String? = nil,
+                             versionIDMarker: String? = nil, maxKeys: Int = 1000) async throws -> VersionListing {
+        let index = self.index
+        return try await io {
+            try index.environment.read { txn in
+                try Self.listVersions(index, txn, bucket: bucket, prefix: prefix, delimiter: delimiter, keyMarker: keyMarker,
+                                      versionIDMarker: versionIDMarker, maxKeys: maxKeys)
+            }
+        }
+    }
+
+    static func listVersions(_ index: ObjectIndex, _ txn: Transaction, bucket: String, prefix: String, delimiter: String?,
+                             keyMarker: String?, versionIDMarker: String?, maxKeys: Int) throws -> VersionListing {
+        guard try txn.get(index.buckets, Array(bucket.utf8)) != nil else { throw StoreError.noSuchBucket(bucket) }
+        var page = VersionListing()
+        guard maxKeys > 0 else { return page }
+        let base = IndexKey.bucketPrefix(bucket)
+        let prefixBytes = Array(prefix.utf8)
+        let delimiterBytes = delimiter.flatMap { $0.isEmpty ? nil : Array($0.utf8) }
+        let scope = base + prefixBytes
+        var count = 0
+
+        /// The common prefix `key` rolls up into, if any.
+        func commonPrefix(_ key: [UInt8]) -> [UInt8]? {
+            guard let d = delimiterBytes, key.starts(with: prefixBytes) else { return nil }
+            return firstRange(of: d, in: key, from: prefixBytes.count).map { Array(key[..<$0]) }
+        }
+        /// Adds one version; false when the page is full (and then it is truncated).
+        func add(_ info: ObjectInfo, isLatest: Bool) -> Bool {
+            if count == maxKeys {
+                page.isTruncated = true
+                return false
+            }
+            page.entries.append(.init(info: info, isLatest: isLatest))
+            page.nextKeyMarker = info.key
+            page.nextVersionIDMarker = info.versionID
+            count += 1
+            return true
+        }
+
+        // Where the walk starts: the first name in scope after the key marker. A key's
+        // version keys are `name · 0x00 · …`, so the names after `name` start at `name · 0x01`
+        // (keys contain no NUL); a marker inside a common prefix skips the whole prefix.
+        var seek = scope
+        if let marker = keyMarker, !marker.isEmpty {
+            let markerBytes = Array(marker.utf8)
+            var after = base + markerBytes + [1]
+            if let common = commonPrefix(markerBytes), let next = IndexKey.successor(ofPrefix: base + common) {
+                after = next
+            } else if let versionIDMarker, !versionIDMarker.isEmpty, markerBytes.starts(with: prefixBytes) {
+                // Resume inside the marker's key, after the version named.
+                let wanted = versionIDMarker == "null" ? "" : versionIDMarker
+                let list = try versionList(index, txn, bucket: bucket, key: marker)
+                if let i = list.firstIndex(where: { $0.versionID == wanted }) {
+                    for (j, info) in list.enumerated().dropFirst(i + 1) where !add(info, isLatest: j == 0) { return page }
+                }
+            }
+            if !after.lexicographicallyPrecedes(seek) { seek = after }
+        }
+
+        while true {
+            // The next name: the smaller of the next `objects` key and the next `versions` key's name.
+            let fromObjects = try txn.withCursor(index.objects) { try $0.seek(atOrAfter: seek)?.key }
+            let fromVersions = try txn.withCursor(index.versions) { try $0.seek(atOrAfter: seek).map { Array($0.key.dropLast(9)) } }
+            let candidates = [fromObjects, fromVersions].compactMap { $0 }.filter { $0.starts(with: scope) }
+            guard let name = candidates.min(by: { $0.lexicographicallyPrecedes($1) }) else { break }
+            let keyBytes = IndexKey.isLongForm(name) ? nil : Array(name[base.count...])
+            let list: [ObjectInfo]
+            if let keyBytes {
+                list = try versionList(index, txn, bucket: bucket, key: String(decoding: keyBytes, as: UTF8.self))
+            } else {
+                list = try longNameVersions(index, txn, name: name)
+            }
+            let key = list.first.map { Array($0.key.utf8) } ?? keyBytes ?? []
+            if let common = commonPrefix(key) {
+                if count == maxKeys {
+                    page.isTruncated = true
+                    break
+                }
+                page.commonPrefixes.append(String(decoding: common, as: UTF8.self))
+                page.nextKeyMarker = String(decoding: common, as: UTF8.self)
+                page.nextVersionIDMarker = nil
+                count += 1
+                guard let next = IndexKey.successor(ofPrefix: base + common) else { break }
+                seek = next
+                continue
+            }
+            for (i, info) in list.enumerated() where !add(info, isLatest: i == 0) { return page }
+            seek = name + [1]
+        }
+        if !page.isTruncated {
+            page.nextKeyMarker = nil
+            page.nextVersionIDMarker = nil
+        }
+        return page
+    }
+
+    /// Versions under a long-form name (keys longer than the inline limit), newest first.
+    private static func longNameVersions(_ index: ObjectIndex, _ txn: Transaction, name: [UInt8]) throws -> [ObjectInfo] {
+        var out: [ObjectInfo] = []
+        if let value = try txn.get(index.objects, name) { out.append(try IndexValue.object(value)) }
+        try txn.withCursor(index.versions) { c in
+            var entry = try c.seek(atOrAfter: name + [0])
+            while let e = entry, e.key.starts(with: name + [0]) {
+                out.append(try IndexValue.object(e.value))
+                entry = try c.next()
+            }
+        }
+        return out
+    }
+}
