@@ -11,7 +11,7 @@ import requests
 from botocore.exceptions import ClientError
 
 import compat_helpers as h
-from conftest import SKIP_UNDER_MOTO, make_client
+from conftest import SKIP_UNDER_MOTO, make_client, unique_bucket
 
 ORIGIN = "https://app.example.com"
 VARY = "Origin, Access-Control-Request-Headers, Access-Control-Request-Method"
@@ -371,3 +371,28 @@ def test_post_upload_with_cors(s3, bucket):
         r = web.post(post["url"], files=parts, headers={"Origin": ORIGIN})
     assert r.status_code == 204, r.text
     assert r.headers["Access-Control-Allow-Origin"] == ORIGIN
+
+
+# ---------------------------------------------------------------- AWS CLI s3api
+
+from test_awscli import aws  # noqa: E402,F401  (the v1/v2 fixture)
+
+
+@SKIP_UNDER_MOTO
+def test_awscli_cors(aws, tmp_path):  # noqa: F811
+    import json
+
+    name = unique_bucket(f"{aws.major}-cors")
+    aws.api("create-bucket", "--bucket", name)
+    missing = aws.run("s3api", "get-bucket-cors", "--bucket", name, check=False)
+    assert missing.returncode != 0 and b"NoSuchCORSConfiguration" in missing.stderr
+    config = {"CORSRules": [{"AllowedOrigins": [ORIGIN], "AllowedMethods": ["PUT", "GET"], "AllowedHeaders": ["*"],
+                             "ExposeHeaders": ["ETag"], "MaxAgeSeconds": 600}]}
+    aws.api("put-bucket-cors", "--bucket", name, "--cors-configuration", json.dumps(config))
+    assert aws.api("get-bucket-cors", "--bucket", name)["CORSRules"][0]["AllowedMethods"] == ["PUT", "GET"]
+    refused = aws.run("s3api", "put-bucket-cors", "--bucket", name, "--cors-configuration",
+                      json.dumps({"CORSRules": [{"AllowedOrigins": ["*"], "AllowedMethods": ["PATCH"]}]}), check=False)
+    assert refused.returncode != 0 and b"InvalidRequest" in refused.stderr
+    aws.api("delete-bucket-cors", "--bucket", name)
+    missing = aws.run("s3api", "get-bucket-cors", "--bucket", name, check=False)
+    assert missing.returncode != 0 and b"NoSuchCORSConfiguration" in missing.stderr
