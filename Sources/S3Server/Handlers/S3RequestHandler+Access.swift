@@ -210,33 +210,34 @@ extension S3RequestHandler {
 
     // MARK: - Object ACL
 
-    func getObjectAcl(_ context: Context) async throws -> S3Response {
+    /// The object version an ACL operation addresses (`versionId` or the current one),
+    /// read and authorized, and the response that names it.
+    private func aclTarget(_ context: Context, method: String) async throws
+        -> (bucket: BucketAccess, versionID: String?, info: ObjectInfo, response: S3Response) {
         let bucket = try requireBucket(context)
         let versionID = try Self.requestedVersion(context.request)
-        let info = try await Self.mappingVersionErrors(key: context.key, versionId: versionID, method: "GET") {
+        let info = try await Self.mappingVersionErrors(key: context.key, versionId: versionID, method: method) {
             try await store.headObject(bucket: context.bucket, key: context.key, versionID: versionID)
         }
         try context.access.authorize(object: info)
-        var response = S3Response.xml(bucket.objectACL(info).render(users: users))
-        if versionID != nil || !info.versionID.isEmpty {
-            response.headers.add(name: "x-amz-version-id", value: Self.showVersion(info.versionID))
-        }
-        return response
-    }
-
-    func putObjectAcl(_ context: Context) async throws -> S3Response {
-        let bucket = try requireBucket(context)
-        let versionID = try Self.requestedVersion(context.request)
-        let info = try await Self.mappingVersionErrors(key: context.key, versionId: versionID, method: "PUT") {
-            try await store.headObject(bucket: context.bucket, key: context.key, versionID: versionID)
-        }
-        try context.access.authorize(object: info)
-        let owner = bucket.objectOwner(info)
-        let acl = try await requestedACL(context, owner: owner, bucketOwner: bucket.owner)
         var response = S3Response()
         if versionID != nil || !info.versionID.isEmpty {
             response.headers.add(name: "x-amz-version-id", value: Self.showVersion(info.versionID))
         }
+        return (bucket, versionID, info, response)
+    }
+
+    func getObjectAcl(_ context: Context) async throws -> S3Response {
+        let (bucket, _, info, named) = try await aclTarget(context, method: "GET")
+        var response = S3Response.xml(bucket.objectACL(info).render(users: users))
+        for field in named.headers { response.headers.add(name: field.name, value: field.value) }
+        return response
+    }
+
+    func putObjectAcl(_ context: Context) async throws -> S3Response {
+        let (bucket, versionID, info, response) = try await aclTarget(context, method: "PUT")
+        let owner = bucket.objectOwner(info)
+        let acl = try await requestedACL(context, owner: owner, bucketOwner: bucket.owner)
         if !bucket.aclsEnabled {
             guard context.request.header("x-amz-acl") == "bucket-owner-full-control" || acl == .privateACL(owner: bucket.owner) else {
                 throw S3Error.accessControlListNotSupported()
