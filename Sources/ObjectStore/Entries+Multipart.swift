@@ -21,9 +21,13 @@ public struct UploadInfo: Sendable, Equatable {
     public var acl: [UInt8] = []
     /// The canonical id of whoever started the upload (ListMultipartUploads' Initiator).
     public var initiator: String?
+    /// Tags given at creation (`x-amz-tagging`), set on the object at completion
+    /// (extension field 1 of the createUpload payload).
+    public var tags: [String: String]
 
     public init(bucket: String, key: String, uploadId: String, initiated: Int64, metadata: [String: String],
-                checksumAlgorithm: String?, checksumType: String?) {
+                checksumAlgorithm: String?, checksumType: String?, tags: [String: String] = [:]) {
+        self.tags = tags
         self.bucket = bucket
         self.key = key
         self.uploadId = uploadId
@@ -81,8 +85,22 @@ extension Payload {
         if !u.acl.isEmpty { attributes["acl"] = String(decoding: u.acl, as: UTF8.self) }
         attributes["initiator"] = u.initiator
         writePairs(&w, attributes)
-        w.write(UInt16(0))
+        if u.tags.isEmpty {
+            w.write(UInt16(0))
+        } else {
+            w.write(UInt16(1))
+            var field = ByteWriter()
+            writePairs(&field, u.tags)
+            w.write(UploadExtension.tags)
+            w.writeBlob(field.bytes)
+        }
         return w.bytes
+    }
+
+    /// Extension tags of the createUpload payload.
+    enum UploadExtension {
+        /// `pairs`: the tags the completed object gets.
+        static let tags: UInt16 = 1
     }
 
     static func decodeUpload(_ bytes: [UInt8], offset: Int = 0) throws -> UploadInfo {
@@ -91,9 +109,18 @@ extension Payload {
         let bucket = try r.readString(), key = try r.readString(), id = try r.readString()
         let initiated = try r.read(Int64.self)
         let metadata = try readPairs(&r), attributes = try readPairs(&r)
-        try skipExtensions(&r)
+        var tags: [String: String] = [:]
+        for _ in 0..<(try r.read(UInt16.self)) {
+            let tag = try r.read(UInt16.self)
+            let value = try r.readBlob()
+            if tag == UploadExtension.tags {
+                var field = ByteReader(value)
+                tags = try readPairs(&field)
+            }
+        }
         var upload = UploadInfo(bucket: bucket, key: key, uploadId: id, initiated: initiated, metadata: metadata,
-                                checksumAlgorithm: attributes["checksum-algorithm"], checksumType: attributes["checksum-type"])
+                                checksumAlgorithm: attributes["checksum-algorithm"], checksumType: attributes["checksum-type"],
+                                tags: tags)
         upload.acl = attributes["acl"].map { Array($0.utf8) } ?? []
         upload.initiator = attributes["initiator"]
         return upload

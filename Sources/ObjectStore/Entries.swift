@@ -39,6 +39,9 @@ public struct ObjectInfo: Sendable, Equatable {
 
     /// The sequence that orders this version among the key's versions (newest first).
     public var orderSequence: UInt64 { versionSequence ?? sequence }
+    /// Object tags (PutObjectTagging, `x-amz-tagging`), key → value; they belong to this
+    /// version (extension field 5).
+    public var tags: [String: String] = [:]
 
     public init(bucket: String, key: String, versionID: String = "", size: UInt64, lastModified: Int64,
                 etag: String, metadata: [String: String] = [:], checksums: [String: String] = [:],
@@ -100,7 +103,7 @@ enum Payload {
         }
         let hasPartChecksums = o.partChecksums.contains { !$0.isEmpty }
         w.write(UInt16((o.completesUpload == nil ? 0 : 1) + (hasPartChecksums ? 1 : 0) + (o.isDeleteMarker ? 1 : 0)
-                       + (o.versionSequence == nil ? 0 : 1)))
+                       + (o.versionSequence == nil ? 0 : 1) + (o.tags.isEmpty ? 0 : 1)))
         if let upload = o.completesUpload {
             w.write(Extension.completesUpload)
             w.writeBlob(Array(upload.utf8))
@@ -122,6 +125,12 @@ enum Payload {
             w.write(Extension.versionSequence)
             w.writeBlob(field.bytes)
         }
+        if !o.tags.isEmpty {
+            var field = ByteWriter()
+            writePairs(&field, o.tags)
+            w.write(Extension.tags)
+            w.writeBlob(field.bytes)
+        }
         return w.bytes
     }
 
@@ -135,6 +144,8 @@ enum Payload {
         static let deleteMarker: UInt16 = 3
         /// `u64`: the sequence that orders a re-committed version (its first commit's).
         static let versionSequence: UInt16 = 4
+        /// `pairs`: the object's tags.
+        static let tags: UInt16 = 5
     }
 
     /// Extension tags of the delete entry.
@@ -175,6 +186,10 @@ enum Payload {
             if tag == Extension.versionSequence {
                 var field = ByteReader(value)
                 info.versionSequence = try field.read(UInt64.self)
+            }
+            if tag == Extension.tags {
+                var field = ByteReader(value)
+                info.tags = try readPairs(&field)
             }
         }
         return info

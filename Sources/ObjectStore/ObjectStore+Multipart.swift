@@ -84,12 +84,12 @@ extension ObjectStore {
     /// CreateMultipartUpload.
     public func createUpload(bucket: String, key: String, metadata: [String: String],
                              checksumAlgorithm: String?, checksumType: String?, acl: [UInt8] = [],
-                             initiator: String? = nil) async throws -> UploadInfo {
+                             initiator: String? = nil, tags: [String: String] = [:]) async throws -> UploadInfo {
         try Validation.checkKey(key)
         let now = Self.now()
         let id = UploadIds.next(now: now)
         var upload = UploadInfo(bucket: bucket, key: key, uploadId: id, initiated: now, metadata: metadata,
-                                checksumAlgorithm: checksumAlgorithm, checksumType: checksumType)
+                                checksumAlgorithm: checksumAlgorithm, checksumType: checksumType, tags: tags)
         upload.acl = acl
         upload.initiator = initiator
         try await commit(.createUpload, payload: Payload.encode(upload), upload: .open(uploadId: id, bucket: bucket)) { view in
@@ -215,6 +215,7 @@ extension ObjectStore {
                               etag: etag, metadata: upload.metadata, checksums: try checksums(selected), acl: upload.acl,
                               partSizes: selected.map(\.size), extents: selected.flatMap(\.extents))
         info.completesUpload = uploadId
+        info.tags = upload.tags
         info.partChecksums = selected.map(\.checksums)
         let versions = selected.map { ($0.partNumber, $0.sequence) }
         let (_, built) = try await commit { [info] view in

@@ -6,17 +6,17 @@ extension ObjectStore {
     /// Starts a streamed PUT. Fails fast if the bucket does not exist (checked again,
     /// atomically, at commit).
     public func makeWriter(bucket: String, key: String, metadata: [String: String] = [:], acl: [UInt8] = [],
-                           conditions: WriteConditions = .init()) async throws -> ObjectWriter {
+                           tags: [String: String] = [:], conditions: WriteConditions = .init()) async throws -> ObjectWriter {
         try Validation.checkKey(key)
         _ = try await self.bucket(bucket)
-        return ObjectWriter(store: self, bucket: bucket, key: key, metadata: metadata, acl: acl, conditions: conditions)
+        return ObjectWriter(store: self, bucket: bucket, key: key, metadata: metadata, acl: acl, tags: tags, conditions: conditions)
     }
 
     /// Stores a whole object from memory.
     @discardableResult
     public func putObject(bucket: String, key: String, data: [UInt8], metadata: [String: String] = [:],
-                          conditions: WriteConditions = .init()) async throws -> ObjectInfo {
-        let writer = try await makeWriter(bucket: bucket, key: key, metadata: metadata, conditions: conditions)
+                          tags: [String: String] = [:], conditions: WriteConditions = .init()) async throws -> ObjectInfo {
+        let writer = try await makeWriter(bucket: bucket, key: key, metadata: metadata, tags: tags, conditions: conditions)
         try await writer.write(data)
         return try await writer.finish()
     }

@@ -24,6 +24,14 @@ public struct DeleteResult: Sendable, Equatable {
     public var versionID: String?
     /// A delete marker was made, or the version removed was one.
     public var isDeleteMarker: Bool
+    /// Whether anything was written (false: nothing to delete, or the condition of
+    /// ``ObjectStore/deleteObject(bucket:key:versionID:ifCurrentSequence:)`` failed).
+    /// Not part of what the answer says, so not compared.
+    public var wroteRecord = true
+
+    public static func == (a: DeleteResult, b: DeleteResult) -> Bool {
+        a.versionID == b.versionID && a.isDeleteMarker == b.isDeleteMarker
+    }
 }
 
 /// One page of ListObjectVersions: versions and delete markers in key order, newest
@@ -98,12 +106,22 @@ extension ObjectStore {
     /// marker with a fresh id becomes the current version; Suspended, a `null` delete marker
     /// replaces the `null` version. With `versionID` (empty: the `null` version) that
     /// version or marker is removed for good; one that does not exist succeeds, as in S3.
+    ///
+    /// `ifCurrentSequence` (lifecycle expiration): delete the current version only if it
+    /// is still the commit with this sequence, checked atomically with the delete, so a
+    /// version written after the caller looked is never expired.
     @discardableResult
-    public func deleteObject(bucket: String, key: String, versionID: String? = nil) async throws -> DeleteResult {
+    public func deleteObject(bucket: String, key: String, versionID: String? = nil,
+                             ifCurrentSequence: UInt64? = nil) async throws -> DeleteResult {
         try Validation.checkKey(key)
         do {
             let (_, built) = try await commit { view in
                 guard try view.bucketExists(bucket) else { throw StoreError.noSuchBucket(bucket) }
+                if let ifCurrentSequence, versionID == nil {
+                    // A pending version (sequence 0 in the view) is newer than any read one.
+                    guard let current = try view.object(bucket: bucket, key: key), current.sequence == ifCurrentSequence
+                    else { throw AlreadyGone() }
+                }
                 if let versionID {
                     let list = try view.versions(bucket: bucket, key: key)
                     guard let target = list.first(where: { $0.versionID == versionID }) else { throw AlreadyGone() }
@@ -133,7 +151,7 @@ extension ObjectStore {
             if let marker = built.removed { return DeleteResult(versionID: marker.versionID, isDeleteMarker: true) }
             return DeleteResult(versionID: nil, isDeleteMarker: false)
         } catch is AlreadyGone {
-            return DeleteResult(versionID: versionID, isDeleteMarker: false)
+            return DeleteResult(versionID: versionID, isDeleteMarker: false, wroteRecord: false)
         }
     }
 

@@ -49,6 +49,8 @@ public final class ObjectWriter: @unchecked Sendable {
     public let metadata: [String: String]
     /// The encoded ACL stored with the object (``ObjectInfo/acl``).
     public let acl: [UInt8]
+    /// The object's tags (`x-amz-tagging`).
+    public let tags: [String: String]
     public let conditions: WriteConditions
     private let store: ObjectStore
     private var buffer: [UInt8] = []
@@ -59,9 +61,10 @@ public final class ObjectWriter: @unchecked Sendable {
     private var registered: UInt64?
 
     init(store: ObjectStore, bucket: String, key: String, metadata: [String: String], acl: [UInt8] = [],
-         conditions: WriteConditions) {
+         tags: [String: String] = [:], conditions: WriteConditions) {
         self.acl = acl
         self.store = store
+        self.tags = tags
         self.bucket = bucket
         self.key = key
         self.metadata = metadata
@@ -183,9 +186,11 @@ public final class ObjectWriter: @unchecked Sendable {
         let (_, built) = try await store.commit(prepare: {
             try self.flushNow()
             let digest = try self.finalDigest(contentMD5: contentMD5)
-            self.committed = ObjectInfo(bucket: bucket, key: key, size: self.size, lastModified: ObjectStore.now(),
-                                        etag: digest.map { String(format2: $0) }.joined(), metadata: self.metadata,
-                                        checksums: checksums, acl: self.acl, extents: self.extents)
+            var info = ObjectInfo(bucket: bucket, key: key, size: self.size, lastModified: ObjectStore.now(),
+                                  etag: digest.map { String(format2: $0) }.joined(), metadata: self.metadata,
+                                  checksums: checksums, acl: self.acl, extents: self.extents)
+            info.tags = self.tags
+            self.committed = info
         }, build: { view in
             guard try view.bucketExists(bucket) else { throw StoreError.noSuchBucket(bucket) }
             try conditions.check(try view.object(bucket: bucket, key: key), key: key)

@@ -78,16 +78,18 @@ public struct S3Error: Error, Sendable, Hashable, CustomStringConvertible {
         case accessForbidden = "AccessForbidden"
         case badRequest = "BadRequest"
         case noSuchCORSConfiguration = "NoSuchCORSConfiguration"
-    case invalidPolicyDocument = "InvalidPolicyDocument"
-    case maxPostPreDataLengthExceeded = "MaxPostPreDataLengthExceededError"
-    case malformedPOSTRequest = "MalformedPOSTRequest"
+        case invalidPolicyDocument = "InvalidPolicyDocument"
+        case maxPostPreDataLengthExceeded = "MaxPostPreDataLengthExceededError"
+        case malformedPOSTRequest = "MalformedPOSTRequest"
+        case invalidTag = "InvalidTag"
+        case noSuchTagSet = "NoSuchTagSet"
 
         var status: HTTPResponseStatus {
             switch self {
             case .accessDenied, .invalidAccessKeyId, .requestTimeTooSkewed, .signatureDoesNotMatch, .accessForbidden:
                 return .forbidden
             case .noSuchBucket, .noSuchKey, .noSuchUpload, .noSuchVersion, .noSuchLifecycleConfiguration,
-                 .noSuchCORSConfiguration:
+                 .noSuchCORSConfiguration, .noSuchTagSet:
                 return .notFound
             case .noSuchBucketPolicy, .noSuchPublicAccessBlockConfiguration, .ownershipControlsNotFoundError:
                 return .notFound
@@ -105,7 +107,7 @@ public struct S3Error: Error, Sendable, Hashable, CustomStringConvertible {
             case .notImplemented: return .notImplemented
             case .slowDown, .serviceUnavailable: return .serviceUnavailable
             case .insufficientStorage: return .insufficientStorage
-            case .metadataTooLarge, .invalidStorageClass: return .badRequest
+            case .metadataTooLarge, .invalidStorageClass, .invalidTag, .badRequest: return .badRequest
             case .authorizationHeaderMalformed, .authorizationQueryParametersError, .badDigest,
                  .entityTooLarge, .entityTooSmall, .incompleteBody, .invalidArgument,
                  .invalidBucketName, .invalidDigest, .invalidPart, .invalidPartOrder,
@@ -414,7 +416,16 @@ extension S3Error {
         S3Error(.accessForbidden, message, [Field("Method", method), Field("ResourceType", resourceType)])
     }
 
-    /// 400 BadRequest: a request S3 cannot make sense of (a preflight without Origin).
+    /// 400: a tag breaks S3's rules (key or value too long, duplicate key, `aws:` prefix).
+    public static func invalidTag(_ message: String, key: String? = nil, value: String? = nil) -> S3Error {
+        var fields: [Field] = []
+        if let key { fields.append(Field("TagKey", key)) }
+        if let value { fields.append(Field("TagValue", value)) }
+        return S3Error(.invalidTag, message, fields)
+    }
+
+    /// 400 BadRequest: S3's code for some limits (more than 10 tags on an object) and for
+    /// requests it cannot make sense of (a preflight without Origin).
     public static func badRequest(_ message: String) -> S3Error {
         S3Error(.badRequest, message)
     }
@@ -434,6 +445,11 @@ extension S3Error {
     /// 400: the form fields before the file of a browser POST upload are too large.
     public static var maxPostPreDataLengthExceeded: S3Error {
         S3Error(.maxPostPreDataLengthExceeded, "Your POST request fields preceeding the upload file was too large.")
+    }
+
+    /// 404: the bucket has no tags (GetBucketTagging).
+    public static func noSuchTagSet(bucket: String) -> S3Error {
+        S3Error(.noSuchTagSet, "The TagSet does not exist", [Field("BucketName", bucket)])
     }
 
     /// 400: x-amz-storage-class names no storage class S3 knows.

@@ -82,6 +82,12 @@ struct Serve: AsyncParsableCommand {
     @Option(name: .long, help: "Abort multipart uploads older than this many seconds (a bucket lifecycle rule AbortIncompleteMultipartUpload overrides it per key prefix). Default 86400.")
     var abortUploadsAfter: Int64?
 
+    @Option(name: .long, help: "Length of one lifecycle day in seconds, for watching lifecycle rules (Expiration Days, AbortIncompleteMultipartUpload) act in tests. Default 86400.")
+    var lifecycleDaySeconds: Int64?
+
+    @Option(name: .long, help: "Seconds between lifecycle worker passes (expiring objects, aborting uploads). Default: a quarter of --abort-uploads-after, at most 600.")
+    var lifecycleInterval: Int64?
+
     @Option(name: .long, help: "Roll over to a new segment file at this size (64K to 1T, e.g. 64M). Default 1G.")
     var segmentSize: String?
 
@@ -133,6 +139,8 @@ struct Serve: AsyncParsableCommand {
             ("idle-timeout", idleTimeout.map(String.init)),
             ("header-timeout", headerTimeout.map(String.init)), ("tls-cert", tlsCert), ("tls-key", tlsKey),
             ("tls-self-signed", tlsSelfSigned ? "true" : nil),
+            ("lifecycle-day-seconds", lifecycleDaySeconds.map(String.init)),
+            ("lifecycle-interval", lifecycleInterval.map(String.init)),
         ]
         return Dictionary(uniqueKeysWithValues: given.compactMap { name, value in value.map { (name, $0) } })
     }
@@ -141,6 +149,7 @@ struct Serve: AsyncParsableCommand {
         "data", "host", "port", "access-key", "secret-key", "users", "region", "domain", "abort-uploads-after", "segment-size",
         "compact-threshold", "compact-interval", "log-format", "log-level", "access-log", "shutdown-timeout",
         "max-connections", "idle-timeout", "header-timeout", "tls-cert", "tls-key", "tls-self-signed",
+        "lifecycle-day-seconds", "lifecycle-interval",
     ]
 
     /// Every setting resolved from flags, environment, config file and defaults.
@@ -173,7 +182,8 @@ struct Serve: AsyncParsableCommand {
                                                   domain: settings.domain,
                                                   credentials: [settings.accessKey: settings.secretKey],
                                                   abandonedUploadMaxAgeSeconds: settings.abortUploadsAfter,
-                                                  uploadSweepIntervalSeconds: max(1, min(600, settings.abortUploadsAfter / 4)),
+                                                  uploadSweepIntervalSeconds: settings.lifecycleInterval
+                                                      ?? max(1, min(600, settings.abortUploadsAfter / 4)),
                                                   compactionThreshold: settings.compactThreshold,
                                                   compactionIntervalSeconds: settings.compactInterval,
                                                   accessLog: settings.accessLog, maxConnections: settings.maxConnections)
@@ -187,6 +197,7 @@ struct Serve: AsyncParsableCommand {
             }
         }
         configuration.idleTimeoutSeconds = settings.idleTimeout
+        configuration.lifecycleDaySeconds = settings.lifecycleDaySeconds
         configuration.headerTimeoutSeconds = settings.headerTimeout
         var caFile: String?
         do {
@@ -287,6 +298,8 @@ struct ServeSettings {
     var tlsCert: String?
     var tlsKey: String?
     var tlsSelfSigned: Bool
+    var lifecycleDaySeconds: Int64
+    var lifecycleInterval: Int64?
 
     init(_ s: SettingSources) throws {
         data = s.string("data", default: "./data")
@@ -306,6 +319,13 @@ struct ServeSettings {
         compactThreshold = try s.parse("compact-threshold", default: 0.5, what: "a number from 0 to 1") {
             Double($0).flatMap { (0...1).contains($0) ? $0 : nil }
         }
+        lifecycleDaySeconds = try s.parse("lifecycle-day-seconds", default: 86_400, what: "a positive number of seconds") {
+            Int64($0).flatMap { $0 > 0 ? $0 : nil }
+        }
+        let interval = try s.parse("lifecycle-interval", default: Int64(0), what: "a positive number of seconds") {
+            Int64($0).flatMap { $0 > 0 ? $0 : nil }
+        }
+        lifecycleInterval = interval == 0 ? nil : interval
         compactInterval = try s.parse("compact-interval", default: 60, what: "0 or more seconds") { Int64($0).flatMap { $0 >= 0 ? $0 : nil } }
         logFormat = try s.parse("log-format", default: .human, what: "human or json") { LogFormat(rawValue: $0) }
         logLevel = try s.parse("log-level", default: .info, what: "a log level (trace, debug, info, notice, warning, error, critical)") {

@@ -249,9 +249,11 @@ final class S3BrowserTests: XCTestCase {
             try await client.expect(404, "HEAD", "/forms/d")
 
             let tagging = Self.signedFields(bucket: "forms", key: "t", extraConditions: [#"["starts-with", "$tagging", ""]"#])
-                + [("tagging", "<Tagging><TagSet></TagSet></Tagging>")]
-            let notImplemented = try await Self.post(client, "forms", Self.postForm(fields: tagging, file: file))
-            XCTAssertEqual(notImplemented.status, 501)
+                + [("tagging", "<Tagging><TagSet><Tag><Key>team</Key><Value>web</Value></Tag></TagSet></Tagging>")]
+            let tagged = try await Self.post(client, "forms", Self.postForm(fields: tagging, file: file))
+            XCTAssertEqual(tagged.status, 204, tagged.bodyString)
+            let tags = try await client.expect(200, "GET", "/forms/t", query: [("tagging", nil)]).xml()
+            XCTAssertEqual(tags.texts("TagSet", "Tag", "Key"), ["team"], "the form's <Tagging> document tags the object")
 
             let huge = try await Self.unsigned(client, "POST", "/forms", headers: [
                 ("Content-Type", "multipart/form-data; boundary=strataBoundary42"),

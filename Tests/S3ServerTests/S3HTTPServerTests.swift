@@ -487,7 +487,7 @@ final class S3HTTPServerTests: S3WireTestCase {
     }
 
     /// Sub-resources Strata does not implement are refused with 501 NotImplemented,
-    /// never served as the plain operation (a `?tagging` PUT must not overwrite the object).
+    /// never served as the plain operation (a `?legal-hold` PUT must not overwrite the object).
     func testUnknownSubresourceIsNotImplemented() async throws {
         try await S3TestServer.with { server in
             try self.createBucket(server, "bucket")
@@ -496,12 +496,12 @@ final class S3HTTPServerTests: S3WireTestCase {
             let signer = self.signer(server)
             let website = try client.send(signer.sign(method: "GET", path: "/bucket", query: [("website", nil)]))
             self.assertS3Error(website, status: 501, code: "NotImplemented")
-            let tagging = Array("<Tagging><TagSet><Tag><Key>a</Key><Value>b</Value></Tag></TagSet></Tagging>".utf8)
-            let putTagging = try client.send(signer.sign(method: "PUT", path: "/bucket/key", query: [("tagging", nil)],
-                                                         body: tagging))
-            self.assertS3Error(putTagging, status: 501, code: "NotImplemented")
-            let getTagging = try client.send(signer.sign(method: "GET", path: "/bucket/key", query: [("tagging", nil)]))
-            self.assertS3Error(getTagging, status: 501, code: "NotImplemented")
+            let hold = Array("<LegalHold><Status>ON</Status></LegalHold>".utf8)
+            let putHold = try client.send(signer.sign(method: "PUT", path: "/bucket/key", query: [("legal-hold", nil)],
+                                                      body: hold))
+            self.assertS3Error(putHold, status: 501, code: "NotImplemented")
+            let getRetention = try client.send(signer.sign(method: "GET", path: "/bucket/key", query: [("retention", nil)]))
+            self.assertS3Error(getRetention, status: 501, code: "NotImplemented")
             XCTAssertEqual(try client.send(signer.sign(method: "GET", path: "/bucket/key")).bodyString, "original")
         }
     }

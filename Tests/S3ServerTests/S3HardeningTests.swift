@@ -17,7 +17,7 @@ final class S3HardeningTests: XCTestCase {
     }
 
     func testLifecycleDaysAreBounded() {
-        let document = bytes("<LifecycleConfiguration><Rule><Status>Enabled</Status><AbortIncompleteMultipartUpload>"
+        let document = bytes("<LifecycleConfiguration><Rule><Filter><Prefix></Prefix></Filter><Status>Enabled</Status><AbortIncompleteMultipartUpload>"
                              + "<DaysAfterInitiation>999999999999</DaysAfterInitiation></AbortIncompleteMultipartUpload></Rule></LifecycleConfiguration>")
         XCTAssertThrowsError(try LifecycleConfiguration.parse(document)) { error in
             XCTAssertEqual((error as? S3Error)?.code, "InvalidArgument")

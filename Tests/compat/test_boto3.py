@@ -788,8 +788,8 @@ def test_presigned_url_with_tampered_key_is_signature_does_not_match(server, cli
 def test_unsupported_subresources_are_not_implemented(s3, bucket):
     s3.put_object(Bucket=bucket, Key="k", Body=b"x")
     for call in (lambda: s3.get_bucket_website(Bucket=bucket),
-                 lambda: s3.get_bucket_tagging(Bucket=bucket),
-                 lambda: s3.get_object_tagging(Bucket=bucket, Key="k")):
+                 lambda: s3.get_bucket_replication(Bucket=bucket),
+                 lambda: s3.get_object_retention(Bucket=bucket, Key="k")):
         with pytest.raises(ClientError) as e:
             call()
         assert code_of(e) == "NotImplemented" and status_of(e) == 501, e.value.response["Error"]

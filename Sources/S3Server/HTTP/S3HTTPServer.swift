@@ -74,8 +74,10 @@ public final class S3HTTPServer: Sendable {
         self.sweeping = Task {
             guard let store = await slot.wait() else { return }
             metrics.watch(store)
-            let sweeper = UploadSweeper(store: store, defaultMaxAge: configuration.abandonedUploadMaxAgeSeconds * 1000, logger: logger)
-            await sweeper.run(interval: .seconds(configuration.uploadSweepIntervalSeconds))
+            let worker = LifecycleWorker(store: store, defaultUploadMaxAge: configuration.abandonedUploadMaxAgeSeconds * 1000,
+                                         clock: LifecycleClock(dayMilliseconds: configuration.lifecycleDaySeconds * 1000),
+                                         logger: logger)
+            await worker.run(interval: .seconds(configuration.uploadSweepIntervalSeconds))
         }
         if configuration.compactionIntervalSeconds > 0 {
             self.compacting = Task {

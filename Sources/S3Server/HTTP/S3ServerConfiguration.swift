@@ -28,8 +28,11 @@ public struct S3ServerConfiguration: Sendable {
     /// Multipart uploads older than this are aborted (unless a bucket lifecycle rule
     /// `AbortIncompleteMultipartUpload` says otherwise for their key).
     public var abandonedUploadMaxAgeSeconds: Int64
-    /// How often the sweeper looks for abandoned uploads.
+    /// How often the lifecycle worker runs (aborts abandoned uploads, expires objects).
     public var uploadSweepIntervalSeconds: Int64
+    /// How long one lifecycle day lasts, in seconds: 86 400, or less to watch lifecycle
+    /// rules act in a test (`strata serve --lifecycle-day-seconds`).
+    public var lifecycleDaySeconds: Int64 = 86_400
 
     /// Background compaction takes sealed segments whose dead ratio is at least this
     /// (also the default of `strata compact --server`).

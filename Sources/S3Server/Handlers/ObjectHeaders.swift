@@ -56,9 +56,6 @@ enum ObjectHeaders {
     static func rejectUnsupported(_ headers: HTTPHeaders) throws {
         for (name, _) in headers {
             let lower = name.lowercased()
-            if lower == "x-amz-tagging" {
-                throw S3Error.notImplemented("Object tagging (x-amz-tagging) is not implemented by Strata yet")
-            }
             if lower.hasPrefix("x-amz-server-side-encryption") {
                 throw S3Error.notImplemented("Server-side encryption (\(name)) is not implemented by Strata")
             }
@@ -78,6 +75,14 @@ enum ObjectHeaders {
             headers.add(name: name, value: value)
         }
         if checksums { addChecksums(info, to: &headers) }
+        // S3 sends the number of tags on GET and HEAD when there are any.
+        if !info.tags.isEmpty { headers.add(name: "x-amz-tagging-count", value: String(info.tags.count)) }
+    }
+
+    /// The tags of an `x-amz-tagging` header, empty without one.
+    static func tags(from headers: HTTPHeaders) throws -> [String: String] {
+        guard let value = headers.first(name: "x-amz-tagging") else { return [:] }
+        return try TagSet.parseHeader(value).tags
     }
 
     /// `x-amz-checksum-*` headers for the checksums stored with `info`.

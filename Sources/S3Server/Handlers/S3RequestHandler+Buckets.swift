@@ -62,7 +62,10 @@ extension S3RequestHandler {
         if context.request.header("x-amz-bucket-object-lock-enabled")?.lowercased() == "true" {
             throw S3Error.notImplemented("Object Lock is not implemented by Strata")
         }
-        defer { accessCache.invalidate(context.bucket) }
+        defer {
+            accessCache.invalidate(context.bucket)
+            lifecycleRules.forget(context.bucket)
+        }
         do {
             try await store.createBucket(context.bucket, attributes: attributes)
         } catch let error as StoreError where error.code == .bucketAlreadyOwnedByYou {
@@ -85,7 +88,10 @@ extension S3RequestHandler {
     }
 
     func deleteBucket(_ context: Context) async throws -> S3Response {
-        defer { accessCache.invalidate(context.bucket) }
+        defer {
+            accessCache.invalidate(context.bucket)
+            lifecycleRules.forget(context.bucket)
+        }
         try await store.deleteBucket(context.bucket)
         return S3Response(status: .noContent)
     }

@@ -13,9 +13,13 @@ extension S3RequestHandler {
         guard directive == "COPY" || directive == "REPLACE" else {
             throw S3Error.invalidArgument("Unknown metadata directive.", name: "x-amz-metadata-directive", value: directive)
         }
-        if let tagging = request.header("x-amz-tagging-directive"), tagging.uppercased() != "COPY" {
-            throw S3Error.notImplemented("Object tagging (x-amz-tagging-directive \(tagging)) is not implemented by Strata yet")
+        let taggingDirective = request.header("x-amz-tagging-directive")?.uppercased() ?? "COPY"
+        guard taggingDirective == "COPY" || taggingDirective == "REPLACE" else {
+            throw S3Error.invalidArgument("Unknown tagging directive.", name: "x-amz-tagging-directive", value: taggingDirective)
         }
+        // With REPLACE the copy gets the header's tags (none without one); with COPY the
+        // source's, and an x-amz-tagging header is ignored, as S3 does.
+        let replacedTags = taggingDirective == "REPLACE" ? try ObjectHeaders.tags(from: request.headers) : nil
         let reader = try await readCopySource(context, source)
         let sourceInfo = reader.info
         _ = try Conditional.evaluate(request.headers, etag: sourceInfo.etag, lastModified: sourceInfo.lastModified,
@@ -54,7 +58,8 @@ extension S3RequestHandler {
             if checksums.isEmpty { hasher = ChecksumHasher(algorithm) }
         }
         let writer = try await store.makeWriter(bucket: context.bucket, key: context.key, metadata: metadata,
-                                                acl: try newObjectACL(context), conditions: try writeConditions(request))
+                                                acl: try newObjectACL(context), tags: replacedTags ?? sourceInfo.tags,
+                                                conditions: try writeConditions(request))
         let info: ObjectInfo
         do {
             try await store.stream(reader) { chunk in

@@ -32,10 +32,12 @@ extension S3RequestHandler {
         try ObjectHeaders.rejectUnsupported(request.headers)
         let metadata = try ObjectHeaders.metadata(from: request.headers)
         let checksum = try Self.uploadChecksum(request.headers)
+        // Tags are checked now and given to the object at completion, as S3 does.
+        let tags = try ObjectHeaders.tags(from: request.headers)
         let upload = try await store.createUpload(bucket: context.bucket, key: context.key, metadata: metadata,
                                                   checksumAlgorithm: checksum?.algorithm.wireName,
                                                   checksumType: checksum?.type, acl: try newObjectACL(context),
-                                                  initiator: context.principal.canonicalId)
+                                                  initiator: context.principal.canonicalId, tags: tags)
         var xml = XMLWriter()
         xml.open("InitiateMultipartUploadResult", namespace: Self.namespace)
         xml.element("Bucket", upload.bucket)

@@ -17,9 +17,10 @@ extension S3RequestHandler {
             return digest
         }
         let metadata = try ObjectHeaders.metadata(from: request.headers)
+        let tags = try ObjectHeaders.tags(from: request.headers)
         let conditions = try writeConditions(request)
         let writer = try await store.makeWriter(bucket: context.bucket, key: context.key, metadata: metadata,
-                                                acl: try newObjectACL(context), conditions: conditions)
+                                                acl: try newObjectACL(context), tags: tags, conditions: conditions)
         // Nothing is visible until `writer.finish`; every check of the body happens
         // before it, so a rejected body leaves only dead data records behind.
         do {
@@ -36,6 +37,7 @@ extension S3RequestHandler {
             response.headers.add(name: "ETag", value: "\"\(info.etag)\"")
             ObjectHeaders.addChecksums(info, to: &response.headers)
             Self.addVersionHeader(info, versioning: writer.versioning, to: &response.headers)
+            await addExpiration(info, to: &response.headers)
             return response
         } catch {
             writer.abort()
@@ -155,6 +157,7 @@ extension S3RequestHandler {
             if let value = request.query(parameter) { response.headers.replaceOrAdd(name: header, value: value) }
         }
         if let partsCount { response.headers.add(name: "x-amz-mp-parts-count", value: String(partsCount)) }
+        await addExpiration(info, to: &response.headers)
         if let range, !range.isEmpty {
             response.status = .partialContent
             response.headers.add(name: "Content-Range", value: "bytes \(range.lowerBound)-\(range.upperBound - 1)/\(info.size)")

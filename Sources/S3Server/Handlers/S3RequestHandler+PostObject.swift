@@ -154,7 +154,7 @@ extension S3RequestHandler {
         var headers = HTTPHeaders()
         for (name, value) in fields.sorted(by: { $0.key < $1.key }) {
             switch name {
-            case "tagging": headers.add(name: "x-amz-tagging", value: value)
+            case "tagging": continue  // a <Tagging> document, not the header's query form: below
             case "acl", "policy", "key", "success_action_status", "success_action_redirect", "redirect": continue
             default: headers.add(name: name, value: value)
             }
@@ -187,7 +187,9 @@ extension S3RequestHandler {
         if let given = checks.first(where: { $0.digest != nil }) {
             checks.removeAll { $0.digest == nil && $0.algorithm != given.algorithm }
         }
-        let writer = try await store.makeWriter(bucket: bucket, key: key, metadata: metadata, acl: acl)
+        // S3's form field `tagging` is a <Tagging> document (the header is a query string).
+        let tags = try fields["tagging"].map { try TagSet.parse(Array($0.utf8), kind: .object).tags } ?? [:]
+        let writer = try await store.makeWriter(bucket: bucket, key: key, metadata: metadata, acl: acl, tags: tags)
         return PostUpload(accessKeyId: accessKeyId, writer: writer, contentLength: policy?.contentLength, contentMD5: contentMD5,
                           checks: checks.map { ($0.algorithm, $0.digest, ChecksumHasher($0.algorithm)) })
     }

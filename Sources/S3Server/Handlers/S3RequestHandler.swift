@@ -15,6 +15,8 @@ final class S3RequestHandler: Sendable {
     let authenticator: RequestAuthenticator
     let metrics = ServerMetrics()
     let accessCache = BucketAccessCache()
+    /// Parsed lifecycle configurations by bucket, for the `x-amz-expiration` header.
+    let lifecycleRules = LifecycleRulesCache()
 
     /// The open store. `handle` answers 503 before routing while it is not open yet, so
     /// operations never see it missing.
@@ -258,6 +260,10 @@ final class S3RequestHandler: Sendable {
                 return Operation(.bucketOwner("s3:GetBucketVersioning")) { try await self.getBucketVersioning($0) }
             case (.GET, "versions"):
                 return Operation(.bucket("s3:ListBucketVersions", .read)) { try await self.listObjectVersions($0) }
+            case (.PUT, "tagging"): return Operation(.bucketOwner("s3:PutBucketTagging")) { try await self.putBucketTagging($0) }
+            case (.GET, "tagging"): return Operation(.bucketOwner("s3:GetBucketTagging")) { try await self.getBucketTagging($0) }
+            case (.DELETE, "tagging"):
+                return Operation(.bucketOwner("s3:PutBucketTagging")) { try await self.deleteBucketTagging($0) }
             case (.PUT, "cors"): return Operation(.bucketOwner("s3:PutBucketCORS")) { try await self.putBucketCors($0) }
             case (.GET, "cors"): return Operation(.bucketOwner("s3:GetBucketCORS")) { try await self.getBucketCors($0) }
             case (.DELETE, "cors"): return Operation(.bucketOwner("s3:PutBucketCORS")) { try await self.deleteBucketCors($0) }
@@ -318,6 +324,14 @@ final class S3RequestHandler: Sendable {
             return Operation(AccessRule.object("s3:GetObjectAcl", .readACP).forVersion(versioned)) { try await self.getObjectAcl($0) }
         case (.PUT, "acl"):
             return Operation(AccessRule.object("s3:PutObjectAcl", .writeACP).forVersion(versioned)) { try await self.putObjectAcl($0) }
+        case (.GET, "tagging"):
+            return Operation(AccessRule.object("s3:GetObjectTagging", .read).forVersion(versioned)) { try await self.getObjectTagging($0) }
+        case (.PUT, "tagging"):
+            return Operation(AccessRule.objectOwner("s3:PutObjectTagging").forVersion(versioned)) { try await self.putObjectTagging($0) }
+        case (.DELETE, "tagging"):
+            return Operation(AccessRule.objectOwner("s3:DeleteObjectTagging").forVersion(versioned)) {
+                try await self.deleteObjectTagging($0)
+            }
         default: throw notImplemented(request, subresource)
         }
     }
