@@ -360,4 +360,30 @@ final class S3AccessControlTests: XCTestCase {
             try await alice.expect(404, "GET", "/versioned/k", query: [("acl", nil), ("versionId", (old.hasPrefix("A") ? "B" : "A") + String(old.dropFirst()))])
         }
     }
+
+    /// Tag conditions as S3 evaluates them: s3:ExistingObjectTag/KEY on the object's
+    /// tags, s3:RequestObjectTag/KEY on the tags a PUT asks for.
+    func testTagConditionsInPolicies() async throws {
+        try await withUsers { _, alice, bob, anonymous in
+            try await alice.expect(200, "PUT", "/tagged")
+            try await alice.expect(204, "PUT", "/tagged", query: Self.policyQuery, body: bytes("""
+                {"Statement":[
+                 {"Effect":"Allow","Principal":"*","Action":"s3:GetObject","Resource":"arn:aws:s3:::tagged/*",
+                  "Condition":{"StringEquals":{"s3:ExistingObjectTag/visibility":"public"}}},
+                 {"Effect":"Allow","Principal":{"CanonicalUser":"bob-id"},"Action":"s3:PutObject","Resource":"arn:aws:s3:::tagged/*"},
+                 {"Effect":"Deny","Principal":"*","Action":"s3:PutObject","Resource":"arn:aws:s3:::tagged/*",
+                  "Condition":{"Null":{"s3:RequestObjectTag/team":"true"}}}]}
+                """))
+            try await alice.expect(200, "PUT", "/tagged/open", headers: [("x-amz-tagging", "visibility=public&team=a")], body: bytes("o"))
+            try await alice.expect(200, "PUT", "/tagged/closed", headers: [("x-amz-tagging", "visibility=private&team=a")], body: bytes("c"))
+            try await anonymous.expect(200, "GET", "/tagged/open")
+            try await anonymous.expect(403, "GET", "/tagged/closed")
+            try await bob.expect(403, "PUT", "/tagged/untagged", body: bytes("u"), message: "no team tag: denied")
+            try await bob.expect(200, "PUT", "/tagged/bobs", headers: [("x-amz-tagging", "team=b")], body: bytes("b"))
+            // Retagging changes what the policy allows.
+            try await alice.expect(200, "PUT", "/tagged/closed", query: [("tagging", nil)],
+                                   body: bytes("<Tagging><TagSet><Tag><Key>visibility</Key><Value>public</Value></Tag></TagSet></Tagging>"))
+            try await anonymous.expect(200, "GET", "/tagged/closed")
+        }
+    }
 }

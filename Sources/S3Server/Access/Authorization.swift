@@ -117,9 +117,16 @@ struct RequestAccess: Sendable {
         guard rule.needsObject else { return }
         // The bucket did not exist when the request began: nothing was granted.
         guard let bucket else { throw S3Error.accessDenied() }
-        guard policyDecision != .deny else { throw S3Error.accessDenied() }
+        var decision = policyDecision
+        if bucket.policy?.usesExistingObjectTags == true {
+            // s3:ExistingObjectTag/KEY: the object's tags are known now.
+            var withTags = keys
+            for (key, value) in info.tags { withTags["s3:existingobjecttag/\(key.lowercased())"] = [value] }
+            decision = Self.decide(principal: principal, rule: rule, bucket: bucket, resource: resource, keys: withTags)
+        }
+        guard decision != .deny else { throw S3Error.accessDenied() }
         let acl = bucket.objectACL(info)
-        if policyDecision == .allow && acl.owner == bucket.owner { return }
+        if decision == .allow && acl.owner == bucket.owner { return }
         let isOwner = !principal.isAnonymous && principal.canonicalId == acl.owner
         let ignorePublic = bucket.publicAccessBlock?.ignorePublicAcls == true
         switch rule.need {
@@ -194,6 +201,11 @@ enum ConditionKeys {
         case .sigV2Presigned: keys["s3:signatureversion"] = ["AWS"]; keys["s3:authtype"] = ["REST-QUERY-STRING"]
         case .browserForm: keys["s3:authtype"] = ["POST"]
         case .anonymous: break
+        }
+        // s3:RequestObjectTag/KEY and s3:RequestObjectTagKeys, from the tags a write asks for.
+        if let tagging = header("x-amz-tagging"), let tags = try? TagSet.parseHeader(tagging).tags {
+            for (key, value) in tags { keys["s3:requestobjecttag/\(key.lowercased())"] = [value] }
+            keys["s3:requestobjecttagkeys"] = tags.keys.sorted()
         }
         for name in ["prefix", "delimiter", "max-keys", "versionId"] {
             if let value = request.query(name) { keys["s3:\(name.lowercased())"] = [value] }

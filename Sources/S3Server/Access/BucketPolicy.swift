@@ -48,6 +48,12 @@ struct BucketPolicy: Sendable {
 
     var statements: [Statement]
 
+    /// Whether a condition names an object's existing tags (`s3:ExistingObjectTag/KEY`):
+    /// then the object step of an authorization evaluates the policy again with them.
+    var usesExistingObjectTags: Bool {
+        statements.contains { $0.conditions.contains { $0.key.hasPrefix("s3:existingobjecttag/") } }
+    }
+
     /// The largest policy S3 accepts: 20 KB.
     static let maxSize = 20 * 1024
 
