@@ -76,7 +76,7 @@ struct RequestAccess: Sendable {
     let rule: AccessRule
     /// nil when the bucket does not exist (the handler answers NoSuchBucket) or the
     /// operation needs none.
-    let bucket: BucketAccess?
+    let bucket: BucketSettings?
     let resource: String
     let keys: [String: [String]]
     /// The policy's verdict: `.allow` settles the object step too.
@@ -84,7 +84,7 @@ struct RequestAccess: Sendable {
 
     /// Whether the policy or the bucket's ACL and ownership allow `rule` before any object
     /// is read. For object needs this is only the policy's word (`.none` = ask the object).
-    static func decide(principal: Principal, rule: AccessRule, bucket: BucketAccess, resource: String,
+    static func decide(principal: Principal, rule: AccessRule, bucket: BucketSettings, resource: String,
                        keys: [String: [String]]) -> BucketPolicy.Decision {
         var decision = bucket.policy?.evaluate(principal: principal, action: rule.action, resource: resource, keys: keys) ?? .none
         // Block Public Access, RestrictPublicBuckets: a public policy admits only the

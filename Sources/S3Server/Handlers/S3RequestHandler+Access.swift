@@ -35,7 +35,7 @@ extension S3RequestHandler {
         default:
             break
         }
-        guard let name, let bucket = try await bucketAccess(name) else {
+        guard let name, let bucket = try await bucketSettings(name) else {
             return RequestAccess(principal: principal, rule: rule, bucket: nil, resource: "", keys: [:], policyDecision: .none)
         }
         let resource = key.map { "arn:aws:s3:::\(name)/\($0)" } ?? "arn:aws:s3:::\(name)"
@@ -87,31 +87,41 @@ extension S3RequestHandler {
     }
 
     /// The access settings of a bucket (cached), or nil if it does not exist.
-    func bucketAccess(_ name: String) async throws -> BucketAccess? {
-        if let cached = accessCache.get(name) { return cached }
-        let generation = accessCache.generation
+    func bucketSettings(_ name: String) async throws -> BucketSettings? {
+        if let cached = settingsCache.get(name) { return cached }
+        let generation = settingsCache.generation
         let loaded: (bucket: BucketInfo, configs: [String: [UInt8]])
         do {
             loaded = try await store.bucketWithConfigs(name)
         } catch let error as StoreError where error.code == .noSuchBucket {
             return nil
         }
-        let access = try BucketAccess(bucket: loaded.bucket, configs: loaded.configs, defaultOwner: defaultOwner, users: users)
-        accessCache.insert(name, access, loadedAt: generation)
+        let access = try BucketSettings(bucket: loaded.bucket, configs: loaded.configs, defaultOwner: defaultOwner, users: users)
+        settingsCache.insert(name, access, loadedAt: generation)
         return access
     }
 
     /// The owner of buckets created before owners were recorded: the root credentials.
     var defaultOwner: String { users.principals.first { $0.isRoot }?.canonicalId ?? Principal.anonymous.canonicalId }
 
-    /// Stores an access setting of a bucket and forgets the cached settings.
-    func putAccessConfig(_ context: Context, name: String, document: [UInt8]) async throws {
-        defer { accessCache.invalidate(context.bucket) }
+    /// Stores a configuration document of the request's bucket (empty: removes it) and
+    /// forgets the cached settings. Every configuration change goes through here.
+    func storeBucketConfig(_ context: Context, name: String, document: [UInt8]) async throws {
+        defer { settingsCache.invalidate(context.bucket) }
         try await store.putBucketConfig(bucket: context.bucket, name: name, document: document)
     }
 
+    /// A stored configuration document as GET returns it (as stored: validated when PUT),
+    /// or `missing` (S3's NoSuch… error) when the bucket has none.
+    func storedConfigResponse(_ context: Context, name: String, missing: S3Error) async throws -> S3Response {
+        guard let document = try await store.bucketConfig(bucket: context.bucket, name: name) else { throw missing }
+        var response = S3Response.xml("")
+        response.body = .bytes(ByteBuffer(bytes: document))
+        return response
+    }
+
     /// The bucket's settings as loaded for this request; NoSuchBucket if there is none.
-    func requireBucket(_ context: Context) throws -> BucketAccess {
+    func requireBucket(_ context: Context) throws -> BucketSettings {
         guard let bucket = context.access.bucket else { throw S3Error.noSuchBucket(bucket: context.bucket) }
         return bucket
     }
@@ -131,7 +141,7 @@ extension S3RequestHandler {
 
     /// The stored form of an object ACL a request asked for (nil: none asked), under the
     /// bucket's Object Ownership and Block Public Access settings.
-    func objectACL(requested: AccessControlList?, cannedName: String?, principal: Principal, bucket: BucketAccess) throws -> [UInt8] {
+    func objectACL(requested: AccessControlList?, cannedName: String?, principal: Principal, bucket: BucketSettings) throws -> [UInt8] {
         switch bucket.ownership {
         case .bucketOwnerEnforced:
             // Only bucket-owner-full-control (or an ACL equal to the default) may be sent.
@@ -155,19 +165,19 @@ extension S3RequestHandler {
     func newBucketAttributes(_ context: Context) throws -> [String: String] {
         let request = context.request
         let owner = context.principal.canonicalId
-        var attributes = [BucketAccess.Config.ownerAttribute: owner]
+        var attributes = [BucketSettings.Config.ownerAttribute: owner]
         var ownership: ObjectOwnership?
         if let text = request.header("x-amz-object-ownership") {
             guard let value = ObjectOwnership(rawValue: text) else {
                 throw S3Error.invalidArgument("Invalid x-amz-object-ownership header", name: "x-amz-object-ownership", value: text)
             }
             ownership = value
-            attributes[BucketAccess.Config.ownershipAttribute] = value.rawValue
+            attributes[BucketSettings.Config.ownershipAttribute] = value.rawValue
         }
         if let acl = try AccessControlList.fromHeaders({ request.header($0) }, owner: owner, bucketOwner: nil, users: users),
            acl != .privateACL(owner: owner) {
             if ownership == .bucketOwnerEnforced { throw S3Error.invalidBucketAclWithObjectOwnership() }
-            attributes[BucketAccess.Config.aclAttribute] = String(decoding: acl.encoded(), as: UTF8.self)
+            attributes[BucketSettings.Config.aclAttribute] = String(decoding: acl.encoded(), as: UTF8.self)
         }
         return attributes
     }
@@ -184,7 +194,7 @@ extension S3RequestHandler {
         let acl = try await requestedACL(context, owner: bucket.owner, bucketOwner: nil)
         if !bucket.aclsEnabled && acl != .privateACL(owner: bucket.owner) { throw S3Error.accessControlListNotSupported() }
         if acl.isPublic && bucket.publicAccessBlock?.blockPublicAcls == true { throw S3Error.accessDenied() }
-        try await putAccessConfig(context, name: BucketAccess.Config.acl, document: acl.encoded())
+        try await storeBucketConfig(context, name: BucketSettings.Config.acl, document: acl.encoded())
         return S3Response()
     }
 
@@ -213,7 +223,7 @@ extension S3RequestHandler {
     /// The object version an ACL operation addresses (`versionId` or the current one),
     /// read and authorized, and the response that names it.
     private func aclTarget(_ context: Context, method: String) async throws
-        -> (bucket: BucketAccess, versionID: String?, info: ObjectInfo, response: S3Response) {
+        -> (bucket: BucketSettings, versionID: String?, info: ObjectInfo, response: S3Response) {
         let bucket = try requireBucket(context)
         let versionID = try Self.requestedVersion(context.request)
         let info = try await Self.mappingVersionErrors(key: context.key, versionId: versionID, method: method) {
@@ -264,7 +274,7 @@ extension S3RequestHandler {
 
     func getBucketPolicy(_ context: Context) async throws -> S3Response {
         _ = try requireBucket(context)
-        guard let document = try await store.bucketConfig(bucket: context.bucket, name: BucketAccess.Config.policy) else {
+        guard let document = try await store.bucketConfig(bucket: context.bucket, name: BucketSettings.Config.policy) else {
             throw S3Error.noSuchBucketPolicy(bucket: context.bucket)
         }
         var response = S3Response()
@@ -278,13 +288,13 @@ extension S3RequestHandler {
         let document = try await readDocument(context, limit: BucketPolicy.maxSize + 1)
         let policy = try BucketPolicy.parse(document, bucket: context.bucket, users: users)
         if policy.isPublic && bucket.publicAccessBlock?.blockPublicPolicy == true { throw S3Error.accessDenied() }
-        try await putAccessConfig(context, name: BucketAccess.Config.policy, document: document)
+        try await storeBucketConfig(context, name: BucketSettings.Config.policy, document: document)
         return S3Response(status: .noContent)
     }
 
     func deleteBucketPolicy(_ context: Context) async throws -> S3Response {
         _ = try requireBucket(context)
-        try await putAccessConfig(context, name: BucketAccess.Config.policy, document: [])
+        try await storeBucketConfig(context, name: BucketSettings.Config.policy, document: [])
         return S3Response(status: .noContent)
     }
 
@@ -310,13 +320,13 @@ extension S3RequestHandler {
     func putPublicAccessBlock(_ context: Context) async throws -> S3Response {
         _ = try requireBucket(context)
         let block = try PublicAccessBlock.parse(try await readDocument(context, limit: 64 * 1024))
-        try await putAccessConfig(context, name: BucketAccess.Config.publicAccessBlock, document: block.render().bytes)
+        try await storeBucketConfig(context, name: BucketSettings.Config.publicAccessBlock, document: block.render().bytes)
         return S3Response()
     }
 
     func deletePublicAccessBlock(_ context: Context) async throws -> S3Response {
         _ = try requireBucket(context)
-        try await putAccessConfig(context, name: BucketAccess.Config.publicAccessBlock, document: [])
+        try await storeBucketConfig(context, name: BucketSettings.Config.publicAccessBlock, document: [])
         return S3Response(status: .noContent)
     }
 
@@ -336,13 +346,13 @@ extension S3RequestHandler {
         if ownership == .bucketOwnerEnforced && bucket.acl != .privateACL(owner: bucket.owner) {
             throw S3Error.invalidBucketAclWithObjectOwnership()
         }
-        try await putAccessConfig(context, name: BucketAccess.Config.ownershipControls, document: Array(ownership.rawValue.utf8))
+        try await storeBucketConfig(context, name: BucketSettings.Config.ownershipControls, document: Array(ownership.rawValue.utf8))
         return S3Response()
     }
 
     func deleteOwnershipControls(_ context: Context) async throws -> S3Response {
         _ = try requireBucket(context)
-        try await putAccessConfig(context, name: BucketAccess.Config.ownershipControls, document: [])
+        try await storeBucketConfig(context, name: BucketSettings.Config.ownershipControls, document: [])
         return S3Response(status: .noContent)
     }
 }

@@ -21,7 +21,7 @@ extension S3RequestHandler {
         // S3 lists the buckets the caller owns.
         let me = context.principal.canonicalId, fallback = defaultOwner
         var buckets = try await store.listBuckets().filter {
-            $0.name.hasPrefix(prefix) && ($0.attributes[BucketAccess.Config.ownerAttribute] ?? fallback) == me
+            $0.name.hasPrefix(prefix) && ($0.attributes[BucketSettings.Config.ownerAttribute] ?? fallback) == me
         }
         if let after { buckets = buckets.filter { $0.name > after } }
         let truncated = buckets.count > maxBuckets
@@ -62,15 +62,12 @@ extension S3RequestHandler {
         if context.request.header("x-amz-bucket-object-lock-enabled")?.lowercased() == "true" {
             throw S3Error.notImplemented("Object Lock is not implemented by Strata")
         }
-        defer {
-            accessCache.invalidate(context.bucket)
-            lifecycleRules.forget(context.bucket)
-        }
+        defer { settingsCache.invalidate(context.bucket) }
         do {
             try await store.createBucket(context.bucket, attributes: attributes)
         } catch let error as StoreError where error.code == .bucketAlreadyOwnedByYou {
             // Bucket names are global: someone else's bucket is BucketAlreadyExists.
-            if let existing = try await bucketAccess(context.bucket), existing.owner != context.principal.canonicalId {
+            if let existing = try await bucketSettings(context.bucket), existing.owner != context.principal.canonicalId {
                 throw S3Error.bucketAlreadyExists(bucket: context.bucket)
             }
             throw error
@@ -88,10 +85,7 @@ extension S3RequestHandler {
     }
 
     func deleteBucket(_ context: Context) async throws -> S3Response {
-        defer {
-            accessCache.invalidate(context.bucket)
-            lifecycleRules.forget(context.bucket)
-        }
+        defer { settingsCache.invalidate(context.bucket) }
         try await store.deleteBucket(context.bucket)
         return S3Response(status: .noContent)
     }

@@ -15,29 +15,25 @@ extension S3RequestHandler {
     func putBucketCors(_ context: Context) async throws -> S3Response {
         let document = try await readDocument(context, limit: 1 << 20)
         _ = try CORSConfiguration.parse(document)
-        try await store.putBucketConfig(bucket: context.bucket, name: Self.corsConfigName, document: document)
+        try await storeBucketConfig(context, name: Self.corsConfigName, document: document)
         return S3Response()
     }
 
     func getBucketCors(_ context: Context) async throws -> S3Response {
-        guard let document = try await store.bucketConfig(bucket: context.bucket, name: Self.corsConfigName) else {
-            throw S3Error.noSuchCORSConfiguration(bucket: context.bucket)
-        }
-        var response = S3Response.xml("")
-        response.body = .bytes(ByteBuffer(bytes: document))
-        return response
+        try await storedConfigResponse(context, name: Self.corsConfigName, missing: .noSuchCORSConfiguration(bucket: context.bucket))
     }
 
     func deleteBucketCors(_ context: Context) async throws -> S3Response {
         // Removing a configuration that does not exist succeeds (S3 answers 204 too).
-        try await store.putBucketConfig(bucket: context.bucket, name: Self.corsConfigName, document: [])
+        try await storeBucketConfig(context, name: Self.corsConfigName, document: [])
         return S3Response(status: .noContent)
     }
 
-    /// The bucket's CORS configuration, parsed; nil when it has none.
+    /// The bucket's CORS configuration (from the settings cache); nil when it has none.
+    /// NoSuchBucket.
     func corsConfiguration(bucket: String) async throws -> CORSConfiguration? {
-        guard let document = try await store.bucketConfig(bucket: bucket, name: Self.corsConfigName) else { return nil }
-        return try CORSConfiguration.parse(document)
+        guard let settings = try await bucketSettings(bucket) else { throw S3Error.noSuchBucket(bucket: bucket) }
+        return settings.cors
     }
 
     /// Answers a preflight `OPTIONS` request (S3 "OPTIONS object"). Browsers send it

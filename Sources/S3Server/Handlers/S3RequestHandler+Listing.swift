@@ -90,7 +90,7 @@ extension S3RequestHandler {
     }
 
     /// `owners`: the bucket's access settings, to show each object's owner; nil shows none.
-    private func writeEntries(_ page: ListPage, into xml: inout XMLWriter, parameters: ListParameters, owners: BucketAccess?) {
+    private func writeEntries(_ page: ListPage, into xml: inout XMLWriter, parameters: ListParameters, owners: BucketSettings?) {
         for object in page.objects {
             let owner = owners.map { Owner(canonicalId: $0.objectOwner(object), users: users) }
             xml.element("Contents") { xml in

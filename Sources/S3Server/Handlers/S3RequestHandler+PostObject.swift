@@ -143,12 +143,12 @@ extension S3RequestHandler {
                                          principal: principal, auth: auth, remoteAddress: remoteAddress, now: Date(),
                                          formFields: fields)
         var acl: [UInt8] = []
-        if let bucketAccess = access.bucket {
+        if let bucketSettings = access.bucket {
             let requested = try fields["acl"].map {
-                try AccessControlList.canned($0, owner: principal.isAnonymous ? bucketAccess.owner : principal.canonicalId,
-                                             bucketOwner: bucketAccess.owner)
+                try AccessControlList.canned($0, owner: principal.isAnonymous ? bucketSettings.owner : principal.canonicalId,
+                                             bucketOwner: bucketSettings.owner)
             }
-            acl = try objectACL(requested: requested, cannedName: fields["acl"], principal: principal, bucket: bucketAccess)
+            acl = try objectACL(requested: requested, cannedName: fields["acl"], principal: principal, bucket: bucketSettings)
         }
         // The other fields S3 reads as the headers of a PUT, checked and stored alike.
         var headers = HTTPHeaders()

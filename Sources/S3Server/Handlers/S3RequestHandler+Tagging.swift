@@ -65,22 +65,17 @@ extension S3RequestHandler {
     func putBucketTagging(_ context: Context) async throws -> S3Response {
         let document = try await readDocument(context, limit: 64 * 1024)
         let tags = try TagSet.parse(document, kind: .bucket)
-        try await store.putBucketConfig(bucket: context.bucket, name: Self.taggingConfigName, document: tags.encodedDocument())
+        try await storeBucketConfig(context, name: Self.taggingConfigName, document: tags.encodedDocument())
         return S3Response(status: .noContent)
     }
 
     /// The bucket's tags; 404 NoSuchTagSet when it has none.
     func getBucketTagging(_ context: Context) async throws -> S3Response {
-        guard let document = try await store.bucketConfig(bucket: context.bucket, name: Self.taggingConfigName) else {
-            throw S3Error.noSuchTagSet(bucket: context.bucket)
-        }
-        var response = S3Response.xml("")
-        response.body = .bytes(ByteBuffer(bytes: document))
-        return response
+        try await storedConfigResponse(context, name: Self.taggingConfigName, missing: .noSuchTagSet(bucket: context.bucket))
     }
 
     func deleteBucketTagging(_ context: Context) async throws -> S3Response {
-        try await store.putBucketConfig(bucket: context.bucket, name: Self.taggingConfigName, document: [])
+        try await storeBucketConfig(context, name: Self.taggingConfigName, document: [])
         return S3Response(status: .noContent)
     }
 }

@@ -60,7 +60,7 @@ extension S3RequestHandler {
             bucket: context.bucket, prefix: parameters.prefix, delimiter: parameters.delimiter,
             keyMarker: keyMarker.isEmpty ? nil : keyMarker, versionIDMarker: versionIdMarker.isEmpty ? nil : versionIdMarker,
             maxKeys: parameters.maxKeys)
-        let bucketAccess = try requireBucket(context)
+        let bucketSettings = try requireBucket(context)
         var xml = XMLWriter()
         xml.open("ListVersionsResult", namespace: Self.namespace)
         xml.element("Name", context.bucket)
@@ -77,7 +77,7 @@ extension S3RequestHandler {
         xml.element("IsTruncated", page.isTruncated ? "true" : "false")
         for entry in page.entries {
             let info = entry.info
-            let owner = Owner(canonicalId: bucketAccess.objectOwner(info), users: users)
+            let owner = Owner(canonicalId: bucketSettings.objectOwner(info), users: users)
             xml.element(info.isDeleteMarker ? "DeleteMarker" : "Version") { xml in
                 xml.element("Key", parameters.show(info.key))
                 xml.element("VersionId", Self.showVersion(info.versionID))

@@ -14,9 +14,7 @@ final class S3RequestHandler: Sendable {
     let logger: Logger
     let authenticator: RequestAuthenticator
     let metrics = ServerMetrics()
-    let accessCache = BucketAccessCache()
-    /// Parsed lifecycle configurations by bucket, for the `x-amz-expiration` header.
-    let lifecycleRules = LifecycleRulesCache()
+    let settingsCache = BucketSettingsCache()
 
     /// The open store. `handle` answers 503 before routing while it is not open yet, so
     /// operations never see it missing.

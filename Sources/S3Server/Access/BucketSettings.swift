@@ -67,9 +67,11 @@ struct PublicAccessBlock: Sendable, Equatable {
     }
 }
 
-/// Everything that decides who may do what in one bucket: its owner, ACL, policy,
-/// Block Public Access and Object Ownership settings.
-struct BucketAccess: Sendable {
+/// A bucket's settings as requests consult them: who may do what (owner, ACL, policy,
+/// Block Public Access, Object Ownership), and the parsed lifecycle and CORS
+/// configurations that shape responses. Loaded in one read and cached
+/// (``BucketSettingsCache``).
+struct BucketSettings: Sendable {
     /// Names of the bucket configurations (``ObjectStore/putBucketConfig``) and creation
     /// attributes that hold these settings.
     enum Config {
@@ -90,6 +92,10 @@ struct BucketAccess: Sendable {
     var publicAccessBlock: PublicAccessBlock?
     /// nil: never set (behaves as ObjectWriter; GetBucketOwnershipControls answers 404).
     var ownership: ObjectOwnership?
+    /// The lifecycle configuration (`x-amz-expiration` on responses).
+    var lifecycle: LifecycleConfiguration?
+    /// The CORS configuration (preflights, CORS headers on responses).
+    var cors: CORSConfiguration?
 
     var aclsEnabled: Bool { ownership != .bucketOwnerEnforced }
 
@@ -109,6 +115,9 @@ struct BucketAccess: Sendable {
         let ownershipText = configs[Config.ownershipControls].map { String(decoding: $0, as: UTF8.self) }
             ?? bucket.attributes[Config.ownershipAttribute]
         ownership = ownershipText.flatMap(ObjectOwnership.init(rawValue:))
+        // Both were validated when PUT.
+        lifecycle = present(S3RequestHandler.lifecycleConfigName).flatMap { try? LifecycleConfiguration.parse($0) }
+        cors = present(S3RequestHandler.corsConfigName).flatMap { try? CORSConfiguration.parse($0) }
     }
 
     /// The ACL an object is judged by: none of its own when ACLs are disabled (the bucket

@@ -7,10 +7,10 @@ import Synchronization
 /// after the change is committed. A reader that loaded the old settings before the change
 /// cannot put them back afterwards: ``insert(_:_:loadedAt:)`` drops what was loaded before
 /// the latest invalidation.
-final class BucketAccessCache: Sendable {
+final class BucketSettingsCache: Sendable {
     private struct State {
         var generation: UInt64 = 0
-        var entries: [String: BucketAccess] = [:]
+        var entries: [String: BucketSettings] = [:]
     }
 
     private let state = Mutex(State())
@@ -21,14 +21,14 @@ final class BucketAccessCache: Sendable {
         self.capacity = capacity
     }
 
-    func get(_ bucket: String) -> BucketAccess? {
+    func get(_ bucket: String) -> BucketSettings? {
         state.withLock { $0.entries[bucket] }
     }
 
     /// Read before loading settings from the index; pass it to ``insert(_:_:loadedAt:)``.
     var generation: UInt64 { state.withLock { $0.generation } }
 
-    func insert(_ bucket: String, _ access: BucketAccess, loadedAt generation: UInt64) {
+    func insert(_ bucket: String, _ access: BucketSettings, loadedAt generation: UInt64) {
         state.withLock {
             guard $0.generation == generation else { return }
             if $0.entries.count >= capacity { $0.entries.removeAll(keepingCapacity: true) }
