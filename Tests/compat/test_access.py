@@ -280,6 +280,32 @@ def test_browser_post_uploads_are_authorized(alice, bob, anonymous):
     assert bob.get_object_acl(Bucket=name, Key="by-bob.txt")["Owner"]["ID"] == USERS["bob"][2]
 
 
+def test_other_users_cannot_manage_versioning_tags_lifecycle_or_cors(alice, bob, anonymous):
+    name = unique_bucket("settings-denied")
+    alice.create_bucket(Bucket=name, ACL="public-read-write")
+    alice.put_object(Bucket=name, Key="k", Body=b"k", Tagging="owner=alice")
+    for other in (bob, anonymous):
+        denied(lambda: other.put_bucket_versioning(Bucket=name, VersioningConfiguration={"Status": "Enabled"}))
+        denied(lambda: other.get_bucket_versioning(Bucket=name))
+        denied(lambda: other.put_object_tagging(Bucket=name, Key="k", Tagging={"TagSet": [{"Key": "x", "Value": "y"}]}))
+        denied(lambda: other.delete_object_tagging(Bucket=name, Key="k"))
+        denied(lambda: other.get_object_tagging(Bucket=name, Key="k"))
+        denied(lambda: other.put_bucket_tagging(Bucket=name, Tagging={"TagSet": [{"Key": "x", "Value": "y"}]}))
+        denied(lambda: other.put_bucket_lifecycle_configuration(Bucket=name, LifecycleConfiguration={"Rules": [
+            {"ID": "all", "Filter": {"Prefix": ""}, "Status": "Enabled", "Expiration": {"Days": 1}}]}))
+        denied(lambda: other.get_bucket_lifecycle_configuration(Bucket=name))
+        denied(lambda: other.put_bucket_cors(Bucket=name, CORSConfiguration={"CORSRules": [
+            {"AllowedOrigins": ["*"], "AllowedMethods": ["GET"]}]}))
+        denied(lambda: other.get_bucket_policy(Bucket=name))
+    # Object READ (here: public-read on the object) lets others read its tags, as S3's
+    # GetObjectTagging permission follows the object's READ grant.
+    alice.put_object_acl(Bucket=name, Key="k", ACL="public-read")
+    assert anonymous.get_object_tagging(Bucket=name, Key="k")["TagSet"] == [{"Key": "owner", "Value": "alice"}]
+    # The bucket is public-read-write: listing versions is a bucket READ.
+    assert [v["Key"] for v in bob.list_object_versions(Bucket=name)["Versions"]] == ["k"]
+    assert alice.get_object_tagging(Bucket=name, Key="k")["TagSet"] == [{"Key": "owner", "Value": "alice"}]
+
+
 def test_settings_survive_a_restart(access_server, alice, anonymous):
     name = unique_bucket("durable")
     alice.create_bucket(Bucket=name, ACL="public-read")
