@@ -68,8 +68,9 @@ compat: deps client-deps
 
 # Crash-recovery torture test (Tools/crashtest): SIGKILLs a real `strata serve` under
 # load and online compaction, checks every key after each restart, then strata verify.
-# A short run (about 30 s); CRASHTEST_ARGS="--cycles 20 --compact" for a long one.
-CRASHTEST_ARGS ?= --cycles 3 --duration-per-cycle 4 --compact
+# A short run (about 30 s), with two threads on versioned buckets (Enabled, Suspended);
+# CRASHTEST_ARGS="--cycles 20 --compact --versioned-threads 2" for a long one.
+CRASHTEST_ARGS ?= --cycles 3 --duration-per-cycle 4 --compact --versioned-threads 2
 crashtest: deps client-deps
 	$(SWIFT) build --product strata $(SWIFT_BUILD_FLAGS)
 	STRATA_BIN=$$($(SWIFT) build --show-bin-path $(SWIFT_BUILD_FLAGS))/strata Tools/crashtest/run.sh $(CRASHTEST_ARGS)

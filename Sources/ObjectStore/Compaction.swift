@@ -206,10 +206,27 @@ extension ObjectStore {
         let work = try await entriesIn(victims)
         var throttle = Throttle(bytesPerSecond: options.bytesPerSecond)
         var sinceSync: UInt64 = 0
+        var movedBuckets = Set<[UInt8]>()
         for (i, entry) in work.enumerated() {
             // Stopping midway is safe: copies already written are ordinary records.
             try Task.checkCancellation()
-            let copied = try await copy(entry, out: victims)
+            // A moved bucket's configurations were copied right after it (below).
+            if entry.table == self.index.configs.name, let nul = entry.key.firstIndex(of: 0),
+               movedBuckets.contains(Array(entry.key[..<nul])) { continue }
+            var copied = try await copy(entry, out: victims)
+            if entry.table == self.index.buckets.name {
+                // A configuration applies only after its bucket, so every configuration of
+                // a bucket copied behind it must be copied again after the copy. Those read
+                // with the work list are not enough: one committed since (or still pending
+                // then) lies before the bucket's copy in the log, and a rebuild without the
+                // victim would ignore it and keep an older document's copy. Once the copy is
+                // durable and applied, the index holds every configuration written before it.
+                movedBuckets.insert(entry.key)
+                try await committer.waitDurable()
+                for config in try await configs(ofBucket: entry.key) {
+                    copied += try await copy(config, out: victims)
+                }
+            }
             report.bytesCopied += copied
             report.entriesMoved += copied > 0 ? 1 : 0
             sinceSync += copied
@@ -263,7 +280,6 @@ extension ObjectStore {
         return try await io {
             try index.environment.read { txn in
                 var out: [Movable] = []
-                var movedBuckets = Set<[UInt8]>()
                 for table in [index.buckets, index.configs, index.uploads, index.parts, index.objects, index.versions, index.tombstones] {
                     try txn.withCursor(table) { c in
                         var entry = try c.first()
@@ -275,20 +291,31 @@ extension ObjectStore {
                             } else if !touches, table.name == index.parts.name {
                                 touches = try IndexValue.part(e.value).extents.contains { victims.contains($0.segment) }
                             }
-                            if touches {
-                                out.append(Movable(table: table.name, key: e.key, value: e.value))
-                                // A bucket's configurations apply only after the bucket: a
-                                // bucket copied behind them must take them along.
-                                if table.name == index.buckets.name { movedBuckets.insert(e.key) }
-                            } else if table.name == index.configs.name,
-                                      let nul = e.key.firstIndex(of: 0), movedBuckets.contains(Array(e.key[..<nul])) {
-                                out.append(Movable(table: table.name, key: e.key, value: e.value))
-                            }
+                            // (A moved bucket takes all its configurations along: `compact`.)
+                            if touches { out.append(Movable(table: table.name, key: e.key, value: e.value)) }
                             entry = try c.next()
                         }
                     }
                 }
                 return out
+            }
+        }
+    }
+
+    /// The `configs` entries of the bucket `name` (bucket name bytes), as the index holds them now.
+    private func configs(ofBucket name: [UInt8]) async throws -> [Movable] {
+        let index = self.index
+        return try await io {
+            try index.environment.read { txn in
+                try txn.withCursor(index.configs) { c in
+                    var out: [Movable] = []
+                    var entry = try c.seek(atOrAfter: name + [0])
+                    while let e = entry, e.key.starts(with: name + [0]) {
+                        out.append(Movable(table: index.configs.name, key: e.key, value: e.value))
+                        entry = try c.next()
+                    }
+                    return out
+                }
             }
         }
     }
@@ -344,7 +371,7 @@ extension ObjectStore {
     /// An object's tombstone is a deleteObject, a bucket's a deleteBucket. A closed
     /// upload's tombstone is copied as its closing record: an abortUpload, or a completing
     /// putObject (its object part is then superseded and changes nothing) — unless the
-    /// completed object is still current, whose own copy moves the tombstone too. After a
+    /// completing record is still its version's entry, whose own copy moves the tombstone too. After a
     /// deleteBucket the tombstone holds an abort payload and is copied as an abortUpload.
     private static func tombstoneCopyType(_ entry: Movable, sequence: UInt64, ref: RecordRef,
                                           index: ObjectIndex, log: SegmentLog) throws -> RecordType? {
@@ -357,12 +384,16 @@ extension ObjectStore {
             .withUnsafeBytes { try RecordHeader.decode($0) }
         guard header.type == .putObject else { return .abortUpload }
         let info = try Payload.decodeObject(Array(entry.value[IndexValue.prefixSize...]))
-        // The completed object may still be live as the current version or as a noncurrent
-        // one (versioned buckets); then its own entry's copy carries the tombstone along.
+        // The completing record may still be the entry of its version, current or (versioned
+        // buckets) noncurrent; then that entry's own copy carries the tombstone along. A
+        // version re-committed since (tags, ACL) is live through the re-commit's record,
+        // which does not close the upload: the tombstone needs its own copy then.
         let name = IndexKey.object(bucket: info.bucket, key: Array(info.key.utf8))
         let live = try index.environment.read { txn in
-            if let current = try txn.get(index.objects, name), try IndexValue.header(current).sequence == sequence { return true }
-            return try txn.get(index.versions, IndexApplier.versionKey(name, sequence)) != nil
+            for (table, key) in [(index.objects, name), (index.versions, IndexApplier.versionKey(name, sequence))] {
+                if let entry = try txn.get(table, key), try IndexValue.header(entry).sequence == sequence { return true }
+            }
+            return false
         }
         return live ? nil : .putObject
     }

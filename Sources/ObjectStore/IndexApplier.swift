@@ -355,7 +355,8 @@ struct IndexApplier {
         return try txn.withCursor(index.versions) { c in
             var entry = try c.seek(atOrAfter: prefix)
             while let e = entry, e.key.starts(with: prefix) {
-                if try Payload.versionID(ofObject: e.value, offset: IndexValue.prefixSize).isEmpty { return (index.versions, e.key, e.value) }
+                if Self.isVersionKey(e.key, of: name),
+                   try Payload.versionID(ofObject: e.value, offset: IndexValue.prefixSize).isEmpty { return (index.versions, e.key, e.value) }
                 entry = try c.next()
             }
             return nil
@@ -366,9 +367,22 @@ struct IndexApplier {
     private func firstVersion(_ name: [UInt8]) throws -> (key: [UInt8], value: [UInt8])? {
         let prefix = name + [0]
         return try txn.withCursor(index.versions) { c in
-            guard let e = try c.seek(atOrAfter: prefix), e.key.starts(with: prefix) else { return nil }
-            return (e.key, e.value)
+            var entry = try c.seek(atOrAfter: prefix)
+            while let e = entry, e.key.starts(with: prefix) {
+                if Self.isVersionKey(e.key, of: name) { return (e.key, e.value) }
+                entry = try c.next()
+            }
+            return nil
         }
+    }
+
+    /// Whether `key` (which starts with `name · 0x00`) is a `versions` key of `name` itself.
+    /// A long-form name (the first 480 bytes of a longer name, then 8 bytes of its hash)
+    /// extends the 480-byte name it starts with, and when its hash starts with 0x00 its
+    /// version keys start with that name's `name · 0x00` too (sorting before the name's own,
+    /// whose `~sequence` starts 0xFF); only the length tells them apart.
+    static func isVersionKey(_ key: [UInt8], of name: [UInt8]) -> Bool {
+        key.count == name.count + 9
     }
 
     /// `name · 0x00 · u64 BE (~sequence)`: a key's versions sort newest first.

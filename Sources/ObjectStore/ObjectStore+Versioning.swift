@@ -288,12 +288,19 @@ extension ObjectStore {
         }
 
         // Where the walk starts: the first name in scope after the key marker. A key's
-        // version keys are `name · 0x00 · …`, so the names after `name` start at `name · 0x01`
-        // (keys contain no NUL); a marker inside a common prefix skips the whole prefix.
+        // version keys are `name · 0x00 · …`; the names after `name` start at `name · 0x00`
+        // too (a long-form name extending a 480-byte one may continue with a hash byte 0x00),
+        // so the walk goes on from there, skipping the entries of names it is done with. A
+        // marker inside a common prefix skips the whole prefix.
         var seek = scope
+        var done: [UInt8]?
         if let marker = keyMarker, !marker.isEmpty {
             let markerBytes = Array(marker.utf8)
             var after = base + markerBytes + [1]
+            if base.count + markerBytes.count <= IndexKey.inlineLimit {
+                after = base + markerBytes + [0]
+                done = base + markerBytes
+            }
             if let common = commonPrefix(markerBytes), let next = IndexKey.successor(ofPrefix: base + common) {
                 after = next
             } else if let versionIDMarker, !versionIDMarker.isEmpty, markerBytes.starts(with: prefixBytes) {
@@ -307,10 +314,35 @@ extension ObjectStore {
             if !after.lexicographicallyPrecedes(seek) { seek = after }
         }
 
+        /// Whether `name` is after the last name the walk is done with.
+        func isNew(_ name: [UInt8]) -> Bool { done.map { $0.lexicographicallyPrecedes(name) } ?? true }
+        /// The name of the first `versions` entry at or after `seek` that is new.
+        func nextVersionName() throws -> [UInt8]? {
+            let found = try txn.withCursor(index.versions) { c in
+                var entry = try c.seek(atOrAfter: seek)
+                while let e = entry, e.key.starts(with: scope), !isNew(Array(e.key.dropLast(9))) { entry = try c.next() }
+                return entry.map { Array($0.key.dropLast(9)) }
+            }
+            // A long-form name whose hash starts with 0x00 interleaves its version keys with
+            // those of the 480-byte name it extends, which sorts before it.
+            guard let name = found, IndexKey.isLongForm(name), name[IndexKey.inlineLimit] == 0 else { return found }
+            let shorter = Array(name[..<IndexKey.inlineLimit])
+            guard isNew(shorter), shorter.starts(with: scope) else { return name }
+            let hasOwn = try txn.withCursor(index.versions) { c in
+                var entry = try c.seek(atOrAfter: shorter + [0])
+                while let e = entry, e.key.starts(with: shorter + [0]) {
+                    if IndexApplier.isVersionKey(e.key, of: shorter) { return true }
+                    entry = try c.next()
+                }
+                return false
+            }
+            return hasOwn ? shorter : name
+        }
+
         while true {
             // The next name: the smaller of the next `objects` key and the next `versions` key's name.
             let fromObjects = try txn.withCursor(index.objects) { try $0.seek(atOrAfter: seek)?.key }
-            let fromVersions = try txn.withCursor(index.versions) { try $0.seek(atOrAfter: seek).map { Array($0.key.dropLast(9)) } }
+            let fromVersions = try nextVersionName()
             let candidates = [fromObjects, fromVersions].compactMap { $0 }.filter { $0.starts(with: scope) }
             guard let name = candidates.min(by: { $0.lexicographicallyPrecedes($1) }) else { break }
             let keyBytes = IndexKey.isLongForm(name) ? nil : Array(name[base.count...])
@@ -335,7 +367,8 @@ extension ObjectStore {
                 continue
             }
             for (i, info) in list.enumerated() where !add(info, isLatest: i == 0) { return page }
-            seek = name + [1]
+            seek = name + [0]
+            done = name
         }
         if !page.isTruncated {
             page.nextKeyMarker = nil

@@ -98,6 +98,32 @@ final class CompactionEdgeTests: XCTestCase {
         try store.close()
     }
 
+    /// A configuration committed while compaction copies its bucket lands in the log
+    /// before the bucket's copy (it was still pending, or committed after compaction read
+    /// the index), and the configuration copies compaction takes along were read before
+    /// it. Once the victim with the bucket's original record is gone, a rebuild meets the
+    /// new configuration while the bucket does not exist yet and ignores it, and the older
+    /// document's copy wins: after `strata recover --rebuild-index` (or a machine crash)
+    /// the bucket is Enabled again although Suspended was acknowledged.
+    func testConfigCommittedWhileItsBucketIsCopiedSurvivesARebuild() async throws {
+        let store = try ObjectStore(directory: dir, options: options)
+        try await store.createBucket("fill")
+        try await store.createBucket("bkt")
+        try await store.setVersioning(bucket: "bkt", .enabled)
+        let bucketSegment = try XCTUnwrap(store.log.activeSegmentID)
+        var n = 0
+        try await rollOver(store, &n)
+        try await rollOver(store, &n)
+        // Written and queued, not yet applied: compaction reads the index without it.
+        let payload = Payload.encodeConfig(bucket: "bkt", name: BucketVersioning.configName, document: Array("Suspended".utf8))
+        _ = try store.journal.append(.bucketConfig, payload: payload) { _ in }
+        let report = try await store.compact(.init(segments: [bucketSegment]))
+        XCTAssertEqual(report.removed, [bucketSegment])
+        await assertEqual(try await store.versioning(bucket: "bkt"), .suspended)
+        try store.close()
+        try assertRebuildEqualsLive()
+    }
+
     /// A deleted bucket's configuration comes back after a rebuild, on the
     /// re-created bucket, once the deleteBucket record (dead after the re-create) was
     /// compacted away.

@@ -439,6 +439,232 @@ final class VersioningTests: XCTestCase {
         }
     }
 
+    /// The applier under compaction, the way the store drives it: random histories of
+    /// versioned commits on two keys (versions with ids, null versions, delete markers of
+    /// both kinds, permanent deletes of versions and of the null version, metadata
+    /// re-commits of versions and of the null version), with compactions in between. A
+    /// compaction reads the live entries whose commit record or bytes lie in its victims,
+    /// writes each one's copy (same type and sequence, new place, bytes copied to new
+    /// extents) with new commits landing between the read and the copies (so copies come
+    /// after newer records of their key), and deletes the victims that nothing live
+    /// points into. After every compaction: no live entry points into a deleted segment,
+    /// a rebuild from the surviving segments' records in log order equals the live index
+    /// (every table, live counters included), and the live versions are the model's.
+    func testCompactionInterleavedWithVersionedCommitsRebuildsEqual() throws {
+        var rng = SystemRandomNumberGenerator()
+        let keys = ["a", "b"]
+        for history in 0..<30 {
+            let path = makeTestDirectory("sim\(history)")
+            defer { try? FileManager.default.removeItem(atPath: path) }
+            let index = try ObjectIndex(path: path)
+            var log: [CommitRecord] = []
+            var deleted = Set<UInt64>()
+            var active: UInt64 = 1, offset: UInt64 = 32, inSegment = 0
+            var sequence: UInt64 = 0
+            var model: [String: [(order: UInt64, id: String, marker: Bool)]] = ["a": [], "b": []]
+
+            /// A place for `size` bytes in the active segment; rolls over every few records.
+            func place(_ size: UInt64) -> RecordRef {
+                if inSegment == 6 { (active, offset, inSegment) = (active + 1, 32, 0) }
+                defer { offset += size; inSegment += 1 }
+                return RecordRef(segment: active, offset: offset, size: size)
+            }
+            func data(_ length: UInt64) -> Extent {
+                let ref = place(32 + 16)
+                return Extent(segment: ref.segment, offset: ref.offset + 32, length: length)
+            }
+            func append(_ type: RecordType, _ seq: UInt64, _ payload: [UInt8]) throws {
+                let record = CommitRecord(type: type, sequence: seq, ref: place(128), payload: payload)
+                log.append(record)
+                try index.environment.write { txn in try IndexApplier(index: index, txn: txn).apply(record) }
+            }
+            func live(_ key: String) throws -> [ObjectInfo] {
+                try index.environment.read { try ObjectStore.versionList(index, $0, bucket: "bkt", key: key) }
+            }
+            /// One random commit, as the store would write it given the model.
+            func commit() throws {
+                sequence += 1
+                let key = keys.randomElement(using: &rng)!
+                func put(id: String, marker: Bool) throws {
+                    var info = ObjectInfo(bucket: "bkt", key: key, versionID: id, size: marker ? 0 : 10, lastModified: Int64(sequence),
+                                          etag: marker ? "" : "e\(sequence)", extents: marker ? [] : [data(10)])
+                    info.isDeleteMarker = marker
+                    if id.isEmpty { model[key]!.removeAll { $0.id.isEmpty } }
+                    model[key]!.insert((sequence, id, marker), at: 0)
+                    try append(.putObject, sequence, Payload.encode(info))
+                }
+                switch Int.random(in: 0..<8, using: &rng) {
+                case 0, 1: try put(id: ObjectStore.newVersionID(), marker: false)
+                case 2: try put(id: "", marker: false)
+                case 3: try put(id: ObjectStore.newVersionID(), marker: true)
+                case 4: try put(id: "", marker: true)
+                case 5:
+                    // A metadata-only re-commit of a live version, from the entry as the index has it.
+                    guard var info = try live(key).filter({ !$0.isDeleteMarker }).randomElement(using: &rng) else { return try commit() }
+                    info.metadata["x-amz-meta-n"] = "\(sequence)"
+                    info.versionSequence = info.orderSequence
+                    try append(.putObject, sequence, Payload.encode(info))
+                default:
+                    guard let victim = model[key]!.randomElement(using: &rng) else { return try commit() }
+                    model[key]!.removeAll { $0.order == victim.order }
+                    try append(.deleteObject, sequence, Payload.encodeDelete(bucket: "bkt", key: key, versionID: victim.id, time: Int64(sequence),
+                                                                             targetSequence: victim.id.isEmpty ? nil : victim.order))
+                }
+            }
+            func compact() throws {
+                let victims = Set((1..<active).filter { !deleted.contains($0) && Bool.random(using: &rng) })
+                guard !victims.isEmpty else { return }
+                var work: [(table: String, value: [UInt8])] = []
+                try index.environment.read { txn in
+                    for table in [index.objects, index.versions, index.tombstones] {
+                        try txn.withCursor(table) { c in
+                            var e = try c.first()
+                            while let (_, value) = e {
+                                let ref = try IndexValue.header(value).ref
+                                let extents = table.name == index.tombstones.name ? [] : try IndexValue.object(value).extents
+                                if victims.contains(ref.segment) || extents.contains(where: { victims.contains($0.segment) }) {
+                                    work.append((table.name, value))
+                                }
+                                e = try c.next()
+                            }
+                        }
+                    }
+                }
+                for (table, value) in work {
+                    // Commits that land between compaction's read and its copy.
+                    for _ in 0..<Int.random(in: 0...2, using: &rng) where Int.random(in: 0..<3, using: &rng) == 0 { try commit() }
+                    let (seq, ref) = try IndexValue.header(value)
+                    let payload = Array(value[IndexValue.prefixSize...])
+                    if table == index.tombstones.name {
+                        guard victims.contains(ref.segment) else { continue }
+                        try append(.deleteObject, seq, payload)
+                    } else {
+                        var info = try Payload.decodeObject(payload)
+                        info.extents = info.extents.map { victims.contains($0.segment) ? data($0.length) : $0 }
+                        try append(.putObject, seq, Payload.encode(info))
+                    }
+                }
+                let stats = try index.environment.read { try ObjectStore.liveStats(index, $0) }
+                for id in victims where stats[id] == nil && id < active { deleted.insert(id) }
+            }
+
+            for _ in 0..<Int.random(in: 10...45, using: &rng) {
+                try commit()
+                guard Int.random(in: 0..<5, using: &rng) == 0 else { continue }
+                try compact()
+                let dump = try dumpIndex(index)
+                // What `strata verify` recomputes: each live entry's record and extents.
+                var expected: [UInt64: SegmentStats] = [:]
+                for table in ["objects", "versions", "tombstones"] {
+                    for value in dump[table]!.values {
+                        let (_, ref) = try IndexValue.header(value)
+                        XCTAssertFalse(deleted.contains(ref.segment), "history \(history): \(table) entry's record in a deleted segment")
+                        expected[ref.segment, default: SegmentStats()].liveBytes += ref.size
+                        expected[ref.segment, default: SegmentStats()].liveRecords += 1
+                        if table != "tombstones" {
+                            let extents = try IndexValue.object(value).extents
+                            XCTAssertFalse(extents.contains { deleted.contains($0.segment) }, "history \(history): live bytes in a deleted segment")
+                            for e in extents { expected[e.segment, default: SegmentStats()].liveBytes += e.length }
+                        }
+                    }
+                }
+                let stored = Dictionary(uniqueKeysWithValues: dump["segments"]!.map {
+                    (IndexKey.decodeBigEndian($0.key, as: UInt64.self) ?? 0, SegmentStats($0.value))
+                })
+                XCTAssertEqual(stored, expected, "history \(history): live counters are those of the live entries")
+                let rebuiltPath = makeTestDirectory("simrebuild\(history)")
+                defer { try? FileManager.default.removeItem(atPath: rebuiltPath) }
+                let rebuilt = try ObjectIndex(path: rebuiltPath)
+                for record in log where !deleted.contains(record.ref.segment) {
+                    try rebuilt.environment.write { txn in try IndexApplier(index: rebuilt, txn: txn).apply(record) }
+                }
+                let again = try dumpIndex(rebuilt)
+                for table in dump.keys.sorted() where table != "meta" {
+                    XCTAssertEqual(dump[table], again[table], "history \(history): table \(table), a rebuild after compaction")
+                }
+                for key in keys {
+                    XCTAssertEqual(try live(key).map(\.orderSequence), model[key]!.map(\.order), "history \(history) key \(key)")
+                    XCTAssertEqual(try live(key).map(\.isDeleteMarker), model[key]!.map(\.marker))
+                }
+            }
+        }
+    }
+
+    /// The store end to end under online compaction: rounds of concurrent versioned
+    /// commits (each task on its own key: PUTs, DELETEs making markers, permanent deletes
+    /// of versions and of the null version, metadata re-commits), PutBucketVersioning
+    /// switching between Enabled and Suspended, and a compaction of every sealed segment
+    /// (threshold 0), all at once. Every acknowledged version must then read back with its
+    /// bytes and metadata, in order, no deleted one may be there, and after a close
+    /// `strata verify --deep` is clean and a rebuild equals the live index.
+    func testVersionedCommitsRacingCompactionsKeepEveryAcknowledgedVersion() async throws {
+        let store = try ObjectStore(directory: dir, options: smallOptions(maxSegmentSize: 4096))
+        try await store.createBucket("bkt")
+        try await store.setVersioning(bucket: "bkt", .enabled)
+        struct Entry: Sendable { var id: String; var data: [UInt8]?; var tag: String? }
+        var model: [String: [Entry]] = [:]
+        let keys = (0..<4).map { "key\($0)" }
+        for key in keys { model[key] = [] }
+        for round in 0..<12 {
+            let snapshot = model
+            let results = try await withThrowingTaskGroup(of: (String, [Entry])?.self) { group in
+                group.addTask {
+                    try await store.setVersioning(bucket: "bkt", round % 3 == 2 ? .suspended : .enabled)
+                    return nil
+                }
+                group.addTask {
+                    _ = try await store.compact(CompactionOptions(threshold: 0))
+                    return nil
+                }
+                for (k, key) in keys.enumerated() {
+                    group.addTask {
+                        var list = snapshot[key]!
+                        for step in 0..<6 {
+                            let n = round * 100 + k * 10 + step
+                            switch Int.random(in: 0..<10) {
+                            case 0...3:
+                                let data = pattern(n, Int.random(in: 0...1500))
+                                let info = try await store.putObject(bucket: "bkt", key: key, data: data)
+                                if info.versionID.isEmpty { list.removeAll { $0.id.isEmpty } }
+                                list.insert(Entry(id: info.versionID, data: data), at: 0)
+                            case 4, 5:
+                                let result = try await store.deleteObject(bucket: "bkt", key: key)
+                                let id = try XCTUnwrap(result.versionID)
+                                if id.isEmpty { list.removeAll { $0.id.isEmpty } }
+                                list.insert(Entry(id: id, data: nil), at: 0)
+                            case 6, 7:
+                                guard let victim = list.randomElement() else { continue }
+                                try await store.deleteObject(bucket: "bkt", key: key, versionID: victim.id)
+                                list.removeAll { $0.id == victim.id }
+                            default:
+                                guard let i = list.indices.filter({ list[$0].data != nil }).randomElement() else { continue }
+                                let tag = "t\(n)"
+                                try await store.recommitVersion(bucket: "bkt", key: key, versionID: list[i].id) { $0.metadata["x-amz-meta-tag"] = tag }
+                                list[i].tag = tag
+                            }
+                        }
+                        return (key, list)
+                    }
+                }
+                var out: [String: [Entry]] = [:]
+                for try await case let (key, list)? in group { out[key] = list }
+                return out
+            }
+            for (key, list) in results { model[key] = list }
+            for key in keys {
+                let versions = try await store.versions(bucket: "bkt", key: key)
+                XCTAssertEqual(versions.map(\.versionID), model[key]!.map(\.id), "round \(round) \(key): the acknowledged versions, newest first")
+                XCTAssertEqual(versions.map(\.isDeleteMarker), model[key]!.map { $0.data == nil })
+                for entry in model[key]! where entry.data != nil {
+                    await assertEqual(try await self.data(of: store, key, entry.id), entry.data!, "round \(round) \(key)@\(entry.id)")
+                    await assertEqual(try await store.headObject(bucket: "bkt", key: key, versionID: entry.id).metadata["x-amz-meta-tag"], entry.tag)
+                }
+            }
+        }
+        try store.close()
+        try assertVerifiesAndRebuildsEqual()
+    }
+
     /// `strata inspect` names the version of object and delete records and marks delete
     /// markers; `strata verify` finds nothing wrong with versions, markers and tombstones.
     func testInspectShowsVersionsAndMarkers() async throws {
@@ -551,6 +777,84 @@ final class VersioningTests: XCTestCase {
         versions = try await store.versions(bucket: "bkt", key: "k")
         XCTAssertEqual(versions.map(\.versionID), [marker.versionID!, v2.versionID])
         XCTAssertEqual(versions.last?.metadata["x-amz-meta-tag"], "new")
+        try store.close()
+        try assertVerifiesAndRebuildsEqual()
+    }
+
+    /// A completed multipart upload's version that was re-committed (an ACL change) and
+    /// then became noncurrent: its entry is the re-commit, but the closed upload's
+    /// tombstone still points at the completing record. Compaction must copy that
+    /// tombstone (the version's own copy is the re-commit's, which does not carry it), or
+    /// the segment with the completing record holds a live entry forever and is never
+    /// reclaimed.
+    func testCompactionReclaimsTheCompletionOfARecommittedNoncurrentVersion() async throws {
+        var options = smallOptions(maxSegmentSize: 8192)
+        options.minPartSize = 1500
+        let store = try ObjectStore(directory: dir, options: options)
+        try await store.createBucket("bkt")
+        try await store.setVersioning(bucket: "bkt", .enabled)
+        let first = try XCTUnwrap(store.log.activeSegmentID)
+        let upload = try await store.createUpload(bucket: "bkt", key: "multi", metadata: [:], checksumAlgorithm: nil, checksumType: nil)
+        let writer = try await store.makePartWriter(bucket: "bkt", key: "multi", uploadId: upload.uploadId, partNumber: 1)
+        try await writer.write(ByteBuffer(bytes: pattern(7, 700)))
+        let part = try await writer.finish()
+        let multi = try await store.completeUpload(bucket: "bkt", key: "multi", uploadId: upload.uploadId,
+                                                   parts: [CompletedPart(partNumber: 1, etag: part.etag)],
+                                                   conditions: .init()) { _ in [:] }
+        try await store.recommitVersion(bucket: "bkt", key: "multi", versionID: multi.versionID) { $0.metadata["x-amz-meta-acl"] = "changed" }
+        _ = try await store.putObject(bucket: "bkt", key: "multi", data: [1])  // the completion is noncurrent now
+        var n = 0
+        while store.log.activeSegmentID ?? 0 < first + 2 {
+            _ = try await store.putObject(bucket: "bkt", key: "fill\(n % 3)", data: pattern(100 + n, 1000))
+            n += 1
+        }
+        let report = try await store.compact(.init(segments: [first]))
+        XCTAssertEqual(report.removed, [first], "nothing in the first segment is live once its entries are copied")
+        await assertEqual(try await self.data(of: store, "multi", multi.versionID), pattern(7, 700))
+        await assertEqual(try await store.headObject(bucket: "bkt", key: "multi", versionID: multi.versionID).metadata["x-amz-meta-acl"], "changed")
+        try store.close()
+        try assertVerifiesAndRebuildsEqual()
+    }
+
+    /// A key whose object name is exactly the inline limit (480 bytes) and a longer key
+    /// that extends it: the longer one's long-form name is those 480 bytes followed by 8
+    /// bytes of SHA-256, and when that hash starts with 0x00 (one key in 256), its
+    /// `versions` keys start with the short key's `name · 0x00` too, and sort before the
+    /// short key's own (whose `~sequence` starts 0xFF). The applier's "newest version of
+    /// this key" must not take the other key's entry: here, removing the short key's only
+    /// version would move the long key's noncurrent version into the short key's current
+    /// slot (the long key loses it from its versions).
+    func testVersionsOfALongKeyAreNotTakenForThoseOfTheKeyItExtends() async throws {
+        let store = try ObjectStore(directory: dir, options: smallOptions())
+        try await store.createBucket("bkt")
+        try await store.setVersioning(bucket: "bkt", .enabled)
+        let short = String(repeating: "s", count: IndexKey.inlineLimit - 4)  // 1 + "bkt" + key = 480 bytes
+        XCTAssertEqual(IndexKey.object(bucket: "bkt", key: Array(short.utf8)).count, IndexKey.inlineLimit)
+        let long = try XCTUnwrap((0..<10_000).lazy.map { short + "/\($0)" }
+            .first { IndexKey.object(bucket: "bkt", key: Array($0.utf8))[IndexKey.inlineLimit] == 0 })
+        let old = try await store.putObject(bucket: "bkt", key: long, data: pattern(1, 100))
+        let new = try await store.putObject(bucket: "bkt", key: long, data: pattern(2, 100))
+        let mine = try await store.putObject(bucket: "bkt", key: short, data: pattern(3, 100))
+        try await store.deleteObject(bucket: "bkt", key: short, versionID: mine.versionID)
+
+        await assertStoreError(.noSuchKey) { try await store.headObject(bucket: "bkt", key: short) }
+        await assertEqual(try await store.versions(bucket: "bkt", key: short).map(\.versionID), [])
+        await assertEqual(try await store.versions(bucket: "bkt", key: long).map(\.versionID), [new.versionID, old.versionID])
+        await assertEqual(try await self.data(of: store, long, old.versionID), pattern(1, 100))
+        await assertEqual(try await store.get("bkt", long), pattern(2, 100))
+        // ListObjectVersions walks on from `name · 0x00` after a name, not `name · 0x01`
+        // (which is past the longer key), whole and page by page.
+        try await store.deleteObject(bucket: "bkt", key: short)  // a marker: the shorter key has versions only
+        let listed = try await store.listVersions(bucket: "bkt")
+        XCTAssertEqual(listed.entries.map { $0.info.key == short ? "short" : "long" }, ["short", "long", "long"])
+        var paged: [String] = []
+        var marker: (String?, String?) = (nil, nil)
+        repeat {
+            let page = try await store.listVersions(bucket: "bkt", keyMarker: marker.0, versionIDMarker: marker.1, maxKeys: 1)
+            paged += page.entries.map(\.info.versionID)
+            marker = page.isTruncated ? (page.nextKeyMarker, page.nextVersionIDMarker) : (nil, nil)
+        } while marker.0 != nil
+        XCTAssertEqual(paged, listed.entries.map(\.info.versionID))
         try store.close()
         try assertVerifiesAndRebuildsEqual()
     }

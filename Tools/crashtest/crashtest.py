@@ -13,7 +13,10 @@ checks every key against what the server acknowledged:
   end is not followed by the start of another acknowledged write may be the last;
 * a body that reads back is complete and byte-exact (sha256 and length of a
   deterministic body from (key, seed, generation)); nothing half-written is visible;
-* ListObjectsV2, HEAD and GET agree on which keys exist, their size and ETag.
+* ListObjectsV2, HEAD and GET agree on which keys exist, their size and ETag;
+* with --versioned-threads, on buckets with versioning Enabled or Suspended: every acknowledged
+  version and delete marker is listed (ListObjectVersions) in order and reads back
+  byte-exact by id with its ACL, and a version deleted for good stays gone.
 
 After the last cycle the server is stopped with SIGTERM and `strata verify` and
 `strata verify --deep` must exit 0. Exit status: 0 PASS, 1 FAIL, 2 usage or set-up
@@ -45,6 +48,9 @@ ACCESS_KEY = "AKIASTRATACRASHTEST1"
 SECRET_KEY = "strataCrashtestSecret/0123456789abcdefXYZ"
 REGION = "us-east-1"
 BUCKET = "crashtest"
+VBUCKET = "crashtest-versions"   # versioning Enabled (--versioned-threads: even threads)
+SBUCKET = "crashtest-suspended"  # Enabled, then Suspended, then switched during the load (odd versioned threads)
+VMAX_VERSIONS = 6                # a key with more versions gets permanent deletes first
 MiB = 1024 * 1024
 PART_SIZE = 5 * MiB
 SMALL_MAX = 300 * 1024
@@ -396,6 +402,9 @@ class Cycle:
         self.t0 = t0
         self.in_flight = {}             # thread -> kind, for the kill report
         self.pending_uploads = []       # multipart uploads left open (or maybe open) at the kill
+        self.vstates = {}               # versioned key -> [VEntry] newest first, at the cycle's start
+        self.vkeys = []                 # versioned thread -> its keys
+        self.vresults = {}              # versioned thread -> VResult at its end
 
     def next_gen(self, key):
         with self.gen_lock:
@@ -650,6 +659,389 @@ def worker(cyc: Cycle, t: int):
         pass
     except Exception as e:  # noqa: BLE001 - a harness bug must not pass silently
         cyc.failures.append(f"cycle {cyc.number}: load thread {t} crashed: {type(e).__name__}: {e}")
+
+
+# ----------------------------------------------------------------------------- versioned load
+
+@dataclass
+class VEntry:
+    """One version of a key in the versioned bucket: an object (value) or a delete marker
+    (value None). `vid` "null" is the null version; "?" a version whose id is not known yet
+    (written by a request whose answer never came)."""
+    vid: str
+    value: Optional[Version]
+    acl: str = "private"            # "private" or "authenticated-read" (PutObjectAcl re-commits)
+
+    def short(self):
+        what = "delete marker" if self.value is None else self.value.short()
+        return f"{self.vid[:8]} {what}{' [' + self.acl + ']' if self.acl != 'private' else ''}"
+
+
+@dataclass
+class VResult:
+    """What a versioned load thread leaves: its keys' exact versions after every acked
+    request, the one request whose outcome is unknown (it stops there), and the version ids
+    it deleted for good (acked)."""
+    model: dict
+    uncertain: Optional[tuple] = None   # (kind, key, vid, value, acl), kind put/marker/vdelete/acl
+    gone: list = field(default_factory=list)
+
+
+def vbucket(t):
+    """The bucket of versioned thread `t`: even threads VBUCKET (Enabled), odd ones SBUCKET
+    (Suspended: PUTs replace the null version, DELETEs make a null delete marker)."""
+    return VBUCKET if t % 2 == 0 else SBUCKET
+
+
+def place_version(entries, entry):
+    """A new version on top; a null one replaces the key's null version (Suspended)."""
+    if entry.vid == "null":
+        entries[:] = [e for e in entries if e.vid != "null"]
+    entries.insert(0, entry)
+
+
+def version_worker(cyc: Cycle, t: int):
+    """One versioned load thread on its own keys of its bucket (vbucket): PUTs and
+    one-part multipart uploads (new versions, or the null version when Suspended), DELETEs
+    (delete markers), DELETEs of a version id (gone for good), PutObjectAcl on a version (a
+    metadata-only re-commit) and GETs of versions, whose content it knows exactly at every
+    moment."""
+    args = cyc.args
+    rng = random.Random(f"{args.seed}/{cyc.number}/vthread{t}")
+    s3 = make_client(cyc.endpoint)
+    mine = {k: list(cyc.vstates[k]) for k in cyc.vkeys[t]}
+    res = cyc.vresults[t] = VResult(mine)
+    slot = f"v{t}"
+    bucket = vbucket(t)
+    switched = bucket == SBUCKET    # Suspended or Enabled, switched while the load runs
+    either = "null|?" if switched else None
+
+    def new_id(r, what):
+        """The version id an answer names: null (Suspended) or a fresh one (Enabled)."""
+        vid = r.get("VersionId") or ("null" if switched else None)
+        if not vid or (vid == "null" and not switched):
+            cyc.failures.append(f"cycle {cyc.number}: {what} in bucket {bucket} answered version id {vid!r}")
+            raise Stop()
+        return vid
+
+    def attempt(kind, key, value, fn, uncertain):
+        op = cyc.begin(t, key, kind, value)
+        cyc.in_flight[slot] = kind
+        try:
+            r = fn()
+        except Exception as e:  # noqa: BLE001 - every failure is classified
+            outcome, detail = classify(e)
+            cyc.finish(op, outcome, detail)
+            if outcome == "failed":
+                return None
+            if outcome == "unknown":
+                res.uncertain = uncertain
+            raise Stop() from None
+        finally:
+            cyc.in_flight.pop(slot, None)
+        cyc.finish(op, "acked")
+        return r
+
+    def new_value(key, size, what):
+        gen = cyc.next_gen(key)
+        body = body_for(key, args.seed, gen, size)
+        return body, version_of(body, f"{what} gen {gen}")
+
+    def put(key):
+        body, v = new_value(key, small_size(rng) // 4, "versioned put")
+        r = attempt("v-put", key, v, lambda: s3.put_object(Bucket=bucket, Key=key, Body=body),
+                    ("put", key, either, v, None))
+        if r is not None:
+            place_version(mine[key], VEntry(new_id(r, f"PUT {key!r}"), v))
+
+    def multipart(key):
+        body, v = new_value(key, rng.randint(1, 64 * 1024), "versioned multipart")
+        cyc.in_flight[slot] = "v-mpu-part"
+        try:
+            up = s3.create_multipart_upload(Bucket=bucket, Key=key)
+            part = s3.upload_part(Bucket=bucket, Key=key, UploadId=up["UploadId"], PartNumber=1, Body=body)
+        except Exception as e:  # noqa: BLE001 - the key is unchanged either way
+            outcome, detail = classify(e)
+            cyc.stats.add(outcome, "v-mpu-part", detail)
+            if outcome == "failed":
+                return
+            raise Stop() from None
+        finally:
+            cyc.in_flight.pop(slot, None)
+        r = attempt("v-mpu", key, v, lambda: s3.complete_multipart_upload(
+            Bucket=bucket, Key=key, UploadId=up["UploadId"],
+            MultipartUpload={"Parts": [{"PartNumber": 1, "ETag": part["ETag"]}]}),
+            ("put", key, either, v, None))
+        if r is not None:
+            place_version(mine[key], VEntry(new_id(r, f"CompleteMultipartUpload {key!r}"), v))
+
+    def marker(key):
+        r = attempt("v-marker", key, None, lambda: s3.delete_object(Bucket=bucket, Key=key),
+                    ("marker", key, either, None, None))
+        if r is not None:
+            if not r.get("DeleteMarker"):
+                cyc.failures.append(f"cycle {cyc.number}: DELETE {key!r} in a versioned bucket answered "
+                                    f"without a delete marker: {r.get('DeleteMarker')!r} {r.get('VersionId')!r}")
+                raise Stop()
+            place_version(mine[key], VEntry(new_id(r, f"DELETE {key!r}"), None))
+
+    def vdelete(key):
+        entries = mine[key]
+        e = rng.choice(entries[1:] if len(entries) > VMAX_VERSIONS else entries)
+        if rng.random() < 0.3:
+            r = attempt("v-delete-multi", key, None, lambda: s3.delete_objects(
+                Bucket=bucket, Delete={"Objects": [{"Key": key, "VersionId": e.vid}]}), ("vdelete", key, e.vid, None, None))
+            if r is not None and [(d["Key"], d.get("VersionId")) for d in r.get("Deleted", [])] != [(key, e.vid)]:
+                cyc.failures.append(f"cycle {cyc.number}: DeleteObjects of {key!r} version {e.vid} answered "
+                                    f"Deleted {r.get('Deleted')}, Errors {r.get('Errors')}")
+                raise Stop()
+        else:
+            r = attempt("v-delete", key, None, lambda: s3.delete_object(Bucket=bucket, Key=key, VersionId=e.vid),
+                        ("vdelete", key, e.vid, None, None))
+        if r is not None:
+            entries.remove(e)
+            if e.vid != "null":         # a null version can come back (Suspended); an id cannot
+                res.gone.append((key, e.vid))
+
+    def set_acl(key):
+        objects = [e for e in mine[key] if e.value is not None]
+        if not objects:
+            return put(key)
+        e = rng.choice(objects)
+        acl = "authenticated-read" if e.acl == "private" else "private"
+        r = attempt("v-acl", key, e.value, lambda: s3.put_object_acl(Bucket=bucket, Key=key, VersionId=e.vid, ACL=acl),
+                    ("acl", key, e.vid, None, acl))
+        if r is not None:
+            e.acl = acl
+
+    def get_check(key):
+        entries = mine[key]
+        e = rng.choice(entries) if entries and rng.random() < 0.7 else None
+        cyc.in_flight[slot] = "v-get"
+        try:
+            if e is not None and e.value is not None:
+                body = s3.get_object(Bucket=bucket, Key=key, VersionId=e.vid)["Body"].read()
+                found, expected, what = version_of(body, ""), e.value, f"version {e.vid}"
+            else:
+                expected = entries[0].value if entries else None
+                what = "the current version"
+                try:
+                    body = s3.get_object(Bucket=bucket, Key=key)["Body"].read()
+                    found = version_of(body, "")
+                except ClientError as ce:
+                    if ce.response.get("Error", {}).get("Code") != "NoSuchKey":
+                        raise
+                    found, body = None, b""
+        except Exception as ex:  # noqa: BLE001
+            outcome, detail = classify(ex)
+            cyc.stats.add(outcome, "v-get", detail)
+            if outcome != "failed":
+                raise Stop() from None
+            return
+        finally:
+            cyc.in_flight.pop(slot, None)
+        cyc.stats.add("acked", "v-get")
+        with cyc.stats.lock:
+            cyc.stats.gets_checked += 1
+        if found != expected:
+            cyc.failures.append(f"cycle {cyc.number}: GET {key!r} ({what}) while the server ran returned "
+                                f"{describe_found(found, body)}; expected {describe_value(expected)}")
+
+    deadline = time.monotonic() + args.duration_per_cycle * 3 + 60
+    try:
+        while not cyc.stop.is_set() and time.monotonic() < deadline:
+            key = rng.choice(cyc.vkeys[t])
+            r = rng.random()
+            if len(mine[key]) > VMAX_VERSIONS or (r < 0.18 and mine[key]):
+                vdelete(key)
+            elif r < 0.50:
+                put(key)
+            elif r < 0.56:
+                multipart(key)
+            elif r < 0.68:
+                marker(key)
+            elif r < 0.78:
+                set_acl(key)
+            else:
+                get_check(key)
+    except Stop:
+        pass
+    except Exception as e:  # noqa: BLE001 - a harness bug must not pass silently
+        cyc.failures.append(f"cycle {cyc.number}: versioned load thread {t} crashed: {type(e).__name__}: {e}")
+
+
+def versioning_switcher(cyc: Cycle):
+    """Switches SBUCKET between Suspended and Enabled while the load runs, so its threads'
+    writes make null versions or versions with ids by turns (they go by the answers)."""
+    rng = random.Random(f"{cyc.args.seed}/{cyc.number}/switcher")
+    s3 = make_client(cyc.endpoint)
+    status = rng.choice(["Enabled", "Suspended"])
+    while not cyc.stop.wait(rng.uniform(0.2, 0.8)):
+        status = "Enabled" if status == "Suspended" else "Suspended"
+        try:
+            s3.put_bucket_versioning(Bucket=SBUCKET, VersioningConfiguration={"Status": status})
+        except Exception as e:  # noqa: BLE001
+            outcome, detail = classify(e)
+            cyc.stats.add(outcome, "v-versioning", detail)
+            if outcome != "failed":
+                return
+            continue
+        cyc.stats.add("acked", "v-versioning")
+
+
+def list_versions(s3, bucket, prefix, rng):
+    """ListObjectVersions under `prefix` with a random page size (key and version-id
+    markers): key -> ([(vid, size, etag, latest)] of versions, [(vid, latest)] of markers),
+    each newest first."""
+    out = {}
+    kw = {"Bucket": bucket, "Prefix": prefix, "MaxKeys": rng.choice([2, 5, 1000])}
+    seen = set()
+    for _ in range(100000):
+        r = s3.list_object_versions(**kw)
+        for v in r.get("Versions", []):
+            if (v["Key"], v["VersionId"]) in seen:
+                raise CheckError(f"ListObjectVersions returned {v['Key']!r} {v['VersionId']} twice")
+            seen.add((v["Key"], v["VersionId"]))
+            out.setdefault(v["Key"], ([], []))[0].append((v["VersionId"], v["Size"], v["ETag"], v["IsLatest"]))
+        for m in r.get("DeleteMarkers", []):
+            if (m["Key"], m["VersionId"]) in seen:
+                raise CheckError(f"ListObjectVersions returned {m['Key']!r} {m['VersionId']} twice")
+            seen.add((m["Key"], m["VersionId"]))
+            out.setdefault(m["Key"], ([], []))[1].append((m["VersionId"], m["IsLatest"]))
+        if not r.get("IsTruncated"):
+            return out
+        if "NextKeyMarker" not in r:
+            raise CheckError("ListObjectVersions is truncated without a NextKeyMarker")
+        kw["KeyMarker"] = r["NextKeyMarker"]
+        kw["VersionIdMarker"] = r.get("NextVersionIdMarker", "")
+    raise CheckError("ListObjectVersions did not end")
+
+
+def version_candidates(model, uncertain):
+    """The version lists a key may have: its model, and, when the request whose outcome is
+    unknown was on it, the model with that request applied."""
+    out = [("acked", model)]
+    if uncertain:
+        kind, _, vid, value, acl = uncertain
+        if kind in ("put", "marker"):
+            # A new id, or (a bucket Suspended at the time) the null version replaced.
+            for new in (vid or "?").split("|"):
+                landed = list(model)
+                place_version(landed, VEntry(new, value if kind == "put" else None))
+                out.append((f"unknown {'put' if kind == 'put' else 'delete marker'}", landed))
+        elif kind == "vdelete":
+            out.append(("unknown permanent delete", [e for e in model if e.vid != vid]))
+        elif kind == "acl":
+            out.append(("unknown ACL change", [VEntry(e.vid, e.value, acl) if e.vid == vid else e for e in model]))
+    return out
+
+
+def listing_matches(cand, found, gone):
+    """Whether the listing of a key (versions, markers) fits the candidate list: the same
+    versions and markers in the same order (an unknown id only where the candidate has "?",
+    and never a deleted or known one), the newest one marked latest."""
+    versions, markers = found
+    known = {e.vid for e in cand if e.vid != "?"}
+    want_v = [e for e in cand if e.value is not None]
+    want_m = [e for e in cand if e.value is None]
+    if len(want_v) != len(versions) or len(want_m) != len(markers):
+        return False
+    for e, (vid, size, _etag, _) in zip(want_v, versions):
+        if (e.vid != vid and (e.vid != "?" or vid in known or vid in gone)) or size != e.value.length:
+            return False
+    for e, (vid, _) in zip(want_m, markers):
+        if e.vid != vid and (e.vid != "?" or vid in known or vid in gone):
+            return False
+    latest = [v[0] for v in versions if v[3]] + [vid for vid, lt in markers if lt]
+    if not cand:
+        return not latest
+    top = cand[0]
+    newest = top.vid if top.vid != "?" else versions[0][0] if top.value is not None else markers[0][0]
+    return latest == [newest]
+
+
+def check_versions(s3, vkeys, vstates, results, gone, rng, label):
+    """After a restart: every key of the versioned bucket lists exactly its acknowledged
+    versions and delete markers, in order (plus or minus the one request whose outcome is
+    unknown); every version reads back byte-exact by id with its ACL; the current GET is
+    the newest version (NoSuchKey under a delete marker); a version deleted for good is
+    neither listed nor readable. Returns (new vstates, failures, counts: in_doubt, landed)."""
+    failures = []
+    counts = {"in_doubt": 0, "landed": 0}
+    new_states = dict(vstates)
+    for t, keys in enumerate(vkeys):
+        res = results.get(t) or VResult({k: vstates[k] for k in keys})
+        bucket = vbucket(t)
+        gone.update(vid for _, vid in res.gone)
+        try:
+            listing = list_versions(s3, vbucket(t), f"v{t}/", rng)
+        except CheckError as e:
+            failures.append(f"{label}: {e}")
+            continue
+        except Exception as e:  # noqa: BLE001
+            failures.append(f"{label}: ListObjectVersions failed: {classify(e)[1]}")
+            continue
+        for extra in sorted(set(listing) - set(keys)):
+            failures.append(f"{label}: ListObjectVersions lists {extra!r}, a key the harness never wrote")
+        for key in keys:
+            found = listing.get(key, ([], []))
+            unc = res.uncertain if res.uncertain and res.uncertain[1] == key else None
+            cands = version_candidates(res.model[key], unc)
+            match = next(((o, c) for o, c in cands if listing_matches(c, found, gone)), None)
+            if match is None:
+                failures.append(
+                    f"{label}: versioned key {key!r} lists versions "
+                    f"{[(v[0][:8], v[1], 'latest' if v[3] else '') for v in found[0]]} and delete markers "
+                    f"{[(m[0][:8], 'latest' if m[1] else '') for m in found[1]]}\n    expected one of:\n"
+                    + "\n".join(f"      [{o}] " + ", ".join(e.short() for e in c) for o, c in cands)
+                    + (f"\n    permanently deleted before: {sorted(v[:8] for v in gone)}" if gone else ""))
+                continue
+            counts["in_doubt"] += unc is not None
+            counts["landed"] += match[0] != "acked"
+            # Fill in the id of a version whose request had no answer.
+            ids = iter([v[0] for v in found[0]] if match[1] and match[1][0].value is not None else [m[0] for m in found[1]])
+            entries = [VEntry(next(ids), e.value, e.acl) if e.vid == "?" else e for e in match[1]]
+            for e in entries:
+                if e.value is None:
+                    continue
+                try:
+                    body = s3.get_object(Bucket=bucket, Key=key, VersionId=e.vid)["Body"].read()
+                    got = version_of(body, "")
+                    grants = s3.get_object_acl(Bucket=bucket, Key=key, VersionId=e.vid)["Grants"]
+                except Exception as ex:  # noqa: BLE001
+                    failures.append(f"{label}: reading {key!r} version {e.vid} failed: {classify(ex)[1]}")
+                    continue
+                if got != e.value:
+                    failures.append(f"{label}: {key!r} version {e.vid} reads {describe_found(got, body)}; "
+                                    f"expected {e.value.short()}")
+                acl = "authenticated-read" if len(grants) > 1 else "private"
+                if acl != e.acl:
+                    if unc and unc[0] == "acl" and unc[2] == e.vid:
+                        e.acl = acl             # the ACL change in doubt landed (or not)
+                    else:
+                        failures.append(f"{label}: {key!r} version {e.vid} has ACL {acl}, expected {e.acl}")
+            try:
+                r = s3.get_object(Bucket=bucket, Key=key)
+                body = r["Body"].read()
+                current = version_of(body, "")
+            except ClientError as ex:
+                if ex.response.get("Error", {}).get("Code") != "NoSuchKey":
+                    failures.append(f"{label}: GET {key!r}: {classify(ex)[1]}")
+                    continue
+                current, body = None, b""
+            expected = entries[0].value if entries else None
+            if current != expected:
+                failures.append(f"{label}: GET {key!r} (current) reads {describe_found(current, body)}; "
+                                f"expected {describe_value(expected)}")
+            new_states[key] = entries
+        for key, vid in res.gone:
+            try:
+                s3.head_object(Bucket=bucket, Key=key, VersionId=vid)
+                failures.append(f"{label}: {key!r} version {vid}, deleted for good (acked), is readable again")
+            except ClientError as ex:
+                if ex.response.get("ResponseMetadata", {}).get("HTTPStatusCode") != 404:
+                    failures.append(f"{label}: HEAD {key!r} version {vid} (deleted for good): {classify(ex)[1]}")
+    return new_states, failures, counts
 
 
 def describe_found(found, body):
@@ -976,6 +1368,13 @@ def parse_args(argv):
     ap.add_argument("--keys-per-thread", type=int, default=20, help="keys each thread owns (default 20)")
     ap.add_argument("--shared-keys", type=int, default=8,
                     help="keys every thread writes concurrently (default 8)")
+    ap.add_argument("--versioned-threads", type=int, default=0,
+                    help="extra load threads on versioned buckets (even ones Enabled, odd ones switched "
+                         "between Suspended and Enabled while they run): "
+                         "versions, null-version replacement, delete markers, permanent deletes of versions, "
+                         "ACL re-commits, checked version by version after each restart (default 0)")
+    ap.add_argument("--versioned-keys", type=int, default=5,
+                    help="keys each versioned thread owns (default 5)")
     ap.add_argument("--max-parts", type=int, default=3, choices=[1, 2, 3],
                     help="most parts of a multipart upload (5 MiB each, last one smaller; default 3)")
     ap.add_argument("--multipart-share", type=float, default=0.04,
@@ -1004,6 +1403,8 @@ def parse_args(argv):
                          "newest segment and delete the index, losing acknowledged writes; the run "
                          "must then FAIL")
     a = ap.parse_args(argv)
+    if a.versioned_threads < 0 or (a.versioned_threads and a.versioned_keys < 1):
+        ap.error("--versioned-threads must be >= 0 and --versioned-keys >= 1")
     if a.cycles < 1 or a.threads < 1 or a.keys_per_thread < 1 or a.duration_per_cycle <= 0:
         ap.error("--cycles, --threads, --keys-per-thread must be >= 1 and --duration-per-cycle > 0")
     if a.seed is None:
@@ -1074,6 +1475,30 @@ def run(args, binary, work):
     server.wait_ready()
     s3 = make_client(server.endpoint)
     s3.create_bucket(Bucket=BUCKET)
+    # The versioned bucket: ACLs enabled (PutObjectAcl re-commits a version), a null
+    # version on every other key (written before versioning is enabled), then Enabled.
+    vkeys = [[f"v{t}/k{i}" for i in range(args.versioned_keys)] for t in range(args.versioned_threads)]
+    vstates = {k: [] for ks in vkeys for k in ks}
+    vgone = set()
+    # The second one (odd versioned threads) gets a version with an id on every third key
+    # too, and is then Suspended.
+    for bucket in sorted({vbucket(t) for t in range(len(vkeys))}):
+        s3.create_bucket(Bucket=bucket)
+        s3.put_bucket_ownership_controls(Bucket=bucket, OwnershipControls={"Rules": [{"ObjectOwnership": "ObjectWriter"}]})
+        mine = [k for t, ks in enumerate(vkeys) if vbucket(t) == bucket for k in ks]
+        for i, k in enumerate(mine):
+            if i % 2 == 0:
+                body = body_for(k, args.seed, 0, 100 + len(k))
+                s3.put_object(Bucket=bucket, Key=k, Body=body)
+                vstates[k] = [VEntry("null", version_of(body, "null version gen 0"))]
+        s3.put_bucket_versioning(Bucket=bucket, VersioningConfiguration={"Status": "Enabled"})
+        if bucket == SBUCKET:
+            for i, k in enumerate(mine):
+                if i % 3 == 0:
+                    body = body_for(k, args.seed, -1, 200 + len(k))
+                    r = s3.put_object(Bucket=bucket, Key=k, Body=body)
+                    vstates[k].insert(0, VEntry(r["VersionId"], version_of(body, "version gen -1")))
+            s3.put_bucket_versioning(Bucket=bucket, VersioningConfiguration={"Status": "Suspended"})
 
     owned = [[f"t{t}/k{i:02d}" if i else f"t{t}/odd key +%é" for i in range(args.keys_per_thread)]
              for t in range(args.threads)]
@@ -1092,7 +1517,11 @@ def run(args, binary, work):
         dur = args.duration_per_cycle
         kill_at = crng.uniform(0.25 * dur, dur)
         aim_compaction = compact_online and crng.random() < 0.5
+        cyc.vstates, cyc.vkeys = vstates, vkeys
         threads = [threading.Thread(target=worker, args=(cyc, t), daemon=True) for t in range(args.threads)]
+        threads += [threading.Thread(target=version_worker, args=(cyc, t), daemon=True) for t in range(len(vkeys))]
+        if len(vkeys) > 1:
+            threads.append(threading.Thread(target=versioning_switcher, args=(cyc,), daemon=True))
         compactor = None
         if compact_online:
             compactor = Compactor(binary, server.endpoint, args.threshold if features.threshold else None,
@@ -1232,6 +1661,14 @@ def run(args, binary, work):
         ufails, ucompleted, uaborted = check_uploads(s3, cyc.pending_uploads, states, f"cycle {cycle}")
         failures += ufails
         fails = fails + ufails
+        vnote = ""
+        if vkeys:
+            vstates, vfails, vcounts = check_versions(s3, vkeys, vstates, cyc.vresults, vgone, crng, f"cycle {cycle}")
+            failures += vfails
+            fails = fails + vfails
+            vnote = (f"; versioned: {len(vstates)} keys, {sum(len(v) for v in vstates.values())} versions and "
+                     f"markers ({len(vgone)} deleted for good so far), in-flight changes landed on "
+                     f"{vcounts['landed']} of {vcounts['in_doubt']} keys in doubt")
 
         c = cyc.stats.counts
         comp = ""
@@ -1246,7 +1683,7 @@ def run(args, binary, work):
             f"{', '.join(startup_kills) or 'none'}; recovery {recovery:.2f}s")
         log(f"    check: {len(all_keys)} keys ({counts['present']} present; in-flight changes landed on "
             f"{counts['landed']} of {counts['in_doubt']} keys in doubt); open uploads "
-            f"{len(cyc.pending_uploads)} (completed {ucompleted}, aborted {uaborted})")
+            f"{len(cyc.pending_uploads)} (completed {ucompleted}, aborted {uaborted}){vnote}")
         for e in cyc.stats.errors[:3]:
             log(f"    S3 error during the load: {e}")
         if cyc.stats.s3_errors:
@@ -1293,8 +1730,13 @@ def run(args, binary, work):
             _, fails, counts = check_keys(s3, all_keys, lambda k: [("acked", states[k])], {}, t0,
                                            random.Random(args.seed), "after offline compaction")
             failures += fails
-            log(f"re-check after offline compaction: {len(all_keys)} keys ({counts['present']} present), "
-                f"{'ok' if not fails else 'FAILED'}")
+            if vkeys:
+                _, vfails, _ = check_versions(s3, vkeys, vstates, {}, vgone, random.Random(args.seed),
+                                           "after offline compaction")
+                failures += vfails
+                fails = fails + vfails
+            log(f"re-check after offline compaction: {len(all_keys)} keys ({counts['present']} present)"
+                f"{f', {len(vstates)} versioned keys' if vkeys else ''}, {'ok' if not fails else 'FAILED'}")
             clean, rc = server.stop()
             if not clean:
                 failures.append(f"strata serve did not stop cleanly on SIGTERM after the re-check (exit {rc})")
