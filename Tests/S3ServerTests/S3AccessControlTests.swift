@@ -386,4 +386,26 @@ final class S3AccessControlTests: XCTestCase {
             try await anonymous.expect(200, "GET", "/tagged/closed")
         }
     }
+
+    /// S3's ACL mapping: bucket WRITE lets others delete objects (making delete markers in
+    /// a versioned bucket) but not delete versions for good; the bucket owner may.
+    /// Restoring a version by copying it onto its own key makes it current again.
+    func testVersionDeletesAndRestores() async throws {
+        try await withUsers { _, alice, bob, _ in
+            try await alice.expect(200, "PUT", "/history", headers: [("x-amz-grant-write", #"id="bob-id""#),
+                                                                    ("x-amz-grant-full-control", #"id="alice-id""#)])
+            try await alice.expect(200, "PUT", "/history", query: [("versioning", nil)],
+                                   body: bytes("<VersioningConfiguration><Status>Enabled</Status></VersioningConfiguration>"))
+            let first = try await alice.expect(200, "PUT", "/history/k", body: bytes("one"))
+            let v1 = try XCTUnwrap(first.header("x-amz-version-id"))
+            try await alice.expect(200, "PUT", "/history/k", body: bytes("two"))
+            try await bob.expect(403, "DELETE", "/history/k", query: [("versionId", v1)])
+            try await bob.expect(204, "DELETE", "/history/k", message: "a delete marker is an ordinary delete")
+            let restored = try await alice.expect(200, "PUT", "/history/k", headers: [("x-amz-copy-source", "/history/k?versionId=\(v1)")])
+            XCTAssertNotEqual(restored.header("x-amz-version-id"), v1, "the restored copy is a new version")
+            await assertEqual(try await alice.expect(200, "GET", "/history/k").body, bytes("one"))
+            try await alice.expect(204, "DELETE", "/history/k", query: [("versionId", v1)])
+            try await alice.expect(404, "GET", "/history/k", query: [("versionId", v1)])
+        }
+    }
 }

@@ -222,6 +222,7 @@ final class S3LifecycleTests: XCTestCase {
                             + "<NewerNoncurrentVersions>1</NewerNoncurrentVersions></NoncurrentVersionExpiration>", id: "history")
                 + Self.rule("<Filter><Prefix>gone/</Prefix></Filter><Expiration><ExpiredObjectDeleteMarker>true</ExpiredObjectDeleteMarker></Expiration>"
                             + "<NoncurrentVersionExpiration><NoncurrentDays>1</NoncurrentDays></NoncurrentVersionExpiration>", id: "markers")
+                + Self.rule("<Filter><Prefix>gone/up</Prefix></Filter><AbortIncompleteMultipartUpload><DaysAfterInitiation>3</DaysAfterInitiation></AbortIncompleteMultipartUpload>", id: "abort")
             try await client.expect(200, "PUT", "/ver", query: [("lifecycle", nil)], body: Self.lifecycle(rules))
             try await client.put("ver", "cur/a", bytes("a"))
             for n in 1...3 { try await client.put("ver", "old/k", bytes("v\(n)")) }
@@ -248,6 +249,18 @@ final class S3LifecycleTests: XCTestCase {
             XCTAssertEqual(kept, 2, "v1 goes; v2 is the one newer noncurrent version kept")
             XCTAssertGreaterThanOrEqual(second.expiredHistory, 2)
             await assertEqual(try await client.expect(200, "GET", "/ver/old/k").body, bytes("v3"))
+            // cur/a: its version went noncurrent two days ago but no noncurrent rule covers
+            // cur/; once it is deleted for good, the Expiration Days rule removes the
+            // marker left alone ("automatically performs ExpiredObjectDeleteMarker cleanup").
+            let behind = try await versions("cur/a")
+            try await client.expect(204, "DELETE", "/ver/cur/a", query: [("versionId", behind[1].versionID)])
+            _ = try await worker.pass(now: now + 4 * day)
+            let cleaned = try await versions("cur/a").count
+            XCTAssertEqual(cleaned, 0)
+            // AbortIncompleteMultipartUpload: the upload's answers say when it will go.
+            let upload = try await client.expect(200, "POST", "/ver/gone/upload", query: [("uploads", nil)])
+            XCTAssertNotNil(upload.header("x-amz-abort-date"))
+            XCTAssertEqual(upload.header("x-amz-abort-rule-id"), "abort")
         }
     }
 

@@ -104,6 +104,8 @@ struct RequestAccess: Sendable {
         case .bucketOwner, .bucketOwnerOnly: return isOwner ? .allow : .deny
         case .bucket(let permission):
             if isOwner { return .allow }
+            // S3's ACL mapping: WRITE gives s3:DeleteObjectVersion to the bucket owner only.
+            if rule.action == "s3:DeleteObjectVersion" { return .deny }
             return bucket.aclsEnabled && bucket.acl.allows(principal, permission, ignoringPublicGrants: ignorePublic) ? .allow : .deny
         case .object, .objectOwner, .uploadParty: return isOwner && rule.need == .uploadParty ? .allow : .none
         }
@@ -169,6 +171,26 @@ struct RequestAccess: Sendable {
 
 /// The condition keys of a request (lowercased names), for bucket policies.
 enum ConditionKeys {
+    /// The `s3:` keys S3 defines (a policy naming another is MalformedPolicy); `aws:` keys
+    /// are global and not checked here (an unknown one is simply absent).
+    static let s3Keys: Set<String> = [
+        "s3:prefix", "s3:delimiter", "s3:max-keys", "s3:versionid", "s3:x-amz-acl", "s3:x-amz-copy-source",
+        "s3:x-amz-metadata-directive", "s3:x-amz-server-side-encryption", "s3:x-amz-server-side-encryption-aws-kms-key-id",
+        "s3:x-amz-storage-class", "s3:x-amz-content-sha256", "s3:x-amz-grant-read", "s3:x-amz-grant-write",
+        "s3:x-amz-grant-read-acp", "s3:x-amz-grant-write-acp", "s3:x-amz-grant-full-control", "s3:x-amz-object-ownership",
+        "s3:x-amz-tagging", "s3:signatureversion", "s3:authtype", "s3:signatureage", "s3:tlsversion",
+        "s3:requestobjecttagkeys", "s3:locationconstraint", "s3:x-amz-website-redirect-location",
+        "s3:object-lock-mode", "s3:object-lock-retain-until-date", "s3:object-lock-remaining-retention-days",
+        "s3:object-lock-legal-hold", "s3:resourceaccount", "s3:dataaccesspointaccount", "s3:dataaccesspointarn",
+        "s3:accesspointnetworkorigin", "s3:objectcreationoperation", "s3:if-match", "s3:if-none-match",
+    ]
+
+    static func isKnown(_ key: String) -> Bool {
+        let lowered = key.lowercased()
+        guard lowered.hasPrefix("s3:") else { return true }
+        return s3Keys.contains(lowered) || lowered.hasPrefix("s3:existingobjecttag/") || lowered.hasPrefix("s3:requestobjecttag/")
+    }
+
     /// `formFields`: a browser POST upload's fields, which stand for its headers (`acl`
     /// for x-amz-acl, `tagging` for x-amz-tagging).
     static func of(request: S3Request, principal: Principal, auth: AuthenticatedRequest, secure: Bool,

@@ -167,9 +167,10 @@ struct BucketPolicy: Sendable {
             // bucket actions need the bucket's ARN, object actions an object ARN.
             let applies = actions.contains { action in
                 resources.contains { resource in
-                    let isObjectResource = resource == "*" || resource.dropFirst("arn:aws:s3:::".count).contains("/")
-                    let isBucketResource = resource == "*" || !resource.dropFirst("arn:aws:s3:::".count).contains("/")
-                        || resource.hasSuffix("*")
+                    let path = resource.dropFirst("arn:aws:s3:::".count)
+                    // `arn:aws:s3:::b*` may name objects too (b/key); `b/…` never names a bucket.
+                    let isObjectResource = resource == "*" || path.contains("/") || path.hasSuffix("*")
+                    let isBucketResource = resource == "*" || !path.contains("/")
                     return S3Actions.all.contains { known in
                         Wildcard.matches(action.lowercased(), known.lowercased())
                             && (S3Actions.objectLevel.contains(known) ? isObjectResource : isBucketResource)
@@ -199,6 +200,9 @@ struct BucketPolicy: Sendable {
                 }
                 guard case .object(let pairs) = entries else { throw S3Error.malformedPolicy("Invalid Condition block") }
                 for (key, values) in pairs {
+                    guard ConditionKeys.isKnown(key) else {
+                        throw S3Error.malformedPolicy("Policy has an invalid condition key")
+                    }
                     conditions.append(Condition(operator_: name, key: key.lowercased(),
                                                 values: try stringList(values, field: "Condition", allowScalars: true),
                                                 ifExists: ifExists, qualifier: qualifier))

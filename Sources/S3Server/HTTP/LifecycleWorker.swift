@@ -108,7 +108,7 @@ struct LifecycleWorker: Sendable {
     /// the `NewerNoncurrentVersions` newest noncurrent versions are kept whatever their
     /// age. Removals are permanent deletes by version id. Returns how many it removed.
     private func expireHistory(bucket: String, rules: [LifecycleConfiguration.Rule], now: Int64) async throws -> Int {
-        let history = rules.filter { $0.noncurrentDays != nil || $0.expiredObjectDeleteMarker }
+        let history = rules.filter { $0.noncurrentDays != nil || $0.expiredObjectDeleteMarker || $0.cleansDeleteMarkers }
         guard !history.isEmpty, try await store.versioning(bucket: bucket) != .unversioned else { return 0 }
         var removed = 0
         var keyMarker: String?
@@ -144,9 +144,11 @@ struct LifecycleWorker: Sendable {
                                 clock: LifecycleClock) -> [ObjectInfo] {
         guard let current = versions.first else { return [] }
         var doomed: [ObjectInfo] = []
-        // ExpiredObjectDeleteMarker: a current delete marker with nothing behind it.
+        // ExpiredObjectDeleteMarker: a current delete marker with nothing behind it (also
+        // under an Expiration Days rule: S3 "automatically performs ExpiredObjectDeleteMarker
+        // cleanup" then).
         if versions.count == 1, current.isDeleteMarker,
-           rules.contains(where: { $0.expiredObjectDeleteMarker && current.key.hasPrefix($0.filter.prefix) }) {
+           rules.contains(where: { ($0.expiredObjectDeleteMarker || $0.cleansDeleteMarkers) && current.key.hasPrefix($0.filter.prefix) }) {
             return [current]
         }
         for rule in rules {

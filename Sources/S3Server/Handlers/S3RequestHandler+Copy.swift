@@ -41,7 +41,9 @@ extension S3RequestHandler {
             }
         }
         let changesSomething = directive == "REPLACE" || metadata != sourceInfo.metadata
-        if source.bucket == context.bucket && source.key == context.key && !changesSomething {
+        // Copying a named version onto its own key is how S3 restores it (a new current
+        // version): only the current object copied onto itself unchanged is refused.
+        if source.bucket == context.bucket && source.key == context.key && source.versionId == nil && !changesSomething {
             throw S3Error.invalidRequest(
                 "This copy request is illegal because it is trying to copy an object to itself without changing the object's metadata, storage class, website redirect location or encryption attributes.")
         }

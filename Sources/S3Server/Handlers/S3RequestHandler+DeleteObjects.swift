@@ -89,13 +89,13 @@ extension S3RequestHandler {
             case .success(let deleted)?:
                 guard !document.quiet else { continue }
                 // A version removed names itself (DeleteMarker when it was one); a delete
-                // marker made names the marker (DeleteMarkerVersionId), as in S3.
+                // marker made or removed is named in DeleteMarkerVersionId, as in S3.
                 xml.element("Deleted") {
                     $0.element("Key", object.key)
                     if let versionId = object.versionId { $0.element("VersionId", versionId) }
                     if deleted.isDeleteMarker {
                         $0.element("DeleteMarker", "true")
-                        if object.versionId == nil, let marker = deleted.versionID {
+                        if let marker = deleted.versionID {
                             $0.element("DeleteMarkerVersionId", Self.showVersion(marker))
                         }
                     }

@@ -45,6 +45,7 @@ extension S3RequestHandler {
         xml.element("UploadId", upload.uploadId)
         xml.close()
         var response = S3Response.xml(xml)
+        await addAbortDate(upload, to: &response.headers)
         if let algorithm = upload.checksumAlgorithm { response.headers.add(name: "x-amz-checksum-algorithm", value: algorithm) }
         if let type = upload.checksumType { response.headers.add(name: "x-amz-checksum-type", value: type) }
         return response
@@ -381,7 +382,9 @@ extension S3RequestHandler {
         if let algorithm = upload.checksumAlgorithm { xml.element("ChecksumAlgorithm", algorithm) }
         if let type = upload.checksumType { xml.element("ChecksumType", type) }
         xml.close()
-        return .xml(xml)
+        var response = S3Response.xml(xml)
+        await addAbortDate(upload, to: &response.headers)
+        return response
     }
 
     // MARK: - ListMultipartUploads
@@ -448,6 +451,21 @@ extension S3RequestHandler {
             throw S3Error.invalidArgument("Provided \(name) not an integer or within integer range", name: name, value: text)
         }
         return min(value, 1000)
+    }
+
+    /// `x-amz-abort-date` and `x-amz-abort-rule-id` on CreateMultipartUpload and ListParts
+    /// when a lifecycle rule's AbortIncompleteMultipartUpload will abort the upload, as
+    /// S3 sends them (the earliest rule wins).
+    func addAbortDate(_ upload: UploadInfo, to headers: inout HTTPHeaders) async {
+        guard let lifecycle = try? await bucketSettings(upload.bucket)?.lifecycle else { return }
+        let clock = LifecycleClock(dayMilliseconds: configuration.lifecycleDaySeconds * 1000)
+        let dues = lifecycle.rules.compactMap { rule -> (Int64, String?)? in
+            guard rule.enabled, upload.key.hasPrefix(rule.filter.prefix), let days = rule.abortIncompleteUploadDays else { return nil }
+            return (clock.due(from: upload.initiated, days: days), rule.id)
+        }
+        guard let (due, rule) = dues.min(by: { $0.0 < $1.0 }) else { return }
+        headers.add(name: "x-amz-abort-date", value: TimeFormat.httpDate(milliseconds: due))
+        if let rule { headers.add(name: "x-amz-abort-rule-id", value: rule) }
     }
 
     /// Who started an upload (and owns the object it makes): recorded at creation; the

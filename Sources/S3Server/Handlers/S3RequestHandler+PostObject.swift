@@ -100,7 +100,9 @@ extension S3RequestHandler {
                 throw S3Error.invalidArgument("POST requires exactly one file upload per request.", name: "file", value: "0")
             }
             let info = try await upload.finish()
-            return postResponse(request, bucket: bucket, form: form, info: info)
+            var response = postResponse(request, bucket: bucket, form: form, info: info)
+            Self.addVersionHeader(info, versioning: upload.writer.versioning, to: &response.headers)
+            return response
         } catch {
             upload?.writer.abort()
             throw error

@@ -47,6 +47,10 @@ struct LifecycleConfiguration: Sendable, Equatable {
         var newerNoncurrentVersions: Int?
         /// AbortIncompleteMultipartUpload DaysAfterInitiation.
         var abortIncompleteUploadDays: Int?
+
+        /// An Expiration Days rule also removes expired delete markers (S3, "Managing
+        /// delete markers"); markers have no tags, so not under a tag filter.
+        var cleansDeleteMarkers: Bool { expirationDays != nil && filter.tags.isEmpty }
     }
 
     var rules: [Rule]
