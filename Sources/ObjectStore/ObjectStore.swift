@@ -148,13 +148,7 @@ public final class ObjectStore: Sendable {
             let (payload, object, upload) = try prepare()
             return try journal.append(type, payload: payload, object: object, upload: upload, validate: validate)
         }
-        do {
-            try await committer.waitDurable()
-        } catch is CancellationError {
-            throw CancellationError()
-        } catch {
-            throw StoreError.wrap(error)
-        }
+        try await waitDurable()
         return record
     }
 
@@ -168,6 +162,12 @@ public final class ObjectStore: Sendable {
             try prepare()
             return try journal.append(build: build)
         }
+        try await waitDurable()
+        return result
+    }
+
+    /// Waits for the group commit that makes the records appended so far durable.
+    private func waitDurable() async throws {
         do {
             try await committer.waitDurable()
         } catch is CancellationError {
@@ -175,7 +175,6 @@ public final class ObjectStore: Sendable {
         } catch {
             throw StoreError.wrap(error)
         }
-        return result
     }
 
     /// Milliseconds since 1970.
