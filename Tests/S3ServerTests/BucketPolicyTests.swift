@@ -108,6 +108,7 @@ final class BucketPolicyTests: XCTestCase {
             ("action on wrong resource", #"{"Statement":[{"Effect":"Allow","Principal":"*","Action":"s3:GetObject","Resource":"arn:aws:s3:::b"}]}"#),
             ("unknown condition", #"{"Statement":[{"Effect":"Allow","Principal":"*","Action":"s3:GetObject","Resource":"arn:aws:s3:::b/*","Condition":{"StringSortOf":{"s3:prefix":"a"}}}]}"#),
             ("unknown user", #"{"Statement":[{"Effect":"Allow","Principal":{"AWS":"arn:aws:iam::1:user/Carol"},"Action":"s3:GetObject","Resource":"arn:aws:s3:::b/*"}]}"#),
+            ("over 20 KB", String(repeating: " ", count: 21 * 1024) + "{}"),
             ("bucket action on objects", #"{"Statement":[{"Effect":"Allow","Principal":"*","Action":"s3:ListBucket","Resource":"arn:aws:s3:::b/*"}]}"#),
             ("unknown s3 condition key", #"{"Statement":[{"Effect":"Allow","Principal":"*","Action":"s3:GetObject","Resource":"arn:aws:s3:::b/*","Condition":{"StringEquals":{"s3:bogusKey":"x"}}}]}"#),
             ("unknown version", #"{"Version":"2020-01-01","Statement":[{"Effect":"Allow","Principal":"*","Action":"s3:GetObject","Resource":"arn:aws:s3:::b/*"}]}"#),

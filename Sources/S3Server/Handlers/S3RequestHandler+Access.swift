@@ -285,7 +285,7 @@ extension S3RequestHandler {
 
     func putBucketPolicy(_ context: Context) async throws -> S3Response {
         let bucket = try requireBucket(context)
-        let document = try await readDocument(context, limit: BucketPolicy.maxSize + 1)
+        let document = try await readDocument(context, limit: 4 * BucketPolicy.maxSize)
         let policy = try BucketPolicy.parse(document, bucket: context.bucket, users: users)
         if policy.isPublic && bucket.publicAccessBlock?.blockPublicPolicy == true { throw S3Error.accessDenied() }
         try await storeBucketConfig(context, name: BucketSettings.Config.policy, document: document)
