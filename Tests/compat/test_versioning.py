@@ -166,6 +166,12 @@ def test_suspended_bucket_writes_null_versions(s3, bucket):
     assert [m["VersionId"] for m in listed["DeleteMarkers"]] == ["null"]
     assert [v["VersionId"] for v in listed["Versions"]] == [v1], "the null marker replaced the null version"
     assert s3.get_object(Bucket=bucket, Key="k", VersionId=v1)["Body"].read() == b"one"
+    # A multipart upload completed in a Suspended bucket is the null version too.
+    upload = s3.create_multipart_upload(Bucket=bucket, Key="mp")["UploadId"]
+    part = s3.upload_part(Bucket=bucket, Key="mp", UploadId=upload, PartNumber=1, Body=b"p")
+    done = s3.complete_multipart_upload(Bucket=bucket, Key="mp", UploadId=upload,
+                                        MultipartUpload={"Parts": [{"PartNumber": 1, "ETag": part["ETag"]}]})
+    assert done["VersionId"] == "null"
 
 
 def test_list_object_versions_paging_prefix_delimiter(s3, bucket):
