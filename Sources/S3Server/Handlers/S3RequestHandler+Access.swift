@@ -220,32 +220,31 @@ extension S3RequestHandler {
 
     // MARK: - Object ACL
 
-    /// The object version an ACL operation addresses (`versionId` or the current one),
-    /// read and authorized, and the response that names it.
-    private func aclTarget(_ context: Context, method: String) async throws
-        -> (bucket: BucketSettings, versionID: String?, info: ObjectInfo, response: S3Response) {
-        let bucket = try requireBucket(context)
+    /// The object version a sub-resource operation (ACL, tagging) addresses: `versionId`
+    /// or the current one, read and authorized; and the requested id (nil: none asked).
+    func addressedVersion(_ context: Context) async throws -> (versionID: String?, info: ObjectInfo) {
         let versionID = try Self.requestedVersion(context.request)
-        let info = try await Self.mappingVersionErrors(key: context.key, versionId: versionID, method: method) {
+        let info = try await Self.mappingVersionErrors(key: context.key, versionId: versionID,
+                                                       method: context.request.method.rawValue) {
             try await store.headObject(bucket: context.bucket, key: context.key, versionID: versionID)
         }
         try context.access.authorize(object: info)
-        var response = S3Response()
-        if versionID != nil || !info.versionID.isEmpty {
-            response.headers.add(name: "x-amz-version-id", value: Self.showVersion(info.versionID))
-        }
-        return (bucket, versionID, info, response)
+        return (versionID, info)
     }
 
     func getObjectAcl(_ context: Context) async throws -> S3Response {
-        let (bucket, _, info, named) = try await aclTarget(context, method: "GET")
+        let bucket = try requireBucket(context)
+        let (versionID, info) = try await addressedVersion(context)
         var response = S3Response.xml(bucket.objectACL(info).render(users: users))
-        for field in named.headers { response.headers.add(name: field.name, value: field.value) }
+        Self.addVersionHeader(of: info, asked: versionID != nil, to: &response)
         return response
     }
 
     func putObjectAcl(_ context: Context) async throws -> S3Response {
-        let (bucket, versionID, info, response) = try await aclTarget(context, method: "PUT")
+        let bucket = try requireBucket(context)
+        let (versionID, info) = try await addressedVersion(context)
+        var response = S3Response()
+        Self.addVersionHeader(of: info, asked: versionID != nil, to: &response)
         let owner = bucket.objectOwner(info)
         let acl = try await requestedACL(context, owner: owner, bucketOwner: bucket.owner)
         if !bucket.aclsEnabled {

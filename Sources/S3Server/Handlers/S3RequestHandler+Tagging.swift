@@ -19,11 +19,7 @@ extension S3RequestHandler {
 
     /// An object without tags answers an empty TagSet (not an error), as S3 does.
     func getObjectTagging(_ context: Context) async throws -> S3Response {
-        let versionID = try Self.requestedVersion(context.request)
-        let info = try await Self.mappingVersionErrors(key: context.key, versionId: versionID, method: "GET") {
-            try await store.headObject(bucket: context.bucket, key: context.key, versionID: versionID)
-        }
-        try context.access.authorize(object: info)
+        let (versionID, info) = try await addressedVersion(context)
         var response = S3Response.xml(TagSet(tags: info.tags).document())
         Self.addVersionHeader(of: info, asked: versionID != nil, to: &response)
         return response
