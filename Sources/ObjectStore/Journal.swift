@@ -109,11 +109,14 @@ final class Journal: Sendable {
 
     let log: SegmentLog
     let index: ObjectIndex
+    /// Told of every applied change to an object entry (see ``ObjectCache``).
+    let cache: ObjectCache
     private let state: Mutex<State>
 
-    init(log: SegmentLog, index: ObjectIndex, nextSequence: UInt64) {
+    init(log: SegmentLog, index: ObjectIndex, nextSequence: UInt64, cache: ObjectCache) {
         self.log = log
         self.index = index
+        self.cache = cache
         self.state = Mutex(State(nextSequence: nextSequence))
     }
 
@@ -322,12 +325,22 @@ final class Journal: Sendable {
             for record in batch { try applier.apply(record) }
             try Checkpoint(position: position, lastSequence: highest).write(txn, index)
         }
-        try state.withLock { (s) throws in
+        // The cache forgets what changed now that the transaction committed, before any
+        // writer of the batch is answered (ObjectCache says why that keeps it coherent).
+        // (Should naming a record fail below, everything is forgotten.)
+        var changed: [ObjectCache.Name] = []
+        var unnamedChange = true
+        defer {
+            if unnamedChange { cache.removeAll() } else if !changed.isEmpty { cache.invalidate(changed) }
+        }
+        unnamedChange = try state.withLock { (s) throws -> Bool in
+            var unnamedChange = false
             s.records.removeFirst(batch.count)
             for record in batch {
                 switch record.type {
                 case .putObject, .deleteObject:
                     let (bucket, key) = try Self.objectName(record)
+                    changed.append(ObjectCache.Name(bucket: bucket, key: key))
                     let k = IndexKey.object(bucket: bucket, key: Array(key.utf8))
                     if s.objects[k]?.sequence == record.sequence { s.objects[k] = nil }
                 case .createBucket:
@@ -340,9 +353,12 @@ final class Journal: Sendable {
                     let config = try Payload.decodeConfig(record.payload)
                     let k = IndexKey.config(bucket: config.bucket, name: config.name)
                     if s.configs[k]?.sequence == record.sequence { s.configs[k] = nil }
+                case .createUpload, .putPart, .abortUpload, .data, .seal:
+                    break  // no object entry changes
                 default:
-                    break
+                    unnamedChange = true
                 }
+                if record.type == .deleteBucket { unnamedChange = true }
                 switch s.uploadChanges.removeValue(forKey: record.sequence) {
                 case .open(let id, _)?, .close(let id)?:
                     if s.uploads[id]?.sequence == record.sequence { s.uploads[id] = nil }
@@ -352,6 +368,7 @@ final class Journal: Sendable {
                     break
                 }
             }
+            return unnamedChange
         }
     }
 

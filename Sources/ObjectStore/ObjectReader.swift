@@ -140,6 +140,15 @@ public struct ObjectReader: Sendable {
         self.pieces = pieces
     }
 
+    /// A reader of a whole object whose bytes are already in memory (``ObjectCache``):
+    /// no pieces, everything in ``prefetched``.
+    init(info: ObjectInfo, bytes: ByteBuffer) {
+        self.info = info
+        self.range = 0..<UInt64(bytes.readableBytes)
+        self.pieces = []
+        self.prefetched = bytes
+    }
+
     /// A reader for part of this reader's bytes, on the same open files (so the same
     /// version), e.g. a GET's Range once its conditions were checked on `info`.
     /// `range` is relative to the object and must lie within ``range``.
@@ -182,6 +191,17 @@ public struct ObjectReader: Sendable {
     /// Reads the range in chunks of at most `chunkSize` bytes, in order; each piece is
     /// verified before any of its bytes is handed on. Blocking.
     public func read(chunkSize: Int = 1 << 20, _ body: (UnsafeRawBufferPointer) throws -> Void) throws {
+        if let prefetched {
+            try prefetched.withUnsafeReadableBytes { bytes in
+                var offset = 0
+                while offset < bytes.count {
+                    let n = min(chunkSize, bytes.count - offset)
+                    try body(UnsafeRawBufferPointer(rebasing: bytes[offset..<(offset + n)]))
+                    offset += n
+                }
+            }
+            return
+        }
         var chunk = [UInt8](repeating: 0, count: chunkSize)
         for piece in pieces {
             try piece.verify(chunkSize: chunkSize)

@@ -24,8 +24,16 @@ extension ObjectStore {
     /// A version's information (HeadObject): the current one, or the one `versionID`
     /// names (empty: the `null` version).
     public func headObject(bucket: String, key: String, versionID: String? = nil) async throws -> ObjectInfo {
-        let index = self.index
-        return try await io { try index.environment.read { try Self.lookup(index, $0, bucket: bucket, key: key, versionID: versionID) } }
+        // The current version of a recently read object comes from memory.
+        let name = ObjectCache.Name(bucket: bucket, key: key)
+        if versionID == nil, let cached = cache.lookup(name) { return cached.info }
+        let index = self.index, cache = self.cache
+        return try await io {
+            let generation = cache.generation  // before the read (ObjectCache: coherence)
+            let info = try index.environment.read { try Self.lookup(index, $0, bucket: bucket, key: key, versionID: versionID) }
+            if versionID == nil { cache.insert(name, info: info, bytes: nil, ifUnchangedSince: generation) }
+            return info
+        }
     }
 
     /// The current version (`versionID` nil) or the one named. NoSuchKey when the key has
@@ -66,12 +74,20 @@ extension ObjectStore {
     /// right away, in the same trip to the thread pool: ``ObjectReader/prefetched``.
     public func getObject(bucket: String, key: String, versionID: String? = nil, range: Range<UInt64>? = nil,
                           prefetchUpTo: UInt64 = 0) async throws -> ObjectReader {
-        let index = self.index, log = self.log
+        // A whole small current version read recently comes from memory: no trip to the
+        // thread pool, no index read, no file read.
+        let name = ObjectCache.Name(bucket: bucket, key: key)
+        let cacheable = versionID == nil && range == nil
+        if cacheable, let cached = cache.lookup(name), let bytes = cached.bytes, UInt64(bytes.readableBytes) <= prefetchUpTo {
+            return ObjectReader(info: cached.info, bytes: bytes)
+        }
+        let index = self.index, log = self.log, cache = self.cache
         return try await io {
             // The index entry and the open files are taken together: compaction removes a
             // segment only after switching the entries that pointed into it, so a missing
             // file means the entry changed meanwhile; look again.
             for _ in 0..<3 {
+                let generation = cache.generation  // before the read (ObjectCache: coherence)
                 let info = try index.environment.read { try Self.lookup(index, $0, bucket: bucket, key: key, versionID: versionID) }
                 var r = range ?? 0..<info.size
                 if range != nil {
@@ -85,6 +101,9 @@ extension ObjectStore {
                 if files.values.count == Set(info.extents.map(\.segment)).count {
                     var reader = try ObjectReader(info: info, range: r, files: files)
                     if UInt64(r.count) <= prefetchUpTo { try reader.prefetch() }
+                    if cacheable, let bytes = reader.prefetched {
+                        cache.insert(name, info: info, bytes: bytes, ifUnchangedSince: generation)
+                    }
                     return reader
                 }
             }
@@ -104,6 +123,16 @@ extension ObjectStore {
     /// (DESIGN.md invariant 1), so the bytes read are the bytes checked.
     public func stream(_ reader: ObjectReader, chunkSize: Int = 1 << 20,
                        _ body: (ByteBuffer) async throws -> Void) async throws {
+        if let bytes = reader.prefetched {
+            // Read and checked when the reader was made (or served from the cache).
+            var offset = bytes.readerIndex
+            while offset < bytes.writerIndex {
+                let n = min(chunkSize, bytes.writerIndex - offset)
+                try await body(bytes.getSlice(at: offset, length: n)!)
+                offset += n
+            }
+            return
+        }
         for piece in reader.pieces {
             if piece.isWholeExtent && piece.length <= UInt64(chunkSize) {
                 try await body(try await io { try piece.readVerified() })

@@ -24,14 +24,19 @@ public final class ObjectStore: Sendable {
         public var indexMapSize: Int
         /// Smallest size of every multipart part but the last (S3: 5 MiB).
         public var minPartSize: UInt64
+        /// Bytes of small objects kept in memory for repeated reads (``ObjectCache``); 0
+        /// turns the cache off.
+        public var cacheBytes: Int
 
         public init(segments: SegmentLog.Options = .init(), dataRecordSize: Int = 1 << 20,
-                    ioThreads: Int = 4, indexMapSize: Int = 1 << 38, minPartSize: UInt64 = 5 << 20) {
+                    ioThreads: Int = 4, indexMapSize: Int = 1 << 38, minPartSize: UInt64 = 5 << 20,
+                    cacheBytes: Int = 16 << 20) {
             self.segments = segments
             self.dataRecordSize = dataRecordSize
             self.ioThreads = ioThreads
             self.indexMapSize = indexMapSize
             self.minPartSize = minPartSize
+            self.cacheBytes = cacheBytes
         }
     }
 
@@ -52,6 +57,8 @@ public final class ObjectStore: Sendable {
     let compacting = Mutex(false)
     /// Data records whose checksum a GET has checked (see ``verify(_:)``).
     let verified = VerifiedRecords()
+    /// Recently read small objects (see ``ObjectCache``).
+    let cache: ObjectCache
     /// Metrics hooks (see `observe`).
     struct Observers {
         var compaction: (@Sendable (CompactionReport) -> Void)?
@@ -86,7 +93,8 @@ public final class ObjectStore: Sendable {
         recovery.indexDiscardedAfterMachineCrash = previous == .crashedEarlierBoot
         self.recovery = recovery
         try log.startAppending(at: recovery.end)
-        let journal = Journal(log: log, index: index, nextSequence: recovery.lastSequence + 1)
+        cache = ObjectCache(capacity: options.cacheBytes)
+        let journal = Journal(log: log, index: index, nextSequence: recovery.lastSequence + 1, cache: cache)
         self.journal = journal
         committer = GroupCommitter(log: log) { position in try journal.applyDurable(upTo: position) }
         pool = NIOThreadPool(numberOfThreads: options.ioThreads)

@@ -91,6 +91,9 @@ struct Serve: AsyncParsableCommand {
     @Option(name: .long, help: "Roll over to a new segment file at this size (64K to 1T, e.g. 64M). Default 1G.")
     var segmentSize: String?
 
+    @Option(name: .long, help: "Memory for small objects read again and again (the current versions of objects up to 256K, whole); 0 turns it off. Default 16M.")
+    var cacheSize: String?
+
     @Option(name: .long, help: "Background compaction takes sealed segments whose dead ratio is at least this (0 to 1). Default 0.5.")
     var compactThreshold: Double?
 
@@ -132,7 +135,7 @@ struct Serve: AsyncParsableCommand {
         let given: [(String, String?)] = [
             ("data", data), ("host", host), ("port", port.map(String.init)), ("access-key", accessKey),
             ("secret-key", secretKey), ("users", users), ("region", region), ("domain", domain),
-            ("abort-uploads-after", abortUploadsAfter.map(String.init)), ("segment-size", segmentSize),
+            ("abort-uploads-after", abortUploadsAfter.map(String.init)), ("segment-size", segmentSize), ("cache-size", cacheSize),
             ("compact-threshold", compactThreshold.map { "\($0)" }), ("compact-interval", compactInterval.map(String.init)),
             ("log-format", logFormat), ("log-level", logLevel), ("access-log", accessLog),
             ("shutdown-timeout", shutdownTimeout.map(String.init)), ("max-connections", maxConnections.map(String.init)),
@@ -146,7 +149,7 @@ struct Serve: AsyncParsableCommand {
     }
 
     static let settingNames: Set<String> = [
-        "data", "host", "port", "access-key", "secret-key", "users", "region", "domain", "abort-uploads-after", "segment-size",
+        "data", "host", "port", "access-key", "secret-key", "users", "region", "domain", "abort-uploads-after", "segment-size", "cache-size",
         "compact-threshold", "compact-interval", "log-format", "log-level", "access-log", "shutdown-timeout",
         "max-connections", "idle-timeout", "header-timeout", "tls-cert", "tls-key", "tls-self-signed",
         "lifecycle-day-seconds", "lifecycle-interval",
@@ -178,6 +181,7 @@ struct Serve: AsyncParsableCommand {
         returnLargeBuffersToTheSystem()
         var storeOptions = ObjectStore.Options()
         storeOptions.segments.maxSegmentSize = settings.segmentSize
+        storeOptions.cacheBytes = Int(settings.cacheSize)
         var configuration = S3ServerConfiguration(host: settings.host, port: settings.port, region: settings.region,
                                                   domain: settings.domain,
                                                   credentials: [settings.accessKey: settings.secretKey],
@@ -286,6 +290,7 @@ struct ServeSettings {
     var domain: String?
     var abortUploadsAfter: Int64
     var segmentSize: UInt64
+    var cacheSize: UInt64
     var compactThreshold: Double
     var compactInterval: Int64
     var logFormat: LogFormat
@@ -315,6 +320,9 @@ struct ServeSettings {
         }
         segmentSize = try s.parse("segment-size", default: 1 << 30, what: "a size from 64K to 1T") {
             parseByteSize($0).flatMap { (1 << 16 ... 1 << 40).contains($0) ? $0 : nil }
+        }
+        cacheSize = try s.parse("cache-size", default: 16 << 20, what: "a size from 0 to 64G") {
+            ($0 == "0" ? 0 : parseByteSize($0)).flatMap { $0 <= 1 << 36 ? $0 : nil }
         }
         compactThreshold = try s.parse("compact-threshold", default: 0.5, what: "a number from 0 to 1") {
             Double($0).flatMap { (0...1).contains($0) ? $0 : nil }
