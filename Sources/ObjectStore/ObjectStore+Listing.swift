@@ -46,10 +46,11 @@ extension ObjectStore {
         var seek = base + prefix
         if let after, !after.lexicographicallyPrecedes(prefix) { seek = base + after }
         var count = 0
+        let scope = base + prefix
         return try txn.withCursor(index.objects) { raw in
             var cursor = OrderedObjectCursor(raw)
             var entry = try cursor.seek(seek)
-            while let e = entry, e.name.starts(with: base + prefix) {
+            while let e = entry, e.name.starts(with: scope) {
                 let key = Array(e.name[base.count...])
                 if let after, !after.lexicographicallyPrecedes(key) {
                     entry = try cursor.next()

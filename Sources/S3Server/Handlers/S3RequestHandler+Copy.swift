@@ -82,7 +82,7 @@ extension S3RequestHandler {
         var xml = XMLWriter()
         xml.open("CopyObjectResult", namespace: Self.namespace)
         xml.element("LastModified", TimeFormat.iso8601(milliseconds: info.lastModified))
-        xml.element("ETag", "\"\(info.etag)\"")
+        xml.element("ETag", quoted: info.etag)
         for (name, value) in info.checksums.sorted(by: { $0.key < $1.key }) {
             xml.element("Checksum\(name)", value)
         }

@@ -181,7 +181,7 @@ extension S3RequestHandler {
         var xml = XMLWriter()
         xml.open("CopyPartResult", namespace: Self.namespace)
         xml.element("LastModified", TimeFormat.iso8601(milliseconds: part.lastModified))
-        xml.element("ETag", "\"\(part.etag)\"")
+        xml.element("ETag", quoted: part.etag)
         for (name, value) in part.checksums.sorted(by: { $0.key < $1.key }) {
             xml.element("Checksum\(name)", value)
         }
@@ -255,7 +255,7 @@ extension S3RequestHandler {
         xml.element("Location", "http://\(request.header("host") ?? "localhost")\(request.rawPath)")
         xml.element("Bucket", info.bucket)
         xml.element("Key", info.key)
-        xml.element("ETag", "\"\(info.etag)\"")
+        xml.element("ETag", quoted: info.etag)
         for (name, value) in info.checksums.sorted(by: { $0.key < $1.key }) {
             xml.element("Checksum\(name)", value)
         }
@@ -375,7 +375,7 @@ extension S3RequestHandler {
             xml.element("Part") { xml in
                 xml.element("PartNumber", String(part.partNumber))
                 xml.element("LastModified", TimeFormat.iso8601(milliseconds: part.lastModified))
-                xml.element("ETag", "\"\(part.etag)\"")
+                xml.element("ETag", quoted: part.etag)
                 xml.element("Size", String(part.size))
                 for (name, value) in part.checksums.sorted(by: { $0.key < $1.key }) {
                     xml.element("Checksum\(name)", value)

@@ -84,7 +84,7 @@ extension S3RequestHandler {
                 xml.element("IsLatest", entry.isLatest ? "true" : "false")
                 xml.element("LastModified", iso8601Milliseconds: info.lastModified)
                 if !info.isDeleteMarker {
-                    xml.element("ETag", "\"\(info.etag)\"")
+                    xml.element("ETag", quoted: info.etag)
                     for name in info.checksums.keys.sorted() { xml.element("ChecksumAlgorithm", name) }
                     if let type = ObjectHeaders.checksumType(info.checksums) { xml.element("ChecksumType", type) }
                     xml.element("Size", info.size)

@@ -131,6 +131,9 @@ struct S3Request: Sendable {
             bytes.append(plusAsSpace && c == UInt8(ascii: "+") ? UInt8(ascii: " ") : c)
             i = utf8.index(after: i)
         }
-        return String(validating: bytes, as: UTF8.self)
+        // Not `String(validating:)`: its generic path costs metadata lookups (see
+        // ByteReader.readString); decoding repairs invalid UTF-8, so compare.
+        let decoded = String(decoding: bytes, as: UTF8.self)
+        return decoded.utf8.elementsEqual(bytes) ? decoded : nil
     }
 }

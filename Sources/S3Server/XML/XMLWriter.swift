@@ -19,8 +19,10 @@ public struct XMLWriter: Sendable {
     public var output: String { String(decoding: bytes, as: UTF8.self) }
 
     /// Starts a document, with the `<?xml …?>` declaration unless `declaration` is false.
-    public init(declaration: Bool = true) {
-        bytes.reserveCapacity(1024)
+    /// `capacity`: the bytes expected, so a large document (a listing page) is not
+    /// copied as it grows.
+    public init(declaration: Bool = true, capacity: Int = 1024) {
+        bytes.reserveCapacity(capacity)
         if declaration { bytes.append(contentsOf: #"<?xml version="1.0" encoding="UTF-8"?>"#.utf8) }
     }
 
@@ -75,6 +77,17 @@ public struct XMLWriter: Sendable {
     public mutating func element(_ name: String, _ text: String) {
         openTag(name)
         Self.writeEscaped(text, to: &bytes)
+        closeTag(name)
+    }
+
+    /// Writes `<name>&quot;escaped text&quot;</name>`: an ETag, which S3 documents show
+    /// in quotes (the same bytes as escaping `"\(text)"`, without building that string per
+    /// entry of a listing).
+    public mutating func element(_ name: String, quoted text: String) {
+        openTag(name)
+        bytes.append(contentsOf: "&quot;".utf8)
+        Self.writeEscaped(text, to: &bytes)
+        bytes.append(contentsOf: "&quot;".utf8)
         closeTag(name)
     }
 
