@@ -105,6 +105,45 @@ def test_overwrite_replaces_body_and_metadata(s3, bucket):
     assert got["Metadata"] == {"b": "2"}
 
 
+def test_repeated_reads_see_every_change_at_once(s3, bucket):
+    """Strata keeps recently read small objects in memory (--cache-size); S3 is strongly
+    consistent, so each read after a write, tag change, ACL change or delete must see it."""
+    for round in range(5):
+        body = f"round {round} ".encode() * (round + 1)
+        s3.put_object(Bucket=bucket, Key="hot", Body=body, Metadata={"round": str(round)})
+        for _ in range(3):  # the first read fills the cache, the others are served from it
+            got = s3.get_object(Bucket=bucket, Key="hot")
+            assert got["Body"].read() == body
+            assert got["Metadata"] == {"round": str(round)}
+        assert s3.head_object(Bucket=bucket, Key="hot")["ContentLength"] == len(body)
+        part = s3.get_object(Bucket=bucket, Key="hot", Range="bytes=1-3")["Body"].read()
+        assert part == body[1:4]
+    s3.put_object_tagging(Bucket=bucket, Key="hot", Tagging={"TagSet": [{"Key": "t", "Value": "1"}]})
+    assert s3.get_object(Bucket=bucket, Key="hot")["TagCount"] == 1
+    s3.put_object_acl(Bucket=bucket, Key="hot", ACL="public-read")
+    grants = s3.get_object_acl(Bucket=bucket, Key="hot")["Grants"]
+    assert any(g["Grantee"].get("URI", "").endswith("/AllUsers") for g in grants)
+    s3.delete_object(Bucket=bucket, Key="hot")
+    with pytest.raises(ClientError) as e:
+        s3.get_object(Bucket=bucket, Key="hot")
+    assert code_of(e) == "NoSuchKey"
+    assert_missing(s3, bucket, "hot")
+
+    # Versioned: the current version changes with each write and each version delete.
+    s3.put_bucket_versioning(Bucket=bucket, VersioningConfiguration={"Status": "Enabled"})
+    v1 = s3.put_object(Bucket=bucket, Key="v", Body=b"one")["VersionId"]
+    assert s3.get_object(Bucket=bucket, Key="v")["Body"].read() == b"one"
+    v2 = s3.put_object(Bucket=bucket, Key="v", Body=b"two")["VersionId"]
+    assert s3.get_object(Bucket=bucket, Key="v")["Body"].read() == b"two"
+    assert s3.get_object(Bucket=bucket, Key="v", VersionId=v1)["Body"].read() == b"one"
+    s3.delete_object(Bucket=bucket, Key="v", VersionId=v2)
+    assert s3.get_object(Bucket=bucket, Key="v")["Body"].read() == b"one"
+    s3.delete_object(Bucket=bucket, Key="v")  # a delete marker
+    with pytest.raises(ClientError) as e:
+        s3.get_object(Bucket=bucket, Key="v")
+    assert code_of(e) == "NoSuchKey"
+
+
 ODD_KEYS = {
     "space": "with space/and more spaces",
     "plus": "a+b/c+d",
