@@ -5,20 +5,8 @@ import XCTest
 
 /// The small-object cache (``ObjectCache``): repeated reads come from memory, and no read
 /// after an acknowledged change ever sees what the change replaced.
-final class ObjectCacheTests: XCTestCase {
-    var dir = ""
-    var store: ObjectStore!
-
-    override func setUp() async throws {
-        dir = makeTestDirectory()
-        store = try ObjectStore(directory: dir, options: smallOptions())
-        try await store.createBucket("bkt")
-    }
-
-    override func tearDown() async throws {
-        try? store?.close()
-        try? FileManager.default.removeItem(atPath: dir)
-    }
+final class ObjectCacheTests: StoreTestCase {
+    override var initialBuckets: [String] { ["bkt"] }
 
     /// A GET as the server makes it: small objects read whole into memory.
     private func serverGet(_ key: String) async throws -> ObjectReader {

@@ -5,20 +5,8 @@ import XCTest
 
 /// The read paths the HTTP front uses: chunked async streaming, narrowed ranges, file
 /// regions for sendfile, and the copy path.
-final class ObjectReaderTests: XCTestCase {
-    var dir = ""
-    var store: ObjectStore!
-
-    override func setUp() async throws {
-        dir = makeTestDirectory()
-        store = try ObjectStore(directory: dir, options: smallOptions())
-        try await store.createBucket("bkt")
-    }
-
-    override func tearDown() async throws {
-        try? store?.close()
-        try? FileManager.default.removeItem(atPath: dir)
-    }
+final class ObjectReaderTests: StoreTestCase {
+    override var initialBuckets: [String] { ["bkt"] }
 
     private func streamed(_ reader: ObjectReader, chunkSize: Int) async throws -> [UInt8] {
         var out: [UInt8] = []

@@ -3,20 +3,7 @@ import Foundation
 import XCTest
 @testable import ObjectStore
 
-final class ObjectStoreTests: XCTestCase {
-    var dir = ""
-    var store: ObjectStore!
-
-    override func setUp() async throws {
-        dir = makeTestDirectory()
-        store = try ObjectStore(directory: dir, options: smallOptions())
-    }
-
-    override func tearDown() async throws {
-        try? store?.close()
-        try? FileManager.default.removeItem(atPath: dir)
-    }
-
+final class ObjectStoreTests: StoreTestCase {
     func testBucketLifecycle() async throws {
         try await store.createBucket("alpha")
         try await store.createBucket("beta.with.dots")

@@ -81,3 +81,24 @@ func assertEqual<T: Equatable>(_ a: @autoclosure () async throws -> T, _ b: @aut
         XCTFail("threw \(error) \(message)", file: file, line: line)
     }
 }
+
+/// A test class whose every test gets a fresh store (``smallOptions()``) in a temporary
+/// directory, closed and removed afterwards; `initialBuckets` are created first.
+class StoreTestCase: XCTestCase {
+    var dir = ""
+    var store: ObjectStore!
+
+    /// Buckets every test starts with.
+    var initialBuckets: [String] { [] }
+
+    override func setUp() async throws {
+        dir = makeTestDirectory()
+        store = try ObjectStore(directory: dir, options: smallOptions())
+        for bucket in initialBuckets { try await store.createBucket(bucket) }
+    }
+
+    override func tearDown() async throws {
+        try? store?.close()
+        try? FileManager.default.removeItem(atPath: dir)
+    }
+}
