@@ -4,11 +4,15 @@ import SegmentLog
 
 extension ObjectStore {
     /// Starts a streamed PUT. Fails fast if the bucket does not exist (checked again,
-    /// atomically, at commit).
+    /// atomically, at commit), unless the caller has just seen it (`bucketSeen`: the S3
+    /// front read the bucket's settings to authorize the request). Skipping the look-up
+    /// saves a small PUT a trip to the thread pool; should the bucket vanish meanwhile,
+    /// the commit still fails with NoSuchBucket and the data written is dead space.
     public func makeWriter(bucket: String, key: String, metadata: [String: String] = [:], acl: [UInt8] = [],
-                           tags: [String: String] = [:], conditions: WriteConditions = .init()) async throws -> ObjectWriter {
+                           tags: [String: String] = [:], conditions: WriteConditions = .init(),
+                           bucketSeen: Bool = false) async throws -> ObjectWriter {
         try Validation.checkKey(key)
-        _ = try await self.bucket(bucket)
+        if !bucketSeen { _ = try await self.bucket(bucket) }
         return ObjectWriter(store: self, bucket: bucket, key: key, metadata: metadata, acl: acl, tags: tags, conditions: conditions)
     }
 

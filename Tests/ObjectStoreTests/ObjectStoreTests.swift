@@ -18,6 +18,21 @@ final class ObjectStoreTests: StoreTestCase {
         await assertEqual(try await store.listBuckets().map(\.name), ["beta.with.dots"])
     }
 
+    /// The S3 front skips the writer's early bucket check when it has just seen the
+    /// bucket; a bucket deleted meanwhile still fails the PUT at its commit.
+    func testAWriterThatSkippedTheBucketCheckStillFailsAtCommitWithoutTheBucket() async throws {
+        try await store.createBucket("gone")
+        let writer = try await store.makeWriter(bucket: "gone", key: "k", bucketSeen: true)
+        try await store.deleteBucket("gone")
+        try await writer.write([1, 2, 3])
+        await assertStoreError(.noSuchBucket) { try await writer.finish() }
+        // Without the hint the writer fails at once.
+        await assertStoreError(.noSuchBucket) { try await self.store.makeWriter(bucket: "gone", key: "k") }
+        // And with it, a bucket that never existed fails at the commit too.
+        let blind = try await store.makeWriter(bucket: "never", key: "k", bucketSeen: true)
+        await assertStoreError(.noSuchBucket) { try await blind.finish() }
+    }
+
     func testInvalidBucketNamesAreRefused() async throws {
         for name in ["ab", "UPPER", "-start", "end-", "a..b", "192.168.1.1", String(repeating: "a", count: 64), "under_score"] {
             await assertStoreError(.invalidBucketName) { try await self.store.createBucket(name) }

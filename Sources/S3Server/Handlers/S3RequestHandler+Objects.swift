@@ -20,7 +20,8 @@ extension S3RequestHandler {
         let tags = try ObjectHeaders.tags(from: request.headers)
         let conditions = try writeConditions(request)
         let writer = try await store.makeWriter(bucket: context.bucket, key: context.key, metadata: metadata,
-                                                acl: try newObjectACL(context), tags: tags, conditions: conditions)
+                                                acl: try newObjectACL(context), tags: tags, conditions: conditions,
+                                                bucketSeen: context.access.bucket != nil)
         // Nothing is visible until `writer.finish`; every check of the body happens
         // before it, so a rejected body leaves only dead data records behind.
         do {
