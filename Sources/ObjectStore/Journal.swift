@@ -313,17 +313,42 @@ final class Journal: Sendable {
     }
 
     /// Applies the pending records that end at or before `position` (which a sync just
-    /// made durable) in one index transaction with the checkpoint. Runs on the sync thread.
-    /// If the transaction fails, the records stay pending and the next batch retries them.
+    /// made durable), in index transactions of at most ``recordsPerTransaction`` records,
+    /// each with its checkpoint. Runs on the sync thread. If a transaction fails, its
+    /// records and the later ones stay pending and the next batch retries them.
+    ///
+    /// Why bounded: LMDB keeps every page a write transaction dirtied on its own free list
+    /// for reuse, for the life of the process. A compaction that switched 70,000 entries in
+    /// one transaction left about 32 MiB of such pages behind (the server's RSS after the
+    /// benchmark: 108 MiB with background compaction, 65 MiB without).
+    ///
+    /// Crash safety: pending records are in log order, so when a transaction has applied
+    /// every pending record up to the end of its last one, everything before that point
+    /// that the index needs is in it; that end (durable, as it is at or before `position`)
+    /// is its checkpoint, and recovery replays the rest from there. The last transaction
+    /// checkpoints `position` itself, as a single transaction did.
     func applyDurable(upTo position: LogPosition) throws {
         // Copies carry old sequence numbers, so the checkpoint's last sequence is the
         // highest ever handed out, not the last record's (sequences are never reused).
         let (batch, highest) = state.withLock { s in (Array(s.records.prefix { $0.ref.end <= position }), s.nextSequence - 1) }
-        guard !batch.isEmpty else { return }
+        var start = 0
+        while start < batch.count {
+            let end = min(start + Self.recordsPerTransaction, batch.count)
+            let checkpoint = end == batch.count ? position : batch[end - 1].ref.end
+            try apply(Array(batch[start..<end]), checkpoint: Checkpoint(position: checkpoint, lastSequence: highest))
+            start = end
+        }
+    }
+
+    /// Records applied in one index transaction, at most (see ``applyDurable(upTo:)``).
+    static let recordsPerTransaction = 512
+
+    /// Applies `batch`, the oldest pending records, in one transaction with `checkpoint`.
+    private func apply(_ batch: [CommitRecord], checkpoint: Checkpoint) throws {
         try index.environment.write { txn in
             let applier = IndexApplier(index: index, txn: txn)
             for record in batch { try applier.apply(record) }
-            try Checkpoint(position: position, lastSequence: highest).write(txn, index)
+            try checkpoint.write(txn, index)
         }
         // The cache forgets what changed now that the transaction committed, before any
         // writer of the batch is answered (ObjectCache says why that keeps it coherent).

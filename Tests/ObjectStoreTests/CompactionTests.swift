@@ -156,6 +156,38 @@ final class CompactionTests: XCTestCase {
         try assertVerifiesAndRebuildsEqual()
     }
 
+    /// A compaction that moves more entries than one index transaction takes
+    /// (`Journal.recordsPerTransaction`) applies them in several, each with its own
+    /// checkpoint; the index still equals a rebuild, and a reopened store has everything.
+    func testACompactionMovingThousandsOfEntriesAppliesThemInBoundedTransactions() async throws {
+        var options = smallOptions(maxSegmentSize: 256 << 10)
+        options.dataRecordSize = 1 << 20
+        var store = try ObjectStore(directory: dir, options: options)
+        try await store.createBucket("many")
+        let count = 3 * Journal.recordsPerTransaction
+        for n in 0..<count { try await store.putObject(bucket: "many", key: String(format: "k%05d", n), data: pattern(n, 40)) }
+        // Every other key overwritten: the first segments are half dead.
+        for n in stride(from: 0, to: count, by: 2) {
+            try await store.putObject(bucket: "many", key: String(format: "k%05d", n), data: pattern(n + count, 40))
+        }
+        let report = try await store.compact(.init(threshold: 0))
+        XCTAssertGreaterThan(report.entriesMoved, Journal.recordsPerTransaction, "the test needs a large switch")
+        func checkAll(_ store: ObjectStore) async throws {
+            for n in 0..<count {
+                let expected = n % 2 == 0 ? pattern(n + count, 40) : pattern(n, 40)
+                let got = try await store.get("many", String(format: "k%05d", n))
+                XCTAssertEqual(got, expected, "k\(n)")
+                if got != expected { return }
+            }
+        }
+        try await checkAll(store)
+        try store.close()
+        try assertVerifiesAndRebuildsEqual()
+        store = try ObjectStore(directory: dir, options: options)
+        try await checkAll(store)
+        try store.close()
+    }
+
     func testCompactingAgainAfterMoreWritesStaysConsistent() async throws {
         var store = try ObjectStore(directory: dir, options: options)
         var expected = try await populate(store)
