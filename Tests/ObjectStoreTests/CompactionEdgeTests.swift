@@ -8,17 +8,7 @@ import XCTest
 /// Compaction's edge cases found in review: an upload in flight whose first data records
 /// are in a compacted segment, configurations and closed uploads across a rebuild after
 /// compaction reordered their records, and a DeleteBucket that fails.
-final class CompactionEdgeTests: XCTestCase {
-    var dir = ""
-
-    override func setUp() async throws {
-        dir = makeTestDirectory()
-    }
-
-    override func tearDown() async throws {
-        try? FileManager.default.removeItem(atPath: dir)
-    }
-
+final class CompactionEdgeTests: DirectoryTestCase {
     private var options: ObjectStore.Options {
         var options = smallOptions(maxSegmentSize: 8192)
         options.minPartSize = 1500

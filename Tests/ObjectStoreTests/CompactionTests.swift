@@ -8,17 +8,7 @@ import XCTest
 /// Compaction (DESIGN.md invariant 7): space comes back, every live object, part, upload,
 /// configuration and tombstone survives, a rebuild equals the live index, readers of moved
 /// bytes finish, a concurrent overwrite wins, and a crash at any step recovers.
-final class CompactionTests: XCTestCase {
-    var dir = ""
-
-    override func setUp() async throws {
-        dir = makeTestDirectory()
-    }
-
-    override func tearDown() async throws {
-        try? FileManager.default.removeItem(atPath: dir)
-    }
-
+final class CompactionTests: DirectoryTestCase {
     private var options: ObjectStore.Options {
         var options = smallOptions(maxSegmentSize: 8192)
         options.minPartSize = 1500

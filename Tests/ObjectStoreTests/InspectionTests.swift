@@ -7,17 +7,7 @@ import XCTest
 
 /// `Inspector` (behind `strata inspect`): its numbers equal what the index and segments
 /// say, it never repairs, and the `strata inspect` binary prints the same numbers as JSON.
-final class InspectionTests: XCTestCase {
-    var dir = ""
-
-    override func setUp() async throws {
-        dir = makeTestDirectory()
-    }
-
-    override func tearDown() async throws {
-        try? FileManager.default.removeItem(atPath: dir)
-    }
-
+final class InspectionTests: DirectoryTestCase {
     /// Puts, an overwrite, a delete, a completed and an aborted multipart upload, across
     /// several small segments. Returns the store, still open.
     private func populate() async throws -> ObjectStore {

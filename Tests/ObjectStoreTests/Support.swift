@@ -82,23 +82,35 @@ func assertEqual<T: Equatable>(_ a: @autoclosure () async throws -> T, _ b: @aut
     }
 }
 
+/// A test class whose every test gets a fresh temporary directory, removed afterwards.
+class DirectoryTestCase: XCTestCase {
+    var dir = ""
+
+    override func setUp() async throws {
+        dir = makeTestDirectory()
+    }
+
+    override func tearDown() async throws {
+        try? FileManager.default.removeItem(atPath: dir)
+    }
+}
+
 /// A test class whose every test gets a fresh store (``smallOptions()``) in a temporary
 /// directory, closed and removed afterwards; `initialBuckets` are created first.
-class StoreTestCase: XCTestCase {
-    var dir = ""
+class StoreTestCase: DirectoryTestCase {
     var store: ObjectStore!
 
     /// Buckets every test starts with.
     var initialBuckets: [String] { [] }
 
     override func setUp() async throws {
-        dir = makeTestDirectory()
+        try await super.setUp()
         store = try ObjectStore(directory: dir, options: smallOptions())
         for bucket in initialBuckets { try await store.createBucket(bucket) }
     }
 
     override func tearDown() async throws {
         try? store?.close()
-        try? FileManager.default.removeItem(atPath: dir)
+        try await super.tearDown()
     }
 }

@@ -9,17 +9,7 @@ import XCTest
 /// re-commit of a version (object tags, ACLs). The bytes are not rewritten: the new record points at the old extents,
 /// the old record becomes dead, live-byte accounting stays exact (`strata verify`), a
 /// rebuild gives the same index, and compaction keeps every segment the extents are in.
-final class UpdateObjectTests: XCTestCase {
-    var dir = ""
-
-    override func setUp() async throws {
-        dir = makeTestDirectory()
-    }
-
-    override func tearDown() async throws {
-        try? FileManager.default.removeItem(atPath: dir)
-    }
-
+final class UpdateObjectTests: DirectoryTestCase {
     private func assertVerifiesAndRebuildsEqual(file: StaticString = #filePath, line: UInt = #line) throws {
         let report = try Verifier(directory: dir, deep: true).run()
         XCTAssertEqual(report.problems, [], file: file, line: line)

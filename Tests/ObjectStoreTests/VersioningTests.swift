@@ -9,17 +9,7 @@ import XCTest
 /// the null version is replaced under Suspended, delete markers, permanent deletes, and the
 /// data-safety properties: a rebuild equals the live index, compaction keeps every live
 /// version and marker and reclaims permanently deleted ones.
-final class VersioningTests: XCTestCase {
-    var dir = ""
-
-    override func setUp() async throws {
-        dir = makeTestDirectory()
-    }
-
-    override func tearDown() async throws {
-        try? FileManager.default.removeItem(atPath: dir)
-    }
-
+final class VersioningTests: DirectoryTestCase {
     private func data(of store: ObjectStore, _ key: String, _ version: String) async throws -> [UInt8] {
         try await store.getObject(bucket: "bkt", key: key, versionID: version).readAll()
     }
