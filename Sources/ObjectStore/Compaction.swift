@@ -14,6 +14,8 @@ public struct CompactionOptions: Sendable {
     public var segments: [UInt64]?
     /// Copy at most this many bytes per second; nil for no limit.
     public var bytesPerSecond: UInt64?
+    /// Entries to copy read per batch of the index walk (tests set it small).
+    var walkBatch = 1024
 
     public init(threshold: Double = 0.5, segments: [UInt64]? = nil, bytesPerSecond: UInt64? = nil) {
         self.threshold = threshold
@@ -43,8 +45,10 @@ public struct CompactionReport: Sendable, Codable, Equatable {
 /// Progress of a running compaction, for a progress bar.
 public struct CompactionProgress: Sendable {
     public var entriesDone: Int
-    public var entriesTotal: Int
     public var bytesCopied: UInt64
+    /// What the victims hold live: an estimate of the bytes to copy (a record two
+    /// entries share counts twice; commit records are not counted).
+    public var bytesTotal: UInt64
 }
 
 /// One sealed segment's numbers, for choosing victims.
@@ -203,39 +207,50 @@ extension ObjectStore {
         let victims = Set(report.victims)
         let sizes = Dictionary(uniqueKeysWithValues: usage.map { ($0.id, $0.size) })
 
-        let work = try await entriesIn(victims)
+        let bytesTotal = usage.filter { victims.contains($0.id) }.reduce(UInt64(0)) { $0 + min($1.liveBytes, $1.size) }
         var throttle = Throttle(bytesPerSecond: options.bytesPerSecond)
         var sinceSync: UInt64 = 0
         var movedBuckets = Set<[UInt8]>()
-        for (i, entry) in work.enumerated() {
-            // Stopping midway is safe: copies already written are ordinary records.
-            try Task.checkCancellation()
-            // A moved bucket's configurations were copied right after it (below).
-            if entry.table == self.index.configs.name, let nul = entry.key.firstIndex(of: 0),
-               movedBuckets.contains(Array(entry.key[..<nul])) { continue }
-            var copied = try await copy(entry, out: victims)
-            if entry.table == self.index.buckets.name {
-                // A configuration applies only after its bucket, so every configuration of
-                // a bucket copied behind it must be copied again after the copy. Those read
-                // with the work list are not enough: one committed since (or still pending
-                // then) lies before the bucket's copy in the log, and a rebuild without the
-                // victim would ignore it and keep an older document's copy. Once the copy is
-                // durable and applied, the index holds every configuration written before it.
-                movedBuckets.insert(entry.key)
-                try await committer.waitDurable()
-                for config in try await configs(ofBucket: entry.key) {
-                    copied += try await copy(config, out: victims)
+        var done = 0
+        // The work is read a batch at a time, each batch in its own read transaction, so
+        // memory stays bounded by the batch whatever the index holds. Reading from newer
+        // snapshots is safe: each copy is judged on its own (its sequence is the
+        // compare-and-swap), entries committed since cannot lie in victims (they are
+        // sealed), and a victim is removed below only when the index counts nothing live
+        // in it, so an entry the walk missed keeps its victim.
+        var position = WalkPosition()
+        while let work = try await entriesIn(victims, from: &position, limit: options.walkBatch) {
+            for entry in work {
+                // Stopping midway is safe: copies already written are ordinary records.
+                try Task.checkCancellation()
+                // A moved bucket's configurations were copied right after it (below).
+                if entry.table == self.index.configs.name, let nul = entry.key.firstIndex(of: 0),
+                   movedBuckets.contains(Array(entry.key[..<nul])) { continue }
+                var copied = try await copy(entry, out: victims)
+                if entry.table == self.index.buckets.name {
+                    // A configuration applies only after its bucket, so every configuration of
+                    // a bucket copied behind it must be copied again after the copy. Those read
+                    // with the work list are not enough: one committed since (or still pending
+                    // then) lies before the bucket's copy in the log, and a rebuild without the
+                    // victim would ignore it and keep an older document's copy. Once the copy is
+                    // durable and applied, the index holds every configuration written before it.
+                    movedBuckets.insert(entry.key)
+                    try await committer.waitDurable()
+                    for config in try await configs(ofBucket: entry.key) {
+                        copied += try await copy(config, out: victims)
+                    }
                 }
+                report.bytesCopied += copied
+                report.entriesMoved += copied > 0 ? 1 : 0
+                sinceSync += copied
+                done += 1
+                await throttle.spent(copied)
+                if sinceSync >= 64 << 20 || done % 1024 == 0 {
+                    try await committer.waitDurable()
+                    sinceSync = 0
+                }
+                progress?(CompactionProgress(entriesDone: done, bytesCopied: report.bytesCopied, bytesTotal: bytesTotal))
             }
-            report.bytesCopied += copied
-            report.entriesMoved += copied > 0 ? 1 : 0
-            sinceSync += copied
-            await throttle.spent(copied)
-            if sinceSync >= 64 << 20 || (i + 1) % 1024 == 0 {
-                try await committer.waitDurable()
-                sinceSync = 0
-            }
-            progress?(CompactionProgress(entriesDone: i + 1, entriesTotal: work.count, bytesCopied: report.bytesCopied))
         }
         try await committer.waitDurable()
         await pins.drain()
@@ -274,15 +289,38 @@ extension ObjectStore {
         var value: [UInt8]
     }
 
-    /// Every entry whose commit record or bytes lie in `victims`.
-    private func entriesIn(_ victims: Set<UInt64>) async throws -> [Movable] {
-        let index = self.index
-        return try await io {
+    /// Where the walk over the index tables stands: the table (in `walkOrder`) and the
+    /// last key read in it.
+    struct WalkPosition {
+        var table = 0
+        var after: [UInt8]? = nil
+    }
+
+    /// The tables compaction walks, in the order it copies them: a bucket before its
+    /// configurations, an upload before its parts.
+    private var walkOrder: [Database] {
+        [index.buckets, index.configs, index.uploads, index.parts, index.objects, index.versions, index.tombstones]
+    }
+
+    /// The next entries, at most `limit`, from `position` on whose commit record or bytes
+    /// lie in `victims`; advances `position`. Nil when the walk is over.
+    func entriesIn(_ victims: Set<UInt64>, from position: inout WalkPosition, limit: Int) async throws -> [Movable]? {
+        let index = self.index, tables = walkOrder
+        guard position.table < tables.count else { return nil }
+        let start = position
+        let (out, end) = try await io { () throws -> ([Movable], WalkPosition) in
             try index.environment.read { txn in
                 var out: [Movable] = []
-                for table in [index.buckets, index.configs, index.uploads, index.parts, index.objects, index.versions, index.tombstones] {
-                    try txn.withCursor(table) { c in
-                        var entry = try c.first()
+                var position = start
+                var seen = 0
+                while position.table < tables.count {
+                    let table = tables[position.table]
+                    let finished = try txn.withCursor(table) { c -> Bool in
+                        var entry = try position.after.map { after in
+                            // The last key read may be gone by now; the one at or after it is next.
+                            let found = try c.seek(atOrAfter: after)
+                            return found?.key == after ? try c.next() : found
+                        } ?? c.first()
                         while let e = entry {
                             let (_, ref) = try IndexValue.header(e.value)
                             var touches = victims.contains(ref.segment)
@@ -293,13 +331,22 @@ extension ObjectStore {
                             }
                             // (A moved bucket takes all its configurations along: `compact`.)
                             if touches { out.append(Movable(table: table.name, key: e.key, value: e.value)) }
+                            position.after = e.key
+                            seen += 1
+                            // Entries that stay count too, so a batch's read transaction stays short.
+                            if out.count >= limit || seen >= 16 * limit { return false }
                             entry = try c.next()
                         }
+                        return true
                     }
+                    if !finished { break }
+                    position = WalkPosition(table: position.table + 1)
                 }
-                return out
+                return (out, position)
             }
         }
+        position = end
+        return out
     }
 
     /// The `configs` entries of the bucket `name` (bucket name bytes), as the index holds them now.

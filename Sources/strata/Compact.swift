@@ -143,11 +143,12 @@ final class ProgressBar: @unchecked Sendable {
     init(enabled: Bool) { self.enabled = enabled }
 
     func show(_ p: CompactionProgress) {
-        guard enabled, p.entriesTotal > 0 else { return }
-        let width = 30, filled = width * p.entriesDone / p.entriesTotal
+        guard enabled, p.bytesTotal > 0 else { return }
+        // The total is an estimate, so the bar stops at full.
+        let width = 30, filled = Int(min(UInt64(width), UInt64(width) * p.bytesCopied / p.bytesTotal))
         let bar = String(repeating: "#", count: filled) + String(repeating: "-", count: width - filled)
         lock.withLock {
-            FileHandle.standardError.write(Data("\r[\(bar)] \(p.entriesDone)/\(p.entriesTotal) entries, \(humanBytes(p.bytesCopied)) copied".utf8))
+            FileHandle.standardError.write(Data("\r[\(bar)] \(humanBytes(p.bytesCopied)) of ~\(humanBytes(p.bytesTotal)) copied, \(p.entriesDone) entries".utf8))
             drawn = true
         }
     }

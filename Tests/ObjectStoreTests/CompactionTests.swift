@@ -178,6 +178,59 @@ final class CompactionTests: DirectoryTestCase {
         try store.close()
     }
 
+    /// The work is read in batches (memory stays bounded whatever the index holds); with
+    /// batches of three, every table's boundary falls inside one somewhere, and the result
+    /// is the same as with one batch.
+    func testCompactionReadingItsWorkInSmallBatchesKeepsEverythingLive() async throws {
+        let store = try ObjectStore(directory: dir, options: options)
+        let expected = try await populate(store)
+        var small = CompactionOptions(threshold: 0)
+        small.walkBatch = 3
+        let usage = try await store.segmentUsage()
+        let report = try await store.compact(small)
+        XCTAssertEqual(report.removed, usage.map(\.id), "nothing points into a victim after the copy")
+        XCTAssertGreaterThan(report.entriesMoved, 3 * small.walkBatch)
+        try await check(store, expected)
+        try store.close()
+        try assertVerifiesAndRebuildsEqual()
+    }
+
+    /// Each batch of the walk is a read transaction of its own; the next one starts after
+    /// the last key read even when that key was deleted in between, so nothing is read
+    /// twice or skipped.
+    func testTheWalkResumesAfterAKeyDeletedBetweenBatches() async throws {
+        let store = try ObjectStore(directory: dir, options: smallOptions(maxSegmentSize: 4096))
+        try await store.createBucket("bkt")
+        for n in 0..<20 { try await store.putObject(bucket: "bkt", key: String(format: "k%02d", n), data: pattern(n, 300)) }
+        let victims = Set(try await store.segmentUsage().map(\.id))
+        XCTAssertGreaterThan(victims.count, 1)
+        func names(_ batch: [ObjectStore.Movable]) -> [String] {
+            batch.map { "\($0.table):\(String(decoding: $0.key.filter { $0 >= 0x20 }, as: UTF8.self))" }
+        }
+        var whole = ObjectStore.WalkPosition()
+        let all = names(try await store.entriesIn(victims, from: &whole, limit: 1000) ?? [])
+        let end = try await store.entriesIn(victims, from: &whole, limit: 1000)
+        XCTAssertNil(end, "one batch held everything")
+        XCTAssertGreaterThan(all.count, 10)
+
+        var position = ObjectStore.WalkPosition()
+        var walked: [String] = []
+        var deleted: [String] = []
+        while let batch = try await store.entriesIn(victims, from: &position, limit: 4) {
+            XCTAssertLessThanOrEqual(batch.count, 4)
+            walked += names(batch)
+            // The key the next batch resumes after disappears.
+            if let last = batch.last, last.table == store.index.objects.name, deleted.count < 2 {
+                let key = String(decoding: last.key.dropFirst(1 + Int(last.key[0])), as: UTF8.self)  // (length, bucket, key)
+                try await store.deleteObject(bucket: "bkt", key: key)
+                deleted.append(key)
+            }
+        }
+        XCTAssertEqual(deleted.count, 2, "the test needs deletions at batch boundaries")
+        XCTAssertEqual(walked, all)
+        try store.close()
+    }
+
     func testCompactingAgainAfterMoreWritesStaysConsistent() async throws {
         var store = try ObjectStore(directory: dir, options: options)
         var expected = try await populate(store)
