@@ -22,3 +22,12 @@ int strata_set_mmap_threshold(int bytes) {
     return 0;
 #endif
 }
+
+int strata_set_trim_threshold(int bytes) {
+#ifdef __GLIBC__
+    return mallopt(M_TRIM_THRESHOLD, bytes);
+#else
+    (void)bytes;
+    return 0;
+#endif
+}

@@ -154,22 +154,35 @@ enum Payload {
         static let targetSequence: UInt16 = 1
     }
 
-    static func decodeObject(_ bytes: [UInt8], offset: Int = 0) throws -> ObjectInfo {
+    /// `summary`: only what a listing shows and lifecycle rules test: no extents, part
+    /// sizes or part checksums, and of the metadata only the storage class (building the
+    /// metadata dictionary of every entry was a tenth of a ListObjectsV2 page).
+    static func decodeObject(_ bytes: [UInt8], offset: Int = 0, summary: Bool = false) throws -> ObjectInfo {
         var r = ByteReader(bytes, offset: offset)
         try expectVersion(&r)
         let bucket = try r.readString(), key = try r.readString(), versionID = try r.readString()
         let size = try r.read(UInt64.self), lastModified = try r.read(Int64.self)
         let etag = try r.readString()
-        let metadata = try readPairs(&r), checksums = try readPairs(&r)
+        let metadata = summary ? try readPairs(&r, keeping: storageClassName) : try readPairs(&r)
+        let checksums = try readPairs(&r)
         let acl = try r.readBlob()
         var partSizes: [UInt64] = []
-        for _ in 0..<(try r.read(UInt32.self)) { partSizes.append(try r.read(UInt64.self)) }
+        let partCount = Int(try r.read(UInt32.self))
+        if summary {
+            try r.skip(partCount * 8)
+        } else {
+            for _ in 0..<partCount { partSizes.append(try r.read(UInt64.self)) }
+        }
         let extentCount = Int(try r.read(UInt32.self))
         guard extentCount <= r.remaining / 24 else { throw ByteReader.Truncated() }
         var extents: [Extent] = []
-        extents.reserveCapacity(extentCount)
-        for _ in 0..<extentCount {
-            extents.append(Extent(segment: try r.read(UInt64.self), offset: try r.read(UInt64.self), length: try r.read(UInt64.self)))
+        if summary {
+            try r.skip(extentCount * 24)
+        } else {
+            extents.reserveCapacity(extentCount)
+            for _ in 0..<extentCount {
+                extents.append(Extent(segment: try r.read(UInt64.self), offset: try r.read(UInt64.self), length: try r.read(UInt64.self)))
+            }
         }
         var info = ObjectInfo(bucket: bucket, key: key, versionID: versionID, size: size, lastModified: lastModified,
                               etag: etag, metadata: metadata, checksums: checksums, acl: acl,
@@ -178,7 +191,7 @@ enum Payload {
             let tag = try r.read(UInt16.self)
             let value = try r.readBlob()
             if tag == Extension.completesUpload { info.completesUpload = String(decoding: value, as: UTF8.self) }
-            if tag == Extension.partChecksums {
+            if tag == Extension.partChecksums, !summary {
                 var field = ByteReader(value)
                 for _ in 0..<(try field.read(UInt32.self)) { info.partChecksums.append(try readPairs(&field)) }
             }
@@ -314,6 +327,23 @@ enum Payload {
         return out
     }
 
+    /// The metadata entry of the storage class (the one a listing shows).
+    static let storageClassName = Array("x-amz-storage-class".utf8)
+
+    /// Pairs, keeping only the one named `name` (the others are stepped over unread).
+    static func readPairs(_ r: inout ByteReader, keeping name: [UInt8]) throws -> [String: String] {
+        var out: [String: String] = [:]
+        for _ in 0..<(try r.read(UInt32.self)) {
+            if r.nextBlob(equals: name) {
+                out[try r.readString()] = try r.readString()
+            } else {
+                try r.skipBlob()
+                try r.skipBlob()
+            }
+        }
+        return out
+    }
+
     /// Extension fields: `u16 count`, then `u16 tag · u32 length · bytes` each. Unknown
     /// tags are skipped, so later versions of the code can add fields without a format break.
     static func skipExtensions(_ r: inout ByteReader) throws {
@@ -351,9 +381,9 @@ struct IndexValue {
         return (seq, ref)
     }
 
-    static func object(_ bytes: [UInt8]) throws -> ObjectInfo {
+    static func object(_ bytes: [UInt8], summary: Bool = false) throws -> ObjectInfo {
         let (seq, _) = try header(bytes)
-        var info = try Payload.decodeObject(bytes, offset: prefixSize)
+        var info = try Payload.decodeObject(bytes, offset: prefixSize, summary: summary)
         info.sequence = seq
         return info
     }

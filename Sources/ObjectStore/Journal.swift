@@ -134,7 +134,7 @@ final class Journal: Sendable {
         func object(bucket: String, key: String) throws -> ObjectInfo? {
             let k = IndexKey.object(bucket: bucket, key: Array(key.utf8))
             if let p = state.objects[k] { return p.object }
-            return try txn.get(index.objects, k).map(IndexValue.object)
+            return try txn.get(index.objects, k).map { try IndexValue.object($0) }
         }
 
         /// Every live version of a key, newest first, delete markers included.

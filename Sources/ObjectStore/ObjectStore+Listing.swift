@@ -19,6 +19,9 @@ public struct ListRequest: Sendable {
 
 /// One page of a listing, in key order.
 public struct ListPage: Sendable {
+    /// Summaries: what a listing shows and lifecycle rules test (`Payload.decodeObject`'s
+    /// `summary`): no extents, part sizes or part checksums; of the metadata only
+    /// `x-amz-storage-class`.
     public var objects: [ObjectInfo] = []
     public var commonPrefixes: [String] = []
     public var isTruncated = false
@@ -76,7 +79,7 @@ extension ObjectStore {
                     page.isTruncated = true
                     break
                 }
-                page.objects.append(try IndexValue.object(e.value))
+                page.objects.append(try IndexValue.object(e.value, summary: true))
                 page.next = page.objects.last?.key
                 count += 1
                 entry = try cursor.next()

@@ -78,6 +78,29 @@ public struct ByteReader: Sendable {
         return try readBytes(Int(count))
     }
 
+    /// Steps over `count` bytes.
+    public mutating func skip(_ count: Int) throws(Truncated) {
+        guard count >= 0, remaining >= count else { throw Truncated() }
+        _offset += count
+    }
+
+    /// Steps over a length-prefixed field without reading it.
+    public mutating func skipBlob() throws(Truncated) {
+        let count = Int(try read(UInt32.self))
+        guard remaining >= count else { throw Truncated() }
+        _offset += count
+    }
+
+    /// Whether the next length-prefixed field holds exactly `expected` (consumes nothing).
+    public func nextBlob(equals expected: [UInt8]) -> Bool {
+        var copy = self
+        guard let count = try? copy.read(UInt32.self), Int(count) == expected.count, copy.remaining >= expected.count else { return false }
+        guard !expected.isEmpty else { return true }
+        return bytes.withUnsafeBufferPointer { all in
+            expected.withUnsafeBufferPointer { memcmp(all.baseAddress! + copy._offset, $0.baseAddress!, expected.count) == 0 }
+        }
+    }
+
     /// A length-prefixed UTF-8 string, decoded straight from the bytes (index entries are
     /// decoded once per key a listing shows).
     public mutating func readString() throws(Truncated) -> String {

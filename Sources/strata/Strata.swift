@@ -436,6 +436,7 @@ func printError(_ message: String) {
 /// server at 117 MiB resident after its uploads, with nothing live.
 func returnLargeBuffersToTheSystem() {
     _ = strata_set_mmap_threshold(256 * 1024)
+    _ = strata_set_trim_threshold(4 << 20)
 }
 
 /// Raises the soft limit on open files to the hard limit: every connection is a

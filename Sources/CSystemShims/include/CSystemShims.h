@@ -11,4 +11,8 @@ int strata_start_writeback(int fd, long long offset, long long length);
 /// import malloc.h.
 int strata_set_mmap_threshold(int bytes);
 
+/// Sets how much free memory at the top of a glibc heap is kept rather than given back
+/// (mallopt M_TRIM_THRESHOLD); returns 1 on success, 0 elsewhere.
+int strata_set_trim_threshold(int bytes);
+
 #endif

@@ -97,23 +97,27 @@ extension S3RequestHandler {
 
     /// `owners`: the bucket's access settings, to show each object's owner; nil shows none.
     private func writeEntries(_ page: ListPage, into xml: inout XMLWriter, parameters: ListParameters, owners: BucketSettings?) {
-        for object in page.objects {
-            let owner = owners.map { Owner(canonicalId: $0.objectOwner(object), users: users) }
-            xml.element("Contents") { xml in
-                xml.element("Key", parameters.show(object.key))
-                xml.element("LastModified", iso8601Milliseconds: object.lastModified)
-                xml.element("ETag", quoted: object.etag)
-                for name in object.checksums.keys.sorted() { xml.element("ChecksumAlgorithm", name) }
-                if let type = ObjectHeaders.checksumType(object.checksums) { xml.element("ChecksumType", type) }
-                xml.element("Size", object.size)
-                if let owner {
-                    xml.element("Owner") {
-                        $0.element("ID", owner.id)
-                        $0.element("DisplayName", owner.displayName)
-                    }
-                }
-                xml.element("StorageClass", object.metadata["x-amz-storage-class"] ?? "STANDARD")
+        // Fields are read in place (`page.objects[i].…`): iterating the elements copied
+        // each ObjectInfo, retaining and releasing a dozen fields per entry (perf).
+        for i in page.objects.indices {
+            let owner = owners.map { Owner(canonicalId: $0.objectOwner(page.objects[i]), users: users) }
+            xml.open("Contents")
+            xml.element("Key", parameters.show(page.objects[i].key))
+            xml.element("LastModified", iso8601Milliseconds: page.objects[i].lastModified)
+            xml.element("ETag", quoted: page.objects[i].etag)
+            if !page.objects[i].checksums.isEmpty {
+                for name in page.objects[i].checksums.keys.sorted() { xml.element("ChecksumAlgorithm", name) }
+                if let type = ObjectHeaders.checksumType(page.objects[i].checksums) { xml.element("ChecksumType", type) }
             }
+            xml.element("Size", page.objects[i].size)
+            if let owner {
+                xml.element("Owner") {
+                    $0.element("ID", owner.id)
+                    $0.element("DisplayName", owner.displayName)
+                }
+            }
+            xml.element("StorageClass", page.objects[i].metadata["x-amz-storage-class"] ?? "STANDARD")
+            xml.close()
         }
         for prefix in page.commonPrefixes {
             xml.element("CommonPrefixes") { $0.element("Prefix", parameters.show(prefix)) }

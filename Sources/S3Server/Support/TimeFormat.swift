@@ -24,28 +24,36 @@ enum TimeFormat {
         return String(decoding: bytes, as: UTF8.self)
     }
 
-    /// ``iso8601(milliseconds:)`` written as bytes (listings write one per key).
+    /// ``iso8601(milliseconds:)`` written as bytes (listings write one per key): the 24
+    /// characters are formed on the stack and appended in one copy.
     static func writeISO8601(milliseconds: Int64, to buffer: inout [UInt8]) {
         let c = Civil(seconds: floorDiv(milliseconds, 1000))
         let ms = Int(milliseconds - floorDiv(milliseconds, 1000) * 1000)
-        func digits(_ value: Int, _ width: Int) {
-            var divisor = 1
-            for _ in 1..<width { divisor *= 10 }
-            var v = value
-            for _ in 0..<width {
-                buffer.append(UInt8(ascii: "0") + UInt8((v / divisor) % 10))
-                v %= divisor
-                divisor /= 10
-                if divisor == 0 { break }
+        var text: (UInt64, UInt64, UInt64) = (0, 0, 0)
+        withUnsafeMutableBytes(of: &text) { out in
+            var at = 0
+            // `width` digits of `value`, most significant first (a wider value keeps its low digits).
+            func digits(_ value: Int, _ width: Int) {
+                var v = value
+                for i in stride(from: width - 1, through: 0, by: -1) {
+                    out[at + i] = UInt8(ascii: "0") + UInt8(v % 10)
+                    v /= 10
+                }
+                at += width
             }
+            func mark(_ c: Unicode.Scalar) {
+                out[at] = UInt8(ascii: c)
+                at += 1
+            }
+            digits(c.year, 4); mark("-")
+            digits(c.month, 2); mark("-")
+            digits(c.day, 2); mark("T")
+            digits(c.hour, 2); mark(":")
+            digits(c.minute, 2); mark(":")
+            digits(c.second, 2); mark(".")
+            digits(ms, 3); mark("Z")
+            buffer.append(contentsOf: UnsafeRawBufferPointer(out))
         }
-        digits(c.year, 4); buffer.append(UInt8(ascii: "-"))
-        digits(c.month, 2); buffer.append(UInt8(ascii: "-"))
-        digits(c.day, 2); buffer.append(UInt8(ascii: "T"))
-        digits(c.hour, 2); buffer.append(UInt8(ascii: ":"))
-        digits(c.minute, 2); buffer.append(UInt8(ascii: ":"))
-        digits(c.second, 2); buffer.append(UInt8(ascii: "."))
-        digits(ms, 3); buffer.append(UInt8(ascii: "Z"))
     }
 
     /// `20130524T000000Z` (the `X-Amz-Date` form) from seconds since 1970.

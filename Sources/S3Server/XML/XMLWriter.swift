@@ -58,14 +58,22 @@ public struct XMLWriter: Sendable {
     private mutating func closeTag(_ name: String) {
         bytes.append(UInt8(ascii: "<"))
         bytes.append(UInt8(ascii: "/"))
-        bytes.append(contentsOf: name.utf8)
+        Self.append(name, to: &bytes)
         bytes.append(UInt8(ascii: ">"))
     }
 
     private mutating func openTag(_ name: String) {
         bytes.append(UInt8(ascii: "<"))
-        bytes.append(contentsOf: name.utf8)
+        Self.append(name, to: &bytes)
         bytes.append(UInt8(ascii: ">"))
+    }
+
+    /// Appends the UTF-8 of `text` in one copy (`append(contentsOf: text.utf8)` goes
+    /// through the generic sequence path, a tenth of a listing page in the profile).
+    @inline(__always)
+    private static func append(_ text: String, to out: inout [UInt8]) {
+        var text = text
+        text.withUTF8 { out.append(contentsOf: $0) }
     }
 
     /// Writes escaped text inside the innermost open element.
@@ -85,16 +93,31 @@ public struct XMLWriter: Sendable {
     /// entry of a listing).
     public mutating func element(_ name: String, quoted text: String) {
         openTag(name)
-        bytes.append(contentsOf: "&quot;".utf8)
+        Self.append("&quot;", to: &bytes)
         Self.writeEscaped(text, to: &bytes)
-        bytes.append(contentsOf: "&quot;".utf8)
+        Self.append("&quot;", to: &bytes)
         closeTag(name)
     }
 
     /// Writes `<name>number</name>`.
     public mutating func element(_ name: String, _ number: some BinaryInteger) {
         openTag(name)
-        bytes.append(contentsOf: String(number).utf8)
+        if let value = UInt64(exactly: number) {
+            // Digits formed on the stack, then one copy (`String(number)` per entry of a
+            // listing showed in its profile).
+            var digits: (UInt64, UInt64, UInt64) = (0, 0, 0)  // 24 bytes: room for 20 digits
+            withUnsafeMutableBytes(of: &digits) { raw in
+                var v = value, start = raw.count
+                repeat {
+                    start -= 1
+                    raw[start] = UInt8(ascii: "0") + UInt8(v % 10)
+                    v /= 10
+                } while v > 0
+                bytes.append(contentsOf: UnsafeRawBufferPointer(rebasing: raw[start...]))
+            }
+        } else {
+            Self.append(String(number), to: &bytes)
+        }
         closeTag(name)
     }
 
