@@ -133,6 +133,37 @@ final class S3ListingTests: XCTestCase {
         }
     }
 
+    /// A listing entry shows the storage class the object was stored with (S3 lists
+    /// REDUCED_REDUNDANCY as such), found among other metadata the listing does not
+    /// show, and the size and time in full.
+    func testV2ContentsShowTheStorageClassAmongOtherMetadata() async throws {
+        try await withKeys([]) { client in
+            let body = [UInt8](repeating: 7, count: 1_234_567)
+            try await client.put("bkt", "rr", body, headers: [
+                ("Content-Type", "text/plain"), ("x-amz-meta-a", "1"),
+                ("x-amz-storage-class", "REDUCED_REDUNDANCY"), ("x-amz-meta-z", String(repeating: "z", count: 40)),
+            ])
+            try await client.put("bkt", "std", [1], headers: [("x-amz-meta-x-amz-storage-class", "not this")])
+            let xml = try await list(client, [("list-type", "2")])
+            let entries = xml.children("Contents")
+            XCTAssertEqual(entries.map { $0.text("Key") }, ["rr", "std"])
+            XCTAssertEqual(entries.map { $0.text("StorageClass") }, ["REDUCED_REDUNDANCY", "STANDARD"])
+            XCTAssertEqual(entries.first?.text("Size"), "1234567")
+            let head = try await client.call("HEAD", "/bkt/rr")
+            let lastModified = try XCTUnwrap(head.header("Last-Modified"))
+            let listed = try XCTUnwrap(entries.first?.text("LastModified"))
+            XCTAssertTrue(S3BucketOperationTests.isISO8601(listed), listed)
+            XCTAssertEqual(TimeFormat.httpDate(milliseconds: try XCTUnwrap(Self.milliseconds(iso8601: listed))), lastModified)
+        }
+    }
+
+    /// Milliseconds since 1970 of `2009-10-12T17:50:30.000Z`.
+    static func milliseconds(iso8601 text: String) -> Int64? {
+        let formatter = ISO8601DateFormatter()
+        formatter.formatOptions = [.withInternetDateTime, .withFractionalSeconds]
+        return formatter.date(from: text).map { Int64(($0.timeIntervalSince1970 * 1000).rounded()) }
+    }
+
     /// v1 with max-keys and marker: pages of max-keys keys after the marker, NextMarker
     /// on truncated pages; following NextMarker visits every key exactly once.
     func testV1MarkerAndMaxKeysPaginateWithNextMarker() async throws {
