@@ -108,6 +108,29 @@ final class SigV4Tests: XCTestCase {
         XCTAssertEqual(SigV4.canonicalQuery(rawQuery: "X-Amz-Signature=abc&b=1", excluding: ["X-Amz-Signature"]), "b=1")
     }
 
+    /// A query already in canonical form is used as sent (less the signature); whenever
+    /// that shortcut answers, it agrees with the rule applied step by step, and it
+    /// declines what needs decoding, re-encoding or sorting.
+    func testCanonicalQueryAsSentAgreesWithTheGeneralRule() {
+        let unsigned = "X-Amz-Algorithm=AWS4-HMAC-SHA256&X-Amz-Credential=AKID%2F20260102%2Fus-east-1%2Fs3%2Faws4_request"
+            + "&X-Amz-Date=20260102T030405Z&X-Amz-Expires=3600&X-Amz-SignedHeaders=host"
+        XCTAssertEqual(SigV4.canonicalAsSent(unsigned + "&X-Amz-Signature=abc", excluding: ["X-Amz-Signature"]), unsigned)
+        for declined in ["b=1&a=1", "a=2&a=10", "a", "a=1&b", "q=a+b", "x=a%2fb", "x=%41", "a=1=2", "a-b=1&a=1"] {
+            XCTAssertNil(SigV4.canonicalAsSent(declined, excluding: []), declined)
+        }
+        let parts = ["a=1", "a=10", "a=9", "a-b=1", "a=", "b=x%2Fy", "X-Amz-Signature=s", "c", "d=e+f", "A=1", "a%2Fb=2", "", "z=%7E"]
+        var generator = SystemRandomNumberGenerator()
+        for _ in 0..<3000 {
+            let query = (0..<Int.random(in: 0...5, using: &generator)).map { _ in parts.randomElement(using: &generator)! }
+                .joined(separator: "&")
+            for plus in [true, false] {
+                XCTAssertEqual(SigV4.canonicalQuery(rawQuery: query, excluding: ["X-Amz-Signature"], plusAsSpace: plus),
+                               SigV4.canonicalQueryBySorting(rawQuery: query, excluding: ["X-Amz-Signature"], plusAsSpace: plus),
+                               query)
+            }
+        }
+    }
+
     func testSigningKeyDerivationAWSExample() {
         // The sigv4 docs' derived key for wJalrXUtnFEMI/K7MDENG+bPxRfiCYEXAMPLEKEY, 20120215, us-east-1, iam.
         let key = SigV4.signingKey(secret: "wJalrXUtnFEMI/K7MDENG+bPxRfiCYEXAMPLEKEY", date: "20120215",
