@@ -35,14 +35,27 @@ public struct LineLogHandler: LogHandler {
     }
 
     public func log(event: LogEvent) {
-        var fields = metadata
-        if let extra = event.metadata { fields.merge(extra) { $1 } }
+        // (The access log writes a line per request: no merge when there is nothing to
+        // merge, no interpolation of each value; together a twentieth of a 4 KiB GET.)
+        var fields = event.metadata ?? [:]
+        if !metadata.isEmpty { fields = metadata.merging(fields) { $1 } }
         let time = Self.timestamp()
         switch format {
         case .human:
             // Control characters (a key with a newline) are escaped: one event, one line.
-            var line = "\(time) \(event.level) \(Self.escaped("\(event.message)"))"
-            for (key, value) in fields.sorted(by: { $0.key < $1.key }) { line += " \(key)=\(Self.escaped("\(value)"))" }
+            var line = ""
+            line.reserveCapacity(256)
+            line += time
+            line += " "
+            line += event.level.rawValue
+            line += " "
+            line += Self.escaped(event.message.description)
+            for (key, value) in fields.sorted(by: { $0.key < $1.key }) {
+                line += " "
+                line += key
+                line += "="
+                line += Self.escaped(Self.text(value))
+            }
             sink.write(line)
         case .json:
             var object: [String: Any] = ["ts": time, "level": "\(event.level)", "label": label, "msg": "\(event.message)"]
@@ -50,6 +63,15 @@ public struct LineLogHandler: LogHandler {
             guard let data = try? JSONSerialization.data(withJSONObject: object, options: [.sortedKeys, .withoutEscapingSlashes])
             else { return }
             sink.write(String(decoding: data, as: UTF8.self))
+        }
+    }
+
+    /// A value as `"\(value)"` writes it, without the interpolation for the common cases.
+    private static func text(_ value: Logger.MetadataValue) -> String {
+        switch value {
+        case .string(let s): return s
+        case .stringConvertible(let c): return c.description
+        default: return "\(value)"
         }
     }
 
