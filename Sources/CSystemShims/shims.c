@@ -14,20 +14,11 @@ int strata_start_writeback(int fd, long long offset, long long length) {
 #endif
 }
 
-int strata_set_mmap_threshold(int bytes) {
+int strata_set_malloc_thresholds(int mmap_bytes, int trim_bytes) {
 #ifdef __GLIBC__
-    return mallopt(M_MMAP_THRESHOLD, bytes);
+    return mallopt(M_MMAP_THRESHOLD, mmap_bytes) && mallopt(M_TRIM_THRESHOLD, trim_bytes);
 #else
-    (void)bytes;
-    return 0;
-#endif
-}
-
-int strata_set_trim_threshold(int bytes) {
-#ifdef __GLIBC__
-    return mallopt(M_TRIM_THRESHOLD, bytes);
-#else
-    (void)bytes;
+    (void)mmap_bytes; (void)trim_bytes;
     return 0;
 #endif
 }
