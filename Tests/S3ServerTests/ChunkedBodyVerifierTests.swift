@@ -10,7 +10,7 @@ final class ChunkedBodyVerifierTests: XCTestCase {
                                       region: "us-east-1", service: "s3")
 
     static func context(seed: String) -> ChunkSigningContext {
-        ChunkSigningContext(signingKey: key, timestamp: "20130524T000000Z",
+        ChunkSigningContext(signingKey: SigningKey(key), timestamp: "20130524T000000Z",
                             scope: "20130524/us-east-1/s3/aws4_request", seedSignature: seed)
     }
 

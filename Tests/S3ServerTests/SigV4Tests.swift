@@ -1,3 +1,4 @@
+import Crypto
 import Foundation
 import XCTest
 @testable import S3Server
@@ -131,6 +132,18 @@ final class SigV4Tests: XCTestCase {
         }
     }
 
+    /// The prepared key gives the HMAC-SHA256 of RFC 2104 for keys shorter than, as long
+    /// as and longer than a block, and for any message.
+    func testSigningKeyMatchesHMACForEveryKeyLength() {
+        for length in [0, 1, 32, 63, 64, 65, 200] {
+            let key = (0..<length).map { UInt8(truncatingIfNeeded: $0 &* 37 &+ 11) }
+            for message in ["", "a", "AWS4-HMAC-SHA256\n20150830T123600Z", String(repeating: "ü✓", count: 100)] {
+                let expected = Array(HMAC<SHA256>.authenticationCode(for: Array(message.utf8), using: SymmetricKey(data: key)))
+                XCTAssertEqual(SigningKey(key).authenticationCode(for: message), expected, "key \(length) bytes, message \(message.prefix(20))")
+            }
+        }
+    }
+
     func testSigningKeyDerivationAWSExample() {
         // The sigv4 docs' derived key for wJalrXUtnFEMI/K7MDENG+bPxRfiCYEXAMPLEKEY, 20120215, us-east-1, iam.
         let key = SigV4.signingKey(secret: "wJalrXUtnFEMI/K7MDENG+bPxRfiCYEXAMPLEKEY", date: "20120215",
@@ -147,7 +160,7 @@ final class SigV4Tests: XCTestCase {
     func testSigningKeyCacheReturnsSameKeyAndIsBounded() {
         let cache = SigningKeyCache(capacity: 2)
         let a = cache.signingKey(secret: "s", date: "20130524", region: "us-east-1", service: "s3")
-        XCTAssertEqual(a, SigV4.signingKey(secret: "s", date: "20130524", region: "us-east-1", service: "s3"))
+        XCTAssertEqual(a.bytes, SigV4.signingKey(secret: "s", date: "20130524", region: "us-east-1", service: "s3"))
         XCTAssertEqual(cache.signingKey(secret: "s", date: "20130524", region: "us-east-1", service: "s3"), a)
         _ = cache.signingKey(secret: "t", date: "20130524", region: "us-east-1", service: "s3")
         _ = cache.signingKey(secret: "u", date: "20130524", region: "us-east-1", service: "s3")

@@ -3,7 +3,7 @@
 /// from which each chunk's signature chains.
 public struct ChunkSigningContext: Sendable, Hashable {
     /// The derived SigV4 signing key.
-    public let signingKey: [UInt8]
+    public let signingKey: SigningKey
     /// The request timestamp, `yyyyMMdd'T'HHmmss'Z'`.
     public let timestamp: String
     /// The scope line, `date/region/service/aws4_request`.
@@ -12,7 +12,7 @@ public struct ChunkSigningContext: Sendable, Hashable {
     public let seedSignature: String
 
     /// Creates a context.
-    public init(signingKey: [UInt8], timestamp: String, scope: String, seedSignature: String) {
+    public init(signingKey: SigningKey, timestamp: String, scope: String, seedSignature: String) {
         self.signingKey = signingKey
         self.timestamp = timestamp
         self.scope = scope

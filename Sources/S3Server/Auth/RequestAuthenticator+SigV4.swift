@@ -69,7 +69,7 @@ extension RequestAuthenticator {
     /// A raw `+` in the query is first read as a space (form encoding, which S3 accepts
     /// from clients that encode spaces that way); if that does not match, as a literal plus.
     func checkSignature(_ request: SigningRequest, signedHeaders: [String], excludingQuery: Set<String>,
-                        payloadHash: String, timestamp: String, scope: CredentialScope, key: [UInt8],
+                        payloadHash: String, timestamp: String, scope: CredentialScope, key: SigningKey,
                         provided: String) throws {
         let headers = SigV4.canonicalHeaders(request, signedHeaders: signedHeaders)
         if let missing = headers.missing {

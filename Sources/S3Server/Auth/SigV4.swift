@@ -309,8 +309,13 @@ public enum SigV4 {
     }
 
     /// The hex HMAC-SHA256 of `stringToSign` under `signingKey`.
+    public static func signature(signingKey: SigningKey, stringToSign: String) -> String {
+        Hex.encode(signingKey.authenticationCode(for: stringToSign))
+    }
+
+    /// ``signature(signingKey:stringToSign:)`` with a key given as bytes.
     public static func signature(signingKey: [UInt8], stringToSign: String) -> String {
-        Hex.encode(hmac(key: signingKey, Array(stringToSign.utf8)))
+        signature(signingKey: SigningKey(signingKey), stringToSign: stringToSign)
     }
 
     static func hmac(key: [UInt8], _ message: [UInt8]) -> [UInt8] {
