@@ -42,7 +42,7 @@ public struct ChunkSigningContext: Sendable, Hashable {
     /// The string to sign for the trailer (sigv4-streaming-trailers):
     /// `AWS4-HMAC-SHA256-TRAILER\n{timestamp}\n{scope}\n{previous}\n{sha256(trailers)}`.
     public func trailerStringToSign(previousSignature: String, trailers: [(name: String, value: String)]) -> String {
-        let hash = SigV4.sha256Hex(Array(ChunkSigningContext.canonicalTrailers(trailers).utf8))
+        let hash = SigV4.sha256Hex(ChunkSigningContext.canonicalTrailers(trailers))
         return "AWS4-HMAC-SHA256-TRAILER\n\(timestamp)\n\(scope)\n\(previousSignature)\n\(hash)"
     }
 

@@ -294,7 +294,7 @@ public enum SigV4 {
     /// The string to sign for a request: algorithm, timestamp, scope, hash of the
     /// canonical request.
     public static func stringToSign(timestamp: String, scope: String, canonicalRequest: String) -> String {
-        "\(algorithm)\n\(timestamp)\n\(scope)\n\(sha256Hex(Array(canonicalRequest.utf8)))"
+        "\(algorithm)\n\(timestamp)\n\(scope)\n\(sha256Hex(canonicalRequest))"
     }
 
     // MARK: keys and signatures
@@ -325,6 +325,12 @@ public enum SigV4 {
     /// Lowercase hex SHA-256.
     public static func sha256Hex(_ bytes: [UInt8]) -> String {
         Hex.encode(SHA256.hash(data: bytes))
+    }
+
+    /// Lowercase hex SHA-256 of the UTF-8 of `text`, hashed in place.
+    public static func sha256Hex(_ text: String) -> String {
+        var text = text
+        return text.withUTF8 { Hex.encode(SHA256.hash(data: UnsafeRawBufferPointer($0))) }
     }
 
     /// Compares two signatures without an early exit, so timing does not reveal how many
