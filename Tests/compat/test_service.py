@@ -180,8 +180,13 @@ def test_graceful_shutdown_lets_an_upload_in_flight_finish(tmp_path):
     conn.send(body[len(body) // 2:])
     response = conn.getresponse()
     assert response.status == 200, response.read()
+    assert response.getheader("Connection") == "close", "a stopping server closes after the response"
     conn.close()
+    answered = time.monotonic()
     assert srv.proc.wait(timeout=20) == 0
+    # The client's idle keep-alive connection (from create_bucket) was closed at once,
+    # not kept until the 20 s grace period ended.
+    assert time.monotonic() - answered < 5
     assert "stopping: no new connections" in srv.output()
 
     again = start_server(tmp_path, [], data_dir=srv.data_dir)

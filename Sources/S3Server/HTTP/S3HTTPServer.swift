@@ -17,7 +17,7 @@ public final class S3HTTPServer: Sendable {
     public let port: Int
     let handler: S3RequestHandler
     private let serverChannel: Channel
-    private let connections: NIOLockedValueBox<[ObjectIdentifier: Channel]>
+    private let connections: NIOLockedValueBox<[ObjectIdentifier: ConnectionState]>
     private let serving: Task<Void, Never>
     private let sweeping: Task<Void, Never>
     private let compacting: Task<Void, Never>?
@@ -51,7 +51,8 @@ public final class S3HTTPServer: Sendable {
                     if let tls { try sync.addHandler(NIOSSLServerHandler(context: tls)) }
                     try sync.addHandler(IdleStateHandler(allTimeout: idle))
                     try sync.addHandler(IdleConnectionCloser())
-                    try sync.configureHTTPServerPipeline(withPipeliningAssistance: true, withErrorHandling: true,
+                    // (No pipelining assistance: `HTTPConnection` answers in order itself.)
+                    try sync.configureHTTPServerPipeline(withPipeliningAssistance: false, withErrorHandling: true,
                                                          withEncoderConfiguration: .init(),
                                                          withDecoderLimitConfiguration: limits)
                     try sync.addHandler(FileRegionCloser())
@@ -89,7 +90,7 @@ public final class S3HTTPServer: Sendable {
             self.compacting = nil
         }
         self.serverChannel = listener.channel
-        let connections = NIOLockedValueBox<[ObjectIdentifier: Channel]>([:])
+        let connections = NIOLockedValueBox<[ObjectIdentifier: ConnectionState]>([:])
         self.connections = connections
         let refused = NIOLockedValueBox(0)
         self.serving = Task {
@@ -98,9 +99,10 @@ public final class S3HTTPServer: Sendable {
                     try await listener.executeThenClose { inbound in
                         for try await connection in inbound {
                             let id = ObjectIdentifier(connection.channel)
+                            let state = ConnectionState(channel: connection.channel)
                             let admitted = connections.withLockedValue { open in
                                 guard open.count < configuration.maxConnections else { return false }
-                                open[id] = connection.channel
+                                open[id] = state
                                 return true
                             }
                             guard admitted else {
@@ -124,7 +126,7 @@ public final class S3HTTPServer: Sendable {
                             }
                             group.addTask(executorPreference: executors.executor(for: connection.channel.eventLoop)) {
                                 metrics.connectionOpened()
-                                await HTTPConnection(channel: connection, handler: handler).run()
+                                await HTTPConnection(channel: connection, handler: handler, state: state).run()
                                 metrics.connectionClosed()
                                 connections.withLockedValue { _ = $0.removeValue(forKey: id) }
                             }
@@ -154,18 +156,16 @@ public final class S3HTTPServer: Sendable {
         await compacting?.value
         try? await serverChannel.close()
         if gracePeriod > .zero {
-            for channel in connections.withLockedValue({ Array($0.values) }) {
-                channel.eventLoop.execute {
-                    channel.pipeline.fireUserInboundEventTriggered(ChannelShouldQuiesceEvent())
-                }
+            for connection in connections.withLockedValue({ Array($0.values) }) {
+                connection.drain()
             }
             let deadline = ContinuousClock.now + gracePeriod
             while ContinuousClock.now < deadline, !connections.withLockedValue({ $0.isEmpty }) {
                 try? await Task.sleep(for: .milliseconds(20))
             }
         }
-        for channel in connections.withLockedValue({ Array($0.values) }) {
-            channel.close(promise: nil)
+        for connection in connections.withLockedValue({ Array($0.values) }) {
+            connection.channel.close(promise: nil)
         }
         // A handler still running (an operator's compaction, say) is cancelled: its
         // connection is gone, and stopping must not wait for it.
