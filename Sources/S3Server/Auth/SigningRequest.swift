@@ -24,6 +24,17 @@ public struct SigningRequest: Sendable {
         self.queryParameters = Self.parseQuery(rawQuery)
     }
 
+    /// Creates a request view whose query the caller has already decoded as
+    /// ``parseQuery(_:)`` would (`queryParameters`); nil decodes it here.
+    init(method: String, rawPath: String, rawQuery: String, headers: [(name: String, value: String)],
+         queryParameters: [(name: String, value: String)]?) {
+        self.method = method
+        self.rawPath = rawPath
+        self.rawQuery = rawQuery
+        self.headers = headers
+        self.queryParameters = queryParameters ?? Self.parseQuery(rawQuery)
+    }
+
     /// Creates a request view from a request-target such as `/bucket/key?uploadId=1`.
     public init(method: String, uri: String, headers: [(name: String, value: String)]) {
         if let q = uri.firstIndex(of: "?") {

@@ -127,7 +127,8 @@ final class S3RequestHandler: Sendable {
     private func authenticateAndRoute(_ request: S3Request, head: HTTPRequestHead, body: RequestBody, remoteAddress: String?,
                                       accessKey: inout String, access: inout RequestAccess?) async throws -> S3Response {
         let signing = SigningRequest(method: head.method.rawValue, rawPath: request.rawPath,
-                                     rawQuery: request.rawQuery, headers: head.headers.map { ($0.name, $0.value) })
+                                     rawQuery: request.rawQuery, headers: head.headers.map { ($0.name, $0.value) },
+                                     queryParameters: request.queryAsSigned)
         let now = Date()
         let auth: AuthenticatedRequest
         let principal: Principal
