@@ -4,14 +4,17 @@
 The harness behind the per-change figures in the performance commits (issue 7): starts
 .build-release/release/strata on 127.0.0.1:19111 with a data directory under /var/tmp,
 writes 1,000 keys of 4 KiB with loadgen, then runs `--seconds` of GET, HEAD or PUT at
-16 connections and prints ops/s, p50/p99 and the server's CPU. With --perf the phase is
+16 connections and prints ops/s, p50/p99 and the server's CPU; LIST writes 20,000 keys
+to a bucket of their own and walks them with ListObjectsV2 30 times (1000 a page, one
+connection), printing the fastest and median walk and the server's CPU per walk. With --perf the phase is
 recorded (perf record -F 999 -g) into /tmp/perf.data; with --metrics the group-commit
 histograms of /metrics are printed after it.
 
     cc -O2 -o /tmp/loadgen Tools/bench/loadgen.c -lpthread
     python3 Tools/bench/profile.py --method GET [--perf] [--extra "--access-log false"]
+    python3 Tools/bench/profile.py --method LIST [--perf]   # 30 walks through 20,000 keys
 """
-import os, subprocess, sys, time, signal, argparse, urllib.request
+import os, subprocess, sys, time, signal, argparse, urllib.request, urllib.parse, re, html
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, HERE)
 from sigv4 import Signer
@@ -49,6 +52,14 @@ try:
     subprocess.run([LG, "-p", str(port), "-a", "127.0.0.1", "-H", host, "-m", "PUT", "-f", "/tmp/prof-put.txt", "-s", "4096", "-n", "1000", "-d", "60"], check=True, capture_output=True)
     if a.method == "PUT":
         targets("PUT", [f"put/{i:07d}" for i in range(100000)], "/tmp/prof-t.txt")
+    elif a.method == "LIST":
+        # 20,000 keys of 256 bytes in a bucket of their own, listed 1000 a page.
+        h = s.headers("PUT", host, "/benchlist", None); h["Content-Length"] = "0"
+        c.request("PUT", "/benchlist", headers=h); r = c.getresponse(); r.read(); assert r.status == 200, r.status
+        with open("/tmp/prof-t.txt", "w") as fh:
+            for t in s.presign_many("PUT", host, [f"/benchlist/list-{i:05d}" for i in range(20000)]): fh.write(t + "\n")
+        subprocess.run([LG, "-p", str(port), "-a", "127.0.0.1", "-H", host, "-m", "PUT", "-f", "/tmp/prof-t.txt", "-s", "256",
+                        "-n", "20000", "-d", "120", "-c", "16", "-t", "2"], check=True, capture_output=True)
     else:
         targets(a.method, keys, "/tmp/prof-t.txt")
     subprocess.run(["sync"])
@@ -56,6 +67,30 @@ try:
     if a.perf:
         perf = subprocess.Popen(["perf", "record", "-F", "999", "-g", "-p", str(srv.pid), "-o", "/tmp/perf.data"], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         time.sleep(0.5)
+    if a.method == "LIST":
+        def walk():
+            """One ListObjectsV2 walk through the 20,000 keys, SigV4 header-signed, on one connection."""
+            token, n, started = None, 0, time.perf_counter()
+            while True:
+                query = {"list-type": "2", "max-keys": "1000"}
+                if token: query["continuation-token"] = token
+                target = "/benchlist?" + urllib.parse.urlencode(query, quote_via=urllib.parse.quote)
+                h = s.headers("GET", host, "/benchlist", query); h["Content-Length"] = "0"
+                c.request("GET", target, headers=h); r = c.getresponse(); body = r.read(); assert r.status == 200, r.status
+                n += body.count(b"<Key>")
+                m = re.search(rb"<NextContinuationToken>([^<]*)</NextContinuationToken>", body)
+                if not m: break
+                token = html.unescape(m.group(1).decode())
+            assert n == 20000, n
+            return time.perf_counter() - started
+        walks = 30
+        cpu0 = sum(int(x) for x in open(f"/proc/{srv.pid}/stat").read().split()[13:15])
+        times = sorted(walk() for _ in range(walks))
+        cpu1 = sum(int(x) for x in open(f"/proc/{srv.pid}/stat").read().split()[13:15])
+        if perf: perf.send_signal(signal.SIGINT); perf.wait()
+        print(f"LIST walks {walks} min_ms {times[0]*1000:.1f} median_ms {times[walks // 2]*1000:.1f} "
+              f"server_cpu_ms_per_walk {(cpu1 - cpu0) / os.sysconf('SC_CLK_TCK') / walks * 1000:.1f}")
+        sys.exit(0)
     cmd = [LG, "-p", str(port), "-a", "127.0.0.1", "-H", host, "-m", a.method, "-f", "/tmp/prof-t.txt", "-c", "16", "-t", "2", "-d", str(a.seconds)]
     if a.method == "PUT": cmd += ["-s", "4096"]
     else: cmd += ["-e", "4096"]
