@@ -98,29 +98,10 @@ public enum SigV4 {
     /// largest part of building the canonical query.
     /// With `slashes`, a literal `/` (a path's separator) is accepted too.
     private static func isCanonical(_ bytes: Substring.UTF8View, slashes: Bool = false) -> Bool {
-        func hex(_ b: UInt8) -> UInt8? {
-            switch b {
-            case UInt8(ascii: "0")...UInt8(ascii: "9"): return b - UInt8(ascii: "0")
-            case UInt8(ascii: "A")...UInt8(ascii: "F"): return b - UInt8(ascii: "A") + 10
-            default: return nil
-            }
+        if let answer = bytes.withContiguousStorageIfAvailable({ isCanonical($0, 0..<$0.count, slashes: slashes) }) {
+            return answer
         }
-        var index = bytes.startIndex
-        while index != bytes.endIndex {
-            let b = bytes[index]
-            if b == UInt8(ascii: "%") {
-                let first = bytes.index(after: index)
-                guard first != bytes.endIndex, let high = hex(bytes[first]) else { return false }
-                let second = bytes.index(after: first)
-                guard second != bytes.endIndex, let low = hex(bytes[second]) else { return false }
-                if isUnreserved(CollectionOfOne(high << 4 | low)) { return false }
-                index = bytes.index(after: second)
-                continue
-            }
-            if !isUnreserved(CollectionOfOne(b)) && !(slashes && b == UInt8(ascii: "/")) { return false }
-            index = bytes.index(after: index)
-        }
-        return true
+        return Array(bytes).withUnsafeBufferPointer { isCanonical($0, 0..<$0.count, slashes: slashes) }
     }
 
     /// Decodes once and re-encodes by the SigV4 rules; text that is already canonical
@@ -193,7 +174,7 @@ public enum SigV4 {
     }
 
     /// ``isCanonical(_:slashes:)`` for `range` of `bytes`.
-    private static func isCanonical(_ bytes: UnsafeBufferPointer<UInt8>, _ range: Range<Int>) -> Bool {
+    private static func isCanonical(_ bytes: UnsafeBufferPointer<UInt8>, _ range: Range<Int>, slashes: Bool = false) -> Bool {
         var i = range.lowerBound
         while i < range.upperBound {
             let b = bytes[i]
@@ -203,7 +184,7 @@ public enum SigV4 {
                 i += 3
                 continue
             }
-            if !isUnreserved(CollectionOfOne(b)) { return false }
+            if !isUnreserved(CollectionOfOne(b)) && !(slashes && b == UInt8(ascii: "/")) { return false }
             i += 1
         }
         return true
