@@ -317,10 +317,11 @@ final class Journal: Sendable {
     /// each with its checkpoint. Runs on the sync thread. If a transaction fails, its
     /// records and the later ones stay pending and the next batch retries them.
     ///
-    /// Why bounded: LMDB keeps every page a write transaction dirtied on its own free list
-    /// for reuse, for the life of the process. A compaction that switched 70,000 entries in
-    /// one transaction left about 32 MiB of such pages behind (the server's RSS after the
-    /// benchmark: 108 MiB with background compaction, 65 MiB without).
+    /// Why bounded: LMDB keeps the buffers of the pages a write transaction dirtied on its
+    /// own free list for reuse, for the life of the process, so one transaction switching
+    /// the tens of thousands of entries a compaction moves would leave that many 4 KiB
+    /// buffers behind. (The benchmark's high RSS after compaction turned out to be mostly
+    /// compaction's own work list, read in batches since; see `ObjectStore.compact`.)
     ///
     /// Crash safety: pending records are in log order, so when a transaction has applied
     /// every pending record up to the end of its last one, everything before that point
