@@ -24,6 +24,9 @@ struct HTTPConnection {
                 let parts = InboundParts(inbound.makeAsyncIterator())
                 let output = ResponseOutput(outbound, sendfile: handler.configuration.tls == nil)
                 outputs.output = output
+                // Formatted once: `inet_ntop` and its String per request were 1.3% of a
+                // 4 KiB GET's server CPU.
+                let remoteAddress = channel.channel.remoteAddress?.ipAddress
                 while true {
                     // Slow clients: the next request head must be complete within the
                     // header timeout (also how long an idle keep-alive connection stays).
@@ -40,7 +43,7 @@ struct HTTPConnection {
                         return
                     }
                     state?.beginRequest()
-                    let keepAlive = try await serve(head, parts: parts, output: output)
+                    let keepAlive = try await serve(head, parts: parts, output: output, remoteAddress: remoteAddress)
                     let mayContinue = state?.endRequest() ?? true
                     if !keepAlive || !mayContinue { return }
                 }
@@ -85,10 +88,11 @@ struct HTTPConnection {
     }
 
     /// Serves one request; returns whether the connection may carry another.
-    private func serve(_ head: HTTPRequestHead, parts: InboundParts, output: ResponseOutput) async throws -> Bool {
+    private func serve(_ head: HTTPRequestHead, parts: InboundParts, output: ResponseOutput,
+                       remoteAddress: String?) async throws -> Bool {
         let expectsContinue = head.headers["expect"].contains { $0.lowercased() == "100-continue" }
         let body = RequestBody(parts: parts, output: output, expectsContinue: expectsContinue)
-        let response = await handler.handle(head, body: body, remoteAddress: channel.channel.remoteAddress?.ipAddress)
+        let response = await handler.handle(head, body: body, remoteAddress: remoteAddress)
         // A stopping server answers this request and closes (`Connection: close`).
         var keepAlive = head.isKeepAlive && !(state?.isDraining ?? false)
 
