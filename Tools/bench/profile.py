@@ -65,7 +65,7 @@ try:
     subprocess.run(["sync"])
     perf = None
     if a.perf:
-        perf = subprocess.Popen(["perf", "record", "-F", "999", "-g", "-p", str(srv.pid), "-o", "/tmp/perf.data"], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        perf = subprocess.Popen(["perf", "record", "-F", "999"] + (["--call-graph", "dwarf,32768", "-F", "250"] if os.environ.get("PERF_DWARF") else ["-g"]) + ["-p", str(srv.pid), "-o", "/tmp/perf.data"], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         time.sleep(0.5)
     if a.method == "LIST":
         def walk():
