@@ -112,7 +112,7 @@ public struct S3Error: Error, Sendable, Hashable, CustomStringConvertible {
                  .entityTooLarge, .entityTooSmall, .incompleteBody, .invalidArgument,
                  .invalidBucketName, .invalidDigest, .invalidPart, .invalidPartOrder,
                  .invalidRequest, .keyTooLongError, .malformedTrailerError, .malformedXML,
-                 .missingSecurityHeader, .xAmzContentSHA256Mismatch, .badRequest, .invalidPolicyDocument,
+                 .missingSecurityHeader, .xAmzContentSHA256Mismatch, .invalidPolicyDocument,
                  .maxPostPreDataLengthExceeded, .malformedPOSTRequest:
                 return .badRequest
             }
