@@ -7,7 +7,7 @@ writes 1,000 keys of 4 KiB with loadgen, then runs `--seconds` of GET, HEAD or P
 16 connections and prints ops/s, p50/p99 and the server's CPU; LIST writes 20,000 keys
 to a bucket of their own and walks them with ListObjectsV2 30 times (1000 a page, one
 connection), printing the fastest and median walk and the server's CPU per walk. With --perf the phase is
-recorded (perf record -F 999 -g) into /tmp/perf.data; with --metrics the group-commit
+recorded (perf record -F 999 -g; with PERF_DWARF=1 in the environment -F 250 --call-graph dwarf) into /tmp/perf.data; with --metrics the group-commit
 histograms of /metrics are printed after it.
 
     cc -O2 -o /tmp/loadgen Tools/bench/loadgen.c -lpthread
@@ -65,7 +65,9 @@ try:
     subprocess.run(["sync"])
     perf = None
     if a.perf:
-        perf = subprocess.Popen(["perf", "record", "-F", "999"] + (["--call-graph", "dwarf,32768", "-F", "250"] if os.environ.get("PERF_DWARF") else ["-g"]) + ["-p", str(srv.pid), "-o", "/tmp/perf.data"], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        # PERF_DWARF=1: DWARF call graphs (stacks through Swift's runtime and async code), sampled less often.
+        sampling = ["-F", "250", "--call-graph", "dwarf,32768"] if os.environ.get("PERF_DWARF") else ["-F", "999", "-g"]
+        perf = subprocess.Popen(["perf", "record"] + sampling + ["-p", str(srv.pid), "-o", "/tmp/perf.data"], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         time.sleep(0.5)
     if a.method == "LIST":
         def walk():
