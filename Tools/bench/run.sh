@@ -261,33 +261,11 @@ if (( LIMITS )); then
     limit dd_fdatasync_runs "$dd_runs" MiB/s
 
     NG="$WORK/nginx"
-    mkdir -p "$NG/www" "$NG/tmp"
+    mkdir -p "$NG/www"
     head -c 4096 /dev/urandom >"$NG/www/4k.bin"
     ln -s "$LARGE_FILE" "$NG/www/large.bin"
     NGINX_PORT=$(free_ports 1)
-    cat >"$NG/nginx.conf" <<EOF
-worker_processes auto;
-pid $NG/nginx.pid;
-error_log $NG/error.log warn;
-events { worker_connections 1024; }
-http {
-    access_log off;
-    sendfile on;
-    tcp_nopush on;
-    keepalive_requests 1000000;
-    client_body_temp_path $NG/tmp;
-    proxy_temp_path $NG/tmp;
-    fastcgi_temp_path $NG/tmp;
-    uwsgi_temp_path $NG/tmp;
-    scgi_temp_path $NG/tmp;
-    server {
-        listen 127.0.0.1:$NGINX_PORT;
-        root $NG/www;
-        # An upload ceiling for curl: nginx reads the body and throws it away.
-        location = /sink { client_max_body_size 0; return 200; }
-    }
-}
-EOF
+    write_nginx_conf "$NG" "$NGINX_PORT"
     nginx -c "$NG/nginx.conf" -g 'daemon off;' 2>>"$WORK/logs/nginx.log" &
     NGINX_PID=$!
     SERVER_PID=$NGINX_PID wait_http "http://127.0.0.1:$NGINX_PORT/4k.bin" 200 30

@@ -83,3 +83,34 @@ stop_server() {
     wait "$SERVER_PID" 2>/dev/null || true
     SERVER_PID=""
 }
+
+# write_nginx_conf DIR PORT: DIR/nginx.conf, for nginx serving the files in DIR/www on
+# 127.0.0.1:PORT the way a static file server is fastest (sendfile, no access log, a
+# keep-alive connection for the whole run); its pid file, error log and temporary files
+# go under DIR. POST /sink reads a body and throws it away: an upload ceiling for curl.
+write_nginx_conf() {
+    local dir="$1" port="$2"
+    mkdir -p "$dir/tmp"
+    cat >"$dir/nginx.conf" <<EOF
+worker_processes auto;
+pid $dir/nginx.pid;
+error_log $dir/error.log warn;
+events { worker_connections 1024; }
+http {
+    access_log off;
+    sendfile on;
+    tcp_nopush on;
+    keepalive_requests 1000000;
+    client_body_temp_path $dir/tmp;
+    proxy_temp_path $dir/tmp;
+    fastcgi_temp_path $dir/tmp;
+    uwsgi_temp_path $dir/tmp;
+    scgi_temp_path $dir/tmp;
+    server {
+        listen 127.0.0.1:$port;
+        root $dir/www;
+        location = /sink { client_max_body_size 0; return 200; }
+    }
+}
+EOF
+}

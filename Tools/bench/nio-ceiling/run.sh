@@ -13,6 +13,8 @@
 set -euo pipefail
 HERE="$(cd "$(dirname "$0")" && pwd)"
 REPO="$(cd "$HERE/../../.." && pwd)"
+# write_nginx_conf
+source "$HERE/../servers.sh"
 ROUNDS=3 SECONDS_PER=8 STRATA=1
 while [[ $# -gt 0 ]]; do
     case "$1" in
@@ -23,6 +25,7 @@ while [[ $# -gt 0 ]]; do
     esac
 done
 WORK=$(mktemp -d /tmp/nio-ceiling.XXXXXX)
+chmod 755 "$WORK"  # nginx's workers run as another user
 PIDS=()
 cleanup() {
     for pid in "${PIDS[@]}"; do kill "$pid" 2>/dev/null || true; done
@@ -38,20 +41,7 @@ PROBE="$HERE/.build/release/nio-ceiling"
 mkdir -p "$WORK/www"
 head -c 4096 /dev/urandom >"$WORK/www/4k.bin"
 for _ in $(seq 1000); do echo /4k.bin; done >"$WORK/targets"
-cat >"$WORK/nginx.conf" <<NGINX
-worker_processes auto;
-pid $WORK/nginx.pid;
-error_log $WORK/nginx-error.log warn;
-events { worker_connections 1024; }
-http {
-    access_log off;
-    sendfile on;
-    tcp_nopush on;
-    keepalive_requests 1000000;
-    client_body_temp_path $WORK;
-    server { listen 127.0.0.1:19180; root $WORK/www; }
-}
-NGINX
+write_nginx_conf "$WORK" 19180
 nginx -c "$WORK/nginx.conf"
 "$PROBE" sync 19181 & PIDS+=($!)
 "$PROBE" async 19182 & PIDS+=($!)
