@@ -459,7 +459,7 @@ private struct Run {
             for e in extents { expected[e.segment, default: .init(bytes: 0, records: 0)].bytes += e.length }
         }
         for table in [index.buckets, index.objects, index.versions, index.tombstones, index.uploads, index.parts, index.configs] {
-            for (key, value) in try allEntries(index, table) {
+            for (_, value) in try allEntries(index, table) {
                 guard let (_, ref) = try? IndexValue.header(value) else { continue }
                 switch table.name {
                 case "objects", "versions":
