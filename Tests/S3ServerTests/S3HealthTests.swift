@@ -98,4 +98,49 @@ final class S3HeaderTimeoutTests: XCTestCase {
             try await S3TestClient(server).expect(200, "GET", "/")
         }
     }
+
+    /// The allowance runs from when the connection starts waiting for the next head, not
+    /// from when it opened: a keep-alive connection that served a request 0.6 s in and
+    /// then trickles the next head is closed about a second after that head began (fails
+    /// with a deadline counted from the connection's start: the close would come 0.4 s
+    /// into the trickle).
+    func testTrickledHeadAfterAServedRequestGetsTheWholeTimeout() async throws {
+        try await S3TestServer.with(configure: { $0.headerTimeoutSeconds = 1 }) { server in
+            let port = server.port
+            let closedAfter = try await offPool { () -> Double in
+                let client = try RawHTTPClient(port: port, timeout: 10)
+                Thread.sleep(forTimeInterval: 0.6)
+                try client.sendRaw("GET /_strata/health/live HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n")
+                XCTAssertEqual(try client.readResponse().status, 200)
+                let started = Date()
+                try client.sendRaw("GET /_strata/health/live HTTP/1.1\r\nHost: 127.0.0.1\r\n")
+                XCTAssertEqual(try client.readUntilClose(), [], "closed without an answer")
+                return Date().timeIntervalSince(started)
+            }
+            XCTAssertGreaterThan(closedAfter, 0.8)
+            XCTAssertLessThan(closedAfter, 5)
+        }
+    }
+
+    /// A connection that keeps sending prompt requests for longer than the header timeout
+    /// stays open: every head arrives well within its own allowance (fails with a deadline
+    /// that is not renewed per request).
+    func testBusyKeepAliveConnectionOutlivesTheHeaderTimeout() async throws {
+        try await S3TestServer.with(configure: { $0.headerTimeoutSeconds = 1 }) { server in
+            let port = server.port
+            let served = try await offPool { () -> Int in
+                let client = try RawHTTPClient(port: port, timeout: 10)
+                let started = Date()
+                var served = 0
+                while Date().timeIntervalSince(started) < 2.5 {
+                    try client.sendRaw("GET /_strata/health/live HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n")
+                    XCTAssertEqual(try client.readResponse().status, 200)
+                    served += 1
+                    Thread.sleep(forTimeInterval: 0.2)
+                }
+                return served
+            }
+            XCTAssertGreaterThanOrEqual(served, 8)
+        }
+    }
 }
