@@ -70,6 +70,30 @@ final class S3ConnectionLimitTests: XCTestCase {
             XCTAssertTrue(served, "a freed slot takes a new connection")
         }
     }
+
+    /// A connection over the cap that never sends a request is closed after the header
+    /// timeout, so refused connections cannot pile up (fails without a deadline on the
+    /// refusing path: the silent connection stays open until the client gives up).
+    func testSilentConnectionOverTheCapIsClosedAtTheHeaderTimeout() async throws {
+        try await S3TestServer.with(configure: { $0.maxConnections = 1; $0.headerTimeoutSeconds = 1 }) { server in
+            let first = S3TestClient(server)
+            try await first.expect(200, "GET", "/")
+            let port = server.port
+            let closedAfter = try await withCheckedThrowingContinuation { (continuation: CheckedContinuation<Double, Error>) in
+                Thread.detachNewThread {
+                    continuation.resume(with: Result {
+                        let silent = try RawHTTPClient(port: port, timeout: 10)
+                        let started = Date()
+                        XCTAssertEqual(try silent.readUntilClose(), [], "closed without an answer")
+                        return Date().timeIntervalSince(started)
+                    })
+                }
+            }
+            XCTAssertGreaterThan(closedAfter, 0.8)
+            XCTAssertLessThan(closedAfter, 5)
+            await first.close()
+        }
+    }
 }
 
 /// Slow clients (`strata serve --header-timeout`): a request head that does not arrive

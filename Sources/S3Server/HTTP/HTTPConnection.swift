@@ -57,11 +57,10 @@ struct HTTPConnection {
     /// Answers the first request with 503 SlowDown and closes: the server is at its
     /// connection cap. Bounded by the idle timeout like any connection.
     func refuseBusy() async {
-        // Bounded like any request head, so refused connections cannot pile up.
-        let raw = channel.channel
-        let deadline = raw.eventLoop.scheduleTask(in: .seconds(handler.configuration.headerTimeoutSeconds)) {
-            raw.close(promise: nil)
-        }
+        // Bounded like any request head (the wait never stops: the whole exchange gets
+        // the header timeout), so refused connections cannot pile up.
+        let deadline = HeadDeadline(channel: channel.channel, timeout: .seconds(handler.configuration.headerTimeoutSeconds))
+        deadline.startWaiting()
         defer { deadline.cancel() }
         do {
             try await channel.executeThenClose { inbound, outbound in
