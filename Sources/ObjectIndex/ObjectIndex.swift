@@ -25,6 +25,10 @@ public final class ObjectIndex: Sendable {
     public let segments: Database
     /// (bucket, configuration name) → a bucket configuration document (lifecycle, …).
     public let configs: Database
+    /// (segment, offset) → damaged bytes recovery found there and skipped (FORMAT.md,
+    /// "Recovery"): `u64 length · string what`. Not a view of commit records: it records
+    /// what a scan found, so verification does not compare it with a rebuild.
+    public let damaged: Database
 
     /// The format version this code writes into `meta`.
     public static let formatVersion: UInt32 = 1
@@ -40,13 +44,14 @@ public final class ObjectIndex: Sendable {
         parts = try environment.openDatabase("parts")
         segments = try environment.openDatabase("segments")
         configs = try environment.openDatabase("configs")
+        damaged = try environment.openDatabase("damaged")
     }
 
     /// Every table that a rebuild from segments recreates (all but `meta`).
     public var viewTables: [Database] { [buckets, objects, versions, tombstones, uploads, parts, segments, configs] }
 
     /// Every table.
-    public var allTables: [Database] { [meta] + viewTables }
+    public var allTables: [Database] { [meta] + viewTables + [damaged] }
 }
 
 /// Key encodings. All integers in keys are big-endian so that byte order is numeric order.

@@ -35,6 +35,9 @@ public struct CompactionReport: Sendable, Codable, Equatable {
     public var kept: [UInt64] = []
     /// Index entries moved to copies.
     public var entriesMoved = 0
+    /// Entries not moved because their bytes fail their checksum (`bucket/key` or part):
+    /// copying them would give damaged bytes a fresh, valid checksum. Their victims are kept.
+    public var damaged: [String] = []
     /// Bytes appended for the copies (data and commit records).
     public var bytesCopied: UInt64 = 0
     /// Size of the deleted segments minus the bytes copied.
@@ -142,6 +145,12 @@ extension ObjectStore {
         }
     }
 
+    /// The damaged spans recovery found and skipped (the index's `damaged` table).
+    public func damagedSpans() async throws -> [DamagedSpan] {
+        let index = self.index
+        return try await io { try DamagedRecords.all(index) }
+    }
+
     /// Sets what is told after every group commit (commits acknowledged, time to sync
     /// and apply them) and after every compaction; for metrics.
     public func observe(groupCommits: @escaping @Sendable (Int, Duration) -> Void,
@@ -226,7 +235,13 @@ extension ObjectStore {
                 // A moved bucket's configurations were copied right after it (below).
                 if entry.table == self.index.configs.name, let nul = entry.key.firstIndex(of: 0),
                    movedBuckets.contains(Array(entry.key[..<nul])) { continue }
-                var copied = try await copy(entry, out: victims)
+                var copied: UInt64
+                do {
+                    copied = try await copy(entry, out: victims)
+                } catch let damage as DamagedExtent {
+                    report.damaged.append(damage.description)
+                    continue
+                }
                 if entry.table == self.index.buckets.name {
                     // A configuration applies only after its bucket, so every configuration of
                     // a bucket copied behind it must be copied again after the copy. Those read
@@ -271,7 +286,12 @@ extension ObjectStore {
                 report.kept.append(id)
                 continue
             }
-            try await io { try log.removeSegment(id) }
+            try await io {
+                // Its damaged spans go with it (before the file: a crash in between leaves
+                // a victim with nothing live, which the next run removes).
+                try index.environment.write { try DamagedRecords.remove(segment: id, $0, index) }
+                try log.removeSegment(id)
+            }
             report.removed.append(id)
             report.bytesReclaimed += Int64(sizes[id] ?? 0)
         }
@@ -381,7 +401,7 @@ extension ObjectStore {
                     guard let file = log.file(extent.segment) else {
                         throw StoreError(.corrupt, "segment \(extent.segment) vanished during compaction")
                     }
-                    let bytes = try file.read(at: extent.offset, count: Int(extent.length))
+                    let bytes = try Self.readChecked(extent, from: file, entry: entry)
                     let copy = try bytes.withUnsafeBytes { try log.appendData($0) }
                     appended += UInt64(SegmentFormat.recordSize(payloadLength: bytes.count))
                     return copy
@@ -392,13 +412,11 @@ extension ObjectStore {
             switch entry.table {
             case index.objects.name, index.versions.name:
                 // Every live version and delete marker moves like the current object.
-                var info = try Payload.decodeObject(payload)
-                info.extents = try moved(info.extents)
-                (type, newPayload) = (.putObject, Payload.encode(info))
+                let info = try Payload.decodeObject(payload)
+                (type, newPayload) = (.putObject, try Payload.replacingExtents(.putObject, in: payload, with: try moved(info.extents)))
             case index.parts.name:
-                var part = try Payload.decodePart(payload)
-                part.extents = try moved(part.extents)
-                (type, newPayload) = (.putPart, Payload.encode(part))
+                let part = try Payload.decodePart(payload)
+                (type, newPayload) = (.putPart, try Payload.replacingExtents(.putPart, in: payload, with: try moved(part.extents)))
             case index.buckets.name: type = .createBucket
             case index.configs.name: type = .bucketConfig
             case index.uploads.name: type = .createUpload
@@ -411,6 +429,31 @@ extension ObjectStore {
             let record = try journal.appendCopy(type, sequence: sequence, payload: newPayload)
             return appended + record.ref.size
         }
+    }
+
+    /// An entry's bytes failed their checksum: it is not copied.
+    struct DamagedExtent: ControlSignal, CustomStringConvertible {
+        var description: String
+    }
+
+    /// The bytes of `extent`, checked against its data record's header and payload CRC
+    /// (as a GET checks them) before they are copied into a new record with a new CRC.
+    private static func readChecked(_ extent: Extent, from file: SegmentFile, entry: Movable) throws -> [UInt8] {
+        let headerSize = UInt64(SegmentFormat.recordHeaderSize)
+        func damaged(_ why: String) -> DamagedExtent {
+            let name = entry.table == "parts" ? "a part (\(VerificationProblem.describe(key: entry.key, table: entry.table)))"
+                                              : VerificationProblem.describe(key: entry.key, table: entry.table)
+            return DamagedExtent(description: "\(name): segment \(extent.segment) offset \(extent.offset - min(extent.offset, headerSize)): \(why)")
+        }
+        guard extent.offset >= headerSize,
+              let header = try? file.read(at: extent.offset - headerSize, count: SegmentFormat.recordHeaderSize)
+                .withUnsafeBytes({ try RecordHeader.decode($0) }),
+              header.type == .data, UInt64(header.payloadLength) == extent.length else {
+            throw damaged("no valid data record header in front of the bytes")
+        }
+        let bytes = try file.read(at: extent.offset, count: Int(extent.length))
+        guard CRC32.checksum(bytes) == header.payloadCRC else { throw damaged("checksum mismatch in the bytes") }
+        return bytes
     }
 
     /// The record type a tombstone's copy is written as; nil if it needs none.

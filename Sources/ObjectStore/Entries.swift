@@ -395,3 +395,54 @@ struct IndexValue {
         return info
     }
 }
+
+extension Payload {
+    /// Where the extent list of an object entry (putObject) or part entry (putPart)
+    /// starts in its payload: the `u32` count, then 24 bytes per extent.
+    static func extentListOffset(_ type: RecordType, _ bytes: [UInt8]) throws -> Int {
+        var r = ByteReader(bytes)
+        try expectVersion(&r)
+        switch type {
+        case .putObject:
+            for _ in 0..<3 { try r.skipBlob() }  // bucket, key, version id
+            try r.skip(16)  // size, last modified
+            try r.skipBlob()  // etag
+            for _ in 0..<2 { try skipPairs(&r) }  // metadata, checksums
+            try r.skipBlob()  // acl
+            try r.skip(Int(try r.read(UInt32.self)) * 8)  // part sizes
+        case .putPart:
+            try r.skipBlob()  // upload id
+            try r.skip(4 + 16)  // part number, size, last modified
+            try r.skipBlob()  // etag
+            try skipPairs(&r)  // checksums
+        default:
+            throw ByteReader.Truncated()
+        }
+        return r.offset
+    }
+
+    /// The payload with its extents replaced by `extents` (as many as it had), every
+    /// other byte kept as it is: compaction moves bytes without decoding and re-encoding
+    /// the entry, so extension fields this build does not know survive byte for byte.
+    static func replacingExtents(_ type: RecordType, in payload: [UInt8], with extents: [Extent]) throws -> [UInt8] {
+        let start = try extentListOffset(type, payload)
+        var r = ByteReader(payload, offset: start)
+        guard Int(try r.read(UInt32.self)) == extents.count, r.remaining >= extents.count * 24 else { throw ByteReader.Truncated() }
+        var w = ByteWriter(capacity: extents.count * 24)
+        for e in extents {
+            w.write(e.segment)
+            w.write(e.offset)
+            w.write(e.length)
+        }
+        var out = payload
+        out.replaceSubrange((start + 4)..<(start + 4 + w.bytes.count), with: w.bytes)
+        return out
+    }
+
+    private static func skipPairs(_ r: inout ByteReader) throws {
+        for _ in 0..<(try r.read(UInt32.self)) {
+            try r.skipBlob()
+            try r.skipBlob()
+        }
+    }
+}

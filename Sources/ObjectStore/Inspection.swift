@@ -21,7 +21,7 @@ public final class Inspector: @unchecked Sendable {
     private let tables: [String: Database]
 
     /// Names of the index tables, in FORMAT.md order.
-    public static let tableNames = ["meta", "buckets", "objects", "versions", "tombstones", "uploads", "parts", "segments", "configs"]
+    public static let tableNames = ["meta", "buckets", "objects", "versions", "tombstones", "uploads", "parts", "segments", "configs", "damaged"]
 
     /// Opens `directory` for inspection; throws if it has no index.
     public init(directory: String) throws {
@@ -100,7 +100,7 @@ public final class Inspector: @unchecked Sendable {
             let live = stats[id] ?? SegmentStats()
             let dead = size > live.liveBytes ? size - live.liveBytes : 0
             var tail: String? = nil
-            if case .torn(let reason) = scanner.end { tail = reason }
+            if case .torn(let damage) = scanner.end { tail = "\(damage)" }
             rows.append(SegmentSummary(id: id, size: size, liveBytes: live.liveBytes, liveRecords: live.liveRecords,
                                        deadBytes: dead, deadPercent: Self.percent(dead, of: size), records: records,
                                        state: sealed ? "sealed" : "active", validEnd: scanner.validEnd, tail: tail))
@@ -178,8 +178,17 @@ public final class Inspector: @unchecked Sendable {
         let size = try file.size()
         var scanner = try SegmentScanner(file: file)
         var dump = SegmentDump(segment: id, size: size, records: [], truncated: false)
-        while limit.map({ dump.records.count < $0 }) ?? true {
-            guard let record = try scanner.next() else { break }
+        var damagedShown = 0
+        func room() -> Bool { limit.map { dump.records.count < $0 } ?? true }
+        while room() {
+            let record = try scanner.next()
+            // Damage that valid records follow: shown where it is, before the next record.
+            for span in scanner.damaged.dropFirst(damagedShown) where room() {
+                dump.records.append(Self.damagedRow(file, span.offset, size: size)
+                    ?? RecordSummary(offset: span.offset, type: "damaged", payloadLength: Int(span.length), sequence: 0, checksum: "BAD"))
+            }
+            damagedShown = scanner.damaged.count
+            guard let record, room() else { break }
             dump.records.append(Self.summarize(record.header, offset: record.ref.offset, payload: record.payload, checksum: "ok"))
         }
         if scanner.end == .none {
@@ -187,19 +196,20 @@ public final class Inspector: @unchecked Sendable {
             return dump
         }
         dump.validEnd = scanner.validEnd
-        if case .torn(let reason) = scanner.end {
-            dump.tail = reason
-            // A record whose header is intact but whose payload does not check: show it.
-            let at = scanner.validEnd
-            if limit.map({ dump.records.count < $0 }) ?? true,
-               let bytes = try? file.read(at: at, count: SegmentFormat.recordHeaderSize),
-               let header = try? bytes.withUnsafeBytes({ try RecordHeader.decode($0) }),
-               at + UInt64(header.recordSize) <= size {
-                let payload = header.type == .data ? nil : try? file.read(at: at + UInt64(SegmentFormat.recordHeaderSize), count: header.payloadLength)
-                dump.records.append(Self.summarize(header, offset: at, payload: payload, checksum: "BAD"))
-            }
+        if case .torn(let damage) = scanner.end {
+            dump.tail = "\(damage)"
+            if room(), let row = Self.damagedRow(file, scanner.validEnd, size: size) { dump.records.append(row) }
         }
         return dump
+    }
+
+    /// A record whose header is intact but whose payload does not check, as a `BAD` row.
+    private static func damagedRow(_ file: SegmentFile, _ at: UInt64, size: UInt64) -> RecordSummary? {
+        guard let bytes = try? file.read(at: at, count: SegmentFormat.recordHeaderSize),
+              let header = try? bytes.withUnsafeBytes({ try RecordHeader.decode($0) }),
+              at + UInt64(header.recordSize) <= size else { return nil }
+        let payload = header.type == .data ? nil : try? file.read(at: at + UInt64(SegmentFormat.recordHeaderSize), count: header.payloadLength)
+        return summarize(header, offset: at, payload: payload, checksum: "BAD")
     }
 
     static func typeName(_ type: RecordType) -> String {

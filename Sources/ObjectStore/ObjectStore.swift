@@ -82,20 +82,27 @@ public final class ObjectStore: Sendable {
     public init(directory: String, options: Options = Options()) throws {
         self.directory = directory
         self.options = options
-        try makeDirectories(directory + "/index")
+        try makeDirectories(directory)
         lock = try DirectoryLock(directory: directory)
+        try IndexRebuild.settle(directory: directory)
+        try makeDirectories(directory + "/index")
         // The index syncs only at close; `IndexSession` says why that is safe and throws
         // the index away after a machine crash.
         let session = IndexSession(indexDirectory: directory + "/index")
         let boot = IndexSession.currentBoot
         let previous = session.previousRun(boot: boot)
-        if previous == .crashedEarlierBoot { try session.discardIndex() }
-        if let boot { try session.begin(boot: boot) }
+        let machineCrashed = previous == .crashedEarlierBoot
+        if machineCrashed { try session.discardIndex() }
+        // After a machine crash the old run's session file stays until recovery has cut
+        // the tail, which may be garbage: a crash during recovery is again a machine crash
+        // to the next open, which throws this index away too and cuts at the first damage.
+        if let boot, !machineCrashed { try session.begin(boot: boot) }
         self.session = boot == nil ? nil : session
         log = try SegmentLog(directory: directory + "/segments", options: options.segments)
         index = try ObjectIndex(path: directory + "/index", mapSize: options.indexMapSize, syncEachCommit: boot == nil)
-        var recovery = try Recovery.open(log: log, index: index)
-        recovery.indexDiscardedAfterMachineCrash = previous == .crashedEarlierBoot
+        var recovery = try Recovery.open(log: log, index: index, unsyncedTail: machineCrashed)
+        if let boot, machineCrashed { try session.begin(boot: boot) }
+        recovery.indexDiscardedAfterMachineCrash = machineCrashed
         self.recovery = recovery
         try log.startAppending(at: recovery.end)
         cache = ObjectCache(capacity: options.cacheBytes)

@@ -15,6 +15,9 @@ public enum Recovery {
         public var tornTail: (position: LogPosition, reason: String)?
         /// Last segments whose header was torn (a crash while rolling over), removed or to remove.
         public var tornSegments: [UInt64] = []
+        /// Damaged bytes that valid records follow (or at the end of a sealed segment):
+        /// corruption, skipped; every valid record around them was applied.
+        public var damaged: [DamagedSpan] = []
         /// The index was left by a run that the machine's crash ended: it was thrown away
         /// and rebuilt from the segments (`IndexSession`).
         public var indexDiscardedAfterMachineCrash = false
@@ -22,20 +25,49 @@ public enum Recovery {
         public static func == (a: Report, b: Report) -> Bool {
             a.end == b.end && a.lastSequence == b.lastSequence && a.recordsScanned == b.recordsScanned
                 && a.recordsApplied == b.recordsApplied && a.tornTail?.position == b.tornTail?.position
+                && a.damaged == b.damaged
         }
+    }
+
+    /// What a replay does with damaged bytes that valid records follow.
+    public enum OnDamage: Sendable {
+        /// Skip them, apply every valid record around them, and report them (start-up,
+        /// `strata recover --rebuild-index --salvage`).
+        case salvage
+        /// Stop with an error naming the first one (`strata recover --rebuild-index`
+        /// without `--salvage`: a rebuild beside the index, which then stays as it was).
+        case stop
     }
 
     /// Replays every commit record after the index's checkpoint, in log order.
     ///
-    /// Only the last segment may end in a torn record: segments are sealed and synced
-    /// before the next one receives anything. With `repair`, the torn tail is cut off
-    /// (it was never acknowledged: acknowledgement waits for a sync that covers the whole
-    /// record) and a last segment with a torn header is removed. Without `repair` the log
-    /// is left as it is (read-only checks).
+    /// **Torn tail or corruption.** Records are appended in file order with no gaps, and a
+    /// write is acknowledged only after a sync that covers its whole record. So a crash
+    /// can leave only one kind of damage: a partial record at the very end of the last
+    /// segment, with nothing after it. That, and only that, is a torn tail: with `repair`
+    /// it is cut off (nothing in it was acknowledged). Damage that valid records follow, or
+    /// damage in a sealed segment (synced before the next one was created), is corruption
+    /// of bytes that were once durable: the scanner resynchronises at the next valid
+    /// record, every record after the damage is applied, and the damaged span is reported
+    /// and stored in the `damaged` table (or, with `.stop`, the replay fails). An object
+    /// whose bytes lie in a damaged span stays in the index; a GET of it fails its
+    /// checksum and answers an error, never wrong bytes.
+    ///
+    /// **After a machine crash** (`unsyncedTail`) the bytes of the last segment after its
+    /// last sync may be anything (the page cache lost some pages and kept others), so
+    /// valid-looking records after damage there may be writes that were never
+    /// acknowledged, whose data may be garbage: in that segment the first damage ends the
+    /// log, as a torn tail.
+    ///
+    /// **Unknown means refuse.** A record whose header checks out but which this build
+    /// cannot read (type, flags, payload version, length) fails the replay, wherever it
+    /// is: cutting or skipping it could drop what a newer Strata wrote.
     ///
     /// Each batch of applied records is committed to the index with the checkpoint at the
     /// end of its last record, so a crash during recovery resumes where it stopped.
-    public static func replay(log: SegmentLog, index: ObjectIndex, repair: Bool, batchSize: Int = 4096) throws -> Report {
+    /// Without `repair` the log is left as it is (read-only checks).
+    public static func replay(log: SegmentLog, index: ObjectIndex, repair: Bool, onDamage: OnDamage = .salvage,
+                              unsyncedTail: Bool = false, batchSize: Int = 4096) throws -> Report {
         var report = Report()
         let checkpoint = try index.environment.read { try Checkpoint.read($0, index) }
         report.lastSequence = checkpoint?.lastSequence ?? 0
@@ -46,49 +78,66 @@ public enum Recovery {
         for id in ids where id >= (checkpoint?.position.segment ?? 0) {
             let isLast = id == ids.last
             guard let file = log.file(id) else { continue }
-            guard try log.readHeader(id)?.segmentID == id else {
-                if isLast && repair {
-                    try log.removeSegment(id)
-                    report.tornSegments.append(id)
-                    continue
-                }
-                if isLast {
-                    report.tornSegments.append(id)
-                    continue
-                }
-                throw StoreError(.corrupt, "segment \(id) has a bad header")
-            }
             let from = checkpoint.flatMap { $0.position.segment == id ? $0.position.offset : nil }
             if let from, from > (try file.size()) {
                 throw StoreError(.corrupt, "the index's checkpoint \(id):\(from) is past the end of segment \(id); run `strata recover --rebuild-index`")
             }
-            var scanner = try SegmentScanner(file: file, from: from)
+            var found: [DamagedSpan] = []
+            if try log.readHeader(id)?.segmentID != id {
+                // A new segment's header is written and synced before anything is appended
+                // to it: a bad header with no valid record after it is a crash while rolling
+                // over. With records after it, it is a damaged header like any damaged bytes.
+                var probe = try SegmentScanner(file: file)
+                if isLast, try probe.next() == nil {
+                    report.tornSegments.append(id)
+                    if repair { try log.removeSegment(id) }
+                    continue
+                }
+                if from == nil {
+                    found.append(DamagedSpan(segment: id, offset: 0, length: UInt64(SegmentFormat.fileHeaderSize), damage: .badSegmentHeader))
+                }
+            }
+            var scanner = try SegmentScanner(file: file, from: from, resynchronize: !(isLast && unsyncedTail))
             var batch: [CommitRecord] = []
             func flush(upTo end: UInt64) throws {
-                let records = batch
+                for span in found + scanner.damaged where !report.damaged.contains(span) {
+                    if onDamage == .stop { throw DamageFound(span: span) }
+                    report.damaged.append(span)
+                }
+                let records = batch, damaged = report.damaged
                 batch.removeAll(keepingCapacity: true)
                 let sequence = max(report.lastSequence, records.map(\.sequence).max() ?? 0)
                 try index.environment.write { txn in
                     let applier = IndexApplier(index: index, txn: txn)
                     for r in records { try applier.apply(r) }
+                    for span in damaged { try DamagedRecords.put(span, txn, index) }
                     try Checkpoint(position: LogPosition(segment: id, offset: end), lastSequence: sequence).write(txn, index)
                 }
                 report.lastSequence = sequence
                 report.recordsApplied += records.count
             }
-            while let record = try scanner.next() {
-                report.recordsScanned += 1
-                guard record.header.type.isCommitting, let payload = record.payload else { continue }
-                batch.append(CommitRecord(type: record.header.type, sequence: record.header.sequence, ref: record.ref, payload: payload))
-                if batch.count >= batchSize { try flush(upTo: record.ref.end.offset) }
-            }
-            try flush(upTo: scanner.validEnd)
-            report.segmentsScanned += 1
-            if case .torn(let reason) = scanner.end {
-                guard isLast else {
-                    throw StoreError(.corrupt, "segment \(id) is damaged at offset \(scanner.validEnd) (\(reason)) and is not the last segment; run `strata verify`")
+            do {
+                while let record = try scanner.next() {
+                    report.recordsScanned += 1
+                    guard record.header.type.isCommitting, let payload = record.payload else { continue }
+                    batch.append(CommitRecord(type: record.header.type, sequence: record.header.sequence, ref: record.ref, payload: payload))
+                    if batch.count >= batchSize { try flush(upTo: record.ref.end.offset) }
                 }
-                report.tornTail = (LogPosition(segment: id, offset: scanner.validEnd), reason)
+            } catch let unsupported as UnsupportedRecord {
+                throw StoreError(.corrupt, "cannot open the log: \(unsupported)")
+            }
+            if case .torn(let damage) = scanner.end, !isLast {
+                // A sealed segment was synced whole before the next one was created: its
+                // end cannot be torn. Skip the damaged end and go on with the next segment.
+                let size = try file.size()
+                found.append(DamagedSpan(segment: id, offset: scanner.validEnd, length: size - scanner.validEnd, damage: damage))
+                try flush(upTo: size)
+            } else {
+                try flush(upTo: scanner.validEnd)
+            }
+            report.segmentsScanned += 1
+            if case .torn(let damage) = scanner.end, isLast {
+                report.tornTail = (LogPosition(segment: id, offset: scanner.validEnd), "\(damage)")
                 if repair { try log.truncate(segment: id, to: scanner.validEnd) }
             }
             report.end = LogPosition(segment: id, offset: scanner.validEnd)
@@ -99,26 +148,40 @@ public enum Recovery {
         return report
     }
 
+    /// A replay with ``OnDamage/stop`` found damaged bytes.
+    public struct DamageFound: Error, CustomStringConvertible {
+        public var span: DamagedSpan
+        public var description: String {
+            "segment \(SegmentLog.fileName(span.segment)) offset \(span.offset): \(span.damage) (\(span.length) damaged bytes before the next valid record); "
+                + "`strata recover --rebuild-index --salvage` rebuilds without them and lists what they held"
+        }
+    }
+
     /// Rebuilds the whole index from segments alone: empties every table, then replays
-    /// from the first segment.
-    public static func rebuild(log: SegmentLog, index: ObjectIndex, repair: Bool) throws -> Report {
+    /// from the first segment. (`IndexRebuild` does this beside the live index and swaps
+    /// the result in.)
+    public static func rebuild(log: SegmentLog, index: ObjectIndex, repair: Bool, onDamage: OnDamage = .salvage,
+                               unsyncedTail: Bool = false) throws -> Report {
         try index.environment.write { txn in
             for table in index.allTables { try txn.clear(table) }
         }
-        let report = try replay(log: log, index: index, repair: repair)
+        let report = try replay(log: log, index: index, repair: repair, onDamage: onDamage, unsyncedTail: unsyncedTail)
         try index.environment.write { try IndexLayout.current.write($0, index) }
         return report
     }
 
     /// Opens the index for the store: an index written by an older version (another
     /// layout, e.g. different live-byte rules) is rebuilt from the segments; else the tail
-    /// after the checkpoint is replayed.
-    static func open(log: SegmentLog, index: ObjectIndex) throws -> Report {
+    /// after the checkpoint is replayed. `unsyncedTail`: the last run ended in a machine
+    /// crash (see ``replay(log:index:repair:onDamage:unsyncedTail:batchSize:)``).
+    static func open(log: SegmentLog, index: ObjectIndex, unsyncedTail: Bool) throws -> Report {
         let (layout, checkpoint) = try index.environment.read { txn in
             (try IndexLayout.read(txn, index), try Checkpoint.read(txn, index))
         }
-        if checkpoint != nil && layout != .current { return try rebuild(log: log, index: index, repair: true) }
-        let report = try replay(log: log, index: index, repair: true)
+        if checkpoint != nil && layout != .current {
+            return try rebuild(log: log, index: index, repair: true, unsyncedTail: unsyncedTail)
+        }
+        let report = try replay(log: log, index: index, repair: true, unsyncedTail: unsyncedTail)
         if layout != .current { try index.environment.write { try IndexLayout.current.write($0, index) } }
         return report
     }

@@ -48,6 +48,9 @@ public enum VerificationProblem: Sendable, Equatable, CustomStringConvertible {
     /// The last segment ends in a torn record: a crash during a write, which was never
     /// acknowledged; recovery cuts it off.
     case tornTail(segment: UInt64, offset: UInt64, reason: String)
+    /// Damaged bytes that valid records follow (or at the end of a sealed segment):
+    /// recovery skips them and keeps the rest; `held` is what they cost, as far as known.
+    case damagedRecords(span: DamagedSpan, held: [String])
 
     /// Errors make verification fail; warnings describe states recovery handles.
     public enum Severity: String, Sendable, Equatable, Codable {
@@ -93,6 +96,7 @@ public enum VerificationProblem: Sendable, Equatable, CustomStringConvertible {
         case .corruptRecord: return "corrupt-record"
         case .unsealedSegment: return "unsealed-segment"
         case .tornTail: return "torn-tail"
+        case .damagedRecords: return "damaged-records"
         }
     }
 
@@ -127,6 +131,7 @@ public enum VerificationProblem: Sendable, Equatable, CustomStringConvertible {
         case .badSegmentHeader(let s, _): return (s, 0)
         case .corruptRecord(let s, let o, _), .tornTail(let s, let o, _): return (s, o)
         case .unsealedSegment(let s): return (s, nil)
+        case .damagedRecords(let span, _): return (span.segment, span.offset)
         default: return nil
         }
     }
@@ -162,6 +167,10 @@ public enum VerificationProblem: Sendable, Equatable, CustomStringConvertible {
             return "segment \(s): not the last segment but does not end with a seal record"
         case .tornTail(let s, let o, let reason):
             return "segment \(s) offset \(o): torn tail of the last segment (\(reason)); recovery cuts it off"
+        case .damagedRecords(let span, let held):
+            return "segment \(span.segment) (\(SegmentLog.fileName(span.segment))) offset \(span.offset): \(span.damage), "
+                + "\(span.length) damaged bytes before the next valid record; recovery skips them and keeps the rest"
+                + (held.isEmpty ? "" : "; they held: " + held.joined(separator: "; "))
         }
     }
 
@@ -231,8 +240,10 @@ public struct VerificationReport: Sendable {
 /// every record's checksum holds.
 ///
 /// It only reads: segments are never truncated or repaired and the index is never
-/// written (the rebuild it compares with goes into a temporary directory). It must not
-/// run while a server has the directory open; a running store's index moves under it.
+/// written (the rebuild it compares with goes into a temporary directory). It holds the
+/// data directory's lock while it runs and refuses a directory a server has open: a
+/// running store's index and log move under it, and comparing them would report
+/// differences that are not there.
 ///
 /// The checks:
 /// 1. every index entry's commit record reference leads to a record of the right type,
@@ -269,11 +280,20 @@ public struct Verifier {
         guard fm.fileExists(atPath: directory + "/index/data.mdb") else {
             throw StoreError(.invalidArgument, "\(directory)/index has no data.mdb")
         }
+        let lock: DirectoryLock
+        do {
+            lock = try DirectoryLock(directory: directory)
+        } catch {
+            throw StoreError(.invalidArgument, "\(directory) is open in a running Strata server (or another strata command): "
+                             + "stop it first; verify compares the index with the segments, and a running server changes both")
+        }
+        defer { lock.release() }
+        let machineCrashed = IndexSession(indexDirectory: directory + "/index").previousRun(boot: IndexSession.currentBoot) == .crashedEarlierBoot
         // Opening only reads: segment files are opened as they are (no create, no
         // truncate); appending never starts.
         let log = try SegmentLog(directory: directory + "/segments")
         let index = try ObjectIndex(path: directory + "/index")
-        var run = Run(log: log, index: index, report: VerificationReport(directory: directory, deep: deep))
+        var run = Run(log: log, index: index, report: VerificationReport(directory: directory, deep: deep), unsyncedTail: machineCrashed)
         run.report.counts.segments = log.segmentIDs.count
         try run.checkEntries()
         try run.checkLiveCounters()
@@ -288,6 +308,8 @@ private struct Run {
     let log: SegmentLog
     let index: ObjectIndex
     var report: VerificationReport
+    /// The last run ended in a machine crash (see `Recovery.replay`).
+    let unsyncedTail: Bool
     /// Per segment, the records found by walking their headers from the file header.
     var recordMaps: [UInt64: [(offset: UInt64, header: RecordHeader)]] = [:]
 
@@ -499,7 +521,7 @@ private struct Run {
         let rebuilt = try ObjectIndex(path: scratch + "/rebuilt")
         let rebuild: Recovery.Report
         do {
-            rebuild = try Recovery.rebuild(log: log, index: rebuilt, repair: false)
+            rebuild = try Recovery.rebuild(log: log, index: rebuilt, repair: false, unsyncedTail: unsyncedTail)
         } catch {
             report.problems.append(.rebuildFailed(reason: "\(error)"))
             return
@@ -509,6 +531,10 @@ private struct Run {
         }
         if !report.deep {
             for id in rebuild.tornSegments { report.problems.append(.badSegmentHeader(segment: id, isLast: true)) }
+        }
+        let losses = try DamagedRecords.losses(rebuild.damaged, index: rebuilt, log: log)
+        for span in rebuild.damaged {
+            report.problems.append(.damagedRecords(span: span, held: losses.filter { $0.span == span }.map(\.description)))
         }
         var live = index
         let checkpoint = try index.environment.read { try Checkpoint.read($0, index) }
@@ -530,7 +556,7 @@ private struct Run {
                 try FileManager.default.copyItem(atPath: index.environment.path + "/data.mdb", toPath: scratch + "/replayed/data.mdb")
                 let copy = try ObjectIndex(path: scratch + "/replayed")
                 do {
-                    _ = try Recovery.replay(log: log, index: copy, repair: false)
+                    _ = try Recovery.replay(log: log, index: copy, repair: false, unsyncedTail: unsyncedTail)
                     live = copy
                 } catch {
                     report.problems.append(.rebuildFailed(reason: "replaying the log tail onto a copy of the index: \(error)"))
@@ -570,16 +596,28 @@ private struct Run {
             }
             var scanner = try SegmentScanner(file: file, loadData: true)
             var lastType: RecordType?
-            while let record = try scanner.next() {
-                report.counts.scannedRecords += 1
-                report.counts.scannedBytes += record.ref.size
-                lastType = record.header.type
+            do {
+                while let record = try scanner.next() {
+                    report.counts.scannedRecords += 1
+                    report.counts.scannedBytes += record.ref.size
+                    lastType = record.header.type
+                }
+            } catch let unsupported as UnsupportedRecord {
+                report.problems.append(.corruptRecord(segment: id, offset: unsupported.offset, reason: "\(unsupported.reason): this build cannot read it"))
+                continue
             }
-            if case .torn(let reason) = scanner.end {
+            // Damage that valid records follow is reported with what it held (check 3).
+            func reported(_ offset: UInt64) -> Bool {
+                report.problems.contains { if case .damagedRecords(let s, _) = $0 { s.segment == id && s.offset == offset } else { false } }
+            }
+            for span in scanner.damaged where !reported(span.offset) {
+                report.problems.append(.corruptRecord(segment: id, offset: span.offset, reason: "\(span.damage)"))
+            }
+            if case .torn(let damage) = scanner.end {
                 if isLast {
-                    report.problems.append(.tornTail(segment: id, offset: scanner.validEnd, reason: reason))
-                } else {
-                    report.problems.append(.corruptRecord(segment: id, offset: scanner.validEnd, reason: reason))
+                    report.problems.append(.tornTail(segment: id, offset: scanner.validEnd, reason: "\(damage)"))
+                } else if !reported(scanner.validEnd) {
+                    report.problems.append(.corruptRecord(segment: id, offset: scanner.validEnd, reason: "\(damage)"))
                 }
             } else if !isLast && lastType != .seal {
                 report.problems.append(.unsealedSegment(segment: id))

@@ -47,9 +47,12 @@ public enum SegmentFormat {
     public static let recordMagic: UInt32 = 0x4345_5253
     /// Size of a record header.
     public static let recordHeaderSize = 32
+    /// The payload version every commit payload starts with (FORMAT.md, "Payload
+    /// encodings"); a reader refuses a commit record with another.
+    public static let payloadVersion: UInt8 = 1
     /// Records start at multiples of this.
     public static let alignment = 8
-    /// Largest payload a reader accepts; a bigger length is treated as corruption.
+    /// Largest payload a reader accepts; a header with a bigger length is refused.
     public static let maxPayloadSize = 1 << 30
 
     /// Total bytes a record with `payloadLength` bytes of payload occupies, padding included.
@@ -141,8 +144,36 @@ public struct RecordHeader: Sendable, Equatable {
     }
 
     /// Why a header could not be decoded.
-    public enum DecodeError: Error, Equatable {
-        case badMagic, badChecksum, unknownType(UInt8), badLength
+    ///
+    /// The first two mean the bytes are not a record header (damaged, or not a record
+    /// boundary). The others mean they are one, checksum and all, that this build cannot
+    /// read: a reader must refuse it, never skip or cut it (FORMAT.md, "Record").
+    public enum DecodeError: Error, Equatable, CustomStringConvertible {
+        case badMagic, badChecksum
+        /// A type this build does not know.
+        case unknownType(UInt8)
+        /// Flags or reserved bytes that are not 0.
+        case unknownFlags
+        /// A payload length over ``SegmentFormat/maxPayloadSize``.
+        case badLength(Int)
+
+        /// Whether the header checked out and only its content is unknown to this build.
+        public var isUnsupported: Bool {
+            switch self {
+            case .badMagic, .badChecksum: return false
+            case .unknownType, .unknownFlags, .badLength: return true
+            }
+        }
+
+        public var description: String {
+            switch self {
+            case .badMagic: return "bad record magic"
+            case .badChecksum: return "bad header checksum"
+            case .unknownType(let t): return "unknown record type \(t)"
+            case .unknownFlags: return "unknown record flags"
+            case .badLength(let n): return "payload length \(n) over the limit of \(SegmentFormat.maxPayloadSize)"
+            }
+        }
     }
 
     /// Decodes and checks the 32 header bytes.
@@ -153,9 +184,11 @@ public struct RecordHeader: Sendable, Equatable {
         guard u32(0) == SegmentFormat.recordMagic else { throw .badMagic }
         let crc = CRC32.checksum(UnsafeRawBufferPointer(rebasing: bytes[0..<28]))
         guard crc == u32(28) else { throw .badChecksum }
-        guard let type = RecordType(rawValue: bytes[4]) else { throw .unknownType(bytes[4]) }
+        // `relocate` is reserved and never written: this build does not implement it.
+        guard let type = RecordType(rawValue: bytes[4]), type != .relocate else { throw .unknownType(bytes[4]) }
+        guard bytes[5] == 0, bytes[6] == 0, bytes[7] == 0, u32(24) == 0 else { throw .unknownFlags }
         let length = Int(u32(8))
-        guard length <= SegmentFormat.maxPayloadSize else { throw .badLength }
+        guard length <= SegmentFormat.maxPayloadSize else { throw .badLength(length) }
         return RecordHeader(type: type, payloadLength: length, payloadCRC: u32(12), sequence: u64(16))
     }
 }

@@ -12,9 +12,147 @@ public struct ScannedRecord: Sendable {
     }
 }
 
+/// The bytes of a segment as a scanner reads them: a segment file, or bytes in memory
+/// (tests of the reader's rules need no file).
+public protocol SegmentBytes {
+    /// The segment's id (records found are named by it).
+    var id: UInt64 { get }
+    /// The number of bytes.
+    func size() throws -> UInt64
+    /// Reads up to `buffer.count` bytes at `offset`; fewer only at the end.
+    func read(at offset: UInt64, into buffer: UnsafeMutableRawBufferPointer) throws -> Int
+}
+
+extension SegmentFile: SegmentBytes {}
+
+/// A segment's bytes held in memory.
+public struct InMemorySegment: SegmentBytes, Sendable {
+    public var id: UInt64
+    public var bytes: [UInt8]
+
+    public init(id: UInt64, bytes: [UInt8]) {
+        self.id = id
+        self.bytes = bytes
+    }
+
+    public func size() -> UInt64 { UInt64(bytes.count) }
+
+    public func read(at offset: UInt64, into buffer: UnsafeMutableRawBufferPointer) -> Int {
+        guard offset < UInt64(bytes.count) else { return 0 }
+        let n = min(buffer.count, bytes.count - Int(offset))
+        bytes.withUnsafeBytes { buffer.copyMemory(from: UnsafeRawBufferPointer(rebasing: $0[Int(offset)..<(Int(offset) + n)])) }
+        return n
+    }
+}
+
+/// How a record can be damaged: its bytes are not what was written.
+public enum RecordDamage: Equatable, Sendable, CustomStringConvertible {
+    /// Fewer bytes than a record header are left.
+    case partialHeader
+    /// No record magic where a record should start.
+    case badMagic
+    /// The header's CRC-32 does not match.
+    case badHeaderChecksum
+    /// The header checks out but the record runs past the end of the file.
+    case runsPastEnd
+    /// The payload's CRC-32 does not match.
+    case badPayloadChecksum
+    /// The segment's file header does not check out (found by recovery, not the scanner).
+    case badSegmentHeader
+
+    /// The byte the index's `damaged` table stores for this kind (FORMAT.md, "Index").
+    public var code: UInt8 {
+        switch self {
+        case .partialHeader: return 1
+        case .badMagic: return 2
+        case .badHeaderChecksum: return 3
+        case .runsPastEnd: return 4
+        case .badPayloadChecksum: return 5
+        case .badSegmentHeader: return 6
+        }
+    }
+
+    public init?(code: UInt8) {
+        let all: [RecordDamage] = [.partialHeader, .badMagic, .badHeaderChecksum, .runsPastEnd, .badPayloadChecksum, .badSegmentHeader]
+        guard let found = all.first(where: { $0.code == code }) else { return nil }
+        self = found
+    }
+
+    public var description: String {
+        switch self {
+        case .partialHeader: return "partial record header"
+        case .badMagic: return "bad record magic"
+        case .badHeaderChecksum: return "bad header checksum"
+        case .runsPastEnd: return "record runs past the end of the file"
+        case .badPayloadChecksum: return "payload checksum mismatch"
+        case .badSegmentHeader: return "bad segment file header"
+        }
+    }
+}
+
+/// Bytes of a segment that are not valid records but are followed by valid ones:
+/// corruption, not a torn tail. Everything after them is kept.
+public struct DamagedSpan: Equatable, Sendable {
+    public var segment: UInt64
+    /// Where the damaged record was to start.
+    public var offset: UInt64
+    /// Up to the next valid record (or the end of the file).
+    public var length: UInt64
+    public var damage: RecordDamage
+
+    public init(segment: UInt64, offset: UInt64, length: UInt64, damage: RecordDamage) {
+        self.segment = segment
+        self.offset = offset
+        self.length = length
+        self.damage = damage
+    }
+}
+
+/// A record that checks out (magic, header checksum) but that this build cannot read:
+/// an unknown type, flags or payload version, a length over the limit, or records after
+/// a seal. Readers refuse the log instead of guessing: cutting or skipping it could throw
+/// away what a newer Strata wrote.
+public struct UnsupportedRecord: Error, Equatable, CustomStringConvertible {
+    public enum Reason: Equatable, Sendable, CustomStringConvertible {
+        case header(RecordHeader.DecodeError)
+        case unknownPayloadVersion(UInt8?)
+        case dataAfterSeal
+
+        public var description: String {
+            switch self {
+            case .header(let e): return "\(e)"
+            case .unknownPayloadVersion(let v): return "unknown payload version \(v.map { "\($0)" } ?? "(empty payload)")"
+            case .dataAfterSeal: return "records after the seal record"
+            }
+        }
+    }
+
+    public var segment: UInt64
+    public var offset: UInt64
+    public var reason: Reason
+
+    public var description: String {
+        let dataAfterSeal = reason == .dataAfterSeal
+        return "segment \(SegmentLog.fileName(segment)) offset \(offset): \(reason)"
+            + (dataAfterSeal ? " (nothing is ever written after a seal: the file was changed by something else)"
+                             : " (written by a newer Strata? this build cannot read it, so it refuses the log rather than cut or skip it)")
+    }
+}
+
 /// Walks the records of one segment from a given offset, checking every header and
-/// payload checksum, and stops at the end of the file or at the first record that is
-/// torn or corrupt. `validEnd` is then the offset where good records end.
+/// payload checksum.
+///
+/// A damaged record is told apart from a torn tail by what follows it. The scanner
+/// looks for the next valid record after it (as LevelDB's log reader resynchronises):
+/// where the damaged record's header still checks out, right after the length it gives,
+/// else at every 8-byte boundary from the next one on, for the record magic followed by
+/// a header and payload that check out. If one is found, the bytes in between are a
+/// ``DamagedSpan`` (in ``damaged``) and the scan goes on there; if none is, the scan ends
+/// with ``End/torn(_:)`` at the damaged record. (`resynchronize: false` ends the scan at
+/// the first damage, for a tail whose bytes may be garbage: see Recovery.)
+///
+/// A record whose header checks out but which this build cannot read throws
+/// ``UnsupportedRecord``, wherever it is.
 public struct SegmentScanner {
     /// Why the scan stopped.
     public enum End: Equatable, Sendable {
@@ -22,13 +160,16 @@ public struct SegmentScanner {
         case none
         /// The file ends exactly after a record (or after the seal record).
         case clean
-        /// Bytes after `validEnd` are not a whole, valid record: a torn or corrupt tail.
-        case torn(String)
+        /// Bytes from `validEnd` on are not a whole, valid record and no valid record
+        /// follows them: a torn tail (in the last segment) or a damaged end.
+        case torn(RecordDamage)
     }
 
-    private let file: SegmentFile
+    private let source: any SegmentBytes
+    private let segment: UInt64
     private let fileSize: UInt64
     private let loadData: Bool
+    private let resynchronize: Bool
     private var offset: UInt64
     private var sealed = false
     private var window: [UInt8] = []
@@ -38,39 +179,86 @@ public struct SegmentScanner {
     public private(set) var end: End = .none
     /// Where the valid records end (so far).
     public var validEnd: UInt64 { offset }
+    /// Damaged bytes followed by valid records, in file order.
+    public private(set) var damaged: [DamagedSpan] = []
 
     /// - Parameters:
     ///   - from: offset of the first record; nil for the first record after the file header.
     ///   - loadData: also return the payloads of data records (they are checked either way).
-    public init(file: SegmentFile, from: UInt64? = nil, loadData: Bool = false) throws {
-        self.file = file
+    ///   - resynchronize: look past a damaged record for valid ones (see the type's doc).
+    public init(file: some SegmentBytes, from: UInt64? = nil, loadData: Bool = false, resynchronize: Bool = true) throws {
+        self.source = file
+        self.segment = file.id
         self.fileSize = try file.size()
         self.offset = from ?? UInt64(SegmentFormat.fileHeaderSize)
         self.loadData = loadData
+        self.resynchronize = resynchronize
     }
 
     /// The next valid record, or nil when the scan stopped (see `end`).
+    /// - Throws: ``UnsupportedRecord`` for a record this build cannot read.
     public mutating func next() throws -> ScannedRecord? {
-        guard end == .none else { return nil }
-        let remaining = fileSize > offset ? fileSize - offset : 0
-        if remaining == 0 {
-            end = .clean
-            return nil
+        while end == .none {
+            let remaining = fileSize > offset ? fileSize - offset : 0
+            if remaining == 0 {
+                end = .clean
+                return nil
+            }
+            if sealed { throw UnsupportedRecord(segment: segment, offset: offset, reason: .dataAfterSeal) }
+            switch try examine(at: offset, keepPayload: loadData) {
+            case .valid(let record):
+                offset = record.ref.end.offset
+                if record.header.type == .seal { sealed = true }
+                return record
+            case .damaged(let damage, let resumeAt, let guess):
+                if resynchronize, let next = try nextValidRecord(from: resumeAt, guess: guess) {
+                    damaged.append(DamagedSpan(segment: segment, offset: offset, length: next - offset, damage: damage))
+                    offset = next
+                } else {
+                    end = .torn(damage)
+                }
+            }
         }
-        if sealed { return stop("bytes after the seal record") }
-        if remaining < UInt64(SegmentFormat.recordHeaderSize) { return stop("partial record header") }
+        return nil
+    }
+
+    /// What lies at a record boundary.
+    private enum Examined {
+        case valid(ScannedRecord)
+        /// Not a valid record. `resumeAt`: where a following record can start at the
+        /// earliest (after the whole record when its header checks out). `guess`: where
+        /// the next record would be if only the header's checksum is wrong.
+        case damaged(RecordDamage, resumeAt: UInt64, guess: UInt64?)
+    }
+
+    private mutating func examine(at start: UInt64, keepPayload: Bool) throws -> Examined {
+        let remaining = fileSize > start ? fileSize - start : 0
+        let headerSize = UInt64(SegmentFormat.recordHeaderSize)
+        let next = start + UInt64(SegmentFormat.alignment)
+        guard remaining >= headerSize else { return .damaged(.partialHeader, resumeAt: fileSize, guess: nil) }
+        let decoded: (Result<RecordHeader, RecordHeader.DecodeError>, UInt32) = try bytes(at: start, count: SegmentFormat.recordHeaderSize) {
+            Self.decodeHeader($0)
+        }
+        let claimedLength = decoded.1
         let header: RecordHeader
-        do {
-            header = try bytes(at: offset, count: SegmentFormat.recordHeaderSize) { try RecordHeader.decode($0) }
-        } catch {
-            return stop("bad record header (\(error))")
+        switch decoded.0 {
+        case .success(let h):
+            header = h
+        case .failure(.badChecksum):
+            // Perhaps only the checksum (or another field) is hit: try where the length says.
+            let guess = start + UInt64(SegmentFormat.recordSize(payloadLength: Int(min(claimedLength, UInt32(SegmentFormat.maxPayloadSize)))))
+            return .damaged(.badHeaderChecksum, resumeAt: next, guess: guess)
+        case .failure(.badMagic):
+            return .damaged(.badMagic, resumeAt: next, guess: nil)
+        case .failure(let error):
+            throw UnsupportedRecord(segment: segment, offset: start, reason: .header(error))
         }
         let size = UInt64(header.recordSize)
-        guard size <= remaining else { return stop("record runs past the end of the file") }
-        let payloadStart = offset + UInt64(SegmentFormat.recordHeaderSize)
+        guard size <= remaining else { return .damaged(.runsPastEnd, resumeAt: fileSize, guess: nil) }
+        let payloadStart = start + headerSize
         var payload: [UInt8]? = nil
         var crc: UInt32 = 0
-        if header.type != .data || loadData {
+        if header.type != .data || keepPayload {
             let p = try bytes(at: payloadStart, count: header.payloadLength) { Array($0) }
             crc = CRC32.checksum(p)
             payload = p
@@ -84,15 +272,38 @@ public struct SegmentScanner {
                 left -= n
             }
         }
-        guard crc == header.payloadCRC else { return stop("payload checksum mismatch") }
-        let ref = RecordRef(segment: file.id, offset: offset, size: size)
-        offset += size
-        if header.type == .seal { sealed = true }
-        return ScannedRecord(header: header, ref: ref, payload: payload)
+        guard crc == header.payloadCRC else { return .damaged(.badPayloadChecksum, resumeAt: start + size, guess: nil) }
+        if header.type.isCommitting, payload?.first != SegmentFormat.payloadVersion {
+            throw UnsupportedRecord(segment: segment, offset: start, reason: .unknownPayloadVersion(payload?.first))
+        }
+        return .valid(ScannedRecord(header: header, ref: RecordRef(segment: segment, offset: start, size: size), payload: payload))
     }
 
-    private mutating func stop(_ reason: String) -> ScannedRecord? {
-        end = .torn(reason)
+    /// The header at `raw`, or why not, and the payload length it claims either way.
+    private static func decodeHeader(_ raw: UnsafeRawBufferPointer) -> (Result<RecordHeader, RecordHeader.DecodeError>, UInt32) {
+        let claimed = raw.loadUnaligned(fromByteOffset: 8, as: UInt32.self).littleEndian
+        do {
+            return (.success(try RecordHeader.decode(raw)), claimed)
+        } catch {
+            return (.failure(error), claimed)
+        }
+    }
+
+    /// The offset of the first valid record at or after `from` (trying `guess` first), or nil.
+    private mutating func nextValidRecord(from: UInt64, guess: UInt64?) throws -> UInt64? {
+        let headerSize = UInt64(SegmentFormat.recordHeaderSize)
+        if let guess, guess >= from, guess + headerSize <= fileSize, case .valid = try examine(at: guess, keepPayload: false) {
+            return guess
+        }
+        let alignment = UInt64(SegmentFormat.alignment)
+        var at = (from + alignment - 1) / alignment * alignment
+        while at + headerSize <= fileSize {
+            let magic = try bytes(at: at, count: 4) { $0.loadUnaligned(as: UInt32.self).littleEndian }
+            if magic == SegmentFormat.recordMagic, case .valid = try examine(at: at, keepPayload: false) {
+                return at
+            }
+            at += alignment
+        }
         return nil
     }
 
@@ -102,10 +313,11 @@ public struct SegmentScanner {
             let want = max(count, Self.windowSize)
             let available = Int(min(UInt64(want), fileSize - at))
             if window.count < available { window = [UInt8](repeating: 0, count: available) }
-            let n = try window.withUnsafeMutableBytes { try file.read(at: at, into: UnsafeMutableRawBufferPointer(rebasing: $0[0..<available])) }
+            let source = self.source
+            let n = try window.withUnsafeMutableBytes { try source.read(at: at, into: UnsafeMutableRawBufferPointer(rebasing: $0[0..<available])) }
             window.removeSubrange(n...)
             windowStart = at
-            guard n >= count else { throw IOError("short read", path: file.path, errno: 5) }
+            guard n >= count else { throw IOError("short read", path: SegmentLog.fileName(segment), errno: 5) }
         }
         let start = Int(at - windowStart)
         return try window.withUnsafeBytes { try body(UnsafeRawBufferPointer(rebasing: $0[start..<(start + count)])) }

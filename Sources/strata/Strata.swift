@@ -359,15 +359,26 @@ struct Recover: AsyncParsableCommand {
         abstract: "Replay the log into the index, cutting off a torn tail; or rebuild the index from segments alone.",
         discussion: """
         Without options this does what start-up does: replay the records after the index's \
-        checkpoint. With --rebuild-index the index is emptied and rebuilt from every segment; \
-        the result equals the index the live store had. Run it on a stopped data directory.
+        checkpoint. With --rebuild-index a new index is built from every segment beside the \
+        old one and swapped in only when complete: if the rebuild fails or is interrupted, \
+        the store stays exactly as it was. The rebuild stops at the first damaged record \
+        (corruption that valid records follow) and names it; add --salvage to skip damaged \
+        records, keep every valid record around them, and list what they held (bucket, key, \
+        version). Run it on a stopped data directory.
         """
     )
 
     @OptionGroup var options: DataOptions
 
-    @Flag(name: .long, help: "Drop the index and rebuild it from the segments alone.")
+    @Flag(name: .long, help: "Build a new index from the segments alone and swap it in when complete.")
     var rebuildIndex = false
+
+    @Flag(name: .long, help: "With --rebuild-index: skip damaged records instead of stopping, and list what was lost.")
+    var salvage = false
+
+    func validate() throws {
+        if salvage && !rebuildIndex { throw ValidationError("--salvage goes with --rebuild-index") }
+    }
 
     func run() async throws {
         guard FileManager.default.fileExists(atPath: options.data + "/segments") else {
@@ -377,27 +388,32 @@ struct Recover: AsyncParsableCommand {
         let start = Date()
         let report: Recovery.Report
         if rebuildIndex {
-            // The same lock a running server holds: never rebuild under its feet.
-            let lock: DirectoryLock
+            let result: IndexRebuild.Result
             do {
-                lock = try DirectoryLock(directory: options.data)
+                result = try IndexRebuild.run(directory: options.data, onDamage: salvage ? .salvage : .stop)
+            } catch {
+                printError("strata recover: \(error)")
+                printError("strata recover: the index was not changed")
+                throw ExitCode(1)
+            }
+            report = result.report
+            print(describe(report, directory: options.data))
+            if !result.losses.isEmpty {
+                print("lost to damaged records (\(result.losses.count)):")
+                for loss in result.losses { print("  \(loss)") }
+            }
+        } else {
+            let store: ObjectStore
+            do {
+                store = try ObjectStore(directory: options.data)
             } catch {
                 printError("strata recover: \(error)")
                 throw ExitCode(1)
             }
-            defer { lock.release() }
-            try? FileManager.default.removeItem(atPath: options.data + "/index")
-            try FileManager.default.createDirectory(atPath: options.data + "/index", withIntermediateDirectories: true)
-            let log = try SegmentLog(directory: options.data + "/segments")
-            let index = try ObjectIndex(path: options.data + "/index")
-            report = try Recovery.rebuild(log: log, index: index, repair: true)
-            try index.environment.sync()
-        } else {
-            let store = try ObjectStore(directory: options.data)
             report = store.recovery
             try store.close()
+            print(describe(report, directory: options.data))
         }
-        print(describe(report, directory: options.data))
         print(String(format: "done in %.2f s", Date().timeIntervalSince(start)))
     }
 }
@@ -408,6 +424,10 @@ func describe(_ r: Recovery.Report, directory: String) -> String {
     lines.append("log end: \(r.end.map { "\($0)" } ?? "empty"), last sequence: \(r.lastSequence)")
     if let torn = r.tornTail { lines.append("torn tail cut at \(torn.position): \(torn.reason)") }
     for id in r.tornSegments { lines.append("removed segment \(id) with a torn header") }
+    for span in r.damaged {
+        lines.append("DAMAGED: segment file \(SegmentLog.fileName(span.segment)) offset \(span.offset): \(span.damage), "
+                     + "\(span.length) bytes skipped; the valid records after it were kept (strata verify lists what it held)")
+    }
     if r.indexDiscardedAfterMachineCrash {
         lines.append("the index was left by a run that ended with a machine crash: rebuilt from the segments")
     }

@@ -113,7 +113,9 @@ final class CorruptionTests: XCTestCase {
         let report = try Verifier(directory: dir, deep: true).run()
         let record = bad.offset - UInt64(SegmentFormat.recordHeaderSize)
         XCTAssertTrue(report.errors.contains { problem in
-            if case .corruptRecord(bad.segment, record, _) = problem { return true }
+            if case .damagedRecords(let span, let held) = problem {
+                return span.segment == bad.segment && span.offset == record && held.contains { $0.contains("bkt/k") }
+            }
             return false
         }, "\(report.problems.map(\.description))")
     }

@@ -105,11 +105,11 @@ final class RecoveryTests: XCTestCase {
     }
 
     /// A damaged record in a sealed (not last) segment is corruption, not a torn tail:
-    /// opening refuses instead of silently dropping acknowledged data.
-    func testCorruptionInASealedSegmentIsRefused() async throws {
+    /// opening skips it, reports it, and keeps every record after it.
+    func testCorruptionInASealedSegmentIsSkippedAndReported() async throws {
         let dir = makeTestDirectory()
         defer { try? FileManager.default.removeItem(atPath: dir) }
-        let store = try ObjectStore(directory: dir, options: smallOptions(maxSegmentSize: 4096))
+        var store = try ObjectStore(directory: dir, options: smallOptions(maxSegmentSize: 4096))
         try await store.createBucket("bkt")
         for i in 0..<10 { try await store.putObject(bucket: "bkt", key: "k\(i)", data: pattern(i, 900)) }
         try store.close()
@@ -119,8 +119,20 @@ final class RecoveryTests: XCTestCase {
         handle.seek(toFileOffset: 200)
         handle.write(Data([0xAB, 0xCD]))
         handle.closeFile()
-        XCTAssertThrowsError(try ObjectStore(directory: dir, options: smallOptions(maxSegmentSize: 4096))) { error in
-            XCTAssertEqual((error as? StoreError)?.code, .corrupt, "\(error)")
+        store = try ObjectStore(directory: dir, options: smallOptions(maxSegmentSize: 4096))
+        defer { try? store.close() }
+        XCTAssertEqual(store.recovery.damaged.map(\.segment), [1])
+        XCTAssertNil(store.recovery.tornTail)
+        var readable = 0
+        for i in 0..<10 {
+            do {
+                let bytes = try await store.get("bkt", "k\(i)")
+                XCTAssertEqual(bytes, pattern(i, 900))
+                readable += 1
+            } catch let error as StoreError {
+                XCTAssertTrue([.corrupt, .noSuchKey].contains(error.code), "\(error)")
+            }
         }
+        XCTAssertEqual(readable, 9, "one damaged record costs one object")
     }
 }

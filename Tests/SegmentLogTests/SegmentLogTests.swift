@@ -33,7 +33,7 @@ final class SegmentLogTests: XCTestCase {
         try log.startAppending(at: nil)
         var written: [(RecordRef, [UInt8])] = []
         for i in 0..<50 {
-            let payload = [UInt8](repeating: UInt8(i), count: i * 7)
+            let payload = [1] + [UInt8](repeating: UInt8(i), count: i * 7)  // commits start with the payload version
             written.append((try log.append(type: i % 2 == 0 ? .data : .putObject, sequence: UInt64(i), payload: payload), payload))
         }
         _ = try log.sync()
@@ -88,7 +88,7 @@ final class SegmentLogTests: XCTestCase {
         let log = try SegmentLog(directory: dir)
         try log.startAppending(at: nil)
         var ends: [UInt64] = []
-        for i in 0..<4 { ends.append(try log.append(type: .putObject, sequence: UInt64(i + 1), payload: [UInt8](repeating: 9, count: 13 + i)).end.offset) }
+        for i in 0..<4 { ends.append(try log.append(type: .putObject, sequence: UInt64(i + 1), payload: [1] + [UInt8](repeating: 9, count: 13 + i)).end.offset) }
         let full = try log.file(1)!.size()
         let original = try log.file(1)!.read(at: 0, count: Int(full))
         for cut in UInt64(SegmentFormat.fileHeaderSize)...full {
@@ -106,19 +106,21 @@ final class SegmentLogTests: XCTestCase {
         }
     }
 
-    func testScannerReportsACorruptPayloadByte() throws {
+    /// A corrupt payload byte followed by a valid record: the damaged record is skipped
+    /// and reported, the one after it is kept.
+    func testScannerSkipsACorruptPayloadByteAndKeepsTheNextRecord() throws {
         let log = try SegmentLog(directory: dir)
         try log.startAppending(at: nil)
         let a = try log.append(type: .data, sequence: 0, payload: [UInt8](repeating: 1, count: 100))
-        _ = try log.append(type: .putObject, sequence: 1, payload: [1, 2, 3])
+        let b = try log.append(type: .putObject, sequence: 1, payload: [1, 2, 3])
         let file = log.file(1)!
-        var byte: [UInt8] = [0xFF]
+        let byte: [UInt8] = [0xFF]
         try byte.withUnsafeBytes { try file.write(at: a.offset + 32 + 50, [$0]) }
         var scanner = try SegmentScanner(file: file)
+        XCTAssertEqual(try scanner.next()?.ref, b)
         XCTAssertNil(try scanner.next())
-        XCTAssertEqual(scanner.end, .torn("payload checksum mismatch"))
-        XCTAssertEqual(scanner.validEnd, a.offset)
-        byte[0] = 1
+        XCTAssertEqual(scanner.end, .clean)
+        XCTAssertEqual(scanner.damaged, [DamagedSpan(segment: 1, offset: a.offset, length: a.size, damage: .badPayloadChecksum)])
     }
 
     func testGroupCommitSharesSyncsAndRunsTheHookBeforeAcknowledging() async throws {

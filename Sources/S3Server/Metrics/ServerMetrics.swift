@@ -1,6 +1,7 @@
 import NIOConcurrencyHelpers
 import NIOHTTP1
 import ObjectStore
+import SegmentLog
 import Prometheus
 
 /// The server's Prometheus metrics, served at `/metrics` (unsigned GET; a signed one is a
@@ -15,6 +16,8 @@ final class ServerMetrics: Sendable {
     private let segmentBytes: Gauge
     private let liveBytes: Gauge
     private let deadBytes: Gauge
+    private let damagedSpans: Gauge
+    private let damagedBytes: Gauge
     private let compactions: Counter
     private let reclaimed: Counter
     private let batchSize: ValueHistogram
@@ -37,6 +40,8 @@ final class ServerMetrics: Sendable {
         segmentBytes = registry.makeGauge(descriptor: name("segment", "bytes", "Bytes of all segment files"))
         liveBytes = registry.makeGauge(descriptor: name("live", "bytes", "Bytes the index counts live"))
         deadBytes = registry.makeGauge(descriptor: name("dead", "bytes", "Bytes of segments not live (what compaction can reclaim)"))
+        damagedSpans = registry.makeGauge(descriptor: name("damaged", "records", "Damaged spans of the log that recovery skipped (strata verify lists them)"))
+        damagedBytes = registry.makeGauge(descriptor: name("damaged", "bytes", "Bytes of the damaged spans recovery skipped"))
         compactions = registry.makeCounter(descriptor: name("compaction_runs", "total", "Compaction runs that found work"))
         reclaimed = registry.makeCounter(descriptor: name("compaction_reclaimed", "bytes_total", "Bytes compaction gave back"))
         batchSize = registry.makeValueHistogram(descriptor: name("group_commit_batch", "commits", "Commits acknowledged per group sync"),
@@ -99,6 +104,10 @@ final class ServerMetrics: Sendable {
             segmentBytes.set(Double(space.bytes))
             liveBytes.set(Double(min(space.liveBytes, space.bytes)))
             deadBytes.set(Double(space.bytes - min(space.liveBytes, space.bytes)))
+        }
+        if let store, let damaged = try? await store.damagedSpans() {
+            damagedSpans.set(Double(damaged.count))
+            damagedBytes.set(Double(damaged.reduce(0) { $0 + $1.length }))
         }
         return registry.emitToBuffer()
     }

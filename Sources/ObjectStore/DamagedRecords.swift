@@ -1,0 +1,131 @@
+import ObjectIndex
+import SegmentLog
+
+/// The index's `damaged` table: damaged bytes recovery skipped, by segment and offset
+/// (FORMAT.md, "Index"), and what they cost.
+public enum DamagedRecords {
+    /// `u64 BE segment · u64 BE offset`: spans sort by place in the log.
+    static func key(segment: UInt64, offset: UInt64) -> [UInt8] {
+        IndexKey.bigEndian(segment) + IndexKey.bigEndian(offset)
+    }
+
+    /// Stores a span (`u64 length · u8 damage code`).
+    static func put(_ span: DamagedSpan, _ txn: Transaction, _ index: ObjectIndex) throws {
+        var w = ByteWriter()
+        w.write(span.length)
+        w.write(span.damage.code)
+        try txn.put(index.damaged, key(segment: span.segment, offset: span.offset), w.bytes)
+    }
+
+    /// Every stored span, in log order.
+    public static func all(_ index: ObjectIndex) throws -> [DamagedSpan] {
+        try index.environment.read { txn in
+            try txn.withCursor(index.damaged) { c in
+                var out: [DamagedSpan] = []
+                var entry = try c.first()
+                while let (k, v) = entry {
+                    if k.count == 16, v.count == 9,
+                       let segment = IndexKey.decodeBigEndian(k[0..<8], as: UInt64.self),
+                       let offset = IndexKey.decodeBigEndian(k[8..<16], as: UInt64.self) {
+                        var r = ByteReader(v)
+                        let length = try r.read(UInt64.self)
+                        let damage = RecordDamage(code: try r.read(UInt8.self)) ?? .badMagic
+                        out.append(DamagedSpan(segment: segment, offset: offset, length: length, damage: damage))
+                    }
+                    entry = try c.next()
+                }
+                return out
+            }
+        }
+    }
+
+    /// Forgets the spans of a segment that is being deleted (compaction).
+    static func remove(segment: UInt64, _ txn: Transaction, _ index: ObjectIndex) throws {
+        let prefix = IndexKey.bigEndian(segment)
+        let keys = try txn.withCursor(index.damaged) { c in
+            var out: [[UInt8]] = []
+            var entry = try c.seek(atOrAfter: prefix)
+            while let e = entry, e.key.starts(with: prefix) {
+                out.append(e.key)
+                entry = try c.next()
+            }
+            return out
+        }
+        for k in keys { _ = try txn.delete(index.damaged, k) }
+    }
+
+    /// What one damaged span cost: an object version, part or other entry.
+    public struct Loss: Sendable, Equatable, CustomStringConvertible {
+        public var span: DamagedSpan
+        /// `bucket/key`, `bucket`, or an upload's part; nil when nothing can be named.
+        public var name: String?
+        public var versionID: String?
+        public var what: String
+
+        public var description: String {
+            let at = "segment \(SegmentLog.fileName(span.segment)) offset \(span.offset)"
+            let version = versionID.map { " version \($0)" } ?? ""
+            return "\(at): \(name.map { $0 + version + ": " } ?? "")\(what)"
+        }
+    }
+
+    /// What the damaged spans held, as far as it can be told: entries of the index whose
+    /// bytes lie in them (their GET fails its checksum), and commit records that were in
+    /// them (named from their payload when it still decodes; the change they made is lost).
+    public static func losses(_ spans: [DamagedSpan], index: ObjectIndex, log: SegmentLog) throws -> [Loss] {
+        guard !spans.isEmpty else { return [] }
+        var out: [Loss] = []
+        for span in spans {
+            out.append(contentsOf: commitRecordsIn(span, log: log))
+        }
+        func span(of extent: Extent) -> DamagedSpan? {
+            spans.first { $0.segment == extent.segment && extent.offset < $0.offset + $0.length && $0.offset < extent.offset + extent.length }
+        }
+        try index.environment.read { txn in
+            for table in [index.objects, index.versions] {
+                try txn.withCursor(table) { c in
+                    var entry = try c.first()
+                    while let e = entry {
+                        if let info = try? IndexValue.object(e.value), let hit = info.extents.lazy.compactMap(span).first {
+                            out.append(Loss(span: hit, name: info.bucket + "/" + info.key,
+                                            versionID: info.versionID.isEmpty ? nil : info.versionID,
+                                            what: "its bytes are damaged (a GET answers 500 InternalError)"))
+                        }
+                        entry = try c.next()
+                    }
+                }
+            }
+            try txn.withCursor(index.parts) { c in
+                var entry = try c.first()
+                while let e = entry {
+                    if let part = try? IndexValue.part(e.value), let hit = part.extents.lazy.compactMap(span).first {
+                        out.append(Loss(span: hit, name: "upload \(part.uploadId) part \(part.partNumber)", versionID: nil,
+                                        what: "its bytes are damaged (completing the upload with it fails)"))
+                    }
+                    entry = try c.next()
+                }
+            }
+        }
+        return out
+    }
+
+    /// A commit record that starts a damaged span, named from what its payload still says.
+    private static func commitRecordsIn(_ span: DamagedSpan, log: SegmentLog) -> [Loss] {
+        guard let file = log.file(span.segment), span.length >= UInt64(SegmentFormat.recordHeaderSize),
+              let head = try? file.read(at: span.offset, count: SegmentFormat.recordHeaderSize) else { return [] }
+        // The header may be the damaged part: read its type and length without checks.
+        var r = ByteReader(head)
+        guard (try? r.read(UInt32.self)) == SegmentFormat.recordMagic, let rawType = try? r.read(UInt8.self),
+              let type = RecordType(rawValue: rawType), type.isCommitting else { return [] }
+        _ = try? r.readBytes(3)
+        let length = Int((try? r.read(UInt32.self)) ?? 0)
+        let sequence = (try? r.readBytes(4)).flatMap { _ in try? r.read(UInt64.self) } ?? 0
+        let available = Int(min(UInt64(length), span.length - UInt64(SegmentFormat.recordHeaderSize)))
+        let payload = try? file.read(at: span.offset + UInt64(SegmentFormat.recordHeaderSize), count: available)
+        let header = RecordHeader(type: type, payloadLength: length, payloadCRC: 0, sequence: sequence)
+        let s = Inspector.summarize(header, offset: span.offset, payload: payload, checksum: "BAD")
+        let name = s.bucket.map { bucket in s.key.map { bucket + "/" + $0 } ?? bucket }
+        return [Loss(span: span, name: name, versionID: s.versionId,
+                     what: "a damaged \(s.type) commit record (sequence \(sequence)); the change it made is lost")]
+    }
+}

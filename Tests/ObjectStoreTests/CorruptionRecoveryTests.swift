@@ -1,0 +1,218 @@
+import Foundation
+import ObjectIndex
+import SegmentLog
+import XCTest
+@testable import ObjectStore
+
+/// A corrupt byte anywhere costs at most the object it lies in: recovery and rebuilds
+/// keep every valid record after damage, report it, and never cut good data as a torn
+/// tail; rebuilds are atomic; records this build cannot read are refused, not cut.
+final class CorruptionRecoveryTests: DirectoryTestCase {
+    let count = 150
+
+    /// The reproduction: 150 objects in the active segment, then closed.
+    func fillActiveSegment(maxSegmentSize: UInt64 = 1 << 30) async throws {
+        let store = try ObjectStore(directory: dir, options: smallOptions(maxSegmentSize: maxSegmentSize))
+        try await store.createBucket("bkt")
+        for i in 0..<count { try await store.putObject(bucket: "bkt", key: "k\(i)", data: pattern(i, 1500 + i)) }
+        try store.close()
+    }
+
+    func flip(segment: UInt64, at offset: UInt64) throws {
+        let handle = try FileHandle(forUpdating: URL(fileURLWithPath: dir + "/segments/" + SegmentLog.fileName(segment)))
+        defer { try? handle.close() }
+        try handle.seek(toOffset: offset)
+        let byte = try XCTUnwrap(try handle.read(upToCount: 1))
+        try handle.seek(toOffset: offset)
+        try handle.write(contentsOf: [byte[0] ^ 0x5A])
+    }
+
+    func segmentSize(_ id: UInt64) throws -> UInt64 {
+        (try FileManager.default.attributesOfItem(atPath: dir + "/segments/" + SegmentLog.fileName(id))[.size] as? UInt64) ?? 0
+    }
+
+    /// Where an object's commit record and bytes are, read from a closed store's index.
+    func entry(_ key: String) throws -> (record: RecordRef, extents: [Extent]) {
+        let index = try ObjectIndex(path: dir + "/index")
+        return try index.environment.read { txn in
+            let value = try XCTUnwrap(try txn.get(index.objects, IndexKey.object(bucket: "bkt", key: Array(key.utf8))))
+            return (try IndexValue.header(value).ref, try IndexValue.object(value).extents)
+        }
+    }
+
+    /// Every object but `damaged` reads back; `damaged` is listed and answers `.corrupt`.
+    func assertEveryOtherObjectReadable(damaged: Int?, missing: Int? = nil, maxSegmentSize: UInt64 = 1 << 30,
+                                        file: StaticString = #filePath, line: UInt = #line) async throws {
+        let store = try ObjectStore(directory: dir, options: smallOptions(maxSegmentSize: maxSegmentSize))
+        defer { try? store.close() }
+        let listed = try await store.listObjects(bucket: "bkt", ListRequest(maxKeys: 1000)).objects.map(\.key)
+        let expected = (0..<count).filter { $0 != missing }.map { "k\($0)" }.sorted()
+        XCTAssertEqual(listed, expected, file: file, line: line)
+        for i in 0..<count where i != missing {
+            if i == damaged {
+                await assertStoreError(.corrupt) { try await store.get("bkt", "k\(i)") }
+            } else {
+                await assertEqual(try await store.get("bkt", "k\(i)"), pattern(i, 1500 + i), "k\(i)", file: file, line: line)
+            }
+        }
+    }
+
+    func testFlippedByteInTheActiveSegmentCostsOnlyItsObject() async throws {
+        try await fillActiveSegment()
+        let victim = try entry("k75").extents[1]
+        try flip(segment: victim.segment, at: victim.offset + 100)
+        let sizeBefore = try segmentSize(victim.segment)
+        let indexBefore = try dumpIndex(try ObjectIndex(path: dir + "/index"))
+
+        // Without --salvage the rebuild stops at the damage and changes nothing.
+        XCTAssertThrowsError(try IndexRebuild.run(directory: dir, onDamage: .stop)) { error in
+            XCTAssertTrue("\(error)".contains("offset \(victim.offset - 32)"), "\(error)")
+            XCTAssertTrue("\(error)".contains("--salvage"), "\(error)")
+        }
+        XCTAssertEqual(try dumpIndex(try ObjectIndex(path: dir + "/index")), indexBefore)
+        XCTAssertFalse(FileManager.default.fileExists(atPath: dir + "/index.rebuild"))
+
+        // With it, every valid record after the damage is kept and the loss is named.
+        let result = try IndexRebuild.run(directory: dir, onDamage: .salvage)
+        XCTAssertEqual(result.report.damaged.map(\.offset), [victim.offset - 32])
+        XCTAssertNil(result.report.tornTail)
+        XCTAssertEqual(result.losses.map(\.name), ["bkt/k75"])
+        XCTAssertEqual(try segmentSize(victim.segment), sizeBefore, "nothing is cut")
+        try await assertEveryOtherObjectReadable(damaged: 75)
+
+        // The damage is marked in the index: the store reports it after a restart too.
+        let store = try ObjectStore(directory: dir, options: smallOptions())
+        await assertEqual(try await store.damagedSpans().map(\.offset), [victim.offset - 32])
+        try store.close()
+    }
+
+    /// Start-up replays the unindexed tail the same way: the damaged record is skipped,
+    /// reported and marked; the store opens and takes writes.
+    func testStartUpReplayPastDamageKeepsEverythingAfterIt() async throws {
+        try await fillActiveSegment()
+        let victim = try entry("k40").extents[0]
+        try flip(segment: victim.segment, at: victim.offset + 7)
+        try FileManager.default.removeItem(atPath: dir + "/index")  // replay everything
+        let store = try ObjectStore(directory: dir, options: smallOptions())
+        XCTAssertEqual(store.recovery.damaged.map(\.offset), [victim.offset - 32])
+        XCTAssertEqual(store.recovery.damaged.first?.damage, .badPayloadChecksum)
+        XCTAssertNil(store.recovery.tornTail)
+        try await store.createBucket("after")
+        try await store.putObject(bucket: "after", key: "k", data: [1, 2, 3])
+        try store.close()
+        try await assertEveryOtherObjectReadable(damaged: 40)
+    }
+
+    /// A damaged commit record costs the change it made: here the key it created.
+    func testDamagedCommitRecordLosesOnlyItsCommit() async throws {
+        try await fillActiveSegment()
+        let record = try entry("k99").record
+        try flip(segment: record.segment, at: record.offset + 29)  // the header checksum
+        let result = try IndexRebuild.run(directory: dir, onDamage: .salvage)
+        XCTAssertEqual(result.report.damaged.map(\.damage), [.badHeaderChecksum])
+        XCTAssertEqual(result.losses.map(\.name), ["bkt/k99"], "named from the payload, which is intact")
+        XCTAssertTrue(result.losses.first?.description.contains("putObject commit record") ?? false, "\(result.losses)")
+        try await assertEveryOtherObjectReadable(damaged: nil, missing: 99)
+    }
+
+    /// Sealed segments: a flipped byte used to stop the rebuild half-way and leave an
+    /// empty index; now the rebuild finishes and the store serves.
+    func testFlippedByteInASealedSegmentDoesNotStopTheRebuild() async throws {
+        try await fillActiveSegment(maxSegmentSize: 16 << 10)
+        let victim = try entry("k3").extents[0]
+        XCTAssertLessThan(victim.segment, try XCTUnwrap(try SegmentLog(directory: dir + "/segments").segmentIDs.last))
+        try flip(segment: victim.segment, at: victim.offset - 32 + 2)  // the record magic
+        let result = try IndexRebuild.run(directory: dir, onDamage: .salvage)
+        XCTAssertEqual(result.report.damaged.map(\.damage), [.badMagic])
+        XCTAssertEqual(result.losses.map(\.name), ["bkt/k3"])
+        try await assertEveryOtherObjectReadable(damaged: 3, maxSegmentSize: 16 << 10)
+        // A damaged seal (the last record of a sealed segment) costs nothing at all.
+        let log = try SegmentLog(directory: dir + "/segments")
+        let sealed = log.segmentIDs[1]
+        try flip(segment: sealed, at: try segmentSize(sealed) - 3)
+        let again = try IndexRebuild.run(directory: dir, onDamage: .salvage)
+        XCTAssertEqual(again.report.damaged.count, 2)
+        XCTAssertEqual(again.losses.map(\.name), ["bkt/k3"])
+        try await assertEveryOtherObjectReadable(damaged: 3, maxSegmentSize: 16 << 10)
+    }
+
+    /// Unknown means refuse: a record with a valid header but a type this build does not
+    /// know, at the end of the log, fails the open instead of being cut as a torn tail.
+    func testUnknownRecordTypeAtTheEndIsRefusedNotCut() async throws {
+        try await fillActiveSegment()
+        var w = ByteWriter()
+        w.write(SegmentFormat.recordMagic)
+        w.write(UInt8(12))
+        w.write(UInt8(0))
+        w.write(UInt16(0))
+        w.write(UInt32(1))
+        w.write(CRC32.checksum([1]))
+        w.write(UInt64(10_000))
+        w.write(UInt32(0))
+        w.write(CRC32.checksum(w.bytes))
+        let path = dir + "/segments/" + SegmentLog.fileName(1)
+        let handle = try XCTUnwrap(FileHandle(forWritingAtPath: path))
+        handle.seekToEndOfFile()
+        handle.write(Data(w.bytes + [1, 0, 0, 0, 0, 0, 0, 0]))
+        handle.closeFile()
+        let size = try segmentSize(1)
+        XCTAssertThrowsError(try ObjectStore(directory: dir, options: smallOptions())) { error in
+            XCTAssertEqual((error as? StoreError)?.code, .corrupt)
+            XCTAssertTrue("\(error)".contains("unknown record type 12"), "\(error)")
+            XCTAssertTrue("\(error)".contains("newer Strata"), "\(error)")
+        }
+        XCTAssertThrowsError(try IndexRebuild.run(directory: dir, onDamage: .salvage))
+        XCTAssertEqual(try segmentSize(1), size, "nothing was cut")
+    }
+
+    /// A rebuild interrupted at any step leaves a store that opens with its objects:
+    /// before the swap the old index stays, between the renames the new one is taken.
+    func testInterruptedRebuildLeavesTheStoreAsItWas() async throws {
+        try await fillActiveSegment()
+        let fm = FileManager.default
+        // Interrupted while building: a partial index.rebuild beside the index.
+        try fm.createDirectory(atPath: dir + "/index.rebuild", withIntermediateDirectories: true)
+        try Data([1, 2, 3]).write(to: URL(fileURLWithPath: dir + "/index.rebuild/data.mdb"))
+        try await assertEveryOtherObjectReadable(damaged: nil)
+        XCTAssertFalse(fm.fileExists(atPath: dir + "/index.rebuild"))
+
+        // Interrupted between the two renames: index.old and a complete index.rebuild.
+        try fm.copyItem(atPath: dir + "/index", toPath: dir + "/index.rebuild")
+        try fm.moveItem(atPath: dir + "/index", toPath: dir + "/index.old")
+        try await assertEveryOtherObjectReadable(damaged: nil)
+        XCTAssertFalse(fm.fileExists(atPath: dir + "/index.rebuild"))
+        XCTAssertFalse(fm.fileExists(atPath: dir + "/index.old"))
+
+        // Interrupted before removing the old one.
+        try fm.copyItem(atPath: dir + "/index", toPath: dir + "/index.old")
+        _ = try IndexRebuild.run(directory: dir, onDamage: .stop)
+        XCTAssertFalse(fm.fileExists(atPath: dir + "/index.old"))
+        try await assertEveryOtherObjectReadable(damaged: nil)
+    }
+
+    /// A rebuild refuses a directory a store has open (the lock a server holds).
+    func testRebuildAndVerifyRefuseADirectoryInUse() async throws {
+        try await fillActiveSegment()
+        let store = try ObjectStore(directory: dir, options: smallOptions())
+        defer { try? store.close() }
+        XCTAssertThrowsError(try IndexRebuild.run(directory: dir, onDamage: .salvage)) {
+            XCTAssertTrue("\($0)".contains("in use"), "\($0)")
+        }
+        XCTAssertThrowsError(try Verifier(directory: dir).run()) {
+            XCTAssertTrue("\($0)".contains("running Strata server"), "\($0)")
+        }
+    }
+
+    /// verify reports damage (with what it held) without changing anything.
+    func testVerifyReportsDamageAndWhatItHeld() async throws {
+        try await fillActiveSegment()
+        let victim = try entry("k12").extents[0]
+        try flip(segment: victim.segment, at: victim.offset + 1)
+        let report = try Verifier(directory: dir).run()
+        XCTAssertFalse(report.isHealthy)
+        let damage = report.problems.filter { $0.code == "damaged-records" }
+        XCTAssertEqual(damage.count, 1, "\(report.problems.map(\.description))")
+        XCTAssertTrue(damage.first?.description.contains("bkt/k12") ?? false, "\(damage)")
+        XCTAssertTrue(damage.first?.description.contains(SegmentLog.fileName(victim.segment)) ?? false, "\(damage)")
+    }
+}
