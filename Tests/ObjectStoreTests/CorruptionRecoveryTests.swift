@@ -216,3 +216,73 @@ final class CorruptionRecoveryTests: DirectoryTestCase {
         XCTAssertTrue(damage.first?.description.contains(SegmentLog.fileName(victim.segment)) ?? false, "\(damage)")
     }
 }
+
+/// Compaction moves bytes, so it must neither launder damage (copy damaged bytes into a
+/// record with a fresh checksum) nor drop fields it does not understand.
+final class CompactionSafetyTests: StoreTestCase {
+    override var initialBuckets: [String] { ["bkt"] }
+
+    override func setUp() async throws {
+        try await super.setUp()
+        try store.close()
+        store = try ObjectStore(directory: dir, options: smallOptions(maxSegmentSize: 8192))
+    }
+
+    /// Fills the log until `segment` is sealed and below the replay checkpoint's segment.
+    func rollPast(_ segment: UInt64) async throws {
+        var i = 0
+        while (store.log.activeSegmentID ?? 0) <= segment + 1 {
+            try await store.putObject(bucket: "bkt", key: "filler\(i)", data: pattern(1000 + i, 1500))
+            i += 1
+        }
+    }
+
+    func testCompactionDoesNotCopyDamagedBytesAndKeepsTheirSegment() async throws {
+        try await store.putObject(bucket: "bkt", key: "good", data: pattern(1, 2500))
+        try await store.putObject(bucket: "bkt", key: "bad", data: pattern(2, 2500))
+        let bad = try await store.headObject(bucket: "bkt", key: "bad").extents[1]
+        try await rollPast(bad.segment)
+        let handle = try FileHandle(forUpdating: URL(fileURLWithPath: dir + "/segments/" + SegmentLog.fileName(bad.segment)))
+        try handle.seek(toOffset: bad.offset + 3)
+        try handle.write(contentsOf: [0xEE])
+        try handle.close()
+
+        let report = try await store.compact(.init(segments: [bad.segment]))
+        XCTAssertEqual(report.damaged.count, 1, "\(report)")
+        XCTAssertTrue(report.damaged.first?.contains("bkt/bad") ?? false, "\(report.damaged)")
+        XCTAssertEqual(report.kept, [bad.segment], "the damaged object still points into it")
+        await assertStoreError(.corrupt) { try await self.store.get("bkt", "bad") }
+        await assertEqual(try await store.get("bkt", "good"), pattern(1, 2500))
+    }
+
+    /// An object entry with an extension field this build does not know keeps it, byte
+    /// for byte, when compaction moves the entry.
+    func testCompactionKeepsUnknownExtensionFieldsByteForByte() async throws {
+        try await store.putObject(bucket: "bkt", key: "k", data: pattern(3, 2500))
+        let index = store.index
+        let value = try XCTUnwrap(try index.environment.read { try $0.get(index.objects, IndexKey.object(bucket: "bkt", key: Array("k".utf8))) })
+        var payload = Array(value[IndexValue.prefixSize...])
+        // The extension area is last: bump its count and append tag 0x7777 with 3 bytes.
+        let countAt = payload.count - 2 - 0  // the object has no extension fields yet
+        XCTAssertEqual(Array(payload[countAt...]), [0, 0])
+        payload.replaceSubrange(countAt..., with: [1, 0, 0x77, 0x77, 3, 0, 0, 0] + Array("xyz".utf8))
+        try await store.commit(.putObject, payload: payload) { _ in }
+        let segment = try await store.headObject(bucket: "bkt", key: "k").extents[0].segment
+        try await rollPast(segment)
+
+        let report = try await store.compact(.init(threshold: 0))
+        XCTAssertTrue(report.removed.contains(segment), "\(report)")
+        let moved = try XCTUnwrap(try index.environment.read { try $0.get(index.objects, IndexKey.object(bucket: "bkt", key: Array("k".utf8))) })
+        XCTAssertTrue(Array(moved[IndexValue.prefixSize...]).ends(with: [1, 0, 0x77, 0x77, 3, 0, 0, 0] + Array("xyz".utf8)))
+        XCTAssertNotEqual(try IndexValue.object(moved).extents, try IndexValue.object(value).extents)
+        await assertEqual(try await store.get("bkt", "k"), pattern(3, 2500))
+        try store.close()
+        store = nil
+        let (live, rebuilt) = try liveAndRebuiltIndex(dir)
+        XCTAssertEqual(live, rebuilt)
+    }
+}
+
+private extension Array where Element == UInt8 {
+    func ends(with suffix: [UInt8]) -> Bool { count >= suffix.count && Array(self[(count - suffix.count)...]) == suffix }
+}
