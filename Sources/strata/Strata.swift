@@ -245,6 +245,11 @@ struct Serve: AsyncParsableCommand {
             throw ExitCode(1)
         }
         printNow(describe(store.recovery, directory: dataDirectory + (ephemeral ? " (ephemeral, removed at exit)" : "")))
+        // Damage an earlier recovery skipped stays marked in the index: say so at every start.
+        for span in (try? await store.damagedSpans()) ?? [] where !store.recovery.damaged.contains(span) {
+            printNow("DAMAGED: segment file \(SegmentLog.fileName(span.segment)) offset \(span.offset): \(span.damage), "
+                     + "\(span.length) bytes (found by an earlier recovery; strata verify lists what they held)")
+        }
         slot.fill(store)
         let isDefault = settings.accessKey == S3ServerConfiguration.defaultAccessKey
             && settings.secretKey == S3ServerConfiguration.defaultSecretKey
