@@ -39,7 +39,7 @@ public struct ByteReader: Sendable {
     }
 
     @usableFromInline let bytes: [UInt8]
-    @usableFromInline internal(set) var _offset: Int
+    @usableFromInline var _offset: Int
     public var offset: Int { _offset }
 
     public init(_ bytes: [UInt8], offset: Int = 0) {
