@@ -83,28 +83,16 @@ public enum Recovery {
                 throw StoreError(.corrupt, "the index's checkpoint \(id):\(from) is past the end of segment \(id); run `strata recover --rebuild-index`")
             }
             var found: [DamagedSpan] = []
-            if try log.readHeader(id)?.segmentID != id {
-                // A new segment's header is written and synced before anything is appended
-                // to it: a bad header with no valid record after it is a crash while rolling
-                // over. With records after it, it is a damaged header like any damaged bytes.
-                var probe = try SegmentScanner(file: file)
-                if isLast, try probe.next() == nil {
-                    report.tornSegments.append(id)
-                    if repair { try log.removeSegment(id) }
-                    continue
-                }
-                if from == nil {
-                    found.append(DamagedSpan(segment: id, offset: 0, length: UInt64(SegmentFormat.fileHeaderSize), damage: .badSegmentHeader))
-                }
+            if from == nil, try log.readHeader(id)?.segmentID != id {
+                found.append(DamagedSpan(segment: id, offset: 0, length: UInt64(SegmentFormat.fileHeaderSize), damage: .badSegmentHeader))
             }
             var scanner = try SegmentScanner(file: file, from: from, resynchronize: !(isLast && unsyncedTail))
             var batch: [CommitRecord] = []
             func flush(upTo end: UInt64) throws {
-                for span in found + scanner.damaged where !report.damaged.contains(span) {
-                    if onDamage == .stop { throw DamageFound(span: span) }
-                    report.damaged.append(span)
-                }
-                let records = batch, damaged = report.damaged
+                let damaged = (found + scanner.damaged).filter { !report.damaged.contains($0) }
+                if onDamage == .stop, let first = damaged.first { throw DamageFound(span: first) }
+                report.damaged += damaged
+                let records = batch
                 batch.removeAll(keepingCapacity: true)
                 let sequence = max(report.lastSequence, records.map(\.sequence).max() ?? 0)
                 try index.environment.write { txn in
@@ -117,6 +105,17 @@ public enum Recovery {
                 report.recordsApplied += records.count
             }
             do {
+                if isLast, try log.readHeader(id)?.segmentID != id {
+                    // A new segment's header is written and synced before anything is
+                    // appended to it: a bad header with no valid record after it is a crash
+                    // while rolling over. With records after it, it is damaged like any bytes.
+                    var probe = try SegmentScanner(file: file)
+                    if try probe.next() == nil {
+                        report.tornSegments.append(id)
+                        if repair { try log.removeSegment(id) }
+                        continue
+                    }
+                }
                 while let record = try scanner.next() {
                     report.recordsScanned += 1
                     guard record.header.type.isCommitting, let payload = record.payload else { continue }

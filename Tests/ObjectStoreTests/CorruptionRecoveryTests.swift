@@ -136,6 +136,18 @@ final class CorruptionRecoveryTests: DirectoryTestCase {
         try await assertEveryOtherObjectReadable(damaged: 3, maxSegmentSize: 16 << 10)
     }
 
+    /// A damaged segment header with records after it is damage like any other, not a
+    /// crash while rolling over: the segment and every record in it are kept.
+    func testDamagedHeaderOfTheActiveSegmentKeepsItsRecords() async throws {
+        try await fillActiveSegment()
+        try flip(segment: 1, at: 3)
+        let result = try IndexRebuild.run(directory: dir, onDamage: .salvage)
+        XCTAssertEqual(result.report.damaged, [DamagedSpan(segment: 1, offset: 0, length: 32, damage: .badSegmentHeader)])
+        XCTAssertEqual(result.report.tornSegments, [])
+        XCTAssertEqual(result.losses, [])
+        try await assertEveryOtherObjectReadable(damaged: nil)
+    }
+
     /// Unknown means refuse: a record with a valid header but a type this build does not
     /// know, at the end of the log, fails the open instead of being cut as a torn tail.
     func testUnknownRecordTypeAtTheEndIsRefusedNotCut() async throws {
