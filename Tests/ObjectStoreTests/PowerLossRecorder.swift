@@ -90,8 +90,14 @@ struct PowerCut {
     private var pendingFileSyncs: [Int: (inode: Int, contents: [UInt8])] = [:]
     private var pendingDirectorySyncs: [Int: (directory: String, names: [String: Int])] = [:]
 
-    init(_ events: [PowerLossRecorder.Event]) {
+    /// - Parameter initial: files that were there, durable, before the first event.
+    init(_ events: [PowerLossRecorder.Event], initial: [String: [UInt8]] = [:]) {
         self.events = events
+        for (path, bytes) in initial {
+            inodes.append(Inode(cached: bytes, durable: bytes))
+            cachedNames[path] = inodes.count - 1
+            durableNames[path] = inodes.count - 1
+        }
     }
 
     var eventCount: Int { events.count }

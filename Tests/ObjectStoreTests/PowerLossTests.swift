@@ -13,9 +13,12 @@ import XCTest
 /// state of its last acknowledged operation, or of the one after it (durable but not yet
 /// acknowledged at the cut): never anything else, never a read that fails.
 ///
+/// Each cut point is checked twice: with everything unsynced dropped, and garbled.
 /// `STRATA_POWERLOSS_SEED` repeats a run's choices (the interleaving of the tasks may
 /// still differ; a failing cut's directory is kept and its path printed);
-/// `STRATA_POWERLOSS_CUTS` sets how many cut points are checked (default 1000).
+/// `STRATA_POWERLOSS_CUTS` sets how many cut points are checked (default 1000 of about
+/// 2000 events; a large number checks every event), `STRATA_POWERLOSS_RECOVERY_CUTS` how
+/// many first cuts the test of a cut during recovery starts from (default 12).
 final class PowerLossTests: XCTestCase {
     /// Small segments and records, so that writes cross records and segments and
     /// compaction has sealed segments to move.
@@ -219,7 +222,7 @@ final class PowerLossTests: XCTestCase {
 
     /// Opens the store a power cut left in `root` and checks every key; returns what is
     /// wrong (empty: nothing).
-    private func check(_ root: String, _ workload: Workload, cut: Int) async throws -> [String] {
+    private func check(_ root: String, _ keys: [KeyHistory], _ uploads: [ClosedUpload], cut: Int) async throws -> [String] {
         var problems: [String] = []
         let store = try ObjectStore(directory: root, options: Self.options(faults: nil))
         var closed = false
@@ -228,7 +231,7 @@ final class PowerLossTests: XCTestCase {
             problems.append("the index left by the crashed run was not discarded")
         }
         var current: [String: Set<String>] = [:]
-        for h in workload.keys {
+        for h in keys {
             let (done, allowed) = h.allowed(cut: cut)
             let actual = try await versions(store, h.bucket, h.key)
             if !allowed.contains(actual) {
@@ -257,7 +260,7 @@ final class PowerLossTests: XCTestCase {
             }
         }
         // An upload whose completion or abort was acknowledged stays closed.
-        for upload in workload.uploads where upload.ack <= cut {
+        for upload in uploads where upload.ack <= cut {
             do {
                 _ = try await store.upload(bucket: upload.bucket, key: upload.key, uploadId: upload.uploadId)
                 problems.append("upload \(upload.uploadId) of \(upload.key) is open again, its close was acknowledged")
@@ -273,9 +276,9 @@ final class PowerLossTests: XCTestCase {
     /// Lays out, in a new directory, what a power cut leaves: the surviving segment files,
     /// and the index as the crashed run left it (here the final index, which is ahead of
     /// the log, under a session file of another boot: open must throw it away).
-    private func materialise(_ files: [String: [UInt8]], _ workload: Workload, indexCopy: String) throws -> String {
+    private func materialise(_ files: [String: [UInt8]], recordedRoot: String, indexCopy: String) throws -> String {
         let root = Self.scratchDirectory()
-        try PowerCut.write(files, recordedRoot: workload.directory, into: root)
+        try PowerCut.write(files, recordedRoot: recordedRoot, into: root)
         try FileManager.default.createDirectory(atPath: root + "/segments", withIntermediateDirectories: true)
         try FileManager.default.createDirectory(atPath: root + "/index", withIntermediateDirectories: true)
         try FileManager.default.copyItem(atPath: indexCopy, toPath: root + "/index/data.mdb")
@@ -338,10 +341,10 @@ final class PowerLossTests: XCTestCase {
             replay.advance(to: cut)
             for mode in PowerCut.Mode.allCases {
                 var garbling = SplitMix(seed: seed ^ (UInt64(cut) &* 0x9E37_79B9) ^ (mode == .drop ? 0 : 1))
-                let root = try materialise(replay.survivors(mode, using: &garbling), workload, indexCopy: indexCopy)
+                let root = try materialise(replay.survivors(mode, using: &garbling), recordedRoot: dir, indexCopy: indexCopy)
                 var problems: [String]
                 do {
-                    problems = try await check(root, workload, cut: cut)
+                    problems = try await check(root, workload.keys, workload.uploads, cut: cut)
                 } catch {
                     problems = ["\(error)"]
                 }
@@ -356,6 +359,107 @@ final class PowerLossTests: XCTestCase {
             }
         }
         print("power loss: seed \(seed): checked \(cuts.count) cut points × \(PowerCut.Mode.allCases.count) modes = \(checked) crashed stores in \(ContinuousClock.now - started)")
+    }
+
+    /// A power cut while the store recovers from one. Recovery cuts a garbled tail back,
+    /// removes a torn new segment, starts the next one; then the store takes writes. A
+    /// second cut at any event of that must keep what the first recovery found (the
+    /// files it read were on disk) and every write acknowledged since.
+    func testAPowerCutWhileRecoveringFromAPowerCutLosesNothing() async throws {
+        let environment = ProcessInfo.processInfo.environment
+        let seed = environment["STRATA_POWERLOSS_SEED"].flatMap { UInt64($0) } ?? UInt64(Date().timeIntervalSince1970 * 1000)
+        let firstCuts = environment["STRATA_POWERLOSS_RECOVERY_CUTS"].flatMap { Int($0) } ?? 12
+        let started = ContinuousClock.now
+        let dir = makeTestDirectory()
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        let workload = try await runWorkload(in: dir, seed: seed, operationsPerWriter: 25)
+        let indexCopy = dir + "/final-index.mdb"
+        try FileManager.default.copyItem(atPath: dir + "/index/data.mdb", toPath: indexCopy)
+        var rng = SplitMix(seed: seed)
+        // First cuts where recovery has work: just before a sync completes (a tail no
+        // sync covered), and just after a new segment's creation (a torn header), besides
+        // any event.
+        var beforeSync: [Int] = [], afterCreate: [Int] = []
+        for (i, event) in workload.events.enumerated() where i >= workload.setUp {
+            switch event {
+            case .syncCompleted: beforeSync.append(i)
+            case .created: afterCreate.append(i + 1 + rng.next(2))
+            default: break
+            }
+        }
+        let firsts = (0..<firstCuts).map { n in
+            switch n % 3 {
+            case 0: return beforeSync[rng.next(beforeSync.count)]
+            case 1: return afterCreate[rng.next(afterCreate.count)]
+            default: return workload.setUp + rng.next(workload.events.count - workload.setUp + 1)
+            }
+        }.sorted()
+        let closedUploads = { (cut: Int) in workload.uploads.filter { $0.ack <= cut }.map { ClosedUpload(bucket: $0.bucket, key: $0.key, uploadId: $0.uploadId, ack: 0) } }
+        var replay = PowerCut(workload.events)
+        var failures = 0
+        var checked = 0
+        var tornTails = 0, tornSegments = 0
+        for (n, first) in firsts.enumerated() {
+            replay.advance(to: first)
+            let firstMode: PowerCut.Mode = n % 4 == 3 ? .drop : .garble
+            var garbling = SplitMix(seed: seed ^ (UInt64(first) &* 0x9E37_79B9) ^ 2)
+            let files = replay.survivors(firstMode, using: &garbling)
+            let root = try materialise(files, recordedRoot: dir, indexCopy: indexCopy)
+            defer { try? FileManager.default.removeItem(atPath: root) }
+            let context = "seed \(seed), first cut after event \(first) of \(workload.events.count), \(firstMode)"
+
+            // The second run, recorded from its start: recovery, then new writes.
+            let recorder = PowerLossRecorder()
+            let store = try ObjectStore(directory: root, options: Self.options(faults: FaultInjector(observer: recorder)))
+            if store.recovery.tornTail != nil { tornTails += 1 }
+            tornSegments += store.recovery.tornSegments.count
+            var keys: [KeyHistory] = []
+            for h in workload.keys {
+                let found = try await versions(store, h.bucket, h.key)
+                XCTAssert(h.allowed(cut: first).states.contains(found), "\(context): \(h.bucket)/\(h.key) holds \(found)")
+                keys.append(KeyHistory(bucket: h.bucket, key: h.key, states: [found]))
+            }
+            for i in 0..<4 {
+                let bytes = pattern(Int(truncatingIfNeeded: rng.next()), rng.next(4000))
+                let k = i == 0 ? keys.firstIndex { $0.bucket == Self.versioned }! : i == 1 ? keys.firstIndex { $0.bucket == Self.plain }! : keys.count
+                if k == keys.count { keys.append(KeyHistory(bucket: Self.plain, key: "second-\(i)")) }
+                let info = try await store.putObject(bucket: keys[k].bucket, key: keys[k].key, data: bytes)
+                let before = keys[k].states.last!
+                keys[k].states.append(keys[k].bucket == Self.versioned ? [Version(id: info.versionID, bytes: bytes)] + before : [Version(id: "", bytes: bytes)])
+                keys[k].acks.append(recorder.eventCount)
+                keys[k].operations.append("PUT \(bytes.count)B after recovery")
+            }
+            try store.close()
+            let secondIndex = root + "-index.mdb"
+            try FileManager.default.copyItem(atPath: root + "/index/data.mdb", toPath: secondIndex)
+            defer { try? FileManager.default.removeItem(atPath: secondIndex) }
+
+            // Every event of the second run, both ways.
+            let initial = Dictionary(uniqueKeysWithValues: files.map { (root + $0.key.dropFirst(dir.count), $0.value) })
+            var second = PowerCut(recorder.events, initial: initial)
+            for cut in 0...second.eventCount {
+                second.advance(to: cut)
+                for mode in PowerCut.Mode.allCases {
+                    var garbling = SplitMix(seed: seed ^ (UInt64(first) &* 0x9E37_79B9) ^ (UInt64(cut) << 32) ^ (mode == .drop ? 0 : 1))
+                    let again = try materialise(second.survivors(mode, using: &garbling), recordedRoot: root, indexCopy: secondIndex)
+                    var problems: [String]
+                    do {
+                        problems = try await check(again, keys, closedUploads(first), cut: cut)
+                    } catch {
+                        problems = ["\(error)"]
+                    }
+                    checked += 1
+                    if problems.isEmpty {
+                        try? FileManager.default.removeItem(atPath: again)
+                        continue
+                    }
+                    failures += 1
+                    XCTFail("\(context), second cut after event \(cut) of \(second.eventCount), \(mode) (directory kept: \(again)):\n  " + problems.joined(separator: "\n  "))
+                    if failures >= 3 { return }
+                }
+            }
+        }
+        print("power loss while recovering: seed \(seed): \(firsts.count) first cuts (recovery cut \(tornTails) torn tails and removed \(tornSegments) torn segments), \(checked) crashed stores after a second cut, in \(ContinuousClock.now - started)")
     }
 
     /// A failing fdatasync (EIO): the writes waiting for it and every later one fail with
