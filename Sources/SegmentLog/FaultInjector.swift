@@ -93,9 +93,10 @@ public final class FaultInjector: Sendable {
 /// existence, by a completed fsync of its directory).
 ///
 /// The log calls it on the thread doing the operation, right after the operation
-/// returned, and for the same file in the order the operations happened. A file's writes
-/// are reported while the log still holds its lock, so no sync of the file can start
-/// between a write and its report.
+/// returned, and for the same file in the order the operations happened. A sync's start is
+/// reported before fdatasync is called: a write reported before that start is covered by
+/// the sync; one reported after it may have been too, but an observer cannot know, and
+/// must take it as not covered.
 public protocol SegmentIOObserver: Sendable {
     /// The segment file `path` was created, empty.
     func created(_ path: String)
