@@ -32,20 +32,25 @@ public final class SegmentFile: Sendable {
     public let id: UInt64
     public let path: String
     public let descriptor: Int32
+    /// The log's fault injector (tests only): consulted on writes and syncs, and its
+    /// observer told about every change to the file.
+    let faults: FaultInjector?
 
-    init(id: UInt64, path: String, descriptor: Int32) {
+    init(id: UInt64, path: String, descriptor: Int32, faults: FaultInjector?) {
         self.id = id
         self.path = path
         self.descriptor = descriptor
+        self.faults = faults
     }
 
     deinit { close(descriptor) }
 
-    static func open(id: UInt64, path: String, create: Bool) throws -> SegmentFile {
+    static func open(id: UInt64, path: String, create: Bool, faults: FaultInjector? = nil) throws -> SegmentFile {
         let flags = O_RDWR | O_CLOEXEC | (create ? (O_CREAT | O_EXCL) : 0)
         let fd = path.withCString { Glibc.open($0, flags, 0o644) }
         guard fd >= 0 else { throw IOError("open", path: path, errno: errno) }
-        return SegmentFile(id: id, path: path, descriptor: fd)
+        if create { faults?.observer?.created(path) }
+        return SegmentFile(id: id, path: path, descriptor: fd, faults: faults)
     }
 
     /// Current size of the file in bytes.
@@ -101,6 +106,9 @@ public final class SegmentFile: Sendable {
                 throw IOError("pwrite", path: path, errno: errno)
             }
             if n == 0 { throw IOError("pwrite", path: path, errno: EIO) }
+            if let observer = faults?.observer {
+                observer.wrote(path, at: UInt64(position), Self.first(n, bytesOf: pending))
+            }
             position += off_t(n)
             var left = n
             while left > 0, let first = pending.first {
@@ -115,8 +123,34 @@ public final class SegmentFile: Sendable {
         }
     }
 
+    /// The first `count` bytes of `parts`, as pieces.
+    private static func first(_ count: Int, bytesOf parts: [UnsafeRawBufferPointer]) -> [UnsafeRawBufferPointer] {
+        var left = count
+        var out: [UnsafeRawBufferPointer] = []
+        for part in parts where left > 0 {
+            let n = min(left, part.count)
+            out.append(UnsafeRawBufferPointer(rebasing: part[..<n]))
+            left -= n
+        }
+        return out
+    }
+
     /// Makes everything written so far durable (fdatasync).
     func sync() throws {
+        guard let faults else { return try syncData() }
+        let sync: () throws -> Void = {
+            if let code = faults.syncFailure() { throw IOError("fdatasync", path: self.path, errno: code) }
+            try self.syncData()
+        }
+        if let observer = faults.observer {
+            try observer.sync(path, directory: false, sync)
+        } else {
+            try sync()
+        }
+    }
+
+    /// fdatasync, retried when interrupted.
+    private func syncData() throws {
         while fdatasync(descriptor) != 0 {
             if errno == EINTR { continue }
             throw IOError("fdatasync", path: path, errno: errno)
@@ -127,6 +161,13 @@ public final class SegmentFile: Sendable {
         guard ftruncate(descriptor, off_t(size)) == 0 else {
             throw IOError("ftruncate", path: path, errno: errno)
         }
+        faults?.observer?.truncated(path, to: size)
+    }
+
+    /// Unlinks the file (open descriptors keep reading it).
+    func remove() throws {
+        guard unlink(path) == 0 else { throw IOError("unlink", path: path, errno: errno) }
+        faults?.observer?.removed(path)
     }
 }
 

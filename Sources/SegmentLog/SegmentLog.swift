@@ -68,7 +68,8 @@ public final class SegmentLog: Sendable {
         /// A segment rolls over when the next record would take it past this size.
         public var maxSegmentSize: UInt64
         public var durability: Durability
-        /// Faults to inject into segment writes (tests only; nil in production).
+        /// Faults to inject into segment writes and syncs, and an observer of every change
+        /// to the segment files (tests only; nil in production).
         public var faults: FaultInjector?
 
         public init(maxSegmentSize: UInt64 = 1 << 30, durability: Durability = .fsync, faults: FaultInjector? = nil) {
@@ -119,7 +120,7 @@ public final class SegmentLog: Sendable {
         while let entry = readdir(dir) {
             let name = withUnsafeBytes(of: entry.pointee.d_name) { String(decoding: $0.prefix { $0 != 0 }, as: UTF8.self) }
             guard let id = Self.segmentID(fromFileName: name) else { continue }
-            files[id] = try SegmentFile.open(id: id, path: Self.path(directory, id), create: false)
+            files[id] = try SegmentFile.open(id: id, path: Self.path(directory, id), create: false, faults: options.faults)
         }
         state = Mutex(State(files: files))
     }
@@ -170,8 +171,15 @@ public final class SegmentLog: Sendable {
     public func removeSegment(_ id: UInt64) throws {
         let removed: SegmentFile? = state.withLock { $0.files.removeValue(forKey: id) }
         guard let removed else { return }
-        guard unlink(removed.path) == 0 else { throw IOError("unlink", path: removed.path, errno: errno) }
-        if options.durability == .fsync { try syncDirectory(directory) }
+        try removed.remove()
+        if options.durability == .fsync { try syncSegmentDirectory() }
+    }
+
+    /// fsyncs the segments directory, so that files created or removed in it stay so
+    /// after a crash (through the fault injector's observer when there is one).
+    private func syncSegmentDirectory() throws {
+        guard let observer = options.faults?.observer else { return try syncDirectory(directory) }
+        try observer.sync(directory, directory: true) { try syncDirectory(directory) }
     }
 
     /// Makes `position` the end of the log and the place of the next append. With no
@@ -210,7 +218,7 @@ public final class SegmentLog: Sendable {
             do {
                 try header.withUnsafeBytes { h in
                     try padding.withUnsafeBytes { p in
-                        try file.write(.record, at: offset, [h, payload, p], faults: options.faults)
+                        try file.write(.record, at: offset, [h, payload, p])
                     }
                 }
             } catch {
@@ -295,7 +303,7 @@ public final class SegmentLog: Sendable {
             let size = SegmentFormat.recordSize(payloadLength: payload.count)
             let record = header + payload + [UInt8](repeating: 0, count: size - header.count - payload.count)
             do {
-                try record.withUnsafeBytes { try old.write(.seal, at: s.end, [$0], faults: options.faults) }
+                try record.withUnsafeBytes { try old.write(.seal, at: s.end, [$0]) }
             } catch {
                 try? old.truncate(to: s.end)
                 throw error
@@ -322,17 +330,17 @@ public final class SegmentLog: Sendable {
 
     /// Creates a segment file with its header, durable (file and directory entry) before use.
     private func createSegment(_ id: UInt64, _ s: inout State) throws -> SegmentFile {
-        let file = try SegmentFile.open(id: id, path: Self.path(directory, id), create: true)
+        let file = try SegmentFile.open(id: id, path: Self.path(directory, id), create: true, faults: options.faults)
         do {
             try SegmentFileHeader(segmentID: id).encoded().withUnsafeBytes {
-                try file.write(.segmentHeader, at: 0, [$0], faults: options.faults)
+                try file.write(.segmentHeader, at: 0, [$0])
             }
             if options.durability == .fsync {
                 try file.sync()
-                try syncDirectory(directory)
+                try syncSegmentDirectory()
             }
         } catch {
-            unlink(file.path)
+            try? file.remove()
             throw error
         }
         s.files[id] = file

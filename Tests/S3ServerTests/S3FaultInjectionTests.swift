@@ -4,8 +4,9 @@ import SegmentLog
 import XCTest
 @testable import S3Server
 
-/// Faults under the HTTP front: a full disk (ENOSPC injected into segment writes) and
-/// object bytes flipped on disk. Writes fail with 507 while reads go on; a damaged
+/// Faults under the HTTP front: a full disk (ENOSPC injected into segment writes), a
+/// failing fdatasync, and object bytes flipped on disk. Writes fail with 507 (disk full)
+/// or 503 (after a failed sync) while reads go on; a damaged
 /// object is a 500 InternalError or, once its head is sent, a connection cut short:
 /// never a complete body with wrong bytes.
 final class S3FaultInjectionTests: XCTestCase {
@@ -39,6 +40,73 @@ final class S3FaultInjectionTests: XCTestCase {
             let again = try await client.expect(200, "GET", "/bkt/new")
             XCTAssertEqual(again.body, pattern(2, 5000))
         }
+    }
+
+    // MARK: Failing sync
+
+    /// After an fdatasync fails (EIO), the kernel may have dropped the pages it could not
+    /// write: the log takes no more writes until the store is opened again. Writes are
+    /// 503 ServiceUnavailable, reads go on, and after a restart every write acknowledged
+    /// before is there.
+    func testPutAfterAFailedSyncIs503WhileReadsGoOnAndARestartKeepsWhatWasAcknowledged() async throws {
+        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("strata-s3-\(UUID().uuidString)").path
+        defer { try? FileManager.default.removeItem(atPath: directory) }
+        let configuration = S3ServerConfiguration(host: "127.0.0.1", port: 0, credentials: [S3TestServer.accessKey: S3TestServer.secretKey])
+        let acknowledged = [("small", pattern(5, 3000)), ("large", pattern(6, 300_000))]
+
+        let faults = FaultInjector()
+        let store = try ObjectStore(directory: directory, options: .init(segments: .init(faults: faults)))
+        let server = try await S3HTTPServer.start(store: store, configuration: configuration)
+        do {
+            let client = S3TestClient(port: server.port)
+            try await client.createBucket("bkt")
+            for (key, body) in acknowledged { try await client.put("bkt", key, body) }
+
+            faults.failSyncs()
+            let put = try await client.expect(503, "PUT", "/bkt/new", body: pattern(7, 5000))
+            XCTAssertEqual(put.errorCode, "ServiceUnavailable", put.bodyString)
+            XCTAssertEqual(put.header("Content-Type"), "application/xml")
+            faults.clear()
+            let again = try await client.expect(503, "PUT", "/bkt/new", body: pattern(7, 5000), message: "read-only until restart")
+            XCTAssertEqual(again.errorCode, "ServiceUnavailable", again.bodyString)
+            try await client.expect(503, "DELETE", "/bkt/small")
+            try await client.expect(503, "PUT", "/other")
+
+            for (key, body) in acknowledged {
+                let get = try await client.expect(200, "GET", "/bkt/\(key)")
+                XCTAssertEqual(get.body, body, key)
+            }
+            let list = try await client.expect(200, "GET", "/bkt", query: [("list-type", "2")])
+            XCTAssertEqual(try list.xml().texts("Contents", "Key"), ["large", "small"])
+            await client.close()
+        } catch {
+            await server.stop()
+            try? store.close()
+            throw error
+        }
+        await server.stop()
+        XCTAssertThrowsError(try store.close(), "the last sync at close is refused too")
+
+        // Restart: every acknowledged write is there, and writes work again.
+        let restarted = try ObjectStore(directory: directory)
+        let second = try await S3HTTPServer.start(store: restarted, configuration: configuration)
+        do {
+            let client = S3TestClient(port: second.port)
+            for (key, body) in acknowledged {
+                let get = try await client.expect(200, "GET", "/bkt/\(key)")
+                XCTAssertEqual(get.body, body, key)
+            }
+            try await client.put("bkt", "new", pattern(7, 5000))
+            let get = try await client.expect(200, "GET", "/bkt/new")
+            XCTAssertEqual(get.body, pattern(7, 5000))
+            await client.close()
+        } catch {
+            await second.stop()
+            try? restarted.close()
+            throw error
+        }
+        await second.stop()
+        try restarted.close()
     }
 
     // MARK: Corruption
