@@ -93,7 +93,7 @@ final class SegmentLogTests: XCTestCase {
         let original = try log.file(1)!.read(at: 0, count: Int(full))
         for cut in UInt64(SegmentFormat.fileHeaderSize)...full {
             let path = dir + "/cut.seg"
-            FileManager.default.createFile(atPath: path, contents: Data(original[0..<Int(cut)]))
+            _ = FileManager.default.createFile(atPath: path, contents: Data(original[0..<Int(cut)]))
             let file = try SegmentFile.open(id: 1, path: path, create: false)
             var scanner = try SegmentScanner(file: file)
             var count = 0
