@@ -256,7 +256,7 @@ extension S3RequestHandler {
         if acl.isPublic && bucket.publicAccessBlock?.blockPublicAcls == true { throw S3Error.accessDenied() }
         let encoded = acl == .privateACL(owner: bucket.owner) ? [] : acl.encoded()
         let access = context.access
-        try await Self.mappingVersionErrors(key: context.key, versionId: versionID, method: "PUT") {
+        _ = try await Self.mappingVersionErrors(key: context.key, versionId: versionID, method: "PUT") {
             try await store.recommitVersion(bucket: context.bucket, key: context.key, versionID: versionID ?? info.versionID) { version in
                 // The version as it is at the commit: the caller must still be allowed to
                 // change its ACL, and its owner must be the one the new ACL names. (S3Error
