@@ -43,12 +43,15 @@ public enum IndexRebuild {
         try removeTree(building)
         try makeDirectories(building)
         let log = try SegmentLog(directory: directory + "/segments")
-        let result: Result
+        // What the last run wrote after a failed sync goes first, as at every open.
+        let cut = try log.cutUnsyncedTail()
+        var result: Result
         do {
             let index = try ObjectIndex(path: building, mapSize: mapSize, syncEachCommit: false)
             let report = try Recovery.rebuild(log: log, index: index, repair: false, onDamage: onDamage,
                                               unsyncedTail: afterMachineCrash)
             result = Result(report: report, losses: try DamagedRecords.losses(report.damaged, index: index, log: log))
+            result.report.cutAfterFailedSync = cut
             try index.environment.sync()
         } catch {
             try? removeTree(building)

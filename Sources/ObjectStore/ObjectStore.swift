@@ -99,10 +99,12 @@ public final class ObjectStore: Sendable {
         if let boot, !machineCrashed { try session.begin(boot: boot) }
         self.session = boot == nil ? nil : session
         log = try SegmentLog(directory: directory + "/segments", options: options.segments)
+        let cut = try log.cutUnsyncedTail()
         index = try ObjectIndex(path: directory + "/index", mapSize: options.indexMapSize, syncEachCommit: boot == nil)
         var recovery = try Recovery.open(log: log, index: index, unsyncedTail: machineCrashed)
         if let boot, machineCrashed { try session.begin(boot: boot) }
         recovery.indexDiscardedAfterMachineCrash = machineCrashed
+        recovery.cutAfterFailedSync = cut
         self.recovery = recovery
         try log.startAppending(at: recovery.end)
         cache = ObjectCache(capacity: options.cacheBytes)

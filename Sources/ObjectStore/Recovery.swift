@@ -18,6 +18,9 @@ public enum Recovery {
         /// Damaged bytes that valid records follow (or at the end of a sealed segment):
         /// corruption, skipped; every valid record around them was applied.
         public var damaged: [DamagedSpan] = []
+        /// A sync failed in the last run: the log was cut back to where the last good sync
+        /// ended (``SegmentLog/cutUnsyncedTail()``); nothing after it was acknowledged.
+        public var cutAfterFailedSync: LogPosition?
         /// The index was left by a run that the machine's crash ended: it was thrown away
         /// and rebuilt from the segments (`IndexSession`).
         public var indexDiscardedAfterMachineCrash = false

@@ -94,6 +94,8 @@ public final class SegmentLog: Sendable {
         /// could not create the next segment (say the disk is full).
         var activeIsSealed = false
         var syncFailure: IOError?
+        /// The end of what the last successful sync covered (nil until the first).
+        var durable: LogPosition?
         /// Where in the active segment the bytes not yet handed to writeback start (see
         /// ``startWriteback(_:)``).
         var writebackFrom: UInt64 = 0
@@ -185,9 +187,14 @@ public final class SegmentLog: Sendable {
     /// Makes `position` the end of the log and the place of the next append. With no
     /// position (an empty log), or when the log ends with a sealed segment, a new segment
     /// is created.
+    ///
+    /// The active segment is synced first: what an earlier process wrote and never synced
+    /// becomes durable, so the log knows from the start where its durable part ends (see
+    /// ``cutUnsyncedTail()``).
     public func startAppending(at position: LogPosition?) throws {
         try state.withLock { (s) throws in
             if let position, let file = s.files[position.segment], !Self.endsWithSeal(file, at: position.offset) {
+                if options.durability == .fsync { try file.sync() }
                 s.active = file
                 s.end = position.offset
                 s.activeIsSealed = false
@@ -196,7 +203,51 @@ public final class SegmentLog: Sendable {
                 s.active = try createSegment(id, &s)
                 s.end = UInt64(SegmentFormat.fileHeaderSize)
             }
+            s.durable = LogPosition(segment: s.active!.id, offset: s.end)
         }
+    }
+
+    /// The file that says where the durable part of the log ended when a sync failed.
+    var unsyncedMarkerPath: String { directory + "/unsynced-after" }
+
+    /// After a failed fdatasync the kernel may have dropped the dirty pages it could not
+    /// write (and marked them clean), so the bytes written since the last good sync can
+    /// read back right now and be gone or stale later. None of them was acknowledged
+    /// (acknowledgement waits for a good sync), so the log records where the good part
+    /// ends (`unsynced-after`: `segment offset`, synced as far as the failing disk lets
+    /// it) and the next open cuts everything after it here, before recovery reads the
+    /// tail. Best effort: without the file, recovery reads the tail as after a crash.
+    private func recordSyncFailure(_ error: IOError, _ s: inout State) {
+        s.syncFailure = error
+        guard let durable = s.durable else { return }
+        let text = Array("\(durable.segment) \(durable.offset)\n".utf8)
+        let fd = open(unsyncedMarkerPath, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0o644)
+        guard fd >= 0 else { return }
+        _ = text.withUnsafeBytes { write(fd, $0.baseAddress, $0.count) }
+        _ = fdatasync(fd)
+        close(fd)
+        try? syncDirectory(directory)
+    }
+
+    /// If a sync failed in the last run, cuts the log back to the position the last good
+    /// sync covered (see `recordSyncFailure`) and returns it; else nil. Runs before
+    /// recovery reads the log.
+    public func cutUnsyncedTail() throws -> LogPosition? {
+        let fd = open(unsyncedMarkerPath, O_RDONLY | O_CLOEXEC)
+        guard fd >= 0 else { return nil }
+        var buffer = [UInt8](repeating: 0, count: 64)
+        let n = buffer.withUnsafeMutableBytes { read(fd, $0.baseAddress, $0.count) }
+        close(fd)
+        let fields = String(decoding: buffer.prefix(max(n, 0)), as: UTF8.self).split(whereSeparator: \.isWhitespace)
+        var cut: LogPosition?
+        if fields.count == 2, let segment = UInt64(fields[0]), let offset = UInt64(fields[1]), file(segment) != nil {
+            cut = LogPosition(segment: segment, offset: offset)
+            for id in segmentIDs where id > segment { try removeSegment(id) }
+            if let file = file(segment), try file.size() > offset { try truncate(segment: segment, to: offset) }
+        }
+        guard unlink(unsyncedMarkerPath) == 0 || errno == ENOENT else { throw IOError("unlink", path: unsyncedMarkerPath, errno: errno) }
+        try syncDirectory(directory)
+        return cut
     }
 
     /// Appends one record and returns where it went. Not durable until a later `sync()`.
@@ -264,11 +315,15 @@ public final class SegmentLog: Sendable {
             do {
                 try file.sync()
             } catch let error as IOError {
-                state.withLock { $0.syncFailure = error }
+                state.withLock { recordSyncFailure(error, &$0) }
                 throw SyncFailed(cause: error)
             }
         }
-        return LogPosition(segment: file.id, offset: end)
+        let position = LogPosition(segment: file.id, offset: end)
+        state.withLock { s in
+            if s.durable.map({ $0 < position }) ?? true { s.durable = position }
+        }
+        return position
     }
 
     /// Whether the record that ends at `end` is a seal record. A seal record has a fixed
@@ -317,11 +372,13 @@ public final class SegmentLog: Sendable {
             } catch let error as IOError {
                 // As in sync(): after a failed fdatasync nothing since the last good one
                 // can be trusted, and a retry could falsely succeed.
-                s.syncFailure = error
+                recordSyncFailure(error, &s)
                 throw SyncFailed(cause: error)
             }
+            s.durable = LogPosition(segment: old.id, offset: s.end)
         }
         let next = try createSegment(old.id + 1, &s)
+        s.durable = LogPosition(segment: next.id, offset: UInt64(SegmentFormat.fileHeaderSize))
         s.active = next
         s.end = UInt64(SegmentFormat.fileHeaderSize)
         s.activeIsSealed = false

@@ -429,6 +429,9 @@ func describe(_ r: Recovery.Report, directory: String) -> String {
     lines.append("log end: \(r.end.map { "\($0)" } ?? "empty"), last sequence: \(r.lastSequence)")
     if let torn = r.tornTail { lines.append("torn tail cut at \(torn.position): \(torn.reason)") }
     for id in r.tornSegments { lines.append("removed segment \(id) with a torn header") }
+    if let cut = r.cutAfterFailedSync {
+        lines.append("a sync failed in the last run: the log was cut back to \(cut), where the last good sync ended (nothing after it was acknowledged)")
+    }
     for span in r.damaged {
         lines.append("DAMAGED: segment file \(SegmentLog.fileName(span.segment)) offset \(span.offset): \(span.damage), "
                      + "\(span.length) bytes skipped; the valid records after it were kept (strata verify lists what it held)")

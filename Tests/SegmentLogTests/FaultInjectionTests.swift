@@ -95,7 +95,15 @@ final class FaultInjectionTests: XCTestCase {
         XCTAssertThrowsError(try log.sync()) { XCTAssertTrue($0 is SegmentLog.SyncFailed, "\($0)") }
         XCTAssertEqual(faults.injectedFailures, 1)
 
+        // The next open cuts what was written after the last good sync (the kernel may have
+        // dropped those pages although they read back now); none of it was acknowledged.
+        XCTAssertTrue(FileManager.default.fileExists(atPath: dir + "/unsynced-after"))
+        XCTAssertGreaterThan(try log.file(1)!.size(), kept.end.offset)
         let reopened = try SegmentLog(directory: dir)
+        XCTAssertEqual(try reopened.cutUnsyncedTail(), kept.end)
+        XCTAssertEqual(try reopened.file(1)!.size(), kept.end.offset)
+        XCTAssertFalse(FileManager.default.fileExists(atPath: dir + "/unsynced-after"))
+        XCTAssertNil(try reopened.cutUnsyncedTail())
         try reopened.startAppending(at: kept.end)
         _ = try reopened.append(type: .data, sequence: 0, payload: pattern(4, 500))
         _ = try reopened.sync()
