@@ -210,8 +210,8 @@ public struct SegmentScanner {
                 offset = record.ref.end.offset
                 if record.header.type == .seal { sealed = true }
                 return record
-            case .damaged(let damage, let resumeAt, let guess):
-                if resynchronize, let next = try nextValidRecord(from: resumeAt, guess: guess) {
+            case .damaged(let damage, let resumeAt, let guess, let certain):
+                if resynchronize, let next = try nextValidRecord(resumeAt: resumeAt, guess: guess, certain: certain) {
                     damaged.append(DamagedSpan(segment: segment, offset: offset, length: next - offset, damage: damage))
                     offset = next
                 } else {
@@ -226,35 +226,33 @@ public struct SegmentScanner {
     private enum Examined {
         case valid(ScannedRecord)
         /// Not a valid record. `resumeAt`: where a following record can start at the
-        /// earliest (after the whole record when its header checks out). `guess`: where
-        /// the next record would be if only the header's checksum is wrong.
-        case damaged(RecordDamage, resumeAt: UInt64, guess: UInt64?)
+        /// earliest. `guess`: where the next record would be, from the header's length;
+        /// `certain` when the header checks out or a one-byte repair of it does (then
+        /// nothing before `guess` is searched: it is the damaged record's payload).
+        case damaged(RecordDamage, resumeAt: UInt64, guess: UInt64?, certain: Bool)
     }
 
     private mutating func examine(at start: UInt64, keepPayload: Bool) throws -> Examined {
         let remaining = fileSize > start ? fileSize - start : 0
         let headerSize = UInt64(SegmentFormat.recordHeaderSize)
-        let next = start + UInt64(SegmentFormat.alignment)
-        guard remaining >= headerSize else { return .damaged(.partialHeader, resumeAt: fileSize, guess: nil) }
-        let decoded: (Result<RecordHeader, RecordHeader.DecodeError>, UInt32) = try bytes(at: start, count: SegmentFormat.recordHeaderSize) {
+        guard remaining >= headerSize else { return .damaged(.partialHeader, resumeAt: fileSize, guess: nil, certain: true) }
+        let decoded: Result<RecordHeader, RecordHeader.DecodeError> = try bytes(at: start, count: SegmentFormat.recordHeaderSize) {
             Self.decodeHeader($0)
         }
-        let claimedLength = decoded.1
         let header: RecordHeader
-        switch decoded.0 {
+        switch decoded {
         case .success(let h):
             header = h
-        case .failure(.badChecksum):
-            // Perhaps only the checksum (or another field) is hit: try where the length says.
-            let guess = start + UInt64(SegmentFormat.recordSize(payloadLength: Int(min(claimedLength, UInt32(SegmentFormat.maxPayloadSize)))))
-            return .damaged(.badHeaderChecksum, resumeAt: next, guess: guess)
-        case .failure(.badMagic):
-            return .damaged(.badMagic, resumeAt: next, guess: nil)
+        case .failure(.badChecksum), .failure(.badMagic):
+            let (length, certain) = try bytes(at: start, count: SegmentFormat.recordHeaderSize) { RecordHeader.likelyLength($0) }
+            let guess = start + UInt64(SegmentFormat.recordSize(payloadLength: Int(min(length, UInt32(SegmentFormat.maxPayloadSize)))))
+            let damage: RecordDamage = decoded == .failure(.badMagic) ? .badMagic : .badHeaderChecksum
+            return .damaged(damage, resumeAt: start + UInt64(SegmentFormat.alignment), guess: guess, certain: certain)
         case .failure(let error):
             throw UnsupportedRecord(segment: segment, offset: start, reason: .header(error))
         }
         let size = UInt64(header.recordSize)
-        guard size <= remaining else { return .damaged(.runsPastEnd, resumeAt: fileSize, guess: nil) }
+        guard size <= remaining else { return .damaged(.runsPastEnd, resumeAt: fileSize, guess: nil, certain: true) }
         let payloadStart = start + headerSize
         var payload: [UInt8]? = nil
         var crc: UInt32 = 0
@@ -272,39 +270,78 @@ public struct SegmentScanner {
                 left -= n
             }
         }
-        guard crc == header.payloadCRC else { return .damaged(.badPayloadChecksum, resumeAt: start + size, guess: nil) }
+        guard crc == header.payloadCRC else {
+            return .damaged(.badPayloadChecksum, resumeAt: start + size, guess: start + size, certain: true)
+        }
         if header.type.isCommitting, payload?.first != SegmentFormat.payloadVersion {
             throw UnsupportedRecord(segment: segment, offset: start, reason: .unknownPayloadVersion(payload?.first))
         }
         return .valid(ScannedRecord(header: header, ref: RecordRef(segment: segment, offset: start, size: size), payload: payload))
     }
 
-    /// The header at `raw`, or why not, and the payload length it claims either way.
-    private static func decodeHeader(_ raw: UnsafeRawBufferPointer) -> (Result<RecordHeader, RecordHeader.DecodeError>, UInt32) {
-        let claimed = raw.loadUnaligned(fromByteOffset: 8, as: UInt32.self).littleEndian
+    /// The header at `raw`, or why not.
+    private static func decodeHeader(_ raw: UnsafeRawBufferPointer) -> Result<RecordHeader, RecordHeader.DecodeError> {
         do {
-            return (.success(try RecordHeader.decode(raw)), claimed)
+            return .success(try RecordHeader.decode(raw))
         } catch {
-            return (.failure(error), claimed)
+            return .failure(error)
         }
     }
 
-    /// The offset of the first valid record at or after `from` (trying `guess` first), or nil.
-    private mutating func nextValidRecord(from: UInt64, guess: UInt64?) throws -> UInt64? {
+    /// Where reading resumes after a damaged record: the first valid record from
+    /// `resumeAt` on (from `guess` on when the guess is certain; trying an uncertain
+    /// `guess` first), or nil.
+    ///
+    /// A record found by searching must be a plain record: a seal or a record this build
+    /// cannot read found that way may as well be bytes of a stored object, so the search
+    /// goes on past it. And before the payload checksum of a record over 1 MiB is
+    /// computed (up to 1 GiB), the bytes right after it must be the end of the file or
+    /// another record header that checks out, so bytes that only look like a header
+    /// cost little.
+    private mutating func nextValidRecord(resumeAt: UInt64, guess: UInt64?, certain: Bool) throws -> UInt64? {
         let headerSize = UInt64(SegmentFormat.recordHeaderSize)
-        if let guess, guess >= from, guess + headerSize <= fileSize, case .valid = try examine(at: guess, keepPayload: false) {
+        var (from, guess, certain) = (resumeAt, guess, certain)
+        // A certain guess is a record boundary: what is there is judged as any record
+        // (one this build cannot read is refused); a damaged one is skipped the same way.
+        while certain, let boundary = guess, boundary >= from {
+            guard boundary + headerSize <= fileSize else { return nil }
+            switch try examine(at: boundary, keepPayload: false) {
+            case .valid:
+                return boundary
+            case .damaged(_, let resumeAt, let next, let nextCertain):
+                (from, guess, certain) = (resumeAt, next, nextCertain)
+            }
+        }
+        if let guess, !certain, guess >= from, guess + headerSize <= fileSize, try isRestartPoint(guess) {
             return guess
         }
         let alignment = UInt64(SegmentFormat.alignment)
         var at = (from + alignment - 1) / alignment * alignment
         while at + headerSize <= fileSize {
             let magic = try bytes(at: at, count: 4) { $0.loadUnaligned(as: UInt32.self).littleEndian }
-            if magic == SegmentFormat.recordMagic, case .valid = try examine(at: at, keepPayload: false) {
-                return at
-            }
+            if magic == SegmentFormat.recordMagic, try isRestartPoint(at) { return at }
             at += alignment
         }
         return nil
+    }
+
+    /// Whether a valid, readable, non-seal record starts at `at` (see ``nextValidRecord``).
+    private mutating func isRestartPoint(_ at: UInt64) throws -> Bool {
+        let headerSize = UInt64(SegmentFormat.recordHeaderSize)
+        guard case .success(let header) = try bytes(at: at, count: SegmentFormat.recordHeaderSize, { Self.decodeHeader($0) }),
+              header.type != .seal else { return false }
+        let end = at + UInt64(header.recordSize)
+        guard end <= fileSize else { return false }
+        // Cheap first: a record is followed by the end of the file or another header.
+        // Where that header is damaged too, only a record of at most 1 MiB (a writer's
+        // data record size) is checked further.
+        if end + headerSize <= fileSize, header.payloadLength > 1 << 20 {
+            guard case .success = try bytes(at: end, count: SegmentFormat.recordHeaderSize, { Self.decodeHeader($0) }) else { return false }
+        }
+        do {
+            if case .valid = try examine(at: at, keepPayload: false) { return true }
+        } catch is UnsupportedRecord {}
+        return false
     }
 
     /// Gives `body` `count` bytes at `at`, served from a read-ahead window.

@@ -124,6 +124,45 @@ final class SegmentScannerTests: XCTestCase {
         XCTAssertEqual(result.damaged.map(\.offset), [offsets[0]])
     }
 
+    /// Any one damaged byte of the header of a data record that stores a whole segment
+    /// (records, a seal, a record of an unknown type): the header's length is recovered
+    /// from its checksum, so the scan resumes after the record and never takes the stored
+    /// records for real ones (which could add objects, or refuse the log at their seal).
+    func testADamagedHeaderNeverResynchronisesIntoStoredRecords() throws {
+        var seal = ByteWriter()
+        seal.write(UInt64(1))
+        let payload = Self.commitPayload(16)
+        let unknown = Self.rawHeader(type: 12, length: UInt32(payload.count), payloadCRC: CRC32.checksum(payload)) + payload + [UInt8](repeating: 0, count: 7)
+        let inner = Self.segment([(.putObject, Self.commitPayload(30)), (.data, Self.commitPayload(50))]).bytes + unknown
+            + Self.segment([(.seal, seal.bytes)]).bytes.dropFirst(32)
+        let (bytes, offsets) = Self.segment([(.putObject, Self.commitPayload(10)), (.data, Array(inner[32...])), (.deleteObject, Self.commitPayload(12))])
+        for position in Int(offsets[1])..<Int(offsets[1]) + 32 {
+            for flip: UInt8 in [0x01, 0x80, 0xFF] {
+                var damaged = bytes
+                damaged[position] ^= flip
+                let result = try scan(damaged)
+                XCTAssertEqual(result.offsets, [offsets[0], offsets[2]], "flip \(flip) at \(position)")
+                XCTAssertEqual(result.damaged.map(\.offset), [offsets[1]], "flip \(flip) at \(position)")
+                XCTAssertEqual(result.damaged.first?.length, offsets[2] - offsets[1])
+            }
+        }
+    }
+
+    /// A seal or an unreadable record found by searching (not at a known boundary) is
+    /// not where reading resumes: it may be bytes of a stored object.
+    func testSearchSkipsSealsAndUnreadableRecords() throws {
+        var seal = ByteWriter()
+        seal.write(UInt64(1))
+        let (bytes, offsets) = Self.segment([(.data, Self.commitPayload(40)), (.seal, seal.bytes)])
+        var damaged = bytes
+        // Two bytes of the first header: no one-byte repair, and a wrong length.
+        damaged[Int(offsets[0]) + 9] ^= 0x10
+        damaged[Int(offsets[0]) + 20] ^= 0x01
+        let result = try scan(damaged)
+        XCTAssertEqual(result.offsets, [])
+        XCTAssertEqual(result.end, .torn(.badHeaderChecksum))
+    }
+
     /// After a machine crash the bytes after the last sync may be garbage: the first
     /// damage ends the scan.
     func testWithoutResynchronisationTheFirstDamageEndsTheScan() throws {
