@@ -220,12 +220,15 @@ public final class SegmentLog: Sendable {
     private func recordSyncFailure(_ error: IOError, _ s: inout State) {
         s.syncFailure = error
         guard let durable = s.durable else { return }
+        // Written beside and renamed into place, so a reader sees a whole file or none.
         let text = Array("\(durable.segment) \(durable.offset)\n".utf8)
-        let fd = open(unsyncedMarkerPath, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0o644)
+        let temporary = unsyncedMarkerPath + ".tmp"
+        let fd = open(temporary, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0o644)
         guard fd >= 0 else { return }
-        _ = text.withUnsafeBytes { write(fd, $0.baseAddress, $0.count) }
+        let written = text.withUnsafeBytes { write(fd, $0.baseAddress, $0.count) }
         _ = fdatasync(fd)
         close(fd)
+        guard written == text.count, rename(temporary, unsyncedMarkerPath) == 0 else { return }
         try? syncDirectory(directory)
     }
 
@@ -238,9 +241,13 @@ public final class SegmentLog: Sendable {
         var buffer = [UInt8](repeating: 0, count: 64)
         let n = buffer.withUnsafeMutableBytes { read(fd, $0.baseAddress, $0.count) }
         close(fd)
-        let fields = String(decoding: buffer.prefix(max(n, 0)), as: UTF8.self).split(whereSeparator: \.isWhitespace)
+        let text = String(decoding: buffer.prefix(max(n, 0)), as: UTF8.self)
+        let fields = text.split(whereSeparator: \.isWhitespace)
         var cut: LogPosition?
-        if fields.count == 2, let segment = UInt64(fields[0]), let offset = UInt64(fields[1]), file(segment) != nil {
+        // Only a whole, plausible position is acted on (a record boundary inside the file).
+        if text.hasSuffix("\n"), fields.count == 2, let segment = UInt64(fields[0]), let offset = UInt64(fields[1]),
+           offset >= UInt64(SegmentFormat.fileHeaderSize), offset % UInt64(SegmentFormat.alignment) == 0,
+           let existing = file(segment), offset <= (try existing.size()) {
             cut = LogPosition(segment: segment, offset: offset)
             for id in segmentIDs where id > segment { try removeSegment(id) }
             if let file = file(segment), try file.size() > offset { try truncate(segment: segment, to: offset) }
@@ -320,7 +327,11 @@ public final class SegmentLog: Sendable {
             }
         }
         let position = LogPosition(segment: file.id, offset: end)
-        state.withLock { s in
+        try state.withLock { (s) throws in
+            // A roll-over's sync of the same file may have failed meanwhile (it runs under
+            // the lock, this one does not): then this success proves nothing either, and
+            // nothing after the durable end it recorded may be acknowledged.
+            if let failure = s.syncFailure { throw SyncFailed(cause: failure) }
             if s.durable.map({ $0 < position }) ?? true { s.durable = position }
         }
         return position
@@ -393,7 +404,13 @@ public final class SegmentLog: Sendable {
                 try file.write(.segmentHeader, at: 0, [$0])
             }
             if options.durability == .fsync {
-                try file.sync()
+                do {
+                    try file.sync()
+                } catch let error as IOError {
+                    // As any failed sync: the log takes no more writes (see `sync()`).
+                    recordSyncFailure(error, &s)
+                    throw SyncFailed(cause: error)
+                }
                 try syncSegmentDirectory()
             }
         } catch {
