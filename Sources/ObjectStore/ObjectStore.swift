@@ -333,6 +333,36 @@ public final class DirectoryLock: Sendable {
         descriptor = Mutex(fd)
     }
 
+    private init(descriptor fd: Int32) {
+        descriptor = Mutex(fd)
+    }
+
+    /// The same lock for a process that only reads but must not run beside a writer
+    /// (`strata verify`), taken through a read-only descriptor so that a read-only copy
+    /// of a data directory can be checked. Nil when the directory has no `LOCK` file (no
+    /// Strata process has opened it). Throws ``InUse`` while another process holds it.
+    public static func forReading(directory: String) throws -> DirectoryLock? {
+        let path = directory + "/LOCK"
+        let fd = open(path, O_RDONLY | O_CLOEXEC)
+        if fd < 0 {
+            if errno == ENOENT { return nil }
+            throw StoreError.wrap(IOError("open", path: path, errno: errno))
+        }
+        guard flock(fd, LOCK_EX | LOCK_NB) == 0 else {
+            let code = errno
+            close(fd)
+            if code == EWOULDBLOCK { throw InUse(directory: directory) }
+            throw StoreError.wrap(IOError("flock", path: path, errno: code))
+        }
+        return DirectoryLock(descriptor: fd)
+    }
+
+    /// Another process has the data directory open.
+    public struct InUse: Error, CustomStringConvertible {
+        public var directory: String
+        public var description: String { "the data directory \(directory) is in use by another Strata process (stop it first)" }
+    }
+
     public func release() {
         descriptor.withLock { fd in
             if fd >= 0 { close(fd) }

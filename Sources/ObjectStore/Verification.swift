@@ -41,6 +41,9 @@ public enum VerificationProblem: Sendable, Equatable, CustomStringConvertible {
     case indexBehindLog(checkpointSequence: UInt64, logSequence: UInt64)
     /// A segment's file header is damaged.
     case badSegmentHeader(segment: UInt64, isLast: Bool)
+    /// The index was left open by a run that a machine crash ended: the next open
+    /// rebuilds it from the segments, so it is not compared.
+    case indexLeftByMachineCrash
     /// A record of a sealed segment fails its checks: real corruption.
     case corruptRecord(segment: UInt64, offset: UInt64, reason: String)
     /// A sealed (not last) segment does not end with a seal record.
@@ -73,7 +76,7 @@ public enum VerificationProblem: Sendable, Equatable, CustomStringConvertible {
 
     public var severity: Severity {
         switch self {
-        case .tornTail, .indexBehindLog: return .warning
+        case .tornTail, .indexBehindLog, .indexLeftByMachineCrash: return .warning
         case .badSegmentHeader(_, let isLast): return isLast ? .warning : .error
         default: return .error
         }
@@ -96,6 +99,7 @@ public enum VerificationProblem: Sendable, Equatable, CustomStringConvertible {
         case .corruptRecord: return "corrupt-record"
         case .unsealedSegment: return "unsealed-segment"
         case .tornTail: return "torn-tail"
+        case .indexLeftByMachineCrash: return "index-left-by-machine-crash"
         case .damagedRecords: return "damaged-records"
         }
     }
@@ -167,6 +171,8 @@ public enum VerificationProblem: Sendable, Equatable, CustomStringConvertible {
             return "segment \(s): not the last segment but does not end with a seal record"
         case .tornTail(let s, let o, let reason):
             return "segment \(s) offset \(o): torn tail of the last segment (\(reason)); recovery cuts it off"
+        case .indexLeftByMachineCrash:
+            return "the index was open when the machine crashed (index/session names another boot): the next open rebuilds it from the segments, so it was not compared"
         case .damagedRecords(let span, let held):
             return "segment \(span.segment) (\(SegmentLog.fileName(span.segment))) offset \(span.offset): \(span.damage), "
                 + "\(span.length) damaged bytes before the next valid record; recovery skips them and keeps the rest"
@@ -280,14 +286,14 @@ public struct Verifier {
         guard fm.fileExists(atPath: directory + "/index/data.mdb") else {
             throw StoreError(.invalidArgument, "\(directory)/index has no data.mdb")
         }
-        let lock: DirectoryLock
+        let lock: DirectoryLock?
         do {
-            lock = try DirectoryLock(directory: directory)
-        } catch {
+            lock = try DirectoryLock.forReading(directory: directory)
+        } catch is DirectoryLock.InUse {
             throw StoreError(.invalidArgument, "\(directory) is open in a running Strata server (or another strata command): "
                              + "stop it first; verify compares the index with the segments, and a running server changes both")
         }
-        defer { lock.release() }
+        defer { lock?.release() }
         let machineCrashed = IndexSession(indexDirectory: directory + "/index").previousRun(boot: IndexSession.currentBoot) == .crashedEarlierBoot
         // Opening only reads: segment files are opened as they are (no create, no
         // truncate); appending never starts.
@@ -295,9 +301,16 @@ public struct Verifier {
         let index = try ObjectIndex(path: directory + "/index")
         var run = Run(log: log, index: index, report: VerificationReport(directory: directory, deep: deep), unsyncedTail: machineCrashed)
         run.report.counts.segments = log.segmentIDs.count
-        try run.checkEntries()
-        try run.checkLiveCounters()
-        try run.checkRebuild()
+        if machineCrashed {
+            // That index was written without syncs and the next open throws it away:
+            // comparing it would only report what a torn index looks like.
+            run.report.problems.append(.indexLeftByMachineCrash)
+            try run.checkRebuild(compare: false)
+        } else {
+            try run.checkEntries()
+            try run.checkLiveCounters()
+            try run.checkRebuild(compare: true)
+        }
         if deep { try run.scanSegments() }
         return run.report
     }
@@ -461,7 +474,14 @@ private struct Run {
             var offset = UInt64(SegmentFormat.fileHeaderSize)
             while offset + UInt64(SegmentFormat.recordHeaderSize) <= size {
                 guard let header = try? file.read(at: offset, count: SegmentFormat.recordHeaderSize).withUnsafeBytes({ try RecordHeader.decode($0) }),
-                      offset + UInt64(header.recordSize) <= size else { break }
+                      offset + UInt64(header.recordSize) <= size else {
+                    // A damaged header: go on at the next valid record, as recovery does, so
+                    // the entries after it are checked against the records they point at.
+                    var scanner = try SegmentScanner(file: file, from: offset)
+                    guard let next = try? scanner.next() else { break }
+                    offset = next.ref.offset
+                    continue
+                }
                 map.append((offset, header))
                 offset += UInt64(header.recordSize)
                 if header.type == .seal { break }
@@ -514,7 +534,7 @@ private struct Run {
 
     /// Check 3: rebuild an index from the segments in a temporary directory and compare
     /// every view table with the live index.
-    mutating func checkRebuild() throws {
+    mutating func checkRebuild(compare: Bool) throws {
         let scratch = NSTemporaryDirectory() + "strata-verify-\(UUID().uuidString)"
         defer { try? FileManager.default.removeItem(atPath: scratch) }
         try FileManager.default.createDirectory(atPath: scratch + "/rebuilt", withIntermediateDirectories: true)
@@ -536,6 +556,7 @@ private struct Run {
         for span in rebuild.damaged {
             report.problems.append(.damagedRecords(span: span, held: losses.filter { $0.span == span }.map(\.description)))
         }
+        guard compare else { return }
         var live = index
         let checkpoint = try index.environment.read { try Checkpoint.read($0, index) }
         if let cp = checkpoint {
@@ -594,7 +615,7 @@ private struct Run {
                 report.problems.append(.badSegmentHeader(segment: id, isLast: isLast))
                 continue
             }
-            var scanner = try SegmentScanner(file: file, loadData: true)
+            var scanner = try SegmentScanner(file: file, loadData: true, resynchronize: !(isLast && unsyncedTail))
             var lastType: RecordType?
             do {
                 while let record = try scanner.next() {

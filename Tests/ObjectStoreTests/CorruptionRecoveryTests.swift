@@ -136,6 +136,30 @@ final class CorruptionRecoveryTests: DirectoryTestCase {
         try await assertEveryOtherObjectReadable(damaged: 3, maxSegmentSize: 16 << 10)
     }
 
+    /// verify walks record headers to check extents: past a damaged header it goes on at
+    /// the next valid record, so the objects after it are not reported as well.
+    func testVerifyGoesOnPastADamagedRecordHeader() async throws {
+        try await fillActiveSegment()
+        let victim = try entry("k30").extents[0]
+        try flip(segment: victim.segment, at: victim.offset - 32)  // the record magic
+        for deep in [false, true] {
+            let report = try Verifier(directory: dir, deep: deep).run()
+            // The damaged record itself, and the one object whose extent it was.
+            XCTAssertEqual(report.errors.map(\.code).sorted(), ["damaged-records", "extent-outside-data"], "deep \(deep): \(report.problems.map(\.description))")
+            XCTAssertEqual(report.errors.compactMap(\.key).map { VerificationProblem.describe(key: $0, table: "objects") }, ["bkt/k30"])
+        }
+    }
+
+    /// After a machine crash the index is thrown away at the next open: verify says so and
+    /// does not compare it (it would report a torn index's differences).
+    func testVerifyAfterAMachineCrashDoesNotCompareTheIndex() async throws {
+        try await fillActiveSegment()
+        try Data("another-boot\n".utf8).write(to: URL(fileURLWithPath: dir + "/index/session"))
+        let report = try Verifier(directory: dir).run()
+        XCTAssertTrue(report.isHealthy, "\(report.problems.map(\.description))")
+        XCTAssertEqual(report.warnings.map(\.code), ["index-left-by-machine-crash"])
+    }
+
     /// A damaged segment header with records after it is damage like any other, not a
     /// crash while rolling over: the segment and every record in it are kept.
     func testDamagedHeaderOfTheActiveSegmentKeepsItsRecords() async throws {
