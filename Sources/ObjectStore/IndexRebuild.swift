@@ -18,7 +18,8 @@ import Glibc
 ///   renames is finished forward at the next open.
 ///
 /// The segments are not touched until the new index is in place: only then is a torn
-/// tail cut off (the same cut every open makes). After a machine crash, the new index
+/// tail cut off, and what a failed sync of the last run left after the durable end (the
+/// same cuts every open makes; the rebuild does not read those bytes). After a machine crash, the new index
 /// carries the old run's `session` file until that cut is made, so a crash in between
 /// still has the next open treat the tail as possibly garbage.
 public enum IndexRebuild {
@@ -43,13 +44,14 @@ public enum IndexRebuild {
         try removeTree(building)
         try makeDirectories(building)
         let log = try SegmentLog(directory: directory + "/segments")
-        // What the last run wrote after a failed sync goes first, as at every open.
-        let cut = try log.cutUnsyncedTail()
+        // After a failed sync in the last run, what it wrote later is not read (and is cut
+        // once the new index is in place, as every open cuts it).
+        let cut = try log.unsyncedTail()
         var result: Result
         do {
             let index = try ObjectIndex(path: building, mapSize: mapSize, syncEachCommit: false)
             let report = try Recovery.rebuild(log: log, index: index, repair: false, onDamage: onDamage,
-                                              unsyncedTail: afterMachineCrash)
+                                              unsyncedTail: afterMachineCrash, stopAt: cut)
             result = Result(report: report, losses: try DamagedRecords.losses(report.damaged, index: index, log: log))
             result.report.cutAfterFailedSync = cut
             try index.environment.sync()
@@ -66,13 +68,27 @@ public enum IndexRebuild {
             try rename(live, to: old, in: directory)
         }
         try rename(building, to: live, in: directory)
-        try removeTree(old)
-        if let torn = result.report.tornTail {
-            try log.truncate(segment: torn.position.segment, to: torn.position.offset)
+        do {
+            try removeTree(old)
+            _ = try log.cutUnsyncedTail()
+            if let torn = result.report.tornTail {
+                try log.truncate(segment: torn.position.segment, to: torn.position.offset)
+            }
+            for id in result.report.tornSegments { try log.removeSegment(id) }
+            if afterMachineCrash { try session.end() }
+        } catch {
+            throw RepairAfterSwapFailed(cause: error)
         }
-        for id in result.report.tornSegments { try log.removeSegment(id) }
-        if afterMachineCrash { try session.end() }
         return result
+    }
+
+    /// The new index is in place, but a step after the swap failed (removing the old
+    /// index, cutting a torn tail): the next open finishes it.
+    public struct RepairAfterSwapFailed: Error, CustomStringConvertible {
+        public var cause: Error
+        public var description: String {
+            "the new index is in place, but a step after it failed (\(cause)); the next start finishes it"
+        }
     }
 
     /// Finishes or undoes a swap that a crash interrupted; called before an index is opened.

@@ -70,7 +70,7 @@ public enum Recovery {
     /// end of its last record, so a crash during recovery resumes where it stopped.
     /// Without `repair` the log is left as it is (read-only checks).
     public static func replay(log: SegmentLog, index: ObjectIndex, repair: Bool, onDamage: OnDamage = .salvage,
-                              unsyncedTail: Bool = false, batchSize: Int = 4096) throws -> Report {
+                              unsyncedTail: Bool = false, stopAt: LogPosition? = nil, batchSize: Int = 4096) throws -> Report {
         var report = Report()
         let checkpoint = try index.environment.read { try Checkpoint.read($0, index) }
         report.lastSequence = checkpoint?.lastSequence ?? 0
@@ -78,8 +78,8 @@ public enum Recovery {
         if let cp = checkpoint, cp.position.segment != 0, log.file(cp.position.segment) == nil {
             throw StoreError(.corrupt, "the index's checkpoint names segment \(cp.position.segment), which does not exist; run `strata recover --rebuild-index`")
         }
-        for id in ids where id >= (checkpoint?.position.segment ?? 0) {
-            let isLast = id == ids.last
+        for id in ids where id >= (checkpoint?.position.segment ?? 0) && id <= (stopAt?.segment ?? .max) {
+            let isLast = id == ids.last || id == stopAt?.segment
             guard let file = log.file(id) else { continue }
             let from = checkpoint.flatMap { $0.position.segment == id ? $0.position.offset : nil }
             if let from, from > (try file.size()) {
@@ -89,7 +89,8 @@ public enum Recovery {
             if from == nil, try log.readHeader(id)?.segmentID != id {
                 found.append(DamagedSpan(segment: id, offset: 0, length: UInt64(SegmentFormat.fileHeaderSize), damage: .badSegmentHeader))
             }
-            var scanner = try SegmentScanner(file: file, from: from, resynchronize: !(isLast && unsyncedTail))
+            let upTo = stopAt.flatMap { $0.segment == id ? $0.offset : nil }
+            var scanner = try SegmentScanner(file: file, from: from, upTo: upTo, resynchronize: !(isLast && unsyncedTail))
             var batch: [CommitRecord] = []
             func flush(upTo end: UInt64) throws {
                 let damaged = (found + scanner.damaged).filter { !report.damaged.contains($0) }
@@ -163,11 +164,11 @@ public enum Recovery {
     /// from the first segment. (`IndexRebuild` does this beside the live index and swaps
     /// the result in.)
     public static func rebuild(log: SegmentLog, index: ObjectIndex, repair: Bool, onDamage: OnDamage = .salvage,
-                               unsyncedTail: Bool = false) throws -> Report {
+                               unsyncedTail: Bool = false, stopAt: LogPosition? = nil) throws -> Report {
         try index.environment.write { txn in
             for table in index.allTables { try txn.clear(table) }
         }
-        let report = try replay(log: log, index: index, repair: repair, onDamage: onDamage, unsyncedTail: unsyncedTail)
+        let report = try replay(log: log, index: index, repair: repair, onDamage: onDamage, unsyncedTail: unsyncedTail, stopAt: stopAt)
         try index.environment.write { try IndexLayout.current.write($0, index) }
         return report
     }

@@ -236,6 +236,20 @@ public final class SegmentLog: Sendable {
     /// sync covered (see `recordSyncFailure`) and returns it; else nil. Runs before
     /// recovery reads the log.
     public func cutUnsyncedTail() throws -> LogPosition? {
+        guard access(unsyncedMarkerPath, F_OK) == 0 else { return nil }
+        let cut = try unsyncedTail()
+        if let cut {
+            for id in segmentIDs where id > cut.segment { try removeSegment(id) }
+            if let file = file(cut.segment), try file.size() > cut.offset { try truncate(segment: cut.segment, to: cut.offset) }
+        }
+        guard unlink(unsyncedMarkerPath) == 0 || errno == ENOENT else { throw IOError("unlink", path: unsyncedMarkerPath, errno: errno) }
+        try syncDirectory(directory)
+        return cut
+    }
+
+    /// Where ``cutUnsyncedTail()`` would cut, without cutting (nil: no failed sync, or a
+    /// marker that is not a whole, plausible position: a record boundary inside the file).
+    public func unsyncedTail() throws -> LogPosition? {
         let fd = open(unsyncedMarkerPath, O_RDONLY | O_CLOEXEC)
         guard fd >= 0 else { return nil }
         var buffer = [UInt8](repeating: 0, count: 64)
@@ -243,18 +257,10 @@ public final class SegmentLog: Sendable {
         close(fd)
         let text = String(decoding: buffer.prefix(max(n, 0)), as: UTF8.self)
         let fields = text.split(whereSeparator: \.isWhitespace)
-        var cut: LogPosition?
-        // Only a whole, plausible position is acted on (a record boundary inside the file).
-        if text.hasSuffix("\n"), fields.count == 2, let segment = UInt64(fields[0]), let offset = UInt64(fields[1]),
-           offset >= UInt64(SegmentFormat.fileHeaderSize), offset % UInt64(SegmentFormat.alignment) == 0,
-           let existing = file(segment), offset <= (try existing.size()) {
-            cut = LogPosition(segment: segment, offset: offset)
-            for id in segmentIDs where id > segment { try removeSegment(id) }
-            if let file = file(segment), try file.size() > offset { try truncate(segment: segment, to: offset) }
-        }
-        guard unlink(unsyncedMarkerPath) == 0 || errno == ENOENT else { throw IOError("unlink", path: unsyncedMarkerPath, errno: errno) }
-        try syncDirectory(directory)
-        return cut
+        guard text.hasSuffix("\n"), fields.count == 2, let segment = UInt64(fields[0]), let offset = UInt64(fields[1]),
+              offset >= UInt64(SegmentFormat.fileHeaderSize), offset % UInt64(SegmentFormat.alignment) == 0,
+              let existing = file(segment), offset <= (try existing.size()) else { return nil }
+        return LogPosition(segment: segment, offset: offset)
     }
 
     /// Appends one record and returns where it went. Not durable until a later `sync()`.

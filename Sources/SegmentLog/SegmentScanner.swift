@@ -186,10 +186,11 @@ public struct SegmentScanner {
     ///   - from: offset of the first record; nil for the first record after the file header.
     ///   - loadData: also return the payloads of data records (they are checked either way).
     ///   - resynchronize: look past a damaged record for valid ones (see the type's doc).
-    public init(file: some SegmentBytes, from: UInt64? = nil, loadData: Bool = false, resynchronize: Bool = true) throws {
+    ///   - upTo: read no further than this offset (the file ends there for the scan).
+    public init(file: some SegmentBytes, from: UInt64? = nil, upTo: UInt64? = nil, loadData: Bool = false, resynchronize: Bool = true) throws {
         self.source = file
         self.segment = file.id
-        self.fileSize = try file.size()
+        self.fileSize = min(try file.size(), upTo ?? .max)
         self.offset = from ?? UInt64(SegmentFormat.fileHeaderSize)
         self.loadData = loadData
         self.resynchronize = resynchronize

@@ -398,7 +398,7 @@ struct Recover: AsyncParsableCommand {
                 result = try IndexRebuild.run(directory: options.data, onDamage: salvage ? .salvage : .stop)
             } catch {
                 printError("strata recover: \(error)")
-                printError("strata recover: the index was not changed")
+                if !(error is IndexRebuild.RepairAfterSwapFailed) { printError("strata recover: the index was not changed") }
                 throw ExitCode(1)
             }
             report = result.report

@@ -226,6 +226,39 @@ final class CorruptionRecoveryTests: DirectoryTestCase {
         try await assertEveryOtherObjectReadable(damaged: nil)
     }
 
+    /// After a failed sync the rebuild does not read what came after the durable end and
+    /// cuts it only once the new index is in place: a rebuild that fails leaves the
+    /// segments and the marker as they were.
+    func testRebuildAfterAFailedSyncCutsTheTailOnlyWhenItSucceeds() async throws {
+        try await fillActiveSegment()
+        let faults = FaultInjector()
+        var options = smallOptions()
+        options.segments.faults = faults
+        let store = try ObjectStore(directory: dir, options: options)
+        faults.failSyncs()
+        await assertStoreError(.readOnly) { try await store.putObject(bucket: "bkt", key: "refused", data: pattern(7, 3000)) }
+        XCTAssertThrowsError(try store.close())
+        let marker = dir + "/segments/unsynced-after"
+        XCTAssertTrue(FileManager.default.fileExists(atPath: marker))
+        let sizeWithTail = try segmentSize(1)
+        let victim = try entry("k20").extents[0]
+        try flip(segment: victim.segment, at: victim.offset + 5)
+
+        XCTAssertThrowsError(try IndexRebuild.run(directory: dir, onDamage: .stop))
+        XCTAssertEqual(try segmentSize(1), sizeWithTail, "a failed rebuild cuts nothing")
+        XCTAssertTrue(FileManager.default.fileExists(atPath: marker))
+
+        let result = try IndexRebuild.run(directory: dir, onDamage: .salvage)
+        let cut = try XCTUnwrap(result.report.cutAfterFailedSync)
+        XCTAssertLessThan(cut.offset, sizeWithTail)
+        XCTAssertEqual(try segmentSize(1), cut.offset)
+        XCTAssertFalse(FileManager.default.fileExists(atPath: marker))
+        try await assertEveryOtherObjectReadable(damaged: 20)
+        let reopened = try ObjectStore(directory: dir, options: smallOptions())
+        await assertStoreError(.noSuchKey) { try await reopened.headObject(bucket: "bkt", key: "refused") }
+        try reopened.close()
+    }
+
     /// A rebuild refuses a directory a store has open (the lock a server holds).
     func testRebuildAndVerifyRefuseADirectoryInUse() async throws {
         try await fillActiveSegment()
