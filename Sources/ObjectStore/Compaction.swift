@@ -396,12 +396,22 @@ extension ObjectStore {
             let payload = Array(entry.value[IndexValue.prefixSize...])
             var appended: UInt64 = 0
             func moved(_ extents: [Extent]) throws -> [Extent] {
-                try extents.map { extent in
-                    guard victims.contains(extent.segment) else { return extent }
+                func file(_ extent: Extent) throws -> SegmentFile {
                     guard let file = log.file(extent.segment) else {
                         throw StoreError(.corrupt, "segment \(extent.segment) vanished during compaction")
                     }
-                    let bytes = try Self.readChecked(extent, from: file, entry: entry)
+                    return file
+                }
+                let moving = extents.filter { victims.contains($0.segment) }
+                if moving.count > 1 {
+                    // Every piece is checked before the first is copied: copies appended for
+                    // an entry that then turns out damaged would be dead weight, written
+                    // again by every run that picks its kept victim.
+                    for extent in moving.dropFirst() { _ = try Self.readChecked(extent, from: try file(extent), entry: entry) }
+                }
+                return try extents.map { extent in
+                    guard victims.contains(extent.segment) else { return extent }
+                    let bytes = try Self.readChecked(extent, from: try file(extent), entry: entry)
                     let copy = try bytes.withUnsafeBytes { try log.appendData($0) }
                     appended += UInt64(SegmentFormat.recordSize(payloadLength: bytes.count))
                     return copy

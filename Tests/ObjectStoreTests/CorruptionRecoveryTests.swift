@@ -322,6 +322,14 @@ final class CompactionSafetyTests: StoreTestCase {
         XCTAssertEqual(report.kept, [bad.segment], "the damaged object still points into it")
         await assertStoreError(.corrupt) { try await self.store.get("bkt", "bad") }
         await assertEqual(try await store.get("bkt", "good"), pattern(1, 2500))
+        // Its intact first piece was not copied either (nothing would point at the copy).
+        let firstPiece = Array(pattern(2, 2500)[0..<1000])
+        for id in store.log.segmentIDs where id != bad.segment {
+            var scanner = try SegmentScanner(file: try XCTUnwrap(store.log.file(id)), loadData: true)
+            while let record = try scanner.next() {
+                XCTAssertFalse(record.header.type == .data && record.payload == firstPiece, "a copy in segment \(id)")
+            }
+        }
     }
 
     /// An object entry with an extension field this build does not know keeps it, byte
