@@ -109,23 +109,40 @@ public enum DamagedRecords {
         return out
     }
 
-    /// A commit record that starts a damaged span, named from what its payload still says.
+    /// The commit records in a damaged span, named from what their payloads still say:
+    /// the span is walked record by record with the headers as they read (or as a one-byte
+    /// repair makes them check out), as far as their lengths stay inside it.
     private static func commitRecordsIn(_ span: DamagedSpan, log: SegmentLog) -> [Loss] {
-        guard let file = log.file(span.segment), span.length >= UInt64(SegmentFormat.recordHeaderSize),
-              let head = try? file.read(at: span.offset, count: SegmentFormat.recordHeaderSize) else { return [] }
-        // The header may be the damaged part: read its type and length without checks.
-        var r = ByteReader(head)
+        guard let file = log.file(span.segment) else { return [] }
+        let headerSize = UInt64(SegmentFormat.recordHeaderSize)
+        let end = span.offset + span.length
+        var out: [Loss] = []
+        var at = span.offset == 0 ? UInt64(SegmentFormat.fileHeaderSize) : span.offset  // a damaged segment header
+        while at + headerSize <= end, let raw = try? file.read(at: at, count: SegmentFormat.recordHeaderSize) {
+            let header = raw.withUnsafeBytes { bytes in (try? RecordHeader.decode(bytes)) ?? RecordHeader.repaired(bytes) }
+                ?? Self.uncheckedHeader(raw)
+            guard let header else { break }
+            if header.type.isCommitting {
+                let available = Int(min(UInt64(header.payloadLength), end - min(end, at + headerSize)))
+                let payload = try? file.read(at: at + headerSize, count: available)
+                let s = Inspector.summarize(header, offset: at, payload: payload, checksum: "BAD")
+                let name = s.bucket.map { bucket in s.key.map { bucket + "/" + $0 } ?? bucket }
+                out.append(Loss(span: span, name: name, versionID: s.versionId,
+                                what: "a damaged \(s.type) commit record at offset \(at) (sequence \(header.sequence)); the change it made is lost"))
+            }
+            at += UInt64(header.recordSize)
+        }
+        return out
+    }
+
+    /// A header's type, length and sequence as they read, when its magic and type are
+    /// plausible (its checksum is not checked).
+    private static func uncheckedHeader(_ raw: [UInt8]) -> RecordHeader? {
+        var r = ByteReader(raw)
         guard (try? r.read(UInt32.self)) == SegmentFormat.recordMagic, let rawType = try? r.read(UInt8.self),
-              let type = RecordType(rawValue: rawType), type.isCommitting else { return [] }
-        _ = try? r.readBytes(3)
-        let length = Int((try? r.read(UInt32.self)) ?? 0)
-        let sequence = (try? r.readBytes(4)).flatMap { _ in try? r.read(UInt64.self) } ?? 0
-        let available = Int(min(UInt64(length), span.length - UInt64(SegmentFormat.recordHeaderSize)))
-        let payload = try? file.read(at: span.offset + UInt64(SegmentFormat.recordHeaderSize), count: available)
-        let header = RecordHeader(type: type, payloadLength: length, payloadCRC: 0, sequence: sequence)
-        let s = Inspector.summarize(header, offset: span.offset, payload: payload, checksum: "BAD")
-        let name = s.bucket.map { bucket in s.key.map { bucket + "/" + $0 } ?? bucket }
-        return [Loss(span: span, name: name, versionID: s.versionId,
-                     what: "a damaged \(s.type) commit record (sequence \(sequence)); the change it made is lost")]
+              let type = RecordType(rawValue: rawType), (try? r.skip(3)) != nil,
+              let length = try? r.read(UInt32.self), Int(length) <= SegmentFormat.maxPayloadSize,
+              (try? r.skip(4)) != nil, let sequence = try? r.read(UInt64.self) else { return nil }
+        return RecordHeader(type: type, payloadLength: Int(length), payloadCRC: 0, sequence: sequence)
     }
 }

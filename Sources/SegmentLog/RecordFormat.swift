@@ -202,26 +202,30 @@ extension RecordHeader {
     /// the reader resumes there instead of searching inside the damaged record's
     /// payload. About 7,000 CRCs of 28 bytes; only run for a damaged header.
     public static func likelyLength(_ raw: UnsafeRawBufferPointer) -> (length: UInt32, certain: Bool) {
+        if let repaired = repaired(raw) { return (UInt32(repaired.payloadLength), true) }
+        // No one-byte change fits (the CRC field may be the damaged part): a guess only.
+        return (raw.loadUnaligned(fromByteOffset: 8, as: UInt32.self).littleEndian, false)
+    }
+
+    /// The header a damaged one was, when exactly one change of one byte of its first 28
+    /// makes it check out (see ``likelyLength(_:)``); nil otherwise.
+    public static func repaired(_ raw: UnsafeRawBufferPointer) -> RecordHeader? {
         precondition(raw.count >= SegmentFormat.recordHeaderSize)
         var bytes = Array(raw[0..<28])
         let stored = raw.loadUnaligned(fromByteOffset: 28, as: UInt32.self).littleEndian
-        func u32(_ b: [UInt8], _ at: Int) -> UInt32 { b.withUnsafeBytes { $0.loadUnaligned(fromByteOffset: at, as: UInt32.self).littleEndian } }
-        let asRead = u32(bytes, 8)
         var found: [UInt8]? = nil
         for position in 0..<28 {
             let original = bytes[position]
             for value in 0...255 where UInt8(value) != original {
                 bytes[position] = UInt8(value)
                 if CRC32.checksum(bytes) == stored {
-                    if found != nil { return (asRead, false) }  // two repairs: no certainty
-                    found = bytes
+                    if found != nil { return nil }  // two repairs: no certainty
+                    found = bytes + Array(raw[28..<32])
                 }
             }
             bytes[position] = original
         }
-        if let found, u32(found, 0) == SegmentFormat.recordMagic { return (u32(found, 8), true) }
-        // No one-byte change fits (the CRC field may be the damaged part): a guess only.
-        return (asRead, false)
+        return found.flatMap { repaired in repaired.withUnsafeBytes { try? decode($0) } }
     }
 }
 

@@ -41,14 +41,14 @@ final class CorruptionRecoveryTests: DirectoryTestCase {
     }
 
     /// Every object but `damaged` reads back; `damaged` is listed and answers `.corrupt`.
-    func assertEveryOtherObjectReadable(damaged: Int?, missing: Int? = nil, maxSegmentSize: UInt64 = 1 << 30,
+    func assertEveryOtherObjectReadable(damaged: Int?, missing: Int? = nil, alsoMissing: Int? = nil, maxSegmentSize: UInt64 = 1 << 30,
                                         file: StaticString = #filePath, line: UInt = #line) async throws {
         let store = try ObjectStore(directory: dir, options: smallOptions(maxSegmentSize: maxSegmentSize))
         defer { try? store.close() }
         let listed = try await store.listObjects(bucket: "bkt", ListRequest(maxKeys: 1000)).objects.map(\.key)
-        let expected = (0..<count).filter { $0 != missing }.map { "k\($0)" }.sorted()
+        let expected = (0..<count).filter { $0 != missing && $0 != alsoMissing }.map { "k\($0)" }.sorted()
         XCTAssertEqual(listed, expected, file: file, line: line)
-        for i in 0..<count where i != missing {
+        for i in 0..<count where i != missing && i != alsoMissing {
             if i == damaged {
                 await assertStoreError(.corrupt) { try await store.get("bkt", "k\(i)") }
             } else {
@@ -108,11 +108,16 @@ final class CorruptionRecoveryTests: DirectoryTestCase {
         try await fillActiveSegment()
         let record = try entry("k99").record
         try flip(segment: record.segment, at: record.offset + 29)  // the header checksum
+        let other = try entry("k120").record
+        try flip(segment: other.segment, at: other.offset)  // the record magic
         let result = try IndexRebuild.run(directory: dir, onDamage: .salvage)
-        XCTAssertEqual(result.report.damaged.map(\.damage), [.badHeaderChecksum])
-        XCTAssertEqual(result.losses.map(\.name), ["bkt/k99"], "named from the payload, which is intact")
+        XCTAssertEqual(result.report.damaged.map(\.damage), [.badHeaderChecksum, .badMagic])
+        XCTAssertEqual(result.losses.map(\.name), ["bkt/k99", "bkt/k120"], "named from the payloads, which are intact")
         XCTAssertTrue(result.losses.first?.description.contains("putObject commit record") ?? false, "\(result.losses)")
-        try await assertEveryOtherObjectReadable(damaged: nil, missing: 99)
+        let store = try ObjectStore(directory: dir, options: smallOptions())
+        await assertStoreError(.noSuchKey) { try await store.headObject(bucket: "bkt", key: "k120") }
+        try store.close()
+        try await assertEveryOtherObjectReadable(damaged: nil, missing: 99, alsoMissing: 120)
     }
 
     /// Sealed segments: a flipped byte used to stop the rebuild half-way and leave an
