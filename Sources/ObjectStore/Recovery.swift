@@ -13,6 +13,8 @@ public enum Recovery {
         public var segmentsScanned = 0
         /// A torn tail found at the end of the last segment: where good records end, and why.
         public var tornTail: (position: LogPosition, reason: String)?
+        /// Where a cut tail that held valid records was kept (after a machine crash).
+        public var tailSavedTo: String?
         /// Last segments whose header was torn (a crash while rolling over), removed or to remove.
         public var tornSegments: [UInt64] = []
         /// Damaged bytes that valid records follow (or at the end of a sealed segment):
@@ -141,7 +143,16 @@ public enum Recovery {
             report.segmentsScanned += 1
             if case .torn(let damage) = scanner.end, isLast {
                 report.tornTail = (LogPosition(segment: id, offset: scanner.validEnd), "\(damage)")
-                if repair { try log.truncate(segment: id, to: scanner.validEnd) }
+                if repair {
+                    // After a machine crash the cut tail may hold valid records: writes never
+                    // acknowledged, or (a second fault) durable ones behind a damaged byte.
+                    // They are kept aside, not thrown away.
+                    if unsyncedTail, var probe = try? SegmentScanner(file: file, from: scanner.validEnd, upTo: upTo),
+                       (try? probe.next()) != nil {
+                        report.tailSavedTo = try log.saveTail(segment: id, from: scanner.validEnd)
+                    }
+                    try log.truncate(segment: id, to: scanner.validEnd)
+                }
             }
             report.end = LogPosition(segment: id, offset: scanner.validEnd)
         }

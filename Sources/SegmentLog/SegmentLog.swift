@@ -168,6 +168,34 @@ public final class SegmentLog: Sendable {
         if options.durability == .fsync { try file.sync() }
     }
 
+    /// Copies the bytes of a segment from `offset` to its end into a file of their own
+    /// beside it (`<segment file>.cut-<offset>`, synced; not a segment, so the log ignores
+    /// it) and returns its path: recovery keeps what it is about to cut when valid records
+    /// may be among it.
+    public func saveTail(segment id: UInt64, from offset: UInt64) throws -> String? {
+        guard let file = file(id) else { return nil }
+        let size = try file.size()
+        guard size > offset else { return nil }
+        let path = Self.path(directory, id) + ".cut-\(offset)"
+        let fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0o644)
+        guard fd >= 0 else { throw IOError("open", path: path, errno: errno) }
+        defer { close(fd) }
+        var at = offset
+        while at < size {
+            let chunk = try file.read(at: at, count: Int(min(size - at, 1 << 20)))
+            var done = 0
+            while done < chunk.count {
+                let n = chunk.withUnsafeBytes { pwrite(fd, $0.baseAddress! + done, chunk.count - done, off_t(at - offset) + off_t(done)) }
+                guard n > 0 else { throw IOError("pwrite", path: path, errno: n < 0 ? errno : EIO) }
+                done += n
+            }
+            at += UInt64(chunk.count)
+        }
+        guard fdatasync(fd) == 0 else { throw IOError("fdatasync", path: path, errno: errno) }
+        try syncDirectory(directory)
+        return path
+    }
+
     /// Removes a segment file (a torn new segment at recovery, or a compaction victim).
     /// Open readers keep their descriptor.
     public func removeSegment(_ id: UInt64) throws {

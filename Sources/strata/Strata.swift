@@ -428,6 +428,9 @@ func describe(_ r: Recovery.Report, directory: String) -> String {
     lines.append("segments scanned: \(r.segmentsScanned), records scanned: \(r.recordsScanned), commits applied: \(r.recordsApplied)")
     lines.append("log end: \(r.end.map { "\($0)" } ?? "empty"), last sequence: \(r.lastSequence)")
     if let torn = r.tornTail { lines.append("torn tail cut at \(torn.position): \(torn.reason)") }
+    if let saved = r.tailSavedTo {
+        lines.append("the cut tail held valid records (after a machine crash: writes never acknowledged, or records behind a damaged byte); its bytes were kept in \(saved)")
+    }
     for id in r.tornSegments { lines.append("removed segment \(id) with a torn header") }
     if let cut = r.cutAfterFailedSync {
         lines.append("a sync failed in the last run: the log was cut back to \(cut), where the last good sync ended (nothing after it was acknowledged)")

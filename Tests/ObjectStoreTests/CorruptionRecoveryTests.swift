@@ -165,6 +165,27 @@ final class CorruptionRecoveryTests: DirectoryTestCase {
         XCTAssertEqual(report.warnings.map(\.code), ["index-left-by-machine-crash"])
     }
 
+    /// After a machine crash the first damage of the last segment ends the log (bytes no
+    /// sync covered may be garbage); if valid records follow it, they are kept aside in a
+    /// file beside the segment, never thrown away.
+    func testAfterAMachineCrashTheCutTailIsKeptAside() async throws {
+        try await fillActiveSegment()
+        let victim = try entry("k140").extents[0]
+        try flip(segment: victim.segment, at: victim.offset + 9)
+        try Data("another-boot\n".utf8).write(to: URL(fileURLWithPath: dir + "/index/session"))
+        let segment = dir + "/segments/" + SegmentLog.fileName(victim.segment)
+        let original = try Data(contentsOf: URL(fileURLWithPath: segment))
+        let store = try ObjectStore(directory: dir, options: smallOptions())
+        let cut = victim.offset - 32
+        XCTAssertEqual(store.recovery.tornTail?.position, LogPosition(segment: victim.segment, offset: cut))
+        let saved = try XCTUnwrap(store.recovery.tailSavedTo)
+        XCTAssertEqual(try Data(contentsOf: URL(fileURLWithPath: saved)), original.suffix(from: Int(cut)))
+        XCTAssertEqual(try segmentSize(victim.segment), cut)
+        await assertEqual(try await store.get("bkt", "k139"), pattern(139, 1639))
+        await assertStoreError(.noSuchKey) { try await store.headObject(bucket: "bkt", key: "k141") }
+        try store.close()
+    }
+
     /// A damaged segment header with records after it is damage like any other, not a
     /// crash while rolling over: the segment and every record in it are kept.
     func testDamagedHeaderOfTheActiveSegmentKeepsItsRecords() async throws {
