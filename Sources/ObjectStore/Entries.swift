@@ -42,6 +42,9 @@ public struct ObjectInfo: Sendable, Equatable {
     /// Object tags (PutObjectTagging, `x-amz-tagging`), key → value; they belong to this
     /// version (extension field 5).
     public var tags: [String: String] = [:]
+    /// Extension fields this build does not know (tag → bytes), kept so that an entry
+    /// re-encoded here (a tag or ACL change) does not drop what a newer version wrote.
+    var unknownExtensions: [UInt16: [UInt8]] = [:]
 
     public init(bucket: String, key: String, versionID: String = "", size: UInt64, lastModified: Int64,
                 etag: String, metadata: [String: String] = [:], checksums: [String: String] = [:],
@@ -103,7 +106,7 @@ enum Payload {
         }
         let hasPartChecksums = o.partChecksums.contains { !$0.isEmpty }
         w.write(UInt16((o.completesUpload == nil ? 0 : 1) + (hasPartChecksums ? 1 : 0) + (o.isDeleteMarker ? 1 : 0)
-                       + (o.versionSequence == nil ? 0 : 1) + (o.tags.isEmpty ? 0 : 1)))
+                       + (o.versionSequence == nil ? 0 : 1) + (o.tags.isEmpty ? 0 : 1) + o.unknownExtensions.count))
         if let upload = o.completesUpload {
             w.write(Extension.completesUpload)
             w.writeBlob(Array(upload.utf8))
@@ -131,6 +134,10 @@ enum Payload {
             w.write(Extension.tags)
             w.writeBlob(field.bytes)
         }
+        for (tag, value) in o.unknownExtensions.sorted(by: { $0.key < $1.key }) {
+            w.write(tag)
+            w.writeBlob(value)
+        }
         return w.bytes
     }
 
@@ -146,6 +153,8 @@ enum Payload {
         static let versionSequence: UInt16 = 4
         /// `pairs`: the object's tags.
         static let tags: UInt16 = 5
+        /// Every tag above.
+        static let known: Set<UInt16> = [completesUpload, partChecksums, deleteMarker, versionSequence, tags]
     }
 
     /// Extension tags of the delete entry.
@@ -204,6 +213,7 @@ enum Payload {
                 var field = ByteReader(value)
                 info.tags = try readPairs(&field)
             }
+            if !Extension.known.contains(tag), !summary { info.unknownExtensions[tag] = value }
         }
         return info
     }

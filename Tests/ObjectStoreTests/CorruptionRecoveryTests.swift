@@ -379,6 +379,11 @@ final class CompactionSafetyTests: StoreTestCase {
         XCTAssertTrue(Array(moved[IndexValue.prefixSize...]).ends(with: [1, 0, 0x77, 0x77, 3, 0, 0, 0] + Array("xyz".utf8)))
         XCTAssertNotEqual(try IndexValue.object(moved).extents, try IndexValue.object(value).extents)
         await assertEqual(try await store.get("bkt", "k"), pattern(3, 2500))
+        // A tag change re-encodes the entry: the unknown field stays too.
+        try await store.recommitVersion(bucket: "bkt", key: "k") { $0.tags = ["colour": "blue"] }
+        let retagged = try XCTUnwrap(try index.environment.read { try $0.get(index.objects, IndexKey.object(bucket: "bkt", key: Array("k".utf8))) })
+        XCTAssertTrue(Array(retagged[IndexValue.prefixSize...]).ends(with: [0x77, 0x77, 3, 0, 0, 0] + Array("xyz".utf8)))
+        XCTAssertEqual(try IndexValue.object(retagged).tags, ["colour": "blue"])
         try store.close()
         store = nil
         let (live, rebuilt) = try liveAndRebuiltIndex(dir)
