@@ -26,7 +26,7 @@ public final class ObjectIndex: Sendable {
     /// (bucket, configuration name) → a bucket configuration document (lifecycle, …).
     public let configs: Database
     /// (segment, offset) → damaged bytes recovery found there and skipped (FORMAT.md,
-    /// "Recovery"): `u64 length · string what`. Not a view of commit records: it records
+    /// "Recovery"): `u64 length · u8 kind`. Not a view of commit records: it records
     /// what a scan found, so verification does not compare it with a rebuild.
     public let damaged: Database
 

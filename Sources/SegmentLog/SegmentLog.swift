@@ -53,8 +53,10 @@ public struct Extent: Hashable, Sendable {
 ///
 /// Appends are serialised by a short lock held only while one record is written, so
 /// several uploads interleave record by record instead of object by object. Records are
-/// written in file order with no gaps: after a crash, everything before the first bad
-/// record is intact and everything after it was never acknowledged (DESIGN.md invariant 2).
+/// written in file order with no gaps, and acknowledged only once a sync covers them: so
+/// a process crash can leave only a partial last record, with nothing after it, and that
+/// record was never acknowledged (FORMAT.md, "Recovery", tells this torn tail from
+/// corruption and from what a machine crash or a failed sync leaves).
 public final class SegmentLog: Sendable {
     /// How appends are made durable.
     public enum Durability: String, Sendable {

@@ -10,7 +10,8 @@ import XCTest
 final class CorruptionRecoveryTests: DirectoryTestCase {
     let count = 150
 
-    /// The reproduction: 150 objects in the active segment, then closed.
+    /// 150 objects in the active segment, then closed: where one flipped byte once made
+    /// the recommended repair cut the store to 66 objects.
     func fillActiveSegment(maxSegmentSize: UInt64 = 1 << 30) async throws {
         let store = try ObjectStore(directory: dir, options: smallOptions(maxSegmentSize: maxSegmentSize))
         try await store.createBucket("bkt")
