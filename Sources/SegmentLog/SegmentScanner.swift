@@ -144,12 +144,20 @@ public struct UnsupportedRecord: Error, Equatable, CustomStringConvertible {
 ///
 /// A damaged record is told apart from a torn tail by what follows it. The scanner
 /// looks for the next valid record after it (as LevelDB's log reader resynchronises):
-/// where the damaged record's header still checks out, right after the length it gives,
-/// else at every 8-byte boundary from the next one on, for the record magic followed by
-/// a header and payload that check out. If one is found, the bytes in between are a
-/// ``DamagedSpan`` (in ``damaged``) and the scan goes on there; if none is, the scan ends
-/// with ``End/torn(_:)`` at the damaged record. (`resynchronize: false` ends the scan at
-/// the first damage, for a tail whose bytes may be garbage: see Recovery.)
+/// right after the record when its length is known (its header checks out, or a
+/// one-byte repair of the header makes it check out: ``RecordHeader/repaired(_:)``),
+/// so the damaged record's payload is never searched; else where the length field as it
+/// reads points, then at every 8-byte boundary after the damaged record's start, for the
+/// record magic followed by a header and payload that check out. If one is found, the
+/// bytes in between are a ``DamagedSpan`` (in ``damaged``) and the scan goes on there; if
+/// none is, the scan ends with ``End/torn(_:)`` at the damaged record.
+/// (`resynchronize: false` ends the scan at the first damage, for a tail whose bytes may
+/// be garbage: see Recovery.)
+///
+/// Where the length of a damaged header cannot be known (two or more damaged bytes in
+/// it), the search may look inside its payload; a stored object that holds records (a
+/// segment file kept as an object) could then be read as records. Every damaged span is
+/// reported, so an operator learns of it (`strata verify`).
 ///
 /// A record whose header checks out but which this build cannot read throws
 /// ``UnsupportedRecord``, wherever it is.
