@@ -1,6 +1,10 @@
 // swift-tools-version: 6.0
 import PackageDescription
 
+/// `make check` sets STRATA_WARNINGS_AS_ERRORS=1: our own targets then build with warnings
+/// as errors (dependencies are not affected).
+let strict: [SwiftSetting] = Context.environment["STRATA_WARNINGS_AS_ERRORS"] == "1" ? [.unsafeFlags(["-warnings-as-errors"])] : []
+
 let package = Package(
     name: "Strata",
     platforms: [.macOS(.v15)],
@@ -31,12 +35,12 @@ let package = Package(
         .target(name: "SegmentLog", dependencies: [
             "CZlib", "CDeflate", "CSystemShims",
             .product(name: "NIOCore", package: "swift-nio"),
-        ]),
+        ], swiftSettings: strict),
         // Typed LMDB tables.
         .target(name: "ObjectIndex", dependencies: [
             "CLMDB",
             .product(name: "Crypto", package: "swift-crypto"),
-        ]),
+        ], swiftSettings: strict),
         // S3 semantics on top of the engine.
         .target(name: "ObjectStore", dependencies: [
             "SegmentLog", "ObjectIndex",
@@ -44,7 +48,7 @@ let package = Package(
             .product(name: "NIOPosix", package: "swift-nio"),
             .product(name: "Crypto", package: "swift-crypto"),
             .product(name: "Logging", package: "swift-log"),
-        ]),
+        ], swiftSettings: strict),
         // The S3 HTTP front: SigV4, aws-chunked bodies, checksums, S3 XML and errors.
         .target(name: "S3Server", dependencies: [
             "ObjectStore", "SegmentLog",
@@ -58,32 +62,34 @@ let package = Package(
             .product(name: "NIOSSL", package: "swift-nio-ssl"),
             .product(name: "X509", package: "swift-certificates"),
             .product(name: "SwiftASN1", package: "swift-asn1"),
-        ]),
+        ], swiftSettings: strict),
         .executableTarget(name: "strata", dependencies: [
             "S3Server", "ObjectStore", "SegmentLog", "ObjectIndex", "CSystemShims",
             .product(name: "NIOPosix", package: "swift-nio"),
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
             .product(name: "Logging", package: "swift-log"),
-        ]),
+        ], swiftSettings: strict),
 
         // Tools: not shipped in the binary.
         .executableTarget(name: "strata-crashwriter", dependencies: [
             "ObjectStore",
             .product(name: "Crypto", package: "swift-crypto"),
-        ], path: "Tools/CrashWriter"),
+        ], path: "Tools/CrashWriter", swiftSettings: strict),
 
-        .testTarget(name: "SegmentLogTests", dependencies: ["SegmentLog"]),
-        .testTarget(name: "ObjectIndexTests", dependencies: ["ObjectIndex"]),
+        // What the test targets share (temporary directories, test bytes).
+        .target(name: "StrataTestSupport", path: "Tests/StrataTestSupport", swiftSettings: strict),
+        .testTarget(name: "SegmentLogTests", dependencies: ["SegmentLog", "StrataTestSupport"], swiftSettings: strict),
+        .testTarget(name: "ObjectIndexTests", dependencies: ["ObjectIndex"], swiftSettings: strict),
         .testTarget(name: "S3ServerTests", dependencies: [
-            "S3Server", "ObjectStore",
+            "S3Server", "ObjectStore", "StrataTestSupport",
             .product(name: "NIOCore", package: "swift-nio"),
             .product(name: "NIOHTTP1", package: "swift-nio"),
-        ]),
+        ], swiftSettings: strict),
         .testTarget(name: "ObjectStoreTests", dependencies: [
-            "ObjectStore", "SegmentLog", "ObjectIndex",
+            "ObjectStore", "SegmentLog", "ObjectIndex", "StrataTestSupport",
             .product(name: "NIOCore", package: "swift-nio"),
             .product(name: "Crypto", package: "swift-crypto"),
-        ]),
+        ], swiftSettings: strict),
     ],
     swiftLanguageModes: [.v6]
 )

@@ -30,9 +30,6 @@ public final class ObjectIndex: Sendable {
     /// what a scan found, so verification does not compare it with a rebuild.
     public let damaged: Database
 
-    /// The format version this code writes into `meta`.
-    public static let formatVersion: UInt32 = 1
-
     public init(path: String, mapSize: Int = 1 << 38, syncEachCommit: Bool = true) throws {
         environment = try LMDBEnvironment(path: path, mapSize: mapSize, syncEachCommit: syncEachCommit)
         meta = try environment.openDatabase("meta")
@@ -91,11 +88,6 @@ public enum IndexKey {
     public static func decodeObject(_ bytes: [UInt8]) -> (bucket: String, key: [UInt8])? {
         guard let n = bytes.first.map(Int.init), bytes.count >= 1 + n else { return nil }
         return (String(decoding: bytes[1..<(1 + n)], as: UTF8.self), Array(bytes[(1 + n)...]))
-    }
-
-    /// `object key · 0x00 · u64 be (~sequence)`: a key's versions sort newest first.
-    public static func version(bucket: String, key: some Collection<UInt8>, sequence: UInt64) -> [UInt8] {
-        object(bucket: bucket, key: key) + [0] + bigEndian(~sequence)
     }
 
     /// `upload id · u32 be part number`.

@@ -58,25 +58,15 @@ public struct Extent: Hashable, Sendable {
 /// record was never acknowledged (FORMAT.md, "Recovery", tells this torn tail from
 /// corruption and from what a machine crash or a failed sync leaves).
 public final class SegmentLog: Sendable {
-    /// How appends are made durable.
-    public enum Durability: String, Sendable {
-        /// fdatasync before a commit is acknowledged (the default).
-        case fsync
-        /// No syncs: fast, and loses recent writes on power loss (not on process crash).
-        case none
-    }
-
     public struct Options: Sendable {
         /// A segment rolls over when the next record would take it past this size.
         public var maxSegmentSize: UInt64
-        public var durability: Durability
         /// Faults to inject into segment writes and syncs, and an observer of every change
         /// to the segment files (tests only; nil in production).
         public var faults: FaultInjector?
 
-        public init(maxSegmentSize: UInt64 = 1 << 30, durability: Durability = .fsync, faults: FaultInjector? = nil) {
+        public init(maxSegmentSize: UInt64 = 1 << 30, faults: FaultInjector? = nil) {
             self.maxSegmentSize = maxSegmentSize
-            self.durability = durability
             self.faults = faults
         }
     }
@@ -167,7 +157,7 @@ public final class SegmentLog: Sendable {
     public func truncate(segment id: UInt64, to size: UInt64) throws {
         guard let file = file(id) else { return }
         try file.truncate(to: size)
-        if options.durability == .fsync { try file.sync() }
+        try file.sync()
     }
 
     /// Copies the bytes of a segment from `offset` to its end into a file of their own
@@ -204,7 +194,7 @@ public final class SegmentLog: Sendable {
         let removed: SegmentFile? = state.withLock { $0.files.removeValue(forKey: id) }
         guard let removed else { return }
         try removed.remove()
-        if options.durability == .fsync { try syncSegmentDirectory() }
+        try syncSegmentDirectory()
     }
 
     /// fsyncs the segments directory, so that files created or removed in it stay so
@@ -224,7 +214,7 @@ public final class SegmentLog: Sendable {
     public func startAppending(at position: LogPosition?) throws {
         try state.withLock { (s) throws in
             if let position, let file = s.files[position.segment], !Self.endsWithSeal(file, at: position.offset) {
-                if options.durability == .fsync { try file.sync() }
+                try file.sync()
                 s.active = file
                 s.end = position.offset
                 s.activeIsSealed = false
@@ -354,13 +344,11 @@ public final class SegmentLog: Sendable {
             return (s.active, s.end)
         }
         guard let file else { return LogPosition(segment: 0, offset: 0) }
-        if options.durability == .fsync {
-            do {
-                try file.sync()
-            } catch let error as IOError {
-                state.withLock { recordSyncFailure(error, &$0) }
-                throw SyncFailed(cause: error)
-            }
+        do {
+            try file.sync()
+        } catch let error as IOError {
+            state.withLock { recordSyncFailure(error, &$0) }
+            throw SyncFailed(cause: error)
         }
         let position = LogPosition(segment: file.id, offset: end)
         try state.withLock { (s) throws in
@@ -413,17 +401,15 @@ public final class SegmentLog: Sendable {
             s.end += UInt64(size)
             s.activeIsSealed = true
         }
-        if options.durability == .fsync {
-            do {
-                try old.sync()
-            } catch let error as IOError {
-                // As in sync(): after a failed fdatasync nothing since the last good one
-                // can be trusted, and a retry could falsely succeed.
-                recordSyncFailure(error, &s)
-                throw SyncFailed(cause: error)
-            }
-            s.durable = LogPosition(segment: old.id, offset: s.end)
+        do {
+            try old.sync()
+        } catch let error as IOError {
+            // As in sync(): after a failed fdatasync nothing since the last good one
+            // can be trusted, and a retry could falsely succeed.
+            recordSyncFailure(error, &s)
+            throw SyncFailed(cause: error)
         }
+        s.durable = LogPosition(segment: old.id, offset: s.end)
         let next = try createSegment(old.id + 1, &s)
         s.durable = LogPosition(segment: next.id, offset: UInt64(SegmentFormat.fileHeaderSize))
         s.active = next
@@ -439,16 +425,14 @@ public final class SegmentLog: Sendable {
             try SegmentFileHeader(segmentID: id).encoded().withUnsafeBytes {
                 try file.write(.segmentHeader, at: 0, [$0])
             }
-            if options.durability == .fsync {
-                do {
-                    try file.sync()
-                } catch let error as IOError {
-                    // As any failed sync: the log takes no more writes (see `sync()`).
-                    recordSyncFailure(error, &s)
-                    throw SyncFailed(cause: error)
-                }
-                try syncSegmentDirectory()
+            do {
+                try file.sync()
+            } catch let error as IOError {
+                // As any failed sync: the log takes no more writes (see `sync()`).
+                recordSyncFailure(error, &s)
+                throw SyncFailed(cause: error)
             }
+            try syncSegmentDirectory()
         } catch {
             try? file.remove()
             throw error

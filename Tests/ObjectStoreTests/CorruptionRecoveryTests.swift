@@ -1,6 +1,7 @@
 import Foundation
 import ObjectIndex
 import SegmentLog
+import StrataTestSupport
 import XCTest
 @testable import ObjectStore
 

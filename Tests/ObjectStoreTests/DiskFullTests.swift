@@ -1,6 +1,7 @@
 import Foundation
 import NIOCore
 import SegmentLog
+import StrataTestSupport
 import XCTest
 @testable import ObjectStore
 

@@ -1,6 +1,7 @@
 import Crypto
 import Foundation
 import NIOCore
+import StrataTestSupport
 import XCTest
 @testable import ObjectStore
 

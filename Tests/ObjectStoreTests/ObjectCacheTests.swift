@@ -1,5 +1,6 @@
 import Foundation
 import NIOCore
+import StrataTestSupport
 import XCTest
 @testable import ObjectStore
 

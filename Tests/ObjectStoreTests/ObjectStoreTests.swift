@@ -1,5 +1,6 @@
 import Crypto
 import Foundation
+import StrataTestSupport
 import XCTest
 @testable import ObjectStore
 

@@ -1,6 +1,7 @@
 import Foundation
 import NIOCore
 import SegmentLog
+import StrataTestSupport
 import Synchronization
 import XCTest
 @testable import ObjectStore

@@ -1,5 +1,6 @@
 import Foundation
 import SegmentLog
+import StrataTestSupport
 import XCTest
 @testable import ObjectStore
 

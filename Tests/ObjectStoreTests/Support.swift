@@ -1,14 +1,9 @@
 import Foundation
 import ObjectIndex
 import SegmentLog
+import StrataTestSupport
 import XCTest
 @testable import ObjectStore
-
-func makeTestDirectory(_ name: String = #function) -> String {
-    let path = NSTemporaryDirectory() + "strata-test-\(name.filter { $0.isLetter || $0.isNumber })-\(UUID().uuidString.prefix(8))"
-    try! FileManager.default.createDirectory(atPath: path, withIntermediateDirectories: true)
-    return path
-}
 
 /// Small records and segments, so tests cross record and segment boundaries.
 func smallOptions(maxSegmentSize: UInt64 = 1 << 30) -> ObjectStore.Options {
@@ -46,13 +41,6 @@ func liveAndRebuiltIndex(_ directory: String) throws -> (live: [String: [[UInt8]
     return (liveDump, try dumpIndex(fresh))
 }
 
-func pattern(_ seed: Int, _ size: Int) -> [UInt8] {
-    var x = UInt64(truncatingIfNeeded: seed) &* 6364136223846793005 &+ 1442695040888963407
-    return (0..<size).map { _ in
-        x = x &* 6364136223846793005 &+ 1442695040888963407
-        return UInt8(truncatingIfNeeded: x >> 33)
-    }
-}
 
 extension ObjectStore {
     func get(_ bucket: String, _ key: String) async throws -> [UInt8] {

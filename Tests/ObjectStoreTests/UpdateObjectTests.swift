@@ -2,6 +2,7 @@ import Foundation
 import NIOCore
 import ObjectIndex
 import SegmentLog
+import StrataTestSupport
 import XCTest
 @testable import ObjectStore
 

@@ -1,6 +1,7 @@
 import Foundation
 import ObjectStore
 import SegmentLog
+import StrataTestSupport
 import XCTest
 @testable import S3Server
 
@@ -205,14 +206,5 @@ final class S3FaultInjectionTests: XCTestCase {
         return fds.filter { fd in
             (try? FileManager.default.destinationOfSymbolicLink(atPath: "/proc/self/fd/" + fd))?.hasPrefix(segments) ?? false
         }.count
-    }
-}
-
-/// Deterministic pseudo-random bytes.
-private func pattern(_ seed: Int, _ size: Int) -> [UInt8] {
-    var x = UInt64(truncatingIfNeeded: seed) &* 6364136223846793005 &+ 1442695040888963407
-    return (0..<size).map { _ in
-        x = x &* 6364136223846793005 &+ 1442695040888963407
-        return UInt8(truncatingIfNeeded: x >> 33)
     }
 }

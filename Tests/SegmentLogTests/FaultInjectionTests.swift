@@ -1,4 +1,5 @@
 import Foundation
+import StrataTestSupport
 import Synchronization
 import XCTest
 @testable import SegmentLog
@@ -151,9 +152,5 @@ final class FaultInjectionTests: XCTestCase {
             "write \(two) 568 68", "truncate \(two) 568",
             "remove \(one)", "sync directory", "synced",
         ])
-    }
-
-    private func pattern(_ seed: Int, _ count: Int) -> [UInt8] {
-        (0..<count).map { UInt8(truncatingIfNeeded: $0 &* 31 &+ seed &* 7) }
     }
 }
