@@ -171,7 +171,8 @@ extension ObjectStore {
         }
     }
 
-    /// Compacts sealed segments (DESIGN.md invariant 7), online: reads and writes go on.
+    /// Compacts sealed segments (docs/DESIGN.md, "Compaction: copy, compare-and-swap,
+    /// delete"), online: reads and writes go on.
     ///
     /// 1. Victims: sealed segments over the dead-ratio threshold (or the ones named).
     /// 2. Every index entry whose commit record or bytes lie in a victim is copied: its

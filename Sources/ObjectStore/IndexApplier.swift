@@ -11,7 +11,8 @@ struct CommitRecord: Sendable {
 
 /// Applies commit records to the index. The live store and recovery call the same
 /// function with the same records in the same (log) order, which is why a rebuild from
-/// segments gives exactly the index the live store had (DESIGN.md invariant 4).
+/// segments gives exactly the index the live store had (docs/DESIGN.md, "The index is a
+/// view of the log").
 ///
 /// Every rule compares sequence numbers, so applying an older record after a newer one
 /// for the same name changes nothing (compaction moves old records behind new ones).
@@ -20,7 +21,8 @@ struct CommitRecord: Sendable {
 /// A record whose sequence *equals* the stored entry's is the same commit: compaction's
 /// copy of it, written later in the log with the same sequence (and, for objects and
 /// parts, new extents). The entry moves to the copy; that is compaction's compare-and-swap
-/// (DESIGN.md invariant 7): if the entry was overwritten meanwhile, its sequence differs
+/// (docs/DESIGN.md, "Compaction: copy, compare-and-swap, delete"): if the entry was
+/// overwritten meanwhile, its sequence differs
 /// and the copy changes nothing.
 struct IndexApplier {
     let index: ObjectIndex

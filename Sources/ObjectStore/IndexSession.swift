@@ -8,9 +8,10 @@ import Glibc
 /// Before, each group commit synced twice: the log (what makes a write durable) and the
 /// LMDB transaction that applied the batch to the index. The profile of 4 KiB PUTs at 16
 /// connections showed the second sync as half the time of a batch. The index does not
-/// need it: it is a view of the log (DESIGN.md invariant 4), and acknowledgement waits
-/// only for the log's sync (invariant 5). So the index runs with `MDB_NOSYNC`, and this
-/// file decides, at open, whether what LMDB has on disk can be trusted.
+/// need it: it is a view of the log (docs/DESIGN.md, "The index is a view of the log"),
+/// and acknowledgement waits only for the log's sync (docs/DESIGN.md, "Acknowledged only
+/// when durable (group commit)"). So the index runs with `MDB_NOSYNC`, and this file
+/// decides, at open, whether what LMDB has on disk can be trusted.
 ///
 /// The argument:
 /// - A committed LMDB transaction is in the kernel's page cache when the commit returns.

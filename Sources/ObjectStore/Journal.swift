@@ -409,7 +409,8 @@ final class Journal: Sendable {
 }
 
 /// The replay checkpoint and the last sequence number, kept in table `meta` and written
-/// in the same transaction as the entries they describe (DESIGN.md invariant 4).
+/// in the same transaction as the entries they describe (docs/DESIGN.md, "The index is
+/// a view of the log").
 struct Checkpoint: Equatable {
     var position: LogPosition
     var lastSequence: UInt64

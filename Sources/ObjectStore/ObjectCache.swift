@@ -7,7 +7,8 @@ import Synchronization
 /// Why: a 4 KiB GET spent about a third of its time handing its index lookup and read
 /// to the store's thread pool and back (two thread wake-ups); serving a repeated read
 /// from memory needs neither, and the event loops still never touch LMDB or a file
-/// (DESIGN.md). Dev and CI workloads read the same fixtures again and again.
+/// (docs/DESIGN.md, "Event loops never block"). Dev and CI workloads read the same
+/// fixtures again and again.
 ///
 /// Coherence (a GET after an acknowledged write never sees the older version):
 /// - Every change to the index goes through ``Journal/applyDurable(upTo:)``, which,

@@ -7,7 +7,8 @@ import SegmentLog
 /// A GET's view of one object version: its information and where the requested bytes
 /// are, with the segment files already open. Because the files were opened when the GET
 /// started, the reader streams that version to its end even if the key is overwritten or
-/// the segment compacted away meanwhile (DESIGN.md invariant 8).
+/// the segment compacted away meanwhile (docs/DESIGN.md, "Readers never see a
+/// half-written object").
 public struct ObjectReader: Sendable {
     /// A run of bytes in an open segment file: all or part of one extent.
     public struct Piece: Sendable {

@@ -158,7 +158,8 @@ extension ObjectStore {
     }
 
     /// CompleteMultipartUpload: one putObject commit whose extents are the chosen parts'
-    /// extents, so no object bytes are read or written again (DESIGN.md invariant 6).
+    /// extents, so no object bytes are read or written again (docs/DESIGN.md, "Multipart
+    /// parts are extents").
     ///
     /// `checksums` is called with the chosen parts before the commit is written; what it
     /// throws is thrown unchanged.

@@ -124,7 +124,7 @@ extension ObjectStore {
     /// `chunkSize` bytes (the usual case: records are 1 MiB) is checked in the buffer it
     /// was read into. Any other piece (a range, a bigger record) is verified first and
     /// then read again; that is safe because segment bytes never change once written
-    /// (DESIGN.md invariant 1), so the bytes read are the bytes checked.
+    /// (docs/DESIGN.md, "Append-only segments"), so the bytes read are the bytes checked.
     public func stream(_ reader: ObjectReader, chunkSize: Int = 1 << 20,
                        _ body: (ByteBuffer) async throws -> Void) async throws {
         if let bytes = reader.prefetched {

@@ -241,9 +241,9 @@ public struct VerificationReport: Sendable {
     public var isHealthy: Bool { errors.isEmpty }
 }
 
-/// Checks a stopped data directory: that the index and the segments agree (DESIGN.md
-/// invariant 4, the index is a materialised view of the commit records) and, deep, that
-/// every record's checksum holds.
+/// Checks a stopped data directory: that the index and the segments agree (the index is
+/// a materialised view of the commit records: docs/DESIGN.md, "The index is a view of
+/// the log") and, deep, that every record's checksum holds.
 ///
 /// It only reads: segments are never truncated or repaired and the index is never
 /// written (the rebuild it compares with goes into a temporary directory). It holds the

@@ -375,7 +375,7 @@ extension S3Error {
     }
 
     /// 403: the signature differs from the one the server computed. Carries the
-    /// canonical request and string to sign so users can diff them (pitfall 7).
+    /// canonical request and string to sign so users can diff them, as AWS does.
     public static func signatureDoesNotMatch(accessKeyId: String, stringToSign: String,
                                              signatureProvided: String, canonicalRequest: String) -> S3Error {
         S3Error(.signatureDoesNotMatch,
@@ -471,7 +471,7 @@ extension S3Error {
     /// 503: the server asks the client to back off.
     public static var slowDown: S3Error { S3Error(.slowDown, "Please reduce your request rate.") }
 
-    /// 400: `x-amz-content-sha256` was a real hash and the body hashed differently (pitfall 6).
+    /// 400: `x-amz-content-sha256` was a real hash and the body hashed differently.
     public static func xAmzContentSHA256Mismatch(clientComputed: String, s3Computed: String) -> S3Error {
         S3Error(.xAmzContentSHA256Mismatch,
                 "The provided 'x-amz-content-sha256' header does not match what was computed.",

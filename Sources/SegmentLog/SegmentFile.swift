@@ -27,7 +27,7 @@ public struct IOError: Error, CustomStringConvertible, Sendable {
 
 /// An open segment file. The descriptor closes when the last reference goes away, so a
 /// reader that holds one keeps reading even after compaction unlinks the file
-/// (DESIGN.md invariant 8).
+/// (docs/DESIGN.md, "Readers never see a half-written object").
 public final class SegmentFile: Sendable {
     public let id: UInt64
     public let path: String

@@ -6,9 +6,10 @@ import StrataTestSupport
 import XCTest
 @testable import ObjectStore
 
-/// Compaction (DESIGN.md invariant 7): space comes back, every live object, part, upload,
-/// configuration and tombstone survives, a rebuild equals the live index, readers of moved
-/// bytes finish, a concurrent overwrite wins, and a crash at any step recovers.
+/// Compaction (docs/DESIGN.md, "Compaction: copy, compare-and-swap, delete"): space comes
+/// back, every live object, part, upload, configuration and tombstone survives, a rebuild
+/// equals the live index, readers of moved bytes finish, a concurrent overwrite wins, and
+/// a crash at any step recovers.
 final class CompactionTests: DirectoryTestCase {
     private var options: ObjectStore.Options {
         var options = smallOptions(maxSegmentSize: 8192)
@@ -275,8 +276,8 @@ final class CompactionTests: DirectoryTestCase {
         try store.close()
     }
 
-    /// DESIGN.md invariant 8: a GET that started before compaction reads the version it
-    /// opened to the end, from the unlinked file.
+    /// A GET that started before compaction reads the version it opened to the end, from
+    /// the unlinked file (docs/DESIGN.md, "Readers never see a half-written object").
     func testReaderOfMovedBytesFinishesAfterTheSegmentIsDeleted() async throws {
         let store = try ObjectStore(directory: dir, options: options)
         let expected = try await populate(store)

@@ -7,8 +7,8 @@ import XCTest
 
 /// A full disk (ENOSPC injected into segment writes with ``FaultInjector``): writes fail
 /// with outOfSpace and leave nothing visible, reads go on, writes work again once space
-/// is back, and everything acknowledged survives a reopen (DESIGN.md, "Invariants of the
-/// server": disk full fails the request cleanly, earlier data is intact).
+/// is back, and everything acknowledged survives a reopen (docs/DESIGN.md, "Disk full or
+/// a failed sync: the request fails, reads go on").
 final class DiskFullTests: XCTestCase {
     var dir = ""
     let faults = FaultInjector()

@@ -6,7 +6,8 @@ import XCTest
 /// form, arbitrary splits, and every framing error.
 final class AWSChunkedDecoderTests: XCTestCase {
     /// Exactly what botocore 1.43's AwsChunkedWrapper sends (chunk size 10) for
-    /// "Hello world, this is strata." with a CRC32 trailer (pitfall 1).
+    /// "Hello world, this is strata." with a CRC32 trailer (docs/S3-NOTES.md, "aws-chunked
+    /// uploads").
     static let botocoreUnsignedTrailerBody =
         "a\r\nHello worl\r\na\r\nd, this is\r\n8\r\n strata.\r\n0\r\nx-amz-checksum-crc32:g+Qs1A==\r\n\r\n"
 

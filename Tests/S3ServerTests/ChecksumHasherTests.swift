@@ -3,8 +3,9 @@ import NIOCore
 import XCTest
 @testable import S3Server
 
-/// Check values for the five S3 checksum algorithms (pitfall 3: CRC64NVME is easy to get
-/// wrong), streaming equivalence, and the COMPOSITE multipart form.
+/// Check values for the five S3 checksum algorithms (CRC64NVME is easy to get wrong:
+/// docs/S3-NOTES.md, "Checksum algorithms"), streaming equivalence, and the COMPOSITE
+/// multipart form.
 final class ChecksumHasherTests: XCTestCase {
     private let check = bytes("123456789")
 
@@ -150,7 +151,7 @@ final class ChecksumHasherTests: XCTestCase {
         XCTAssertNil(ChecksumHasher.decodeHeaderValue("not base64!", for: .crc32))
     }
 
-    // MARK: COMPOSITE (pitfall 4) and multipart ETag (pitfall 10)
+    // MARK: COMPOSITE checksums and the multipart ETag (docs/S3-NOTES.md)
 
     func testCompositeSHA256IsChecksumOfConcatenatedPartDigestsDashN() {
         let parts = [ChecksumHasher.digest(.sha256, of: bytes("part1")),

@@ -4,7 +4,8 @@ import XCTest
 
 /// aws-chunked bodies end to end: chunk signatures (sigv4-streaming), the signed trailer
 /// (sigv4-streaming-trailers), unsigned trailers as boto3 ≥ 1.36 sends them, declared
-/// lengths and checksums, and the S3 error for each way they go wrong (pitfalls 1, 2).
+/// lengths and checksums, and the S3 error for each way they go wrong (docs/S3-NOTES.md,
+/// "aws-chunked uploads", "Trailer errors are 400s").
 final class ChunkedBodyVerifierTests: XCTestCase {
     static let key = SigV4.signingKey(secret: "wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY", date: "20130524",
                                       region: "us-east-1", service: "s3")

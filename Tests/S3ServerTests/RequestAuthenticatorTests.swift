@@ -186,7 +186,7 @@ final class RequestAuthenticatorTests: XCTestCase {
     }
 
     func testPresignedHostWithPortIsSigned() {
-        // Pitfall 7: the signature covers Host exactly as the client saw it.
+        // The signature covers Host exactly as the client saw it.
         var request = presigned()
         request.headers = [("Host", Self.host + ":9000")]
         let error = assertS3Error("SignatureDoesNotMatch") {

@@ -48,7 +48,7 @@ final class S3AuthenticationTests: S3WireTestCase {
         }
     }
 
-    /// Pitfall 1: `STREAMING-UNSIGNED-PAYLOAD-TRAILER` with each checksum algorithm, as
+    /// `STREAMING-UNSIGNED-PAYLOAD-TRAILER` with each checksum algorithm, as
     /// boto3 ≥ 1.36 and AWS CLI ≥ 2.23 upload. PutObject echoes the checksum; GET and
     /// HEAD return it with `x-amz-checksum-mode: ENABLED`, as AWS does.
     func testStreamingUnsignedTrailerStoresPayloadAndChecksumForEachAlgorithm() async throws {
@@ -135,7 +135,7 @@ final class S3AuthenticationTests: S3WireTestCase {
         }
     }
 
-    /// Pitfall 7: a presigned URL signs the Host exactly as the client saw it (with the
+    /// A presigned URL signs the Host exactly as the client saw it (with the
     /// port); the same URL sent with another Host is 403 SignatureDoesNotMatch.
     func testPresignedV4WithDifferentHostIsSignatureDoesNotMatch() async throws {
         try await S3TestServer.with { server in
@@ -199,7 +199,7 @@ final class S3AuthenticationTests: S3WireTestCase {
 
     // MARK: - Failures
 
-    /// Pitfall 7: with the wrong secret AWS answers 403 SignatureDoesNotMatch and puts the
+    /// With the wrong secret AWS answers 403 SignatureDoesNotMatch and puts the
     /// CanonicalRequest and StringToSign it computed in the error document.
     func testWrongSecretIsSignatureDoesNotMatchWithCanonicalRequest() async throws {
         try await S3TestServer.with { server in
@@ -250,7 +250,7 @@ final class S3AuthenticationTests: S3WireTestCase {
         }
     }
 
-    /// Pitfall 14: AWS allows 15 minutes of clock skew; at 16 minutes (either way) it
+    /// AWS allows 15 minutes of clock skew; at 16 minutes (either way) it
     /// answers 403 RequestTimeTooSkewed with the server time in the body.
     func testClockSkewedBy16MinutesIsRequestTimeTooSkewed() async throws {
         try await S3TestServer.with { server in
@@ -314,7 +314,7 @@ final class S3AuthenticationTests: S3WireTestCase {
 
     // MARK: - Helpers
 
-    /// The object reads back as exactly `data`: no aws-chunked framing (pitfall 1), the
+    /// The object reads back as exactly `data`: no aws-chunked framing stored, the
     /// right length in the index and on GET.
     private func assertStoredExactly(_ server: S3TestServer, _ bucket: String, _ key: String, _ data: [UInt8],
                                      file: StaticString = #filePath, line: UInt = #line) throws {

@@ -12,7 +12,7 @@ final class S3BodyIntegrityTests: S3WireTestCase {
 
     // MARK: - Payload hash and digests
 
-    /// Pitfall 6: a real hash in `x-amz-content-sha256` is checked against the body;
+    /// A real hash in `x-amz-content-sha256` is checked against the body;
     /// a mismatch is 400 XAmzContentSHA256Mismatch (AWS's code) and nothing is stored.
     func testContentSHA256MismatchIsRejectedAndNothingCommitted() async throws {
         try await S3TestServer.with { server in
@@ -32,7 +32,7 @@ final class S3BodyIntegrityTests: S3WireTestCase {
         }
     }
 
-    /// Pitfall 16: Content-MD5 that does not match the body is 400 BadDigest.
+    /// Content-MD5 that does not match the body is 400 BadDigest.
     func testContentMD5MismatchIsBadDigest() async throws {
         try await S3TestServer.with { server in
             try self.createBucket(server, "bucket")
@@ -181,7 +181,7 @@ final class S3BodyIntegrityTests: S3WireTestCase {
         }
     }
 
-    /// Pitfall 2: a trailer declared in `x-amz-trailer` but absent from the body is a
+    /// A trailer declared in `x-amz-trailer` but absent from the body is a
     /// 400-class error (AWS: MalformedTrailerError), never a 500 or a stored object.
     func testDeclaredTrailerMissingIs400() async throws {
         try await S3TestServer.with { server in
@@ -204,7 +204,7 @@ final class S3BodyIntegrityTests: S3WireTestCase {
         }
     }
 
-    /// Pitfall 2: a checksum both in a header and in the trailer is a 400 (AWS:
+    /// A checksum both in a header and in the trailer is a 400 (AWS:
     /// InvalidRequest), not a 500.
     func testChecksumInHeaderAndTrailerIs400() async throws {
         try await S3TestServer.with { server in
@@ -321,7 +321,7 @@ final class S3BodyIntegrityTests: S3WireTestCase {
 
     // MARK: - Conditional writes
 
-    /// Pitfall 15: `If-None-Match: *` creates only; on an existing key it is 412
+    /// `If-None-Match: *` creates only; on an existing key it is 412
     /// PreconditionFailed (AWS conditional writes) and the object is unchanged.
     func testConditionalPutIfNoneMatchStarOnExistingKeyIs412() async throws {
         try await S3TestServer.with { server in

@@ -99,9 +99,9 @@ final class S3CopyObjectTests: XCTestCase {
         }
     }
 
-    /// x-amz-copy-source is URL-encoded (pitfall 8): a key with spaces, `+`, `?`, `#`,
-    /// `%`, `&` and non-ASCII copies with and without the leading `/`. A `+` in the
-    /// header is a literal plus, not a space.
+    /// x-amz-copy-source is URL-encoded (docs/S3-NOTES.md, "x-amz-copy-source is
+    /// URL-encoded"): a key with spaces, `+`, `?`, `#`, `%`, `&` and non-ASCII copies with
+    /// and without the leading `/`. A `+` in the header is a literal plus, not a space.
     func testCopySourceIsURLEncodedWithOrWithoutLeadingSlash() async throws {
         let odd = "dir/a b+c?d#e%f&g=h/ü.txt"
         try await withSource(key: odd) { client, _ in

@@ -39,7 +39,7 @@ final class S3HTTPServerTests: S3WireTestCase {
         }
     }
 
-    /// Pitfall 11: a PUT with `Expect: 100-continue` (boto3 sends it on every PUT with a
+    /// A PUT with `Expect: 100-continue` (boto3 sends it on every PUT with a
     /// body) gets the interim `100 Continue` before it sends the body, then the final 200.
     func testExpectContinuePutGets100ThenStoresObject() async throws {
         try await S3TestServer.with { server in
@@ -59,7 +59,7 @@ final class S3HTTPServerTests: S3WireTestCase {
         }
     }
 
-    /// Pitfall 11, the error side: an `Expect: 100-continue` PUT that will fail gets the
+    /// `Expect: 100-continue`, the error side: a PUT that will fail gets the
     /// final error without `100 Continue` (the body is never sent, as AWS does), and the
     /// connection is closed because the server cannot know whether a body follows.
     func testExpectContinuePutToMissingBucketGets404WithoutContinueAndCloses() async throws {
@@ -76,7 +76,7 @@ final class S3HTTPServerTests: S3WireTestCase {
         }
     }
 
-    /// Pitfall 11: botocore waits for `100 Continue` even on an empty PUT body.
+    /// botocore waits for `100 Continue` even on an empty PUT body.
     func testExpectContinueEmptyPutGets100() async throws {
         try await S3TestServer.with { server in
             try self.createBucket(server, "bucket")
@@ -89,7 +89,7 @@ final class S3HTTPServerTests: S3WireTestCase {
         }
     }
 
-    /// Pitfall 11: an `Expect: 100-continue` PUT whose signature is wrong gets the 403
+    /// An `Expect: 100-continue` PUT whose signature is wrong gets the 403
     /// straight away, no `100 Continue`, and the connection closes.
     func testExpectContinueWithBadSignatureGets403WithoutContinue() async throws {
         try await S3TestServer.with { server in
@@ -105,7 +105,7 @@ final class S3HTTPServerTests: S3WireTestCase {
         }
     }
 
-    /// Pitfall 11 with an aws-chunked body, as the Java SDK uploads: 100, then the
+    /// `Expect: 100-continue` with an aws-chunked body, as the Java SDK uploads: 100, then the
     /// streamed, chunk-signed body, then 200.
     func testExpectContinueWithStreamingSignedBody() async throws {
         try await S3TestServer.with { server in
@@ -227,7 +227,7 @@ final class S3HTTPServerTests: S3WireTestCase {
         }
     }
 
-    /// Pitfall 12: a PUT framed by `Transfer-Encoding: chunked` has no Content-Length and
+    /// A PUT framed by `Transfer-Encoding: chunked` has no Content-Length and
     /// must still be accepted (S3 accepts it when the length is otherwise known; clients
     /// streaming from a pipe send it).
     func testChunkedTransferEncodingPutWithoutContentLengthIsAccepted() async throws {
@@ -248,7 +248,7 @@ final class S3HTTPServerTests: S3WireTestCase {
         }
     }
 
-    /// Pitfall 12: `Transfer-Encoding: chunked` around an aws-chunked body (no
+    /// `Transfer-Encoding: chunked` around an aws-chunked body (no
     /// Content-Length, `x-amz-decoded-content-length` gives the size): both framings
     /// removed, the trailer verified.
     func testChunkedTransferEncodingAroundAWSChunkedBodyIsAccepted() async throws {
@@ -452,7 +452,7 @@ final class S3HTTPServerTests: S3WireTestCase {
         }
     }
 
-    /// Pitfall 13: with a base domain configured, `bucket.DOMAIN:PORT` addresses the
+    /// With a base domain configured, `bucket.DOMAIN:PORT` addresses the
     /// bucket (signed with that Host, as the SDKs do); IP hosts fall back to path style.
     func testVirtualHostedStyleAddressing() async throws {
         try await S3TestServer.with(domain: "localhost") { server in
@@ -491,7 +491,7 @@ final class S3HTTPServerTests: S3WireTestCase {
         }
     }
 
-    /// Pitfall 13: the domain is matched as a suffix, so a dotted bucket name works
+    /// The domain is matched as a suffix, so a dotted bucket name works
     /// virtual-hosted (`my.dotted.bucket.localhost`) and path style.
     func testDottedBucketNameVirtualHostedAndPathStyle() async throws {
         try await S3TestServer.with(domain: "localhost") { server in
@@ -550,7 +550,7 @@ final class S3HTTPServerTests: S3WireTestCase {
         }
     }
 
-    /// Pitfall 8: keys with spaces, `+`, `%`, unicode, `//`, `.` segments and a trailing
+    /// Keys with spaces, `+`, `%`, unicode, `//`, `.` segments and a trailing
     /// `/` round trip byte for byte and list back exactly (S3 normalises none of them).
     func testKeysNeedingEscapesRoundTripAndListBackExactly() async throws {
         try await S3TestServer.with { server in
@@ -573,7 +573,7 @@ final class S3HTTPServerTests: S3WireTestCase {
         }
     }
 
-    /// Pitfall 8: a raw `+` in a path is a literal plus, not a space (S3 reads paths as
+    /// A raw `+` in a path is a literal plus, not a space (S3 reads paths as
     /// RFC 3986, not as form encoding).
     func testRawPlusInPathIsLiteralPlus() async throws {
         try await S3TestServer.with { server in

@@ -41,8 +41,9 @@ final class S3ListingTests: XCTestCase {
     }
 
     /// Walks a whole ListObjectsV2 listing with `max-keys`, checking on every page what
-    /// pitfall 9 lists: NextContinuationToken present exactly when IsTruncated, never a
-    /// token twice, KeyCount = keys + common prefixes ≤ max-keys, the token echoed.
+    /// docs/S3-NOTES.md, "ListObjectsV2 paging", asks: NextContinuationToken present
+    /// exactly when IsTruncated, never a token twice, KeyCount = keys + common prefixes
+    /// ≤ max-keys, the token echoed.
     func walkV2(_ client: S3TestClient, maxKeys: Int, extra: [(name: String, value: String?)] = [],
                 file: StaticString = #filePath, line: UInt = #line) async throws -> [PageSummary] {
         var pages: [PageSummary] = []
@@ -288,7 +289,8 @@ final class S3ListingTests: XCTestCase {
     }
 
     /// With a delimiter and small pages, a common prefix appears on exactly one page,
-    /// including when a page ends on it (pitfall 9); keys and prefixes interleave in order.
+    /// including when a page ends on it (docs/S3-NOTES.md, "ListObjectsV2 paging"); keys
+    /// and prefixes interleave in order.
     func testV2DelimiterCommonPrefixesNeverRepeatAcrossPages() async throws {
         var keys: [String] = []
         for d in 0..<6 { for f in 0..<5 { keys.append("dir\(d)/sub\(f % 2)/f\(f)") } }
@@ -325,7 +327,7 @@ final class S3ListingTests: XCTestCase {
     }
 
     /// max-keys=0: no keys, no common prefixes, IsTruncated false, KeyCount 0, no token
-    /// (pitfall 9). The same for v1.
+    /// (docs/S3-NOTES.md, "ListObjectsV2 paging"). The same for v1.
     func testMaxKeysZeroReturnsNothingAndIsNotTruncated() async throws {
         try await withKeys(["a", "b/c"]) { client in
             let v2 = try await list(client, [("list-type", "2"), ("max-keys", "0"), ("delimiter", "/")])
@@ -377,7 +379,8 @@ final class S3ListingTests: XCTestCase {
     }
 
     /// encoding-type=url: Key, Prefix, Delimiter, StartAfter and CommonPrefixes are
-    /// URL-encoded (pitfall 8), with EncodingType echoed; each decodes to the original.
+    /// URL-encoded (docs/S3-NOTES.md, "Listing XML and encoding-type=url"), with
+    /// EncodingType echoed; each decodes to the original.
     func testEncodingTypeURLEncodesKeysPrefixesDelimiterAndStartAfter() async throws {
         let keys = ["a b/c+d&e", "a b/x&y/z", "a b/ü ñ.txt", "a b/tab\there", "a b/%41"]
         try await withKeys(keys) { client in

@@ -5,7 +5,8 @@ import XCTest
 
 /// Multipart uploads through a real server: the lifecycle (create, parts, complete,
 /// abort), the errors of CompleteMultipartUpload, both listings, UploadPartCopy, GET/HEAD
-/// by part number, and the multipart ETag and checksums (pitfalls 4 and 10).
+/// by part number, and the multipart ETag and checksums (docs/S3-NOTES.md, "Multipart
+/// ETag", "Multipart checksums").
 ///
 /// The store runs with a 4 KiB minimum part size so tests move kilobytes, not megabytes.
 final class S3MultipartTests: XCTestCase {
@@ -30,7 +31,7 @@ final class S3MultipartTests: XCTestCase {
         (0..<count).map { UInt8(truncatingIfNeeded: ($0 &* 131 &+ seed &* 7919) ^ ($0 >> 8) ^ seed) }
     }
 
-    /// S3's multipart ETag, computed here: hex MD5 of the parts' binary MD5s, `-N` (pitfall 10).
+    /// S3's multipart ETag, computed here: hex MD5 of the parts' binary MD5s, `-N`.
     static func multipartETag(_ parts: [[UInt8]]) -> String {
         var all = MD5Hasher()
         for part in parts {
@@ -492,7 +493,7 @@ final class S3MultipartTests: XCTestCase {
         }
     }
 
-    // MARK: Checksums (pitfall 4)
+    // MARK: Checksums (docs/S3-NOTES.md, "Multipart checksums")
 
     /// An upload created with CRC32 gets a COMPOSITE checksum: CRC32 over the parts'
     /// CRC32s, `-N`. Parts sent without a checksum get one computed; a part with another

@@ -146,9 +146,10 @@ final class S3ObjectOperationTests: XCTestCase {
         }
     }
 
-    /// Keys are taken from the raw path exactly (pitfall 8): `+` is a literal plus, `%2B`
-    /// too, a space is `%20`, and `//`, `.` segments, non-ASCII and reserved characters
-    /// are kept; each key reads back its own bytes and lists as sent.
+    /// Keys are taken from the raw path exactly (docs/S3-NOTES.md, "Keys are taken from the
+    /// raw path"): `+` is a literal plus, `%2B` too, a space is `%20`, and `//`, `.`
+    /// segments, non-ASCII and reserved characters are kept; each key reads back its own
+    /// bytes and lists as sent.
     func testOddKeysRoundTripExactly() async throws {
         try await S3TestServer.with { server in
             let client = S3TestClient(server)
@@ -247,7 +248,8 @@ final class S3ObjectOperationTests: XCTestCase {
         }
     }
 
-    /// A suffix longer than the object clamps to the whole object (RFC 9110, pitfall 17).
+    /// A suffix longer than the object clamps to the whole object (RFC 9110; docs/S3-NOTES.md,
+    /// "Range requests").
     func testSuffixRangeLongerThanObjectClampsToWholeObject() async throws {
         try await withAlphabet { _, client, _ in
             let response = try await client.call("GET", "/bkt/k", headers: [("Range", "bytes=-100")])
@@ -546,8 +548,8 @@ final class S3ObjectOperationTests: XCTestCase {
         }
     }
 
-    /// New SDKs send an x-amz-checksum-crc32 header instead of Content-MD5 (pitfall 5):
-    /// accepted and verified.
+    /// New SDKs send an x-amz-checksum-crc32 header instead of Content-MD5: accepted and
+    /// verified (docs/S3-NOTES.md, "DeleteObjects without Content-MD5").
     func testDeleteObjectsWithCRC32ChecksumInsteadOfContentMD5() async throws {
         try await withKeys(["a", "b"]) { _, client in
             let body = Self.deleteDocument(["a"])

@@ -79,7 +79,8 @@ final class SigV4Tests: XCTestCase {
                        "ff11897932ad3f4e8b18135d722051e5ac45fc38421b1da7b9d196a0fe09473a")
     }
 
-    // MARK: S3 canonical URI rules (no normalisation; pitfall 8)
+    // MARK: S3 canonical URI rules (no normalisation)
+    // docs/S3-NOTES.md, "Keys are taken from the raw path".
 
     func testCanonicalURIDoesNotCollapseSlashesOrDots() {
         // The generic suite's get-slashes normalises "//example//" to "/example/"; S3 must not.

@@ -1,7 +1,8 @@
 /// The parts of an HTTP request that request signing covers, exactly as received.
 ///
 /// `rawPath` and `rawQuery` must be the bytes from the request line, still percent-encoded:
-/// S3 builds its canonical URI from the raw path without normalising it (pitfall 8), so
+/// S3 builds its canonical URI from the raw path without normalising it (`//` and `.`
+/// segments stay; docs/S3-NOTES.md, "Keys are taken from the raw path"), so
 /// a decoded or cleaned path would verify the wrong thing.
 public struct SigningRequest: Sendable {
     /// The HTTP method, e.g. `PUT`.

@@ -5,7 +5,8 @@ import NIOCore
 /// aws-chunked body (chunk framing removed, chunk and trailer signatures checked).
 ///
 /// On the way it computes everything the request asks to be verified: the SHA-256 of
-/// `x-amz-content-sha256` when that is a real hash (pitfall 6), any `x-amz-checksum-*`
+/// `x-amz-content-sha256` when that is a real hash (not the literal `UNSIGNED-PAYLOAD` or
+/// `STREAMING-…`: docs/S3-NOTES.md, "x-amz-content-sha256"), any `x-amz-checksum-*`
 /// header or trailer, and the checksum an `x-amz-sdk-checksum-algorithm` asks the server
 /// to compute. Payload is handed out before it is verified: nothing may be committed
 /// until ``finish()`` returned.

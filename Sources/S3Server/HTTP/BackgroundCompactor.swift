@@ -2,7 +2,8 @@ import Logging
 import ObjectStore
 
 /// Compacts in the background: every interval, if a sealed segment's dead ratio reached
-/// the threshold, one compaction run (DESIGN.md invariant 7) takes all such segments.
+/// the threshold, one compaction run takes all such segments (docs/DESIGN.md,
+/// "Compaction: copy, compare-and-swap, delete").
 struct BackgroundCompactor: Sendable {
     let store: ObjectStore
     let threshold: Double

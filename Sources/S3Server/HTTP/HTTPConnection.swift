@@ -96,7 +96,7 @@ struct HTTPConnection {
         // A stopping server answers this request and closes (`Connection: close`).
         var keepAlive = head.isKeepAlive && !(state?.isDraining ?? false)
 
-        // Pitfall 11: a client that sent `Expect: 100-continue` has not sent its body yet.
+        // A client that sent `Expect: 100-continue` has not sent its body yet.
         // On success it must still get `100 Continue` before the final response (botocore
         // misreads the connection otherwise); on an error it gets the error without a
         // `100 Continue`, and the connection closes because the body may or may not follow.

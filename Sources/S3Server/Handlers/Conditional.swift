@@ -46,7 +46,8 @@ enum Conditional {
     }
 }
 
-/// A `Range: bytes=…` header against an object of a given size (pitfall 17).
+/// A `Range: bytes=…` header against an object of a given size, read as S3 reads it
+/// (docs/S3-NOTES.md, "Range requests").
 enum ByteRange: Equatable {
     /// Not a single byte range S3 understands: the whole object is sent.
     case ignored

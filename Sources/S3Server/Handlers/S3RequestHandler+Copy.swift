@@ -94,7 +94,8 @@ extension S3RequestHandler {
 }
 
 /// The `x-amz-copy-source` header: `bucket/key` or `/bucket/key`, URL-encoded, with an
-/// optional `?versionId=` (pitfall 8).
+/// optional `?versionId=`; a `+` in it is a literal plus (docs/S3-NOTES.md,
+/// "x-amz-copy-source is URL-encoded").
 struct CopySource {
     let bucket: String
     let key: String

@@ -28,7 +28,8 @@ extension S3RequestHandler {
     func deleteObjects(_ context: Context) async throws -> S3Response {
         // The body is small (at most 1000 keys of 1 KiB): read it whole. S3 requires
         // Content-MD5 or an x-amz-checksum-* header here; newer SDKs send only the
-        // checksum (pitfall 5). Either is verified; neither is accepted too.
+        // checksum (docs/S3-NOTES.md, "DeleteObjects without Content-MD5"). Either is
+        // verified; neither is accepted too.
         let bytes = try await readDocument(context, limit: 2 * 1024 * 1024)
         let document = try DeleteRequest.parse(bytes)
         _ = try await store.bucket(context.bucket)

@@ -30,7 +30,8 @@ extension S3RequestHandler {
             }
         }
 
-        /// A key, prefix, delimiter or marker as the listing shows it (pitfall 8).
+        /// A key, prefix, delimiter or marker as the listing shows it: URL-encoded (slashes
+        /// kept) under `encoding-type=url` (docs/S3-NOTES.md, "Listing XML and encoding-type=url").
         func show(_ text: String) -> String {
             urlEncode ? SigV4.uriEncode(Array(text.utf8), keepSlash: true) : text
         }
@@ -66,7 +67,8 @@ extension S3RequestHandler {
         var after = startAfter.flatMap { $0.isEmpty ? nil : $0 }
         if let token {
             // The token names the last key (or common prefix) of the previous page, so a
-            // common prefix is never repeated across pages (pitfall 9).
+            // common prefix is never repeated across pages (docs/S3-NOTES.md, "ListObjectsV2
+            // paging").
             after = try ContinuationToken.decode(token)
         }
         let page = try await store.listObjects(bucket: context.bucket, ListRequest(

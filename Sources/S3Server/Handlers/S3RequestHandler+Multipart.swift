@@ -7,7 +7,8 @@ import ObjectStore
 /// CompleteMultipartUpload, AbortMultipartUpload, ListParts and ListMultipartUploads.
 ///
 /// The engine keeps the upload's lifecycle (ObjectStore+Multipart.swift); this layer
-/// verifies part bodies as PutObject does and owns the checksums (pitfall 4): each part
+/// verifies part bodies as PutObject does and owns the checksums (docs/S3-NOTES.md,
+/// "Multipart checksums"): each part
 /// carries the upload's checksum algorithm (computed when the client did not send it),
 /// and completion turns the part checksums into the object's COMPOSITE (`…-N`) or
 /// FULL_OBJECT checksum.
@@ -410,7 +411,8 @@ extension S3RequestHandler {
         case let other?:
             throw S3Error.invalidArgument("Invalid Encoding Method specified in Request", name: "encoding-type", value: other)
         }
-        // Keys, prefixes, delimiter and markers as the listing shows them (pitfall 8).
+        // Keys, prefixes, delimiter and markers as the listing shows them: URL-encoded
+        // (slashes kept) under `encoding-type=url`.
         func show(_ text: String) -> String { urlEncode ? SigV4.uriEncode(Array(text.utf8), keepSlash: true) : text }
 
         let page = try await store.listUploads(bucket: context.bucket, prefix: prefix, delimiter: delimiter,

@@ -47,7 +47,7 @@ extension S3RequestHandler {
     }
 
     /// Length rules of a PUT body: a length must be known (Content-Length, or chunked
-    /// transfer encoding, pitfall 12) and at most 5 GiB.
+    /// transfer encoding without one, which S3 accepts) and at most 5 GiB.
     func checkUploadLength(_ context: Context) throws {
         let request = context.request
         let chunkedTransfer = request.headers["transfer-encoding"].contains { $0.lowercased().contains("chunked") }
@@ -67,8 +67,8 @@ extension S3RequestHandler {
         }
     }
 
-    /// `If-None-Match: *` and `If-Match` on a write, checked atomically with the commit
-    /// (pitfall 15).
+    /// `If-None-Match: *` and `If-Match` on a write, checked atomically with the commit,
+    /// never read and then written (docs/S3-NOTES.md, "Conditional writes").
     func writeConditions(_ request: S3Request) throws -> WriteConditions {
         var conditions = WriteConditions()
         if let value = request.header("if-none-match") {
@@ -94,7 +94,8 @@ extension S3RequestHandler {
             throw S3Error.invalidRequest("Cannot specify both Range header and partNumber query parameter")
         }
         // GET opens the files together with the index entry, so headers and bytes are of
-        // one version even if the key is overwritten meanwhile (DESIGN.md invariant 8).
+        // one version even if the key is overwritten meanwhile (docs/DESIGN.md, "Readers
+        // never see a half-written object").
         let versionId = try Self.requestedVersion(request)
         let info: ObjectInfo
         var reader: ObjectReader?

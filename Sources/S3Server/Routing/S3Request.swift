@@ -19,7 +19,8 @@ struct S3Request: Sendable {
     private let queryDecodedCleanly: Bool
     /// The addressed bucket, if any.
     let bucket: String?
-    /// The addressed key, if any (decoded; `+` is a literal plus, pitfall 8).
+    /// The addressed key, if any (percent-decoded once from the raw path; `+` is a
+    /// literal plus).
     let key: String?
     /// Whether the bucket came from the Host header.
     let virtualHosted: Bool
@@ -75,7 +76,7 @@ struct S3Request: Sendable {
         }
         self.queryDecodedCleanly = clean
 
-        // Pitfall 13: the configured domain is matched as a suffix of the Host, so dotted
+        // The configured domain is matched as a suffix of the Host, so dotted
         // bucket names work; IPs and unknown hosts fall back to path style.
         var hostBucket: String?
         if let domain, let host = head.headers.first(name: "host") {

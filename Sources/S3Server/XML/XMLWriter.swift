@@ -4,7 +4,8 @@ import NIOCore
 /// nothing else (S3 documents use no attributes except `xmlns`).
 ///
 /// Every text value goes through the escaping of ``escape(_:)``, so keys and user metadata
-/// can never break the document (pitfall 8: listing XML must escape everything).
+/// can never break the document (listing XML must escape everything: docs/S3-NOTES.md,
+/// "Listing XML and encoding-type=url").
 ///
 /// The document is built as bytes, not as a `String`: a ListObjectsV2 page of 1000 keys is about 200 KB, and building it through
 /// `String` appends and interpolation was most of a listing's time (perf).
