@@ -20,14 +20,6 @@ final class CorruptionRecoveryTests: DirectoryTestCase {
         try store.close()
     }
 
-    func flip(segment: UInt64, at offset: UInt64) throws {
-        let handle = try FileHandle(forUpdating: URL(fileURLWithPath: dir + "/segments/" + SegmentLog.fileName(segment)))
-        defer { try? handle.close() }
-        try handle.seek(toOffset: offset)
-        let byte = try XCTUnwrap(try handle.read(upToCount: 1))
-        try handle.seek(toOffset: offset)
-        try handle.write(contentsOf: [byte[0] ^ 0x5A])
-    }
 
     func segmentSize(_ id: UInt64) throws -> UInt64 {
         (try FileManager.default.attributesOfItem(atPath: dir + "/segments/" + SegmentLog.fileName(id))[.size] as? UInt64) ?? 0
@@ -62,7 +54,7 @@ final class CorruptionRecoveryTests: DirectoryTestCase {
     func testFlippedByteInTheActiveSegmentCostsOnlyItsObject() async throws {
         try await fillActiveSegment()
         let victim = try entry("k75").extents[1]
-        try flip(segment: victim.segment, at: victim.offset + 100)
+        try flipByte(in: dir, segment: victim.segment, at: victim.offset + 100)
         let sizeBefore = try segmentSize(victim.segment)
         let indexBefore = try dumpIndex(try ObjectIndex(path: dir + "/index"))
 
@@ -93,7 +85,7 @@ final class CorruptionRecoveryTests: DirectoryTestCase {
     func testStartUpReplayPastDamageKeepsEverythingAfterIt() async throws {
         try await fillActiveSegment()
         let victim = try entry("k40").extents[0]
-        try flip(segment: victim.segment, at: victim.offset + 7)
+        try flipByte(in: dir, segment: victim.segment, at: victim.offset + 7)
         try FileManager.default.removeItem(atPath: dir + "/index")  // replay everything
         let store = try ObjectStore(directory: dir, options: smallOptions())
         XCTAssertEqual(store.recovery.damaged.map(\.offset), [victim.offset - 32])
@@ -109,9 +101,9 @@ final class CorruptionRecoveryTests: DirectoryTestCase {
     func testDamagedCommitRecordLosesOnlyItsCommit() async throws {
         try await fillActiveSegment()
         let record = try entry("k99").record
-        try flip(segment: record.segment, at: record.offset + 29)  // the header checksum
+        try flipByte(in: dir, segment: record.segment, at: record.offset + 29)  // the header checksum
         let other = try entry("k120").record
-        try flip(segment: other.segment, at: other.offset)  // the record magic
+        try flipByte(in: dir, segment: other.segment, at: other.offset)  // the record magic
         let result = try IndexRebuild.run(directory: dir, onDamage: .salvage)
         XCTAssertEqual(result.report.damaged.map(\.damage), [.badHeaderChecksum, .badMagic])
         XCTAssertEqual(result.losses.map(\.name), ["bkt/k99", "bkt/k120"], "named from the payloads, which are intact")
@@ -128,7 +120,7 @@ final class CorruptionRecoveryTests: DirectoryTestCase {
         try await fillActiveSegment(maxSegmentSize: 16 << 10)
         let victim = try entry("k3").extents[0]
         XCTAssertLessThan(victim.segment, try XCTUnwrap(try SegmentLog(directory: dir + "/segments").segmentIDs.last))
-        try flip(segment: victim.segment, at: victim.offset - 32 + 2)  // the record magic
+        try flipByte(in: dir, segment: victim.segment, at: victim.offset - 32 + 2)  // the record magic
         let result = try IndexRebuild.run(directory: dir, onDamage: .salvage)
         XCTAssertEqual(result.report.damaged.map(\.damage), [.badMagic])
         XCTAssertEqual(result.losses.map(\.name), ["bkt/k3"])
@@ -136,7 +128,7 @@ final class CorruptionRecoveryTests: DirectoryTestCase {
         // A damaged seal (the last record of a sealed segment) costs nothing at all.
         let log = try SegmentLog(directory: dir + "/segments")
         let sealed = log.segmentIDs[1]
-        try flip(segment: sealed, at: try segmentSize(sealed) - 3)
+        try flipByte(in: dir, segment: sealed, at: try segmentSize(sealed) - 3)
         let again = try IndexRebuild.run(directory: dir, onDamage: .salvage)
         XCTAssertEqual(again.report.damaged.count, 2)
         XCTAssertEqual(again.losses.map(\.name), ["bkt/k3"])
@@ -148,7 +140,7 @@ final class CorruptionRecoveryTests: DirectoryTestCase {
     func testVerifyGoesOnPastADamagedRecordHeader() async throws {
         try await fillActiveSegment()
         let victim = try entry("k30").extents[0]
-        try flip(segment: victim.segment, at: victim.offset - 32)  // the record magic
+        try flipByte(in: dir, segment: victim.segment, at: victim.offset - 32)  // the record magic
         for deep in [false, true] {
             let report = try Verifier(directory: dir, deep: deep).run()
             // The damaged record itself, and the one object whose extent it was.
@@ -173,7 +165,7 @@ final class CorruptionRecoveryTests: DirectoryTestCase {
     func testAfterAMachineCrashTheCutTailIsKeptAside() async throws {
         try await fillActiveSegment()
         let victim = try entry("k140").extents[0]
-        try flip(segment: victim.segment, at: victim.offset + 9)
+        try flipByte(in: dir, segment: victim.segment, at: victim.offset + 9)
         try Data("another-boot\n".utf8).write(to: URL(fileURLWithPath: dir + "/index/session"))
         let segment = dir + "/segments/" + SegmentLog.fileName(victim.segment)
         let original = try Data(contentsOf: URL(fileURLWithPath: segment))
@@ -192,7 +184,7 @@ final class CorruptionRecoveryTests: DirectoryTestCase {
     /// crash while rolling over: the segment and every record in it are kept.
     func testDamagedHeaderOfTheActiveSegmentKeepsItsRecords() async throws {
         try await fillActiveSegment()
-        try flip(segment: 1, at: 3)
+        try flipByte(in: dir, segment: 1, at: 3)
         let result = try IndexRebuild.run(directory: dir, onDamage: .salvage)
         XCTAssertEqual(result.report.damaged, [DamagedSpan(segment: 1, offset: 0, length: 32, damage: .badSegmentHeader)])
         XCTAssertEqual(result.report.tornSegments, [])
@@ -270,7 +262,7 @@ final class CorruptionRecoveryTests: DirectoryTestCase {
         XCTAssertTrue(FileManager.default.fileExists(atPath: marker))
         let sizeWithTail = try segmentSize(1)
         let victim = try entry("k20").extents[0]
-        try flip(segment: victim.segment, at: victim.offset + 5)
+        try flipByte(in: dir, segment: victim.segment, at: victim.offset + 5)
 
         XCTAssertThrowsError(try IndexRebuild.run(directory: dir, onDamage: .stop))
         XCTAssertEqual(try segmentSize(1), sizeWithTail, "a failed rebuild cuts nothing")
@@ -304,7 +296,7 @@ final class CorruptionRecoveryTests: DirectoryTestCase {
     func testVerifyReportsDamageAndWhatItHeld() async throws {
         try await fillActiveSegment()
         let victim = try entry("k12").extents[0]
-        try flip(segment: victim.segment, at: victim.offset + 1)
+        try flipByte(in: dir, segment: victim.segment, at: victim.offset + 1)
         let report = try Verifier(directory: dir).run()
         XCTAssertFalse(report.isHealthy)
         let damage = report.problems.filter { $0.code == "damaged-records" }

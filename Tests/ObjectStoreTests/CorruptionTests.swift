@@ -36,16 +36,6 @@ final class CorruptionTests: XCTestCase {
         get async throws { try await store.headObject(bucket: "bkt", key: "k").extents }
     }
 
-    /// Flips the bits of one byte of a segment file, behind the store's back.
-    private func flipByte(segment: UInt64, at offset: UInt64) throws {
-        let handle = try FileHandle(forUpdating: URL(fileURLWithPath: dir + "/segments/" + SegmentLog.fileName(segment)))
-        defer { try? handle.close() }
-        try handle.seek(toOffset: offset)
-        let byte = try XCTUnwrap(try handle.read(upToCount: 1))
-        try handle.seek(toOffset: offset)
-        try handle.write(contentsOf: [byte[0] ^ 0x5A])
-    }
-
     /// Streams, collecting what `body` received before the stream threw.
     private func streamed(_ reader: ObjectReader, chunkSize: Int = 1 << 20) async -> (bytes: [UInt8], error: StoreError?) {
         var out: [UInt8] = []
@@ -59,7 +49,7 @@ final class CorruptionTests: XCTestCase {
 
     func testFlippedObjectByteIsCorruptOnEveryReadPath() async throws {
         let bad = try await extents[1]
-        try flipByte(segment: bad.segment, at: bad.offset + 10)
+        try flipByte(in: dir, segment: bad.segment, at: bad.offset + 10)
         let reader = try await store.getObject(bucket: "bkt", key: "k")
         let record = bad.offset - UInt64(SegmentFormat.recordHeaderSize)
 
@@ -85,7 +75,7 @@ final class CorruptionTests: XCTestCase {
 
     func testDamagedRecordHeaderIsCorrupt() async throws {
         let bad = try await extents[2]
-        try flipByte(segment: bad.segment, at: bad.offset - 24)  // the payload length
+        try flipByte(in: dir, segment: bad.segment, at: bad.offset - 24)  // the payload length
         let reader = try await store.getObject(bucket: "bkt", key: "k")
         let (bytes, error) = await streamed(reader)
         XCTAssertEqual(error?.code, .corrupt)
@@ -95,7 +85,7 @@ final class CorruptionTests: XCTestCase {
 
     func testCopyOfACorruptObjectCommitsNothing() async throws {
         let bad = try await extents[3]
-        try flipByte(segment: bad.segment, at: bad.offset + bad.length - 1)
+        try flipByte(in: dir, segment: bad.segment, at: bad.offset + bad.length - 1)
         let reader = try await store.getObject(bucket: "bkt", key: "k")
         let writer = try await store.makeWriter(bucket: "bkt", key: "copy")
         await assertStoreError(.corrupt) {
@@ -108,7 +98,7 @@ final class CorruptionTests: XCTestCase {
 
     func testDeepVerifyReportsTheDamagedRecord() async throws {
         let bad = try await extents[1]
-        try flipByte(segment: bad.segment, at: bad.offset + 10)
+        try flipByte(in: dir, segment: bad.segment, at: bad.offset + 10)
         try store.close()
         store = nil
         let report = try Verifier(directory: dir, deep: true).run()

@@ -5,6 +5,17 @@ import StrataTestSupport
 import XCTest
 @testable import ObjectStore
 
+/// Flips the bits of one byte of a segment file in the data directory `dir`, behind
+/// the store's back (corruption tests).
+func flipByte(in dir: String, segment: UInt64, at offset: UInt64) throws {
+    let handle = try FileHandle(forUpdating: URL(fileURLWithPath: dir + "/segments/" + SegmentLog.fileName(segment)))
+    defer { try? handle.close() }
+    try handle.seek(toOffset: offset)
+    let byte = try XCTUnwrap(try handle.read(upToCount: 1))
+    try handle.seek(toOffset: offset)
+    try handle.write(contentsOf: [byte[0] ^ 0x5A])
+}
+
 /// Small records and segments, so tests cross record and segment boundaries.
 func smallOptions(maxSegmentSize: UInt64 = 1 << 30) -> ObjectStore.Options {
     ObjectStore.Options(segments: .init(maxSegmentSize: maxSegmentSize), dataRecordSize: 1000, ioThreads: 2)

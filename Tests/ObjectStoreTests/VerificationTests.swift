@@ -100,7 +100,7 @@ final class VerificationTests: XCTestCase {
 
     func testFlippedByteInSealedSegmentIsCorruption() throws {
         let (segment, recordOffset) = try firstDataRecord(sealed: true)
-        try flipByte(segment: segment, at: recordOffset + 40)
+        try flipByte(in: dir, segment: segment, at: recordOffset + 40)
         // Deep or not, the damaged record is an error named by its place, once; the
         // rebuild the check compares with goes past it (corruption, not the end of the log).
         for deep in [true, false] {
@@ -234,15 +234,5 @@ final class VerificationTests: XCTestCase {
             }
         }
         throw XCTSkip("no data record in a sealed segment")
-    }
-
-    private func flipByte(segment: UInt64, at offset: UInt64) throws {
-        let path = dir + "/segments/" + SegmentLog.fileName(segment)
-        let handle = try FileHandle(forUpdating: URL(fileURLWithPath: path))
-        try handle.seek(toOffset: offset)
-        let byte = try handle.read(upToCount: 1)!
-        try handle.seek(toOffset: offset)
-        try handle.write(contentsOf: [byte[0] ^ 0x5A])
-        try handle.close()
     }
 }
