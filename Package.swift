@@ -51,7 +51,7 @@ let package = Package(
         ], swiftSettings: strict),
         // The S3 HTTP front: SigV4, aws-chunked bodies, checksums, S3 XML and errors.
         .target(name: "S3Server", dependencies: [
-            "ObjectStore", "SegmentLog",
+            "ObjectStore", "CDeflate",
             .product(name: "NIOCore", package: "swift-nio"),
             .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
             .product(name: "NIOPosix", package: "swift-nio"),

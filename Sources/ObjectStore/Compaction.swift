@@ -151,6 +151,12 @@ extension ObjectStore {
         return try await io { try DamagedRecords.all(index) }
     }
 
+    /// How many damaged spans recovery skipped and their bytes (for metrics).
+    public func damageTotals() async throws -> (spans: Int, bytes: UInt64) {
+        let spans = try await damagedSpans()
+        return (spans.count, spans.reduce(0) { $0 + $1.length })
+    }
+
     /// Sets what is told after every group commit (commits acknowledged, time to sync
     /// and apply them) and after every compaction; for metrics.
     public func observe(groupCommits: @escaping @Sendable (Int, Duration) -> Void,

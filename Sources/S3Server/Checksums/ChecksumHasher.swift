@@ -1,7 +1,7 @@
+import CDeflate
 import Crypto
 import Foundation
 import NIOCore
-import SegmentLog
 
 /// A streaming hasher for one ``ChecksumAlgorithm``: feed the body as it arrives, then
 /// read the digest bytes (or their base64 form, which is how S3 sends checksums).
@@ -39,8 +39,11 @@ public struct ChecksumHasher: @unchecked Sendable {
     public mutating func update(_ bytes: UnsafeRawBufferPointer) {
         switch state {
         case .crc32(let crc):
-            // The log's CRC-32 (libdeflate, accelerated): the same checksum as zlib's.
-            state = .crc32(UInt(CRC32.checksum(bytes, continuing: UInt32(truncatingIfNeeded: crc))))
+            // libdeflate's CRC-32 (accelerated where the CPU allows): the same checksum as
+            // zlib's, which is S3's CRC32.
+            if let base = bytes.baseAddress, bytes.count > 0 {
+                state = .crc32(UInt(libdeflate_crc32(UInt32(truncatingIfNeeded: crc), base, bytes.count)))
+            }
         case .crc32c(var crc):
             crc.update(bytes)
             state = .crc32c(crc)

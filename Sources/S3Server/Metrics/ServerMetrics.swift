@@ -1,7 +1,6 @@
 import NIOConcurrencyHelpers
 import NIOHTTP1
 import ObjectStore
-import SegmentLog
 import Prometheus
 
 /// The server's Prometheus metrics, served at `/metrics` (unsigned GET; a signed one is a
@@ -105,9 +104,9 @@ final class ServerMetrics: Sendable {
             liveBytes.set(Double(min(space.liveBytes, space.bytes)))
             deadBytes.set(Double(space.bytes - min(space.liveBytes, space.bytes)))
         }
-        if let store, let damaged = try? await store.damagedSpans() {
-            damagedSpans.set(Double(damaged.count))
-            damagedBytes.set(Double(damaged.reduce(0) { $0 + $1.length }))
+        if let store, let damage = try? await store.damageTotals() {
+            damagedSpans.set(Double(damage.spans))
+            damagedBytes.set(Double(damage.bytes))
         }
         return registry.emitToBuffer()
     }
