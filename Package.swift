@@ -64,7 +64,7 @@ let package = Package(
             .product(name: "SwiftASN1", package: "swift-asn1"),
         ], swiftSettings: strict),
         .executableTarget(name: "strata", dependencies: [
-            "S3Server", "ObjectStore", "SegmentLog", "ObjectIndex", "CSystemShims",
+            "S3Server", "ObjectStore", "CSystemShims",
             .product(name: "NIOPosix", package: "swift-nio"),
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
             .product(name: "Logging", package: "swift-log"),

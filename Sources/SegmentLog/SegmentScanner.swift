@@ -100,6 +100,9 @@ public struct DamagedSpan: Equatable, Sendable {
     public var length: UInt64
     public var damage: RecordDamage
 
+    /// The name of the segment's file (what an operator looks for in `DATA/segments`).
+    public var segmentFileName: String { SegmentLog.fileName(segment) }
+
     public init(segment: UInt64, offset: UInt64, length: UInt64, damage: RecordDamage) {
         self.segment = segment
         self.offset = offset

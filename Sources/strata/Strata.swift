@@ -2,10 +2,8 @@ import ArgumentParser
 import CSystemShims
 import Foundation
 import Logging
-import ObjectIndex
 import ObjectStore
 import S3Server
-import SegmentLog
 
 @main
 struct Strata: AsyncParsableCommand {
@@ -247,7 +245,7 @@ struct Serve: AsyncParsableCommand {
         printNow(describe(store.recovery, directory: dataDirectory + (ephemeral ? " (ephemeral, removed at exit)" : "")))
         // Damage an earlier recovery skipped stays marked in the index: say so at every start.
         for span in (try? await store.damagedSpans()) ?? [] where !store.recovery.damaged.contains(span) {
-            printNow("DAMAGED: segment file \(SegmentLog.fileName(span.segment)) offset \(span.offset): \(span.damage), "
+            printNow("DAMAGED: segment file \(span.segmentFileName) offset \(span.offset): \(span.damage), "
                      + "\(span.length) bytes (found by an earlier recovery; strata verify lists what they held)")
         }
         slot.fill(store)
@@ -436,7 +434,7 @@ func describe(_ r: Recovery.Report, directory: String) -> String {
         lines.append("a sync failed in the last run: the log was cut back to \(cut), where the last good sync ended (nothing after it was acknowledged)")
     }
     for span in r.damaged {
-        lines.append("DAMAGED: segment file \(SegmentLog.fileName(span.segment)) offset \(span.offset): \(span.damage), "
+        lines.append("DAMAGED: segment file \(span.segmentFileName) offset \(span.offset): \(span.damage), "
                      + "\(span.length) bytes skipped; the valid records after it were kept (strata verify lists what it held)")
     }
     if r.indexDiscardedAfterMachineCrash {
