@@ -207,7 +207,7 @@ final class CompactionTests: DirectoryTestCase {
         let victims = Set(try await store.segmentUsage().map(\.id))
         XCTAssertGreaterThan(victims.count, 1)
         func names(_ batch: [ObjectStore.Movable]) -> [String] {
-            batch.map { "\($0.table):\(String(decoding: $0.key.filter { $0 >= 0x20 }, as: UTF8.self))" }
+            batch.map { "\($0.table.rawValue):\(String(decoding: $0.key.filter { $0 >= 0x20 }, as: UTF8.self))" }
         }
         var whole = ObjectStore.WalkPosition()
         let all = names(try await store.entriesIn(victims, from: &whole, limit: 1000) ?? [])
@@ -222,7 +222,7 @@ final class CompactionTests: DirectoryTestCase {
             XCTAssertLessThanOrEqual(batch.count, 4)
             walked += names(batch)
             // The key the next batch resumes after disappears.
-            if let last = batch.last, last.table == store.index.objects.name, deleted.count < 2 {
+            if let last = batch.last, last.table == .objects, deleted.count < 2 {
                 let key = String(decoding: last.key.dropFirst(1 + Int(last.key[0])), as: UTF8.self)  // (length, bucket, key)
                 try await store.deleteObject(bucket: "bkt", key: key)
                 deleted.append(key)

@@ -129,7 +129,7 @@ final class VerificationTests: XCTestCase {
         try damageIndex { index, txn in XCTAssertTrue(try txn.delete(index.objects, objectKey("last"))) }
         let report = try Verifier(directory: dir).run()
         XCTAssertFalse(report.isHealthy)
-        XCTAssertTrue(report.errors.contains(.rebuildMismatch(table: "objects", key: objectKey("last"), difference: .missingFromIndex)),
+        XCTAssertTrue(report.errors.contains(.rebuildMismatch(table: .objects, key: objectKey("last"), difference: .missingFromIndex)),
                       "\(report.problems.map(\.description))")
     }
 
