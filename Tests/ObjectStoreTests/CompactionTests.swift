@@ -46,9 +46,9 @@ final class CompactionTests: DirectoryTestCase {
             expected.objects["k\(k)"] = nil
             expected.deleted.append("k\(k)")
         }
-        try await store.putBucketConfig(bucket: "bkt", name: "lifecycle", document: Array("old".utf8))
-        try await store.putBucketConfig(bucket: "bkt", name: "lifecycle", document: [])
-        try await store.putBucketConfig(bucket: "bkt", name: "cors", document: Array("kept".utf8))
+        try await store.putBucketConfig(bucket: "bkt", name: .lifecycle, document: Array("old".utf8))
+        try await store.putBucketConfig(bucket: "bkt", name: .lifecycle, document: [])
+        try await store.putBucketConfig(bucket: "bkt", name: .cors, document: Array("kept".utf8))
 
         let done = try await store.createUpload(bucket: "bkt", key: "multi", metadata: [:], checksumAlgorithm: nil, checksumType: nil)
         var parts: [PartInfo] = []
@@ -91,9 +91,9 @@ final class CompactionTests: DirectoryTestCase {
             await assertStoreError(.noSuchKey, { try await store.get("bkt", key) }, file: file, line: line)
         }
         await assertStoreError(.noSuchBucket, { try await store.bucket("gone") }, file: file, line: line)
-        let lifecycle = try await store.bucketConfig(bucket: "bkt", name: "lifecycle")
+        let lifecycle = try await store.bucketConfig(bucket: "bkt", name: .lifecycle)
         XCTAssertNil(lifecycle, "a removed configuration stays removed", file: file, line: line)
-        let cors = try await store.bucketConfig(bucket: "bkt", name: "cors")
+        let cors = try await store.bucketConfig(bucket: "bkt", name: .cors)
         XCTAssertEqual(cors, Array("kept".utf8), file: file, line: line)
         let uploads = try await store.allUploads()
         XCTAssertEqual(uploads.map(\.uploadId), [expected.openUpload], "only the open upload is in progress", file: file, line: line)

@@ -57,7 +57,7 @@ final class VerificationTests: XCTestCase {
         try await pendingWriter.write(ByteBuffer(bytes: pattern(7, 1600)))
         _ = try await pendingWriter.finish()
 
-        try await store.putBucketConfig(bucket: "bkt", name: "lifecycle", document: Array("<LifecycleConfiguration/>".utf8))
+        try await store.putBucketConfig(bucket: "bkt", name: .lifecycle, document: Array("<LifecycleConfiguration/>".utf8))
         try await store.putObject(bucket: "bkt", key: "last", data: pattern(8, 500))
         try store.close()
     }
