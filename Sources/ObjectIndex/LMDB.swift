@@ -18,10 +18,15 @@ func check(_ rc: Int32, _ operation: @autoclosure () -> String) throws {
     if rc != 0 { throw LMDBError(code: rc, operation: operation()) }
 }
 
-/// A named database inside the environment.
+/// A named database inside the environment: one of the index's tables.
 public struct Database: Sendable {
     let dbi: MDB_dbi
-    public let name: String
+    /// The index table this database is, so code can `switch` over it (exhaustively)
+    /// instead of comparing names.
+    public let table: Table
+
+    /// The LMDB database name (the table's raw value, as on disk).
+    public var name: String { table.rawValue }
 }
 
 /// An LMDB environment opened with MDB_NOTLS (Swift tasks move between threads) and
@@ -64,18 +69,20 @@ public final class LMDBEnvironment: @unchecked Sendable {
 
     deinit { mdb_env_close(env) }
 
-    /// Opens or creates a named database.
-    public func openDatabase(_ name: String) throws -> Database {
-        try write { txn in
+    /// Opens or creates the named database of `table`.
+    public func openDatabase(_ table: Table) throws -> Database {
+        let name = table.rawValue
+        return try write { txn in
             var dbi: MDB_dbi = 0
             try check(mdb_dbi_open(txn.txn, name, UInt32(MDB_CREATE), &dbi), "mdb_dbi_open \(name)")
-            return Database(dbi: dbi, name: name)
+            return Database(dbi: dbi, table: table)
         }
     }
 
     /// Opens a named database that already exists, without creating it (nil if it does
     /// not exist). Works on a read-only environment.
-    public func openExistingDatabase(_ name: String) throws -> Database? {
+    public func openExistingDatabase(_ table: Table) throws -> Database? {
+        let name = table.rawValue
         var txn: OpaquePointer?
         try check(mdb_txn_begin(env, nil, UInt32(MDB_RDONLY), &txn), "mdb_txn_begin(read)")
         var dbi: MDB_dbi = 0
@@ -90,7 +97,7 @@ public final class LMDBEnvironment: @unchecked Sendable {
         }
         // A handle opened in a transaction outlives it only if the transaction commits.
         try check(mdb_txn_commit(txn), "mdb_txn_commit(read)")
-        return Database(dbi: dbi, name: name)
+        return Database(dbi: dbi, table: table)
     }
 
     /// Size and use of the memory map (`mdb_env_info`, `mdb_env_stat`).

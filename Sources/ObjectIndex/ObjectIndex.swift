@@ -32,16 +32,16 @@ public final class ObjectIndex: Sendable {
 
     public init(path: String, mapSize: Int = 1 << 38, syncEachCommit: Bool = true) throws {
         environment = try LMDBEnvironment(path: path, mapSize: mapSize, syncEachCommit: syncEachCommit)
-        meta = try environment.openDatabase("meta")
-        buckets = try environment.openDatabase("buckets")
-        objects = try environment.openDatabase("objects")
-        versions = try environment.openDatabase("versions")
-        tombstones = try environment.openDatabase("tombstones")
-        uploads = try environment.openDatabase("uploads")
-        parts = try environment.openDatabase("parts")
-        segments = try environment.openDatabase("segments")
-        configs = try environment.openDatabase("configs")
-        damaged = try environment.openDatabase("damaged")
+        meta = try environment.openDatabase(.meta)
+        buckets = try environment.openDatabase(.buckets)
+        objects = try environment.openDatabase(.objects)
+        versions = try environment.openDatabase(.versions)
+        tombstones = try environment.openDatabase(.tombstones)
+        uploads = try environment.openDatabase(.uploads)
+        parts = try environment.openDatabase(.parts)
+        segments = try environment.openDatabase(.segments)
+        configs = try environment.openDatabase(.configs)
+        damaged = try environment.openDatabase(.damaged)
     }
 
     /// Every table that a rebuild from segments recreates (all but `meta`).
@@ -49,6 +49,40 @@ public final class ObjectIndex: Sendable {
 
     /// Every table.
     public var allTables: [Database] { [meta] + viewTables + [damaged] }
+
+    /// The database of `table`.
+    public func database(for table: Table) -> Database {
+        switch table {
+        case .meta: return meta
+        case .buckets: return buckets
+        case .objects: return objects
+        case .versions: return versions
+        case .tombstones: return tombstones
+        case .uploads: return uploads
+        case .parts: return parts
+        case .segments: return segments
+        case .configs: return configs
+        case .damaged: return damaged
+        }
+    }
+}
+
+/// The index's tables (FORMAT.md, "Index (LMDB)"), in FORMAT.md order.
+///
+/// Code that treats tables differently switches over this enum, without a `default`, so
+/// adding a table makes the compiler list every place that must handle it. The raw
+/// values are the LMDB database names: they are on disk and must not change.
+public enum Table: String, CaseIterable, Sendable {
+    case meta
+    case buckets
+    case objects
+    case versions
+    case tombstones
+    case uploads
+    case parts
+    case segments
+    case configs
+    case damaged
 }
 
 /// Key encodings. All integers in keys are big-endian so that byte order is numeric order.

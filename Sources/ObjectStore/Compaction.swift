@@ -240,7 +240,7 @@ extension ObjectStore {
                 // Stopping midway is safe: copies already written are ordinary records.
                 try Task.checkCancellation()
                 // A moved bucket's configurations were copied right after it (below).
-                if entry.table == self.index.configs.name, let nul = entry.key.firstIndex(of: 0),
+                if entry.table == .configs, let nul = entry.key.firstIndex(of: 0),
                    movedBuckets.contains(Array(entry.key[..<nul])) { continue }
                 var copied: UInt64
                 do {
@@ -249,7 +249,7 @@ extension ObjectStore {
                     report.damaged.append(damage.description)
                     continue
                 }
-                if entry.table == self.index.buckets.name {
+                if entry.table == .buckets {
                     // A configuration applies only after its bucket, so every configuration of
                     // a bucket copied behind it must be copied again after the copy. Those read
                     // with the work list are not enough: one committed since (or still pending
@@ -311,7 +311,7 @@ extension ObjectStore {
 
     /// An index entry to copy: its table, key and value as read.
     struct Movable: Sendable {
-        var table: String
+        var table: Table
         var key: [UInt8]
         var value: [UInt8]
     }
@@ -351,13 +351,18 @@ extension ObjectStore {
                         while let e = entry {
                             let (_, ref) = try IndexValue.header(e.value)
                             var touches = victims.contains(ref.segment)
-                            if !touches, table.name == index.objects.name || table.name == index.versions.name {
-                                touches = try IndexValue.object(e.value).extents.contains { victims.contains($0.segment) }
-                            } else if !touches, table.name == index.parts.name {
-                                touches = try IndexValue.part(e.value).extents.contains { victims.contains($0.segment) }
+                            if !touches {
+                                switch table.table {
+                                case .objects, .versions:
+                                    touches = try IndexValue.object(e.value).extents.contains { victims.contains($0.segment) }
+                                case .parts:
+                                    touches = try IndexValue.part(e.value).extents.contains { victims.contains($0.segment) }
+                                case .meta, .buckets, .tombstones, .uploads, .segments, .configs, .damaged:
+                                    break
+                                }
                             }
                             // (A moved bucket takes all its configurations along: `compact`.)
-                            if touches { out.append(Movable(table: table.name, key: e.key, value: e.value)) }
+                            if touches { out.append(Movable(table: table.table, key: e.key, value: e.value)) }
                             position.after = e.key
                             seen += 1
                             // Entries that stay count too, so a batch's read transaction stays short.
@@ -385,7 +390,7 @@ extension ObjectStore {
                     var out: [Movable] = []
                     var entry = try c.seek(atOrAfter: name + [0])
                     while let e = entry, e.key.starts(with: name + [0]) {
-                        out.append(Movable(table: index.configs.name, key: e.key, value: e.value))
+                        out.append(Movable(table: .configs, key: e.key, value: e.value))
                         entry = try c.next()
                     }
                     return out
@@ -427,21 +432,24 @@ extension ObjectStore {
             let type: RecordType
             var newPayload = payload
             switch entry.table {
-            case index.objects.name, index.versions.name:
+            case .objects, .versions:
                 // Every live version and delete marker moves like the current object.
                 let info = try Payload.decodeObject(payload)
                 (type, newPayload) = (.putObject, try Payload.replacingExtents(.putObject, in: payload, with: try moved(info.extents)))
-            case index.parts.name:
+            case .parts:
                 let part = try Payload.decodePart(payload)
                 (type, newPayload) = (.putPart, try Payload.replacingExtents(.putPart, in: payload, with: try moved(part.extents)))
-            case index.buckets.name: type = .createBucket
-            case index.configs.name: type = .bucketConfig
-            case index.uploads.name: type = .createUpload
-            default:
+            case .buckets: type = .createBucket
+            case .configs: type = .bucketConfig
+            case .uploads: type = .createUpload
+            case .tombstones:
                 guard victims.contains(ref.segment) else { return 0 }
                 guard let tombstoneType = try Self.tombstoneCopyType(entry, sequence: sequence, ref: ref, index: index, log: log)
                 else { return 0 }
                 type = tombstoneType
+            case .meta, .segments, .damaged:
+                // Not in `walkOrder`: these tables hold no commit records to copy.
+                return 0
             }
             let record = try journal.appendCopy(type, sequence: sequence, payload: newPayload)
             return appended + record.ref.size
@@ -458,7 +466,7 @@ extension ObjectStore {
     private static func readChecked(_ extent: Extent, from file: SegmentFile, entry: Movable) throws -> [UInt8] {
         let headerSize = UInt64(SegmentFormat.recordHeaderSize)
         func damaged(_ why: String) -> DamagedExtent {
-            let name = entry.table == "parts" ? "a part (\(VerificationProblem.describe(key: entry.key, table: entry.table)))"
+            let name = entry.table == .parts ? "a part (\(VerificationProblem.describe(key: entry.key, table: entry.table)))"
                                               : VerificationProblem.describe(key: entry.key, table: entry.table)
             return DamagedExtent(description: "\(name): segment \(extent.segment) offset \(extent.offset - min(extent.offset, headerSize)): \(why)")
         }

@@ -414,8 +414,12 @@ struct IndexApplier {
         guard let old = try txn.get(table, key) else { return false }
         let (sequence, ref) = try IndexValue.header(old)
         guard sequence == record.sequence else { return false }
-        let oldExtents = table.name == index.objects.name || table.name == index.versions.name ? try IndexValue.object(old).extents
-            : table.name == index.parts.name ? try IndexValue.part(old).extents : []
+        let oldExtents: [Extent]
+        switch table.table {
+        case .objects, .versions: oldExtents = try IndexValue.object(old).extents
+        case .parts: oldExtents = try IndexValue.part(old).extents
+        case .meta, .buckets, .tombstones, .uploads, .segments, .configs, .damaged: oldExtents = []
+        }
         try account(ref: ref, extents: oldExtents, sign: -1)
         try store(table, key, record, extents: extents, payload: payload)
         return true

@@ -18,10 +18,10 @@ public final class Inspector: @unchecked Sendable {
     public let directory: String
     private let log: SegmentLog?
     private let environment: LMDBEnvironment
-    private let tables: [String: Database]
+    private let tables: [Table: Database]
 
     /// Names of the index tables, in FORMAT.md order.
-    public static let tableNames = ["meta", "buckets", "objects", "versions", "tombstones", "uploads", "parts", "segments", "configs", "damaged"]
+    public static let tableNames = Table.allCases.map(\.rawValue)
 
     /// Opens `directory` for inspection; throws if it has no index.
     public init(directory: String) throws {
@@ -33,9 +33,9 @@ public final class Inspector: @unchecked Sendable {
             throw StoreError(.corrupt, "\(directory) has no index directory")
         }
         environment = try LMDBEnvironment(path: directory + "/index", readOnly: true)
-        var tables: [String: Database] = [:]
-        for name in Self.tableNames {
-            if let db = try environment.openExistingDatabase(name) { tables[name] = db }
+        var tables: [Table: Database] = [:]
+        for table in Table.allCases {
+            if let db = try environment.openExistingDatabase(table) { tables[table] = db }
         }
         self.tables = tables
     }
@@ -113,7 +113,7 @@ public final class Inspector: @unchecked Sendable {
 
     /// The `segments` table: segment id → live bytes and records.
     public func liveStats() throws -> [UInt64: SegmentStats] {
-        guard let table = tables["segments"] else { return [:] }
+        guard let table = tables[.segments] else { return [:] }
         return try environment.read { txn in
             var out: [UInt64: SegmentStats] = [:]
             try txn.withCursor(table) { c in
@@ -298,7 +298,7 @@ public final class Inspector: @unchecked Sendable {
 
     /// The current version of `bucket`/`key`, or nil if there is none.
     public func object(bucket: String, key: String) throws -> ObjectReport? {
-        guard let table = tables["objects"], Array(bucket.utf8).count < 256 else { return nil }
+        guard let table = tables[.objects], Array(bucket.utf8).count < 256 else { return nil }
         let value = try environment.read { try $0.get(table, IndexKey.object(bucket: bucket, key: Array(key.utf8))) }
         guard let value else { return nil }
         let (_, ref) = try IndexValue.header(value)
@@ -372,13 +372,13 @@ public final class Inspector: @unchecked Sendable {
     public func index() throws -> IndexReport {
         let info = try environment.info()
         var rows: [TableSummary] = []
-        for name in Self.tableNames {
-            guard let table = tables[name] else { continue }
-            rows.append(TableSummary(name: name, entries: try environment.count(table)))
+        for table in Table.allCases {
+            guard let database = tables[table] else { continue }
+            rows.append(TableSummary(name: table.rawValue, entries: try environment.count(database)))
         }
         return try environment.read { txn in
             var checkpoint: CheckpointSummary? = nil
-            if let meta = tables["meta"], let bytes = try txn.get(meta, Checkpoint.key) {
+            if let meta = tables[.meta], let bytes = try txn.get(meta, Checkpoint.key) {
                 var r = ByteReader(bytes)
                 checkpoint = CheckpointSummary(segment: try r.read(UInt64.self), offset: try r.read(UInt64.self),
                                                lastSequence: try r.read(UInt64.self))

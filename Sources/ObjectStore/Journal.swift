@@ -146,7 +146,7 @@ final class Journal: Sendable {
         }
 
         /// A bucket configuration document as of this commit (nil: none or removed).
-        func bucketConfig(bucket: String, name: String) throws -> [UInt8]? {
+        func bucketConfig(bucket: String, name: BucketConfigName) throws -> [UInt8]? {
             let k = IndexKey.config(bucket: bucket, name: name)
             let document: [UInt8]?
             if let p = state.configs[k] {
@@ -163,7 +163,7 @@ final class Journal: Sendable {
 
         /// The bucket's versioning state as of this commit.
         func versioning(bucket: String) throws -> BucketVersioning {
-            BucketVersioning(document: try bucketConfig(bucket: bucket, name: BucketVersioning.configName))
+            BucketVersioning(document: try bucketConfig(bucket: bucket, name: .versioning))
         }
 
         /// Whether the upload exists and is neither completed nor aborted.

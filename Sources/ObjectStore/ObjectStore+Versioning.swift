@@ -10,8 +10,6 @@ public enum BucketVersioning: String, Sendable {
     case enabled = "Enabled"
     case suspended = "Suspended"
 
-    static let configName = "versioning"
-
     init(document: [UInt8]?) {
         self = document.flatMap { BucketVersioning(rawValue: String(decoding: $0, as: UTF8.self)) } ?? .unversioned
     }
@@ -75,12 +73,12 @@ extension ObjectStore {
     /// under the journal's lock, as is the version id of each write.
     public func setVersioning(bucket: String, _ state: BucketVersioning) async throws {
         guard state != .unversioned else { throw StoreError(.invalidArgument, "A bucket cannot be made unversioned") }
-        try await putBucketConfig(bucket: bucket, name: BucketVersioning.configName, document: Array(state.rawValue.utf8))
+        try await putBucketConfig(bucket: bucket, name: .versioning, document: Array(state.rawValue.utf8))
     }
 
     /// GetBucketVersioning. NoSuchBucket.
     public func versioning(bucket: String) async throws -> BucketVersioning {
-        BucketVersioning(document: try await bucketConfig(bucket: bucket, name: BucketVersioning.configName))
+        BucketVersioning(document: try await bucketConfig(bucket: bucket, name: .versioning))
     }
 
     // MARK: - Commits

@@ -18,20 +18,20 @@ public enum VerificationProblem: Sendable, Equatable, CustomStringConvertible {
     }
 
     /// An index entry's value cannot be decoded.
-    case undecodableEntry(table: String, key: [UInt8], reason: String)
+    case undecodableEntry(table: Table, key: [UInt8], reason: String)
     /// An index entry names a segment that does not exist.
-    case missingSegment(table: String, key: [UInt8], segment: UInt64)
+    case missingSegment(table: Table, key: [UInt8], segment: UInt64)
     /// An index entry's commit record reference does not lead to the record it describes
     /// (wrong offset or size, wrong type or sequence, bad checksum, other payload).
-    case commitRecordMismatch(table: String, key: [UInt8], ref: RecordRef, reason: String)
+    case commitRecordMismatch(table: Table, key: [UInt8], ref: RecordRef, reason: String)
     /// An object's or part's extent does not lie inside one data record's payload.
-    case extentOutsideData(table: String, key: [UInt8], extent: Extent, reason: String)
+    case extentOutsideData(table: Table, key: [UInt8], extent: Extent, reason: String)
     /// An object's or part's extents do not add up to its size.
-    case sizeMismatch(table: String, key: [UInt8], size: UInt64, extentBytes: UInt64)
+    case sizeMismatch(table: Table, key: [UInt8], size: UInt64, extentBytes: UInt64)
     /// A segment's live counters in `segments` differ from what the index entries imply.
     case liveCounterMismatch(segment: UInt64, stored: LiveCount, expected: LiveCount)
     /// The index differs from a rebuild from the segments.
-    case rebuildMismatch(table: String, key: [UInt8], difference: Difference)
+    case rebuildMismatch(table: Table, key: [UInt8], difference: Difference)
     /// The rebuild from segments could not run to the end.
     case rebuildFailed(reason: String)
     /// The index's checkpoint names a missing segment or a place past its end.
@@ -105,12 +105,12 @@ public enum VerificationProblem: Sendable, Equatable, CustomStringConvertible {
     }
 
     /// The index table the problem is in, if any.
-    public var table: String? {
+    public var table: Table? {
         switch self {
         case .undecodableEntry(let t, _, _), .missingSegment(let t, _, _), .commitRecordMismatch(let t, _, _, _),
              .extentOutsideData(let t, _, _, _), .sizeMismatch(let t, _, _, _), .rebuildMismatch(let t, _, _):
             return t
-        case .liveCounterMismatch: return "segments"
+        case .liveCounterMismatch: return .segments
         default: return nil
         }
     }
@@ -141,7 +141,7 @@ public enum VerificationProblem: Sendable, Equatable, CustomStringConvertible {
     }
 
     public var description: String {
-        func entry(_ table: String, _ key: [UInt8]) -> String { "\(table)[\(Self.describe(key: key, table: table))]" }
+        func entry(_ table: Table, _ key: [UInt8]) -> String { "\(table.rawValue)[\(Self.describe(key: key, table: table))]" }
         switch self {
         case .undecodableEntry(let t, let k, let reason):
             return "\(entry(t, k)): cannot decode the value: \(reason)"
@@ -186,21 +186,21 @@ public enum VerificationProblem: Sendable, Equatable, CustomStringConvertible {
 
     /// A readable form of an index key: object names as `bucket/key`, closed uploads as
     /// `upload ID`, parts as `ID#n`, segment ids as numbers; other bytes escaped.
-    public static func describe(key: [UInt8], table: String) -> String {
+    public static func describe(key: [UInt8], table: Table) -> String {
         func escaped(_ bytes: some Collection<UInt8>) -> String {
             bytes.map { (0x20..<0x7F).contains($0) && $0 != UInt8(ascii: "\\") ? String(UnicodeScalar($0)) : String(format: "\\x%02x", $0) }.joined()
         }
         switch table {
-        case "segments":
+        case .segments:
             return IndexKey.decodeBigEndian(key, as: UInt64.self).map(String.init) ?? escaped(key)
-        case "parts" where key.count >= 4:
+        case .parts where key.count >= 4:
             let n = IndexKey.decodeBigEndian(key.suffix(4), as: UInt32.self) ?? 0
             return escaped(key.dropLast(4)) + "#\(n)"
-        case "objects", "tombstones", "uploads", "versions":
+        case .objects, .tombstones, .uploads, .versions:
             if key.first == 0xFF { return "upload " + escaped(key.dropFirst()) }
             guard let (bucket, rest) = IndexKey.decodeObject(key) else { return escaped(key) }
             return escaped(Array(bucket.utf8)) + "/" + escaped(rest)
-        default:
+        case .parts, .meta, .buckets, .configs, .damaged:
             return escaped(key)
         }
     }
@@ -212,7 +212,7 @@ public struct VerificationReport: Sendable {
     public struct Counts: Sendable, Equatable, Codable {
         /// Segment files in the data directory.
         public var segments = 0
-        /// Entries per index table.
+        /// Entries per index table, by table name (`Table.rawValue`).
         public var entries: [String: Int] = [:]
         /// Commit records read back through their index entries.
         public var commitRecords = 0
@@ -328,16 +328,16 @@ private struct Run {
 
     /// Check 1: every entry's commit record and extents.
     mutating func checkEntries() throws {
-        for table in index.viewTables where table.name != "segments" {
+        for table in index.viewTables where table.table != .segments {
             let entries = try allEntries(index, table)
             report.counts.entries[table.name] = entries.count
             for (key, value) in entries {
-                try checkEntry(table: table.name, key: key, value: value)
+                try checkEntry(table: table.table, key: key, value: value)
             }
         }
     }
 
-    private mutating func checkEntry(table: String, key: [UInt8], value: [UInt8]) throws {
+    private mutating func checkEntry(table: Table, key: [UInt8], value: [UInt8]) throws {
         let sequence: UInt64, ref: RecordRef
         do {
             (sequence, ref) = try IndexValue.header(value)
@@ -355,8 +355,11 @@ private struct Run {
         }
         report.counts.commitRecords += 1
         guard let (extents, size) = try? self.extents(table: table, value: value) else {
-            if ["objects", "versions", "parts"].contains(table) {
+            switch table {
+            case .objects, .versions, .parts:
                 report.problems.append(.undecodableEntry(table: table, key: key, reason: "payload does not decode"))
+            case .meta, .buckets, .tombstones, .uploads, .segments, .configs, .damaged:
+                break
             }
             return
         }
@@ -376,33 +379,33 @@ private struct Run {
     }
 
     /// The record types an entry of `table` may point at (FORMAT.md, "Index").
-    private func expectedTypes(table: String, key: [UInt8]) -> Set<RecordType> {
+    private func expectedTypes(table: Table, key: [UInt8]) -> Set<RecordType> {
         switch table {
-        case "buckets": return [.createBucket]
-        case "objects", "versions": return [.putObject]
-        case "uploads": return [.createUpload]
-        case "parts": return [.putPart]
-        case "configs": return [.bucketConfig]
-        case "tombstones":
+        case .buckets: return [.createBucket]
+        case .objects, .versions: return [.putObject]
+        case .uploads: return [.createUpload]
+        case .parts: return [.putPart]
+        case .configs: return [.bucketConfig]
+        case .tombstones:
             // A closed upload: aborted, completed, or ended by deleting its bucket.
             if key.first == 0xFF { return [.abortUpload, .putObject, .deleteBucket] }
             // A bucket's tombstone is its bare name prefix (an empty key).
             if let n = key.first, key.count == 1 + Int(n) { return [.deleteBucket] }
             return [.deleteObject]
-        default: return []
+        case .meta, .segments, .damaged: return []
         }
     }
 
     /// The extents and size of an object or part entry; none for other tables.
-    private func extents(table: String, value: [UInt8]) throws -> ([Extent], UInt64) {
+    private func extents(table: Table, value: [UInt8]) throws -> ([Extent], UInt64) {
         switch table {
-        case "objects", "versions":
+        case .objects, .versions:
             let info = try IndexValue.object(value)
             return (info.extents, info.size)
-        case "parts":
+        case .parts:
             let part = try IndexValue.part(value)
             return (part.extents, part.size)
-        default:
+        case .meta, .buckets, .tombstones, .uploads, .segments, .configs, .damaged:
             return ([], 0)
         }
     }
@@ -503,14 +506,14 @@ private struct Run {
         for table in [index.buckets, index.objects, index.versions, index.tombstones, index.uploads, index.parts, index.configs] {
             for (_, value) in try allEntries(index, table) {
                 guard let (_, ref) = try? IndexValue.header(value) else { continue }
-                switch table.name {
-                case "objects", "versions":
+                switch table.table {
+                case .objects, .versions:
                     guard let info = try? IndexValue.object(value) else { continue }
                     live(ref, info.extents)
-                case "parts":
+                case .parts:
                     guard let part = try? IndexValue.part(value) else { continue }
                     live(ref, part.extents)
-                default:
+                case .meta, .buckets, .tombstones, .uploads, .segments, .configs, .damaged:
                     live(ref, [])
                 }
             }
@@ -518,7 +521,7 @@ private struct Run {
         var stored: [UInt64: VerificationProblem.LiveCount] = [:]
         for (key, value) in try allEntries(index, index.segments) {
             guard let id = IndexKey.decodeBigEndian(key, as: UInt64.self), value.count == 16 else {
-                report.problems.append(.undecodableEntry(table: "segments", key: key, reason: "expected a u64 key and a 16-byte value"))
+                report.problems.append(.undecodableEntry(table: .segments, key: key, reason: "expected a u64 key and a 16-byte value"))
                 continue
             }
             var r = ByteReader(value)
@@ -586,7 +589,7 @@ private struct Run {
             }
         }
         for table in zip(live.viewTables, rebuilt.viewTables) {
-            let name = table.0.name
+            let which = table.0.table
             let have = Dictionary(try allEntries(live, table.0), uniquingKeysWith: { a, _ in a })
             let want = try allEntries(rebuilt, table.1)
             report.counts.rebuiltEntries += want.count
@@ -594,13 +597,13 @@ private struct Run {
             for (key, value) in want {
                 seen.insert(key)
                 if let mine = have[key] {
-                    if mine != value { report.problems.append(.rebuildMismatch(table: name, key: key, difference: .valueDiffers)) }
+                    if mine != value { report.problems.append(.rebuildMismatch(table: which, key: key, difference: .valueDiffers)) }
                 } else {
-                    report.problems.append(.rebuildMismatch(table: name, key: key, difference: .missingFromIndex))
+                    report.problems.append(.rebuildMismatch(table: which, key: key, difference: .missingFromIndex))
                 }
             }
             for key in have.keys.sorted(by: { $0.lexicographicallyPrecedes($1) }) where !seen.contains(key) {
-                report.problems.append(.rebuildMismatch(table: name, key: key, difference: .notInRebuild))
+                report.problems.append(.rebuildMismatch(table: which, key: key, difference: .notInRebuild))
             }
         }
     }

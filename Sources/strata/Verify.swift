@@ -84,8 +84,9 @@ private struct VerifyDocument: Encodable {
         errors = r.errors.count
         warnings = r.warnings.count
         problems = r.problems.map { p in
-            Problem(severity: p.severity.rawValue, code: p.code, message: p.description, table: p.table,
-                    key: p.key.map { VerificationProblem.describe(key: $0, table: p.table ?? "") },
+            Problem(severity: p.severity.rawValue, code: p.code, message: p.description, table: p.table?.rawValue,
+                    // Every problem with a key names its table.
+                    key: p.key.flatMap { key in p.table.map { VerificationProblem.describe(key: key, table: $0) } },
                     segment: p.location?.segment, offset: p.location?.offset ?? nil)
         }
     }

@@ -72,7 +72,7 @@ final class CompactionEdgeTests: DirectoryTestCase {
         let bucketSegment = try XCTUnwrap(store.log.activeSegmentID)
         var n = 0
         try await rollOver(store, &n)
-        try await store.putBucketConfig(bucket: "bkt", name: "lifecycle", document: Array("rules".utf8))
+        try await store.putBucketConfig(bucket: "bkt", name: .lifecycle, document: Array("rules".utf8))
         try await rollOver(store, &n)
         _ = try await store.compact(.init(segments: [bucketSegment]))
         try store.close()
@@ -84,7 +84,7 @@ final class CompactionEdgeTests: DirectoryTestCase {
         _ = try Recovery.rebuild(log: try SegmentLog(directory: dir + "/segments"), index: try ObjectIndex(path: dir + "/index"),
                                  repair: false)
         store = try ObjectStore(directory: dir, options: options)
-        let config = try await store.bucketConfig(bucket: "bkt", name: "lifecycle")
+        let config = try await store.bucketConfig(bucket: "bkt", name: .lifecycle)
         XCTAssertEqual(config, Array("rules".utf8), "the configuration survives a rebuild")
         try store.close()
     }
@@ -106,7 +106,7 @@ final class CompactionEdgeTests: DirectoryTestCase {
         try await rollOver(store, &n)
         try await rollOver(store, &n)
         // Written and queued, not yet applied: compaction reads the index without it.
-        let payload = Payload.encodeConfig(bucket: "bkt", name: BucketVersioning.configName, document: Array("Suspended".utf8))
+        let payload = Payload.encodeConfig(bucket: "bkt", name: .versioning, document: Array("Suspended".utf8))
         _ = try store.journal.append(.bucketConfig, payload: payload) { _ in }
         let report = try await store.compact(.init(segments: [bucketSegment]))
         XCTAssertEqual(report.removed, [bucketSegment])
@@ -122,7 +122,7 @@ final class CompactionEdgeTests: DirectoryTestCase {
         let store = try ObjectStore(directory: dir, options: options)
         try await store.createBucket("fill")
         try await store.createBucket("bkt")
-        try await store.putBucketConfig(bucket: "bkt", name: "lifecycle", document: Array("old rules".utf8))
+        try await store.putBucketConfig(bucket: "bkt", name: .lifecycle, document: Array("old rules".utf8))
         var n = 0
         try await rollOver(store, &n)
         let deleteSegment = try XCTUnwrap(store.log.activeSegmentID)
@@ -132,7 +132,7 @@ final class CompactionEdgeTests: DirectoryTestCase {
         try await rollOver(store, &n)
         let report = try await store.compact(.init(segments: [deleteSegment]))
         XCTAssertEqual(report.removed, [deleteSegment])
-        let live = try await store.bucketConfig(bucket: "bkt", name: "lifecycle")
+        let live = try await store.bucketConfig(bucket: "bkt", name: .lifecycle)
         XCTAssertNil(live)
         try store.close()
         try assertRebuildEqualsLive()

@@ -46,9 +46,9 @@ final class CompactionTests: DirectoryTestCase {
             expected.objects["k\(k)"] = nil
             expected.deleted.append("k\(k)")
         }
-        try await store.putBucketConfig(bucket: "bkt", name: "lifecycle", document: Array("old".utf8))
-        try await store.putBucketConfig(bucket: "bkt", name: "lifecycle", document: [])
-        try await store.putBucketConfig(bucket: "bkt", name: "cors", document: Array("kept".utf8))
+        try await store.putBucketConfig(bucket: "bkt", name: .lifecycle, document: Array("old".utf8))
+        try await store.putBucketConfig(bucket: "bkt", name: .lifecycle, document: [])
+        try await store.putBucketConfig(bucket: "bkt", name: .cors, document: Array("kept".utf8))
 
         let done = try await store.createUpload(bucket: "bkt", key: "multi", metadata: [:], checksumAlgorithm: nil, checksumType: nil)
         var parts: [PartInfo] = []
@@ -91,9 +91,9 @@ final class CompactionTests: DirectoryTestCase {
             await assertStoreError(.noSuchKey, { try await store.get("bkt", key) }, file: file, line: line)
         }
         await assertStoreError(.noSuchBucket, { try await store.bucket("gone") }, file: file, line: line)
-        let lifecycle = try await store.bucketConfig(bucket: "bkt", name: "lifecycle")
+        let lifecycle = try await store.bucketConfig(bucket: "bkt", name: .lifecycle)
         XCTAssertNil(lifecycle, "a removed configuration stays removed", file: file, line: line)
-        let cors = try await store.bucketConfig(bucket: "bkt", name: "cors")
+        let cors = try await store.bucketConfig(bucket: "bkt", name: .cors)
         XCTAssertEqual(cors, Array("kept".utf8), file: file, line: line)
         let uploads = try await store.allUploads()
         XCTAssertEqual(uploads.map(\.uploadId), [expected.openUpload], "only the open upload is in progress", file: file, line: line)
@@ -207,7 +207,7 @@ final class CompactionTests: DirectoryTestCase {
         let victims = Set(try await store.segmentUsage().map(\.id))
         XCTAssertGreaterThan(victims.count, 1)
         func names(_ batch: [ObjectStore.Movable]) -> [String] {
-            batch.map { "\($0.table):\(String(decoding: $0.key.filter { $0 >= 0x20 }, as: UTF8.self))" }
+            batch.map { "\($0.table.rawValue):\(String(decoding: $0.key.filter { $0 >= 0x20 }, as: UTF8.self))" }
         }
         var whole = ObjectStore.WalkPosition()
         let all = names(try await store.entriesIn(victims, from: &whole, limit: 1000) ?? [])
@@ -222,7 +222,7 @@ final class CompactionTests: DirectoryTestCase {
             XCTAssertLessThanOrEqual(batch.count, 4)
             walked += names(batch)
             // The key the next batch resumes after disappears.
-            if let last = batch.last, last.table == store.index.objects.name, deleted.count < 2 {
+            if let last = batch.last, last.table == .objects, deleted.count < 2 {
                 let key = String(decoding: last.key.dropFirst(1 + Int(last.key[0])), as: UTF8.self)  // (length, bucket, key)
                 try await store.deleteObject(bucket: "bkt", key: key)
                 deleted.append(key)

@@ -145,7 +145,7 @@ final class CorruptionRecoveryTests: DirectoryTestCase {
             let report = try Verifier(directory: dir, deep: deep).run()
             // The damaged record itself, and the one object whose extent it was.
             XCTAssertEqual(report.errors.map(\.code).sorted(), ["damaged-records", "extent-outside-data"], "deep \(deep): \(report.problems.map(\.description))")
-            XCTAssertEqual(report.errors.compactMap(\.key).map { VerificationProblem.describe(key: $0, table: "objects") }, ["bkt/k30"])
+            XCTAssertEqual(report.errors.compactMap(\.key).map { VerificationProblem.describe(key: $0, table: .objects) }, ["bkt/k30"])
         }
     }
 

@@ -157,20 +157,20 @@ final class MultipartTests: XCTestCase {
     }
 
     func testBucketConfigIsDurableAndGoesWithTheBucket() async throws {
-        try await store.putBucketConfig(bucket: "bkt", name: "lifecycle", document: Array("<a/>".utf8))
-        try await store.putBucketConfig(bucket: "bkt", name: "lifecycle", document: Array("<b/>".utf8))
-        await assertStoreError(.noSuchBucket) { try await self.store.putBucketConfig(bucket: "nope", name: "lifecycle", document: [1]) }
+        try await store.putBucketConfig(bucket: "bkt", name: .lifecycle, document: Array("<a/>".utf8))
+        try await store.putBucketConfig(bucket: "bkt", name: .lifecycle, document: Array("<b/>".utf8))
+        await assertStoreError(.noSuchBucket) { try await self.store.putBucketConfig(bucket: "nope", name: .lifecycle, document: [1]) }
         try store.close()
         store = try ObjectStore(directory: dir, options: options())
-        await assertEqual(try await store.bucketConfig(bucket: "bkt", name: "lifecycle"), Array("<b/>".utf8))
+        await assertEqual(try await store.bucketConfig(bucket: "bkt", name: .lifecycle), Array("<b/>".utf8))
         var (live, rebuilt) = try liveAndRebuiltIndex(dir)
         XCTAssertEqual(live, rebuilt)
-        try await store.putBucketConfig(bucket: "bkt", name: "lifecycle", document: [])
-        await assertEqual(try await store.bucketConfig(bucket: "bkt", name: "lifecycle"), nil)
-        try await store.putBucketConfig(bucket: "bkt", name: "lifecycle", document: [1])
+        try await store.putBucketConfig(bucket: "bkt", name: .lifecycle, document: [])
+        await assertEqual(try await store.bucketConfig(bucket: "bkt", name: .lifecycle), nil)
+        try await store.putBucketConfig(bucket: "bkt", name: .lifecycle, document: [1])
         try await store.deleteBucket("bkt")
         try await store.createBucket("bkt")
-        await assertEqual(try await store.bucketConfig(bucket: "bkt", name: "lifecycle"), nil)
+        await assertEqual(try await store.bucketConfig(bucket: "bkt", name: .lifecycle), nil)
         (live, rebuilt) = try liveAndRebuiltIndex(dir)
         XCTAssertEqual(live, rebuilt)
     }

@@ -57,7 +57,7 @@ final class VerificationTests: XCTestCase {
         try await pendingWriter.write(ByteBuffer(bytes: pattern(7, 1600)))
         _ = try await pendingWriter.finish()
 
-        try await store.putBucketConfig(bucket: "bkt", name: "lifecycle", document: Array("<LifecycleConfiguration/>".utf8))
+        try await store.putBucketConfig(bucket: "bkt", name: .lifecycle, document: Array("<LifecycleConfiguration/>".utf8))
         try await store.putObject(bucket: "bkt", key: "last", data: pattern(8, 500))
         try store.close()
     }
@@ -129,7 +129,7 @@ final class VerificationTests: XCTestCase {
         try damageIndex { index, txn in XCTAssertTrue(try txn.delete(index.objects, objectKey("last"))) }
         let report = try Verifier(directory: dir).run()
         XCTAssertFalse(report.isHealthy)
-        XCTAssertTrue(report.errors.contains(.rebuildMismatch(table: "objects", key: objectKey("last"), difference: .missingFromIndex)),
+        XCTAssertTrue(report.errors.contains(.rebuildMismatch(table: .objects, key: objectKey("last"), difference: .missingFromIndex)),
                       "\(report.problems.map(\.description))")
     }
 

@@ -72,13 +72,9 @@ struct PublicAccessBlock: Sendable, Equatable {
 /// configurations that shape responses. Loaded in one read and cached
 /// (``BucketSettingsCache``).
 struct BucketSettings: Sendable {
-    /// Names of the bucket configurations (``ObjectStore/putBucketConfig``) and creation
-    /// attributes that hold these settings.
+    /// Names of the creation attributes that hold these settings (the configurations
+    /// are ``BucketConfigName``s).
     enum Config {
-        static let acl = "acl"
-        static let policy = "policy"
-        static let publicAccessBlock = "publicAccessBlock"
-        static let ownershipControls = "ownershipControls"
         /// Creation attributes: the creator's canonical id, and the ACL and ownership it
         /// asked for (later changes go to the configurations, which take precedence).
         static let ownerAttribute = "owner"
@@ -103,21 +99,21 @@ struct BucketSettings: Sendable {
     /// before owners were recorded belongs to `defaultOwner` (the root credentials).
     /// `configs` holds removed configurations as empty documents: a removed
     /// configuration also hides the creation attribute it replaced.
-    init(bucket: BucketInfo, configs: [String: [UInt8]], defaultOwner: String, users: UserDirectory) throws {
-        func present(_ name: String) -> [UInt8]? { configs[name].flatMap { $0.isEmpty ? nil : $0 } }
+    init(bucket: BucketInfo, configs: [BucketConfigName: [UInt8]], defaultOwner: String, users: UserDirectory) throws {
+        func present(_ name: BucketConfigName) -> [UInt8]? { configs[name].flatMap { $0.isEmpty ? nil : $0 } }
         owner = bucket.attributes[Config.ownerAttribute] ?? defaultOwner
-        let aclBytes = configs[Config.acl] ?? bucket.attributes[Config.aclAttribute].map { Array($0.utf8) }
+        let aclBytes = configs[.acl] ?? bucket.attributes[Config.aclAttribute].map { Array($0.utf8) }
         acl = aclBytes.flatMap(AccessControlList.decode) ?? .privateACL(owner: owner)
         // Stored policies were valid when PUT; one naming a user since removed from the
         // users file still loads (that principal matches nobody).
-        policy = try present(Config.policy).map { try BucketPolicy.parse($0, bucket: bucket.name, users: users, strict: false) }
-        publicAccessBlock = try present(Config.publicAccessBlock).map { try PublicAccessBlock.parse($0) }
-        let ownershipText = configs[Config.ownershipControls].map { String(decoding: $0, as: UTF8.self) }
+        policy = try present(.policy).map { try BucketPolicy.parse($0, bucket: bucket.name, users: users, strict: false) }
+        publicAccessBlock = try present(.publicAccessBlock).map { try PublicAccessBlock.parse($0) }
+        let ownershipText = configs[.ownershipControls].map { String(decoding: $0, as: UTF8.self) }
             ?? bucket.attributes[Config.ownershipAttribute]
         ownership = ownershipText.flatMap(ObjectOwnership.init(rawValue:))
         // Both were validated when PUT.
-        lifecycle = present(S3RequestHandler.lifecycleConfigName).flatMap { try? LifecycleConfiguration.parse($0) }
-        cors = present(S3RequestHandler.corsConfigName).flatMap { try? CORSConfiguration.parse($0) }
+        lifecycle = present(.lifecycle).flatMap { try? LifecycleConfiguration.parse($0) }
+        cors = present(.cors).flatMap { try? CORSConfiguration.parse($0) }
     }
 
     /// The ACL an object is judged by: none of its own when ACLs are disabled (the bucket

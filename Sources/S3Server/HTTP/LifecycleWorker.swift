@@ -62,7 +62,7 @@ struct LifecycleWorker: Sendable {
         var configurations: [String: LifecycleConfiguration?] = [:]
         func configuration(_ bucket: String) async -> LifecycleConfiguration? {
             if let known = configurations[bucket] { return known }
-            let document = try? await store.bucketConfig(bucket: bucket, name: S3RequestHandler.lifecycleConfigName)
+            let document = try? await store.bucketConfig(bucket: bucket, name: .lifecycle)
             let parsed = document.flatMap { $0 }.flatMap { try? LifecycleConfiguration.parse($0) }
             configurations[bucket] = .some(parsed)
             return parsed

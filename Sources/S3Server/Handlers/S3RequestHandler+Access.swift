@@ -90,7 +90,7 @@ extension S3RequestHandler {
     func bucketSettings(_ name: String) async throws -> BucketSettings? {
         if let cached = settingsCache.get(name) { return cached }
         let generation = settingsCache.generation
-        let loaded: (bucket: BucketInfo, configs: [String: [UInt8]])
+        let loaded: (bucket: BucketInfo, configs: [BucketConfigName: [UInt8]])
         do {
             loaded = try await store.bucketWithConfigs(name)
         } catch let error as StoreError where error.code == .noSuchBucket {
@@ -106,14 +106,14 @@ extension S3RequestHandler {
 
     /// Stores a configuration document of the request's bucket (empty: removes it) and
     /// forgets the cached settings. Every configuration change goes through here.
-    func storeBucketConfig(_ context: Context, name: String, document: [UInt8]) async throws {
+    func storeBucketConfig(_ context: Context, name: BucketConfigName, document: [UInt8]) async throws {
         defer { settingsCache.invalidate(context.bucket) }
         try await store.putBucketConfig(bucket: context.bucket, name: name, document: document)
     }
 
     /// A stored configuration document as GET returns it (as stored: validated when PUT),
     /// or `missing` (S3's NoSuch… error) when the bucket has none.
-    func storedConfigResponse(_ context: Context, name: String, missing: S3Error) async throws -> S3Response {
+    func storedConfigResponse(_ context: Context, name: BucketConfigName, missing: S3Error) async throws -> S3Response {
         guard let document = try await store.bucketConfig(bucket: context.bucket, name: name) else { throw missing }
         var response = S3Response.xml("")
         response.body = .bytes(ByteBuffer(bytes: document))
@@ -194,7 +194,7 @@ extension S3RequestHandler {
         let acl = try await requestedACL(context, owner: bucket.owner, bucketOwner: nil)
         if !bucket.aclsEnabled && acl != .privateACL(owner: bucket.owner) { throw S3Error.accessControlListNotSupported() }
         if acl.isPublic && bucket.publicAccessBlock?.blockPublicAcls == true { throw S3Error.accessDenied() }
-        try await storeBucketConfig(context, name: BucketSettings.Config.acl, document: acl.encoded())
+        try await storeBucketConfig(context, name: .acl, document: acl.encoded())
         return S3Response()
     }
 
@@ -273,7 +273,7 @@ extension S3RequestHandler {
 
     func getBucketPolicy(_ context: Context) async throws -> S3Response {
         _ = try requireBucket(context)
-        guard let document = try await store.bucketConfig(bucket: context.bucket, name: BucketSettings.Config.policy) else {
+        guard let document = try await store.bucketConfig(bucket: context.bucket, name: .policy) else {
             throw S3Error.noSuchBucketPolicy(bucket: context.bucket)
         }
         var response = S3Response()
@@ -287,13 +287,13 @@ extension S3RequestHandler {
         let document = try await readDocument(context, limit: 4 * BucketPolicy.maxSize)
         let policy = try BucketPolicy.parse(document, bucket: context.bucket, users: users)
         if policy.isPublic && bucket.publicAccessBlock?.blockPublicPolicy == true { throw S3Error.accessDenied() }
-        try await storeBucketConfig(context, name: BucketSettings.Config.policy, document: document)
+        try await storeBucketConfig(context, name: .policy, document: document)
         return S3Response(status: .noContent)
     }
 
     func deleteBucketPolicy(_ context: Context) async throws -> S3Response {
         _ = try requireBucket(context)
-        try await storeBucketConfig(context, name: BucketSettings.Config.policy, document: [])
+        try await storeBucketConfig(context, name: .policy, document: [])
         return S3Response(status: .noContent)
     }
 
@@ -319,13 +319,13 @@ extension S3RequestHandler {
     func putPublicAccessBlock(_ context: Context) async throws -> S3Response {
         _ = try requireBucket(context)
         let block = try PublicAccessBlock.parse(try await readDocument(context, limit: 64 * 1024))
-        try await storeBucketConfig(context, name: BucketSettings.Config.publicAccessBlock, document: block.render().bytes)
+        try await storeBucketConfig(context, name: .publicAccessBlock, document: block.render().bytes)
         return S3Response()
     }
 
     func deletePublicAccessBlock(_ context: Context) async throws -> S3Response {
         _ = try requireBucket(context)
-        try await storeBucketConfig(context, name: BucketSettings.Config.publicAccessBlock, document: [])
+        try await storeBucketConfig(context, name: .publicAccessBlock, document: [])
         return S3Response(status: .noContent)
     }
 
@@ -345,13 +345,13 @@ extension S3RequestHandler {
         if ownership == .bucketOwnerEnforced && bucket.acl != .privateACL(owner: bucket.owner) {
             throw S3Error.invalidBucketAclWithObjectOwnership()
         }
-        try await storeBucketConfig(context, name: BucketSettings.Config.ownershipControls, document: Array(ownership.rawValue.utf8))
+        try await storeBucketConfig(context, name: .ownershipControls, document: Array(ownership.rawValue.utf8))
         return S3Response()
     }
 
     func deleteOwnershipControls(_ context: Context) async throws -> S3Response {
         _ = try requireBucket(context)
-        try await storeBucketConfig(context, name: BucketSettings.Config.ownershipControls, document: [])
+        try await storeBucketConfig(context, name: .ownershipControls, document: [])
         return S3Response(status: .noContent)
     }
 }

@@ -7,25 +7,23 @@ import ObjectStore
 /// actual cross-origin requests. The document is validated, stored durably through the
 /// log (`putBucketConfig`) and returned as stored.
 extension S3RequestHandler {
-    static let corsConfigName = "cors"
-
     /// What S3 answers with `Vary` on CORS responses: the answer depends on these headers.
     static let corsVary = "Origin, Access-Control-Request-Headers, Access-Control-Request-Method"
 
     func putBucketCors(_ context: Context) async throws -> S3Response {
         let document = try await readDocument(context, limit: 1 << 20)
         _ = try CORSConfiguration.parse(document)
-        try await storeBucketConfig(context, name: Self.corsConfigName, document: document)
+        try await storeBucketConfig(context, name: .cors, document: document)
         return S3Response()
     }
 
     func getBucketCors(_ context: Context) async throws -> S3Response {
-        try await storedConfigResponse(context, name: Self.corsConfigName, missing: .noSuchCORSConfiguration(bucket: context.bucket))
+        try await storedConfigResponse(context, name: .cors, missing: .noSuchCORSConfiguration(bucket: context.bucket))
     }
 
     func deleteBucketCors(_ context: Context) async throws -> S3Response {
         // Removing a configuration that does not exist succeeds (S3 answers 204 too).
-        try await storeBucketConfig(context, name: Self.corsConfigName, document: [])
+        try await storeBucketConfig(context, name: .cors, document: [])
         return S3Response(status: .noContent)
     }
 

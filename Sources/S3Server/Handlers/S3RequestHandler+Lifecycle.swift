@@ -5,22 +5,20 @@ import ObjectStore
 /// Put/Get/DeleteBucketLifecycleConfiguration. The document is validated, stored
 /// durably through the log, and enforced by the ``LifecycleWorker``.
 extension S3RequestHandler {
-    static let lifecycleConfigName = "lifecycle"
-
     func putBucketLifecycle(_ context: Context) async throws -> S3Response {
         let document = try await readDocument(context, limit: 1 << 20)
         _ = try LifecycleConfiguration.parse(document)
-        try await storeBucketConfig(context, name: Self.lifecycleConfigName, document: document)
+        try await storeBucketConfig(context, name: .lifecycle, document: document)
         return S3Response()
     }
 
     func getBucketLifecycle(_ context: Context) async throws -> S3Response {
-        try await storedConfigResponse(context, name: Self.lifecycleConfigName,
+        try await storedConfigResponse(context, name: .lifecycle,
                                        missing: .noSuchLifecycleConfiguration(bucket: context.bucket))
     }
 
     func deleteBucketLifecycle(_ context: Context) async throws -> S3Response {
-        try await storeBucketConfig(context, name: Self.lifecycleConfigName, document: [])
+        try await storeBucketConfig(context, name: .lifecycle, document: [])
         return S3Response(status: .noContent)
     }
 }

@@ -7,8 +7,6 @@ import ObjectStore
 /// record), so changing them re-commits the version's entry (``ObjectStore/updateObject``);
 /// bucket tags are a configuration document stored through the log.
 extension S3RequestHandler {
-    static let taggingConfigName = "tagging"
-
     // MARK: - Object tagging
 
     func putObjectTagging(_ context: Context) async throws -> S3Response {
@@ -61,17 +59,17 @@ extension S3RequestHandler {
     func putBucketTagging(_ context: Context) async throws -> S3Response {
         let document = try await readDocument(context, limit: 64 * 1024)
         let tags = try TagSet.parse(document, kind: .bucket)
-        try await storeBucketConfig(context, name: Self.taggingConfigName, document: tags.encodedDocument())
+        try await storeBucketConfig(context, name: .tagging, document: tags.encodedDocument())
         return S3Response(status: .noContent)
     }
 
     /// The bucket's tags; 404 NoSuchTagSet when it has none.
     func getBucketTagging(_ context: Context) async throws -> S3Response {
-        try await storedConfigResponse(context, name: Self.taggingConfigName, missing: .noSuchTagSet(bucket: context.bucket))
+        try await storedConfigResponse(context, name: .tagging, missing: .noSuchTagSet(bucket: context.bucket))
     }
 
     func deleteBucketTagging(_ context: Context) async throws -> S3Response {
-        try await storeBucketConfig(context, name: Self.taggingConfigName, document: [])
+        try await storeBucketConfig(context, name: .tagging, document: [])
         return S3Response(status: .noContent)
     }
 }

@@ -6,8 +6,6 @@ import ObjectStore
 /// Bucket versioning: Put/GetBucketVersioning and ListObjectVersions, and the version-id
 /// parameters and headers of the object operations.
 extension S3RequestHandler {
-    static let versioningConfigName = "versioning"
-
     /// PutBucketVersioning: `Status` Enabled or Suspended (anything else, or none, is
     /// MalformedXML, as S3 answers); `MfaDelete` Enabled needs MFA devices, which Strata
     /// does not have: NotImplemented.
