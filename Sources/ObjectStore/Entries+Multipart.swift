@@ -85,15 +85,13 @@ extension Payload {
         if !u.acl.isEmpty { attributes["acl"] = String(decoding: u.acl, as: UTF8.self) }
         attributes["initiator"] = u.initiator
         writePairs(&w, attributes)
-        if u.tags.isEmpty {
-            w.write(UInt16(0))
-        } else {
-            w.write(UInt16(1))
+        var area = ExtensionArea()
+        if !u.tags.isEmpty {
             var field = ByteWriter()
             writePairs(&field, u.tags)
-            w.write(UploadExtension.tags)
-            w.writeBlob(field.bytes)
+            area.add(UploadExtension.tags, field.bytes)
         }
+        area.write(to: &w)
         return w.bytes
     }
 
@@ -144,7 +142,7 @@ extension Payload {
             w.write(e.offset)
             w.write(e.length)
         }
-        w.write(UInt16(0))
+        ExtensionArea().write(to: &w)  // no extension fields
         return w.bytes
     }
 
@@ -176,7 +174,7 @@ extension Payload {
         w.writeString(bucket)
         w.writeString(key)
         w.writeString(uploadId)
-        w.write(UInt16(0))
+        ExtensionArea().write(to: &w)  // no extension fields
         return w.bytes
     }
 

@@ -104,40 +104,27 @@ enum Payload {
             w.write(e.offset)
             w.write(e.length)
         }
-        let hasPartChecksums = o.partChecksums.contains { !$0.isEmpty }
-        w.write(UInt16((o.completesUpload == nil ? 0 : 1) + (hasPartChecksums ? 1 : 0) + (o.isDeleteMarker ? 1 : 0)
-                       + (o.versionSequence == nil ? 0 : 1) + (o.tags.isEmpty ? 0 : 1) + o.unknownExtensions.count))
-        if let upload = o.completesUpload {
-            w.write(Extension.completesUpload)
-            w.writeBlob(Array(upload.utf8))
-        }
-        if hasPartChecksums {
+        var area = ExtensionArea()
+        if let upload = o.completesUpload { area.add(Extension.completesUpload, Array(upload.utf8)) }
+        if o.partChecksums.contains(where: { !$0.isEmpty }) {
             var field = ByteWriter()
             field.write(UInt32(o.partChecksums.count))
             for pairs in o.partChecksums { writePairs(&field, pairs) }
-            w.write(Extension.partChecksums)
-            w.writeBlob(field.bytes)
+            area.add(Extension.partChecksums, field.bytes)
         }
-        if o.isDeleteMarker {
-            w.write(Extension.deleteMarker)
-            w.writeBlob([1])
-        }
+        if o.isDeleteMarker { area.add(Extension.deleteMarker, [1]) }
         if let order = o.versionSequence {
             var field = ByteWriter()
             field.write(order)
-            w.write(Extension.versionSequence)
-            w.writeBlob(field.bytes)
+            area.add(Extension.versionSequence, field.bytes)
         }
         if !o.tags.isEmpty {
             var field = ByteWriter()
             writePairs(&field, o.tags)
-            w.write(Extension.tags)
-            w.writeBlob(field.bytes)
+            area.add(Extension.tags, field.bytes)
         }
-        for (tag, value) in o.unknownExtensions.sorted(by: { $0.key < $1.key }) {
-            w.write(tag)
-            w.writeBlob(value)
-        }
+        for (tag, value) in o.unknownExtensions.sorted(by: { $0.key < $1.key }) { area.add(tag, value) }
+        area.write(to: &w)
         return w.bytes
     }
 
@@ -228,15 +215,13 @@ enum Payload {
         w.writeString(key)
         w.writeString(versionID)
         w.write(time)
+        var area = ExtensionArea()
         if let targetSequence {
-            w.write(UInt16(1))
-            w.write(DeleteExtension.targetSequence)
             var field = ByteWriter()
             field.write(targetSequence)
-            w.writeBlob(field.bytes)
-        } else {
-            w.write(UInt16(0))
+            area.add(DeleteExtension.targetSequence, field.bytes)
         }
+        area.write(to: &w)
         return w.bytes
     }
 
@@ -289,7 +274,7 @@ enum Payload {
         w.writeString(b.name)
         w.write(b.created)
         writePairs(&w, b.attributes)
-        w.write(UInt16(0))
+        ExtensionArea().write(to: &w)  // no extension fields
         return w.bytes
     }
 
@@ -306,7 +291,7 @@ enum Payload {
         var w = ByteWriter()
         w.write(version)
         w.writeString(name)
-        w.write(UInt16(0))
+        ExtensionArea().write(to: &w)  // no extension fields
         return w.bytes
     }
 
@@ -352,6 +337,23 @@ enum Payload {
             }
         }
         return out
+    }
+
+    /// An extension area being written: the fields are collected first and the count
+    /// written from them, so the count cannot disagree with the fields.
+    struct ExtensionArea {
+        private var fields: [(tag: UInt16, bytes: [UInt8])] = []
+
+        mutating func add(_ tag: UInt16, _ bytes: [UInt8]) { fields.append((tag, bytes)) }
+
+        /// `u16 count`, then `u16 tag · u32 length · bytes` per field, in the order added.
+        func write(to w: inout ByteWriter) {
+            w.write(UInt16(fields.count))
+            for field in fields {
+                w.write(field.tag)
+                w.writeBlob(field.bytes)
+            }
+        }
     }
 
     /// Extension fields: `u16 count`, then `u16 tag · u32 length · bytes` each. Unknown

@@ -47,7 +47,7 @@ extension Payload {
         w.writeString(bucket)
         w.writeString(name.rawValue)
         w.writeBlob(document)
-        w.write(UInt16(0))
+        ExtensionArea().write(to: &w)  // no extension fields
         return w.bytes
     }
 
