@@ -69,7 +69,7 @@ check: deps
 	STRATA_WARNINGS_AS_ERRORS=1 $(SWIFT) test --skip-build --skip PowerLossTests $(SWIFT_BUILD_FLAGS)
 
 # Starts a real `strata serve` on a free loopback port and drives it with AWS CLI v1
-# and v2, boto3, s3cmd, rclone and curl (see Tests/compat/README section in README.md).
+# and v2, boto3, s3cmd, rclone and curl (docs/TESTING.md, "Real-client compatibility suite").
 compat: deps client-deps
 	$(SWIFT) build --product strata $(SWIFT_BUILD_FLAGS)
 	STRATA_BIN=$$($(SWIFT) build --show-bin-path $(SWIFT_BUILD_FLAGS))/strata $(PYTHON) -m pytest -q Tests/compat
