@@ -63,7 +63,7 @@ public enum DamagedRecords {
         public var what: String
 
         public var description: String {
-            let at = "segment \(SegmentLog.fileName(span.segment)) offset \(span.offset)"
+            let at = "segment \(span.segmentFileName) offset \(span.offset)"
             let version = versionID.map { " version \($0)" } ?? ""
             return "\(at): \(name.map { $0 + version + ": " } ?? "")\(what)"
         }

@@ -328,7 +328,7 @@ public final class DirectoryLock: Sendable {
         guard fd >= 0 else { throw StoreError.wrap(IOError("open", path: path, errno: errno)) }
         guard flock(fd, LOCK_EX | LOCK_NB) == 0 else {
             close(fd)
-            throw StoreError(.internalError, "the data directory \(directory) is in use by another Strata process (stop it first)")
+            throw InUse(directory: directory)
         }
         descriptor = Mutex(fd)
     }

@@ -88,7 +88,8 @@ public enum Recovery {
                 throw StoreError(.corrupt, "the index's checkpoint \(id):\(from) is past the end of segment \(id); run `strata recover --rebuild-index`")
             }
             var found: [DamagedSpan] = []
-            if from == nil, try log.readHeader(id)?.segmentID != id {
+            let headerIsValid = try log.readHeader(id)?.segmentID == id
+            if from == nil, !headerIsValid {
                 found.append(DamagedSpan(segment: id, offset: 0, length: UInt64(SegmentFormat.fileHeaderSize), damage: .badSegmentHeader))
             }
             let upTo = stopAt.flatMap { $0.segment == id ? $0.offset : nil }
@@ -111,7 +112,7 @@ public enum Recovery {
                 report.recordsApplied += records.count
             }
             do {
-                if isLast, try log.readHeader(id)?.segmentID != id {
+                if isLast, !headerIsValid {
                     // A new segment's header is written and synced before anything is
                     // appended to it: a bad header with no valid record after it is a crash
                     // while rolling over. With records after it, it is damaged like any bytes.
@@ -166,7 +167,7 @@ public enum Recovery {
     public struct DamageFound: Error, CustomStringConvertible {
         public var span: DamagedSpan
         public var description: String {
-            "segment \(SegmentLog.fileName(span.segment)) offset \(span.offset): \(span.damage) (\(span.length) damaged bytes before the next valid record); "
+            "segment \(span.segmentFileName) offset \(span.offset): \(span.damage) (\(span.length) damaged bytes before the next valid record); "
                 + "`strata recover --rebuild-index --salvage` rebuilds without them and lists what they held"
         }
     }
@@ -187,7 +188,7 @@ public enum Recovery {
     /// Opens the index for the store: an index written by an older version (another
     /// layout, e.g. different live-byte rules) is rebuilt from the segments; else the tail
     /// after the checkpoint is replayed. `unsyncedTail`: the last run ended in a machine
-    /// crash (see ``replay(log:index:repair:onDamage:unsyncedTail:batchSize:)``).
+    /// crash (see ``replay(log:index:repair:onDamage:unsyncedTail:stopAt:batchSize:)``).
     static func open(log: SegmentLog, index: ObjectIndex, unsyncedTail: Bool) throws -> Report {
         let (layout, checkpoint) = try index.environment.read { txn in
             (try IndexLayout.read(txn, index), try Checkpoint.read(txn, index))

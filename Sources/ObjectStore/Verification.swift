@@ -174,7 +174,7 @@ public enum VerificationProblem: Sendable, Equatable, CustomStringConvertible {
         case .indexLeftByMachineCrash:
             return "the index was open when the machine crashed (index/session names another boot): the next open rebuilds it from the segments, so it was not compared"
         case .damagedRecords(let span, let held):
-            return "segment \(span.segment) (\(SegmentLog.fileName(span.segment))) offset \(span.offset): \(span.damage), "
+            return "segment \(span.segment) (\(span.segmentFileName)) offset \(span.offset): \(span.damage), "
                 + "\(span.length) damaged bytes before the next valid record; recovery skips them and keeps the rest"
                 + (held.isEmpty ? "" : "; they held: " + held.joined(separator: "; "))
         }
