@@ -429,28 +429,17 @@ extension ObjectStore {
                     return copy
                 }
             }
-            let type: RecordType
-            var newPayload = payload
-            switch entry.table {
-            case .objects, .versions:
-                // Every live version and delete marker moves like the current object.
-                let info = try Payload.decodeObject(payload)
-                (type, newPayload) = (.putObject, try Payload.replacingExtents(.putObject, in: payload, with: try moved(info.extents)))
-            case .parts:
-                let part = try Payload.decodePart(payload)
-                (type, newPayload) = (.putPart, try Payload.replacingExtents(.putPart, in: payload, with: try moved(part.extents)))
-            case .buckets: type = .createBucket
-            case .configs: type = .bucketConfig
-            case .uploads: type = .createUpload
-            case .tombstones:
-                guard victims.contains(ref.segment) else { return 0 }
-                guard let tombstoneType = try Self.tombstoneCopyType(entry, sequence: sequence, ref: ref, index: index, log: log)
-                else { return 0 }
-                type = tombstoneType
-            case .meta, .segments, .damaged:
-                // Not in `walkOrder`: these tables hold no commit records to copy.
-                return 0
+            // (Not in `walkOrder`: meta, segments and damaged hold no commit records.)
+            // A tombstone has no bytes: it is here because its record is.
+            if entry.table == .tombstones, !victims.contains(ref.segment) { return 0 }
+            let moving = CompactionEntry(table: entry.table, key: entry.key, sequence: sequence, ref: ref, payload: payload)
+            let kind = try Self.kind(of: moving, log: log)
+            let copy = try kind.compactionCopy(of: moving, move: moved) { table, key in
+                try index.environment.read { txn in
+                    try txn.get(index.database(for: table), key).map { try IndexValue.header($0).sequence == sequence } ?? false
+                }
             }
+            guard let (type, newPayload) = copy else { return 0 }
             let record = try journal.appendCopy(type, sequence: sequence, payload: newPayload)
             return appended + record.ref.size
         }
@@ -481,36 +470,21 @@ extension ObjectStore {
         return bytes
     }
 
-    /// The record type a tombstone's copy is written as; nil if it needs none.
-    ///
-    /// An object's tombstone is a deleteObject, a bucket's a deleteBucket. A closed
-    /// upload's tombstone is copied as its closing record: an abortUpload, or a completing
-    /// putObject (its object part is then superseded and changes nothing) — unless the
-    /// completing record is still its version's entry, whose own copy moves the tombstone too. After a
-    /// deleteBucket the tombstone holds an abort payload and is copied as an abortUpload.
-    private static func tombstoneCopyType(_ entry: Movable, sequence: UInt64, ref: RecordRef,
-                                          index: ObjectIndex, log: SegmentLog) throws -> RecordType? {
-        guard entry.key.first == 0xFF else {
-            let isBucket = entry.key.count == 1 + Int(entry.key[0])
-            return isBucket ? .deleteBucket : .deleteObject
+    /// The kind of the commit record an entry names: the only kind an entry of its table
+    /// and key can name, or else (a closed upload's tombstone: completed, aborted, or
+    /// closed with its bucket) the type in the record's header.
+    private static func kind(of entry: CompactionEntry, log: SegmentLog) throws -> any CommitKind.Type {
+        let candidates = Commit.kinds(ofEntryIn: entry.table, key: entry.key)
+        if candidates.count == 1 { return candidates[0] }
+        guard let file = log.file(entry.ref.segment) else {
+            throw StoreError(.corrupt, "segment \(entry.ref.segment) vanished during compaction")
         }
-        guard let file = log.file(ref.segment) else { throw StoreError(.corrupt, "segment \(ref.segment) vanished during compaction") }
-        let header = try file.read(at: ref.offset, count: SegmentFormat.recordHeaderSize)
+        let header = try file.read(at: entry.ref.offset, count: SegmentFormat.recordHeaderSize)
             .withUnsafeBytes { try RecordHeader.decode($0) }
-        guard header.type == .putObject else { return .abortUpload }
-        let info = try Payload.decodeObject(Array(entry.value[IndexValue.prefixSize...]))
-        // The completing record may still be the entry of its version, current or (versioned
-        // buckets) noncurrent; then that entry's own copy carries the tombstone along. A
-        // version re-committed since (tags, ACL) is live through the re-commit's record,
-        // which does not close the upload: the tombstone needs its own copy then.
-        let name = IndexKey.object(bucket: info.bucket, key: Array(info.key.utf8))
-        let live = try index.environment.read { txn in
-            for (table, key) in [(index.objects, name), (index.versions, IndexApplier.versionKey(name, sequence))] {
-                if let entry = try txn.get(table, key), try IndexValue.header(entry).sequence == sequence { return true }
-            }
-            return false
+        guard let kind = candidates.first(where: { $0.recordType == header.type }) else {
+            throw StoreError(.corrupt, "\(entry.table.rawValue) entry names a \(header.type) record at \(entry.ref.segment):\(entry.ref.offset)")
         }
-        return live ? nil : .putObject
+        return kind
     }
 
     static func monotonicSeconds() -> Double {

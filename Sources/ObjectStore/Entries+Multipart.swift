@@ -66,6 +66,16 @@ extension IndexKey {
     static func closedUpload(_ uploadId: String) -> [UInt8] {
         [0xFF] + Array(uploadId.utf8)
     }
+
+    /// Whether a `tombstones` key is a closed upload's.
+    static func isClosedUpload(_ key: [UInt8]) -> Bool { key.first == 0xFF }
+
+    /// Whether a `tombstones` key is a bucket's: its bare name prefix (an object name
+    /// with an empty key).
+    static func isBucketTombstone(_ key: [UInt8]) -> Bool {
+        guard let n = key.first, !isClosedUpload(key) else { return false }
+        return key.count == 1 + Int(n)
+    }
 }
 
 extension Payload {

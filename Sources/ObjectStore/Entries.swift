@@ -225,8 +225,12 @@ enum Payload {
         return w.bytes
     }
 
+    static func encode(_ d: DeleteEntry) -> [UInt8] {
+        encodeDelete(bucket: d.bucket, key: d.key, versionID: d.versionID, time: d.time, targetSequence: d.targetSequence)
+    }
+
     /// A delete entry with its extension fields.
-    struct DeleteEntry {
+    struct DeleteEntry: Sendable {
         var bucket: String
         var key: String
         /// Empty: the `null` version.

@@ -1,14 +1,6 @@
 import ObjectIndex
 import SegmentLog
 
-/// A commit record as the index sees it: written by the live store, or found by replay.
-struct CommitRecord: Sendable {
-    var type: RecordType
-    var sequence: UInt64
-    var ref: RecordRef
-    var payload: [UInt8]
-}
-
 /// Applies commit records to the index. The live store and recovery call the same
 /// function with the same records in the same (log) order, which is why a rebuild from
 /// segments gives exactly the index the live store had (docs/DESIGN.md, "The index is a
@@ -28,115 +20,9 @@ struct IndexApplier {
     let index: ObjectIndex
     let txn: Transaction
 
+    /// Applies one record by its kind's rule (each in `Commits/`).
     func apply(_ record: CommitRecord) throws {
-        switch record.type {
-        case .putObject:
-            let info = try Payload.decodeObject(record.payload)
-            if let uploadId = info.completesUpload {
-                try closeUpload(bucket: info.bucket, key: info.key, uploadId: uploadId, record: record)
-            }
-            try applyVersion(info, record)
-        case .deleteObject:
-            let d = try Payload.decodeDeleteEntry(record.payload)
-            let name = IndexKey.object(bucket: d.bucket, key: Array(d.key.utf8))
-            if d.versionID.isEmpty {
-                try deleteNullVersion(name, record)
-            } else {
-                guard let target = d.targetSequence else {
-                    throw StoreError(.corrupt, "deleteObject at \(record.ref.segment):\(record.ref.offset) names version \(d.versionID) without its sequence")
-                }
-                try deleteVersion(name, target: target, record)
-            }
-        case .createBucket:
-            let b = try Payload.decodeBucket(record.payload)
-            let nameKey = Array(b.name.utf8)
-            if try moveIfSameCommit(index.buckets, nameKey, record) { return }
-            let key = IndexKey.bucketPrefix(b.name)
-            guard try supersedes(record.sequence, key, bucket: b.name) else { return }
-            try removeTombstone(key)
-            // An older bucket of the same name is still there only when its deleteBucket
-            // record is gone (compacted after this re-create): it is replaced.
-            if let old = try txn.get(index.buckets, nameKey) {
-                try account(ref: try IndexValue.header(old).ref, extents: [], sign: -1)
-            }
-            try store(index.buckets, nameKey, record)
-            // Configurations older than this bucket belong to an earlier bucket of the same
-            // name (its deleteBucket record may be gone, compacted after the re-create).
-            for (configKey, value) in try entries(index.configs, prefix: nameKey + [0]) {
-                let (sequence, ref) = try IndexValue.header(value)
-                guard sequence < record.sequence else { continue }
-                try txn.delete(index.configs, configKey)
-                try account(ref: ref, extents: [], sign: -1)
-            }
-        case .deleteBucket:
-            let name = try Payload.decodeDeleteBucket(record.payload)
-            let nameKey = Array(name.utf8)
-            if let old = try txn.get(index.buckets, nameKey) {
-                let (seq, ref) = try IndexValue.header(old)
-                guard seq < record.sequence else { return }
-                try txn.delete(index.buckets, nameKey)
-                try account(ref: ref, extents: [], sign: -1)
-                // The bucket's configurations go with it.
-                for (key, value) in try entries(index.configs, prefix: nameKey + [0]) {
-                    try txn.delete(index.configs, key)
-                    try account(ref: try IndexValue.header(value).ref, extents: [], sign: -1)
-                }
-            }
-            // The store aborts a bucket's uploads with their own records before deleting
-            // it; logs written before that closed them here. Only uploads created before
-            // this record belong to the bucket it deletes.
-            for (_, value) in try entries(index.uploads, prefix: IndexKey.bucketPrefix(name)) {
-                let upload = try IndexValue.upload(value)
-                guard upload.bucket == name, try IndexValue.header(value).sequence < record.sequence else { continue }
-                try closeUpload(bucket: name, key: upload.key, uploadId: upload.uploadId, record: record)
-            }
-            // A bucket's tombstone uses the object-key encoding with an empty key.
-            try putTombstone(IndexKey.bucketPrefix(name), record)
-        case .createUpload:
-            let upload = try Payload.decodeUpload(record.payload)
-            // A closed upload never reopens, whatever order its records are applied in.
-            guard try txn.get(index.tombstones, IndexKey.closedUpload(upload.uploadId)) == nil else { return }
-            let key = IndexKey.upload(bucket: upload.bucket, key: upload.key, uploadId: upload.uploadId)
-            if try moveIfSameCommit(index.uploads, key, record) { return }
-            guard try txn.get(index.uploads, key) == nil else { return }
-            try store(index.uploads, key, record)
-        case .putPart:
-            let part = try Payload.decodePart(record.payload)
-            guard try txn.get(index.tombstones, IndexKey.closedUpload(part.uploadId)) == nil else { return }
-            let key = IndexKey.part(uploadID: part.uploadId, partNumber: UInt32(part.partNumber))
-            if try moveIfSameCommit(index.parts, key, record, extents: part.extents) { return }
-            if let old = try txn.get(index.parts, key) {
-                let (seq, ref) = try IndexValue.header(old)
-                guard seq < record.sequence else { return }
-                try txn.delete(index.parts, key)
-                try account(ref: ref, extents: try IndexValue.part(old).extents, sign: -1)
-            }
-            try store(index.parts, key, record, extents: part.extents)
-        case .abortUpload:
-            let abort = try Payload.decodeAbort(record.payload)
-            try closeUpload(bucket: abort.bucket, key: abort.key, uploadId: abort.uploadId, record: record)
-        case .bucketConfig:
-            let config = try Payload.decodeConfig(record.payload)
-            // Only for the bucket as it exists (created before this record).
-            guard let bucket = try txn.get(index.buckets, Array(config.bucket.utf8)),
-                  try IndexValue.header(bucket).sequence < record.sequence else { return }
-            let key = IndexKey.config(bucket: config.bucket, name: config.name)
-            if try moveIfSameCommit(index.configs, key, record) { return }
-            if let old = try txn.get(index.configs, key) {
-                let (seq, ref) = try IndexValue.header(old)
-                guard seq < record.sequence else { return }
-                try txn.delete(index.configs, key)
-                try account(ref: ref, extents: [], sign: -1)
-            }
-            // An empty document (a removal) is stored too: it keeps an older document
-            // from coming back when compaction moves that one behind it. Readers treat it
-            // as no configuration.
-            try store(index.configs, key, record)
-        case .relocate:
-            throw StoreError(.corrupt, "record type \(record.type) at \(record.ref.segment):\(record.ref.offset) is not supported by this version")
-        case .data, .seal:
-            return
-        }
+        try record.commit.kind.apply(self, record)
     }
 
     /// Completes or aborts an upload: its entry and parts go (their bytes become dead; a
@@ -146,7 +32,7 @@ struct IndexApplier {
     /// Complete reads the object from it), except after a deleteBucket, which does not
     /// name the upload: then an abort payload (bucket, key, upload id), so compaction can
     /// carry the tombstone as an abortUpload copy.
-    private func closeUpload(bucket: String, key: String, uploadId: String, record: CommitRecord) throws {
+    func closeUpload(bucket: String, key: String, uploadId: String, record: CommitRecord) throws {
         let tombKey = IndexKey.closedUpload(uploadId)
         let tombstone = record.type == .deleteBucket ? Payload.encodeAbort(bucket: bucket, key: key, uploadId: uploadId) : record.payload
         if try moveIfSameCommit(index.tombstones, tombKey, record, payload: tombstone) { return }
@@ -204,12 +90,12 @@ struct IndexApplier {
     // random histories in random orders and checks the tables are the same.
 
     /// putObject (an object or a delete marker).
-    private func applyVersion(_ info: ObjectInfo, _ record: CommitRecord) throws {
+    func applyVersion(_ info: ObjectInfo, _ record: CommitRecord) throws {
         let name = IndexKey.object(bucket: info.bucket, key: Array(info.key.utf8))
         // A version's place in the order is its first commit's sequence (a metadata-only
         // re-commit names it in extension field 4).
         let order = info.versionSequence ?? record.sequence
-        let versionKey = Self.versionKey(name, order)
+        let versionKey = IndexKey.version(name, order: order)
         if try moveIfSameCommit(index.objects, name, record, extents: info.extents) { return }
         if try moveIfSameCommit(index.versions, versionKey, record, extents: info.extents) { return }
         guard info.versionID.isEmpty else {
@@ -269,11 +155,6 @@ struct IndexApplier {
         try IndexValue.object(value).orderSequence
     }
 
-    /// The order sequence a `versions` key ends with (`~sequence`, big-endian).
-    static func orderSequence(versionKey key: [UInt8]) -> UInt64 {
-        ~(IndexKey.decodeBigEndian(key.suffix(8), as: UInt64.self) ?? 0)
-    }
-
     /// Stores a new live version where it belongs: `objects` if it is the newest and an
     /// object, else `versions`; a current object it is newer than becomes noncurrent.
     /// (Moving an entry between the tables leaves the live bytes as they are.) Newer means
@@ -287,8 +168,8 @@ struct IndexApplier {
                 return
             }
             try txn.delete(index.objects, name)
-            try txn.put(index.versions, Self.versionKey(name, currentOrder), current)
-        } else if let newest = try firstVersion(name), Self.orderSequence(versionKey: newest.key) > order {
+            try txn.put(index.versions, IndexKey.version(name, order: currentOrder), current)
+        } else if let newest = try firstVersion(name), IndexKey.order(ofVersionKey: newest.key) > order {
             try store(index.versions, versionKey, record, extents: info.extents)
             return
         }
@@ -310,7 +191,7 @@ struct IndexApplier {
 
     /// deleteObject of the null version (every delete in an unversioned bucket): the null
     /// version goes if it is older, and `tombstones[name]` records the delete.
-    private func deleteNullVersion(_ name: [UInt8], _ record: CommitRecord) throws {
+    func deleteNullVersion(_ name: [UInt8], _ record: CommitRecord) throws {
         if try moveIfSameCommit(index.tombstones, name, record) { return }
         if let tomb = try txn.get(index.tombstones, name), try IndexValue.header(tomb).sequence >= record.sequence { return }
         if let (table, key, value) = try nullVersion(name, current: try txn.get(index.objects, name)) {
@@ -326,8 +207,8 @@ struct IndexApplier {
     /// deleteObject of the version ordered at `target` (its first commit's sequence): it goes, and the tombstone
     /// `tombstones[name · 0x00 · ~target]` keeps it gone. Of two deletes of the same version
     /// (two requests that raced) the newer one is the tombstone, whatever the order.
-    private func deleteVersion(_ name: [UInt8], target: UInt64, _ record: CommitRecord) throws {
-        let key = Self.versionKey(name, target)
+    func deleteVersion(_ name: [UInt8], target: UInt64, _ record: CommitRecord) throws {
+        let key = IndexKey.version(name, order: target)
         if try moveIfSameCommit(index.tombstones, key, record) { return }
         if let tomb = try txn.get(index.tombstones, key) {
             let (sequence, ref) = try IndexValue.header(tomb)
@@ -357,7 +238,7 @@ struct IndexApplier {
         return try txn.withCursor(index.versions) { c in
             var entry = try c.seek(atOrAfter: prefix)
             while let e = entry, e.key.starts(with: prefix) {
-                if Self.isVersionKey(e.key, of: name),
+                if IndexKey.isVersionKey(e.key, of: name),
                    try Payload.versionID(ofObject: e.value, offset: IndexValue.prefixSize).isEmpty { return (index.versions, e.key, e.value) }
                 entry = try c.next()
             }
@@ -371,29 +252,15 @@ struct IndexApplier {
         return try txn.withCursor(index.versions) { c in
             var entry = try c.seek(atOrAfter: prefix)
             while let e = entry, e.key.starts(with: prefix) {
-                if Self.isVersionKey(e.key, of: name) { return (e.key, e.value) }
+                if IndexKey.isVersionKey(e.key, of: name) { return (e.key, e.value) }
                 entry = try c.next()
             }
             return nil
         }
     }
 
-    /// Whether `key` (which starts with `name · 0x00`) is a `versions` key of `name` itself.
-    /// A long-form name (the first 480 bytes of a longer name, then 8 bytes of its hash)
-    /// extends the 480-byte name it starts with, and when its hash starts with 0x00 its
-    /// version keys start with that name's `name · 0x00` too (sorting before the name's own,
-    /// whose `~sequence` starts 0xFF); only the length tells them apart.
-    static func isVersionKey(_ key: [UInt8], of name: [UInt8]) -> Bool {
-        key.count == name.count + 9
-    }
-
-    /// `name · 0x00 · u64 BE (~sequence)`: a key's versions sort newest first.
-    static func versionKey(_ name: [UInt8], _ sequence: UInt64) -> [UInt8] {
-        name + [0] + IndexKey.bigEndian(~sequence)
-    }
-
     /// Whether a record with `sequence` is newer than what the index holds for `key`.
-    private func supersedes(_ sequence: UInt64, _ key: [UInt8], bucket: String? = nil) throws -> Bool {
+    func supersedes(_ sequence: UInt64, _ key: [UInt8], bucket: String? = nil) throws -> Bool {
         let current = try bucket.map { try txn.get(index.buckets, Array($0.utf8)) } ?? txn.get(index.objects, key)
         if let current, try IndexValue.header(current).sequence >= sequence { return false }
         if let tomb = try txn.get(index.tombstones, key), try IndexValue.header(tomb).sequence >= sequence { return false }
@@ -401,7 +268,7 @@ struct IndexApplier {
     }
 
     /// Stores `record` as the entry `key` of `table` and counts it live.
-    private func store(_ table: Database, _ key: [UInt8], _ record: CommitRecord, extents: [Extent] = [],
+    func store(_ table: Database, _ key: [UInt8], _ record: CommitRecord, extents: [Extent] = [],
                        payload: [UInt8]? = nil) throws {
         try txn.put(table, key, IndexValue(sequence: record.sequence, ref: record.ref, payload: payload ?? record.payload).encoded())
         try account(ref: record.ref, extents: extents, sign: 1)
@@ -409,7 +276,7 @@ struct IndexApplier {
 
     /// If the entry `key` of `table` is the commit `record` is a copy of (same sequence),
     /// moves it to the copy: the old place's bytes become dead, the copy's live.
-    private func moveIfSameCommit(_ table: Database, _ key: [UInt8], _ record: CommitRecord, extents: [Extent] = [],
+    func moveIfSameCommit(_ table: Database, _ key: [UInt8], _ record: CommitRecord, extents: [Extent] = [],
                                   payload: [UInt8]? = nil) throws -> Bool {
         guard let old = try txn.get(table, key) else { return false }
         let (sequence, ref) = try IndexValue.header(old)
@@ -426,7 +293,7 @@ struct IndexApplier {
     }
 
     /// The entries of `table` whose keys start with `prefix`, read before any is changed.
-    private func entries(_ table: Database, prefix: [UInt8]) throws -> [([UInt8], [UInt8])] {
+    func entries(_ table: Database, prefix: [UInt8]) throws -> [([UInt8], [UInt8])] {
         try txn.withCursor(table) { cursor in
             var out: [([UInt8], [UInt8])] = []
             var entry = try cursor.seek(atOrAfter: prefix)
@@ -447,14 +314,14 @@ struct IndexApplier {
         try removeTombstone(key)
     }
 
-    private func removeTombstone(_ key: [UInt8]) throws {
+    func removeTombstone(_ key: [UInt8]) throws {
         if let tomb = try txn.get(index.tombstones, key) {
             try txn.delete(index.tombstones, key)
             try account(ref: try IndexValue.header(tomb).ref, extents: [], sign: -1)
         }
     }
 
-    private func putTombstone(_ key: [UInt8], _ record: CommitRecord) throws {
+    func putTombstone(_ key: [UInt8], _ record: CommitRecord) throws {
         if let old = try txn.get(index.objects, key) {
             let (seq, _) = try IndexValue.header(old)
             guard seq < record.sequence else { return }
@@ -467,7 +334,7 @@ struct IndexApplier {
 
     /// Live-byte accounting per segment: a live entry's commit record and its extents are
     /// live; everything else in a segment is dead space for compaction.
-    private func account(ref: RecordRef, extents: [Extent], sign: Int64) throws {
+    func account(ref: RecordRef, extents: [Extent], sign: Int64) throws {
         var deltas: [UInt64: (bytes: Int64, records: Int64)] = [ref.segment: (Int64(ref.size) * sign, sign)]
         for e in extents { deltas[e.segment, default: (0, 0)].bytes += Int64(e.length) * sign }
         for (segment, d) in deltas {

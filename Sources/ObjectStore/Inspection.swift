@@ -212,52 +212,11 @@ public final class Inspector: @unchecked Sendable {
         return summarize(header, offset: at, payload: payload, checksum: "BAD")
     }
 
-    static func typeName(_ type: RecordType) -> String {
-        switch type {
-        case .data: "data"
-        case .putObject: "putObject"
-        case .deleteObject: "deleteObject"
-        case .createBucket: "createBucket"
-        case .deleteBucket: "deleteBucket"
-        case .createUpload: "createUpload"
-        case .putPart: "putPart"
-        case .abortUpload: "abortUpload"
-        case .bucketConfig: "bucketConfig"
-        case .relocate: "relocate"
-        case .seal: "seal"
-        }
-    }
-
     static func summarize(_ header: RecordHeader, offset: UInt64, payload: [UInt8]?, checksum: String) -> RecordSummary {
-        var s = RecordSummary(offset: offset, type: typeName(header.type), payloadLength: header.payloadLength,
+        var s = RecordSummary(offset: offset, type: "\(header.type)", payloadLength: header.payloadLength,
                               sequence: header.sequence, checksum: checksum)
-        guard let p = payload else { return s }
-        switch header.type {
-        case .putObject:
-            if let o = try? Payload.decodeObject(p) {
-                (s.bucket, s.key, s.uploadId) = (o.bucket, o.key, o.completesUpload)
-                s.versionId = o.versionID.isEmpty ? nil : o.versionID
-                s.deleteMarker = o.isDeleteMarker ? true : nil
-            }
-        case .deleteObject:
-            if let d = try? Payload.decodeDeleteEntry(p) {
-                (s.bucket, s.key) = (d.bucket, d.key)
-                s.versionId = d.versionID.isEmpty ? nil : d.versionID
-            }
-        case .createBucket:
-            if let b = try? Payload.decodeBucket(p) { s.bucket = b.name }
-        case .deleteBucket:
-            if let name = try? Payload.decodeDeleteBucket(p) { s.bucket = name }
-        case .createUpload:
-            if let u = try? Payload.decodeUpload(p) { (s.bucket, s.key, s.uploadId) = (u.bucket, u.key, u.uploadId) }
-        case .putPart:
-            if let part = try? Payload.decodePart(p) { (s.uploadId, s.partNumber) = (part.uploadId, part.partNumber) }
-        case .abortUpload:
-            if let a = try? Payload.decodeAbort(p) { (s.bucket, s.key, s.uploadId) = (a.bucket, a.key, a.uploadId) }
-        case .bucketConfig:
-            if let c = try? Payload.decodeConfig(p) { (s.bucket, s.config) = (c.bucket, c.name) }
-        case .data, .relocate, .seal:
-            break
+        if let payload, let kind = Commit.kind(of: header.type), let commit = try? kind.init(decoding: payload) {
+            commit.describe(&s)
         }
         return s
     }

@@ -41,11 +41,11 @@ extension IndexKey {
 extension Payload {
     /// bucketConfig: `u8 1 · string bucket · string name · blob document · extension area`;
     /// an empty document removes the configuration.
-    static func encodeConfig(bucket: String, name: BucketConfigName, document: [UInt8]) -> [UInt8] {
+    static func encodeConfig(bucket: String, name: String, document: [UInt8]) -> [UInt8] {
         var w = ByteWriter()
         w.write(version)
         w.writeString(bucket)
-        w.writeString(name.rawValue)
+        w.writeString(name)
         w.writeBlob(document)
         ExtensionArea().write(to: &w)  // no extension fields
         return w.bytes
@@ -64,7 +64,7 @@ extension ObjectStore {
     /// Stores a bucket configuration document (e.g. `lifecycle`) durably through the log,
     /// so it survives crashes and rebuilds; an empty document removes it.
     public func putBucketConfig(bucket: String, name: BucketConfigName, document: [UInt8]) async throws {
-        try await commit(.bucketConfig, payload: Payload.encodeConfig(bucket: bucket, name: name, document: document)) { view in
+        try await commit(.bucketConfig(BucketConfigCommit(bucket: bucket, name: name, document: document))) { view in
             guard try view.bucketExists(bucket) else { throw StoreError.noSuchBucket(bucket) }
         }
     }

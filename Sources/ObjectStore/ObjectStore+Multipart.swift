@@ -59,10 +59,7 @@ public final class PartWriter: @unchecked Sendable {
                             extents: data.writtenExtents)
         part.uploadId = uploadId
         let bucket = data.bucket, key = data.key, uploadId = self.uploadId
-        let record = try await store.commit(
-            .putPart, payload: Payload.encode(part),
-            upload: .part(uploadId: uploadId, key: IndexKey.part(uploadID: uploadId, partNumber: UInt32(partNumber)))
-        ) { view in
+        let record = try await store.commit(.putPart(PutPartCommit(part))) { view in
             guard try view.uploadIsOpen(bucket: bucket, key: key, uploadId: uploadId) else {
                 throw StoreError.noSuchUpload(uploadId)
             }
@@ -92,7 +89,7 @@ extension ObjectStore {
                                 checksumAlgorithm: checksumAlgorithm, checksumType: checksumType, tags: tags)
         upload.acl = acl
         upload.initiator = initiator
-        try await commit(.createUpload, payload: Payload.encode(upload), upload: .open(uploadId: id, bucket: bucket)) { view in
+        try await commit(.createUpload(CreateUploadCommit(upload))) { view in
             guard try view.bucketExists(bucket) else { throw StoreError.noSuchBucket(bucket) }
         }
         return upload
@@ -228,7 +225,7 @@ extension ObjectStore {
                 throw StoreError(.invalidPart, "Part \(number) was uploaded again while the upload was being completed")
             }
             try conditions.check(try view.object(bucket: bucket, key: key), key: key)
-            return try Self.buildPut(info, view: view, upload: .close(uploadId: uploadId))
+            return try Self.buildPut(info, view: view)
         }
         return built.object!
     }
@@ -253,8 +250,7 @@ extension ObjectStore {
     /// AbortMultipartUpload: the upload and its parts go; their bytes become dead space.
     public func abortUpload(bucket: String, key: String, uploadId: String) async throws {
         _ = try await upload(bucket: bucket, key: key, uploadId: uploadId)
-        try await commit(.abortUpload, payload: Payload.encodeAbort(bucket: bucket, key: key, uploadId: uploadId),
-                         upload: .close(uploadId: uploadId)) { view in
+        try await commit(.abortUpload(AbortUploadCommit(bucket: bucket, key: key, uploadId: uploadId))) { view in
             guard try view.uploadIsOpen(bucket: bucket, key: key, uploadId: uploadId) else {
                 throw StoreError.noSuchUpload(uploadId)
             }

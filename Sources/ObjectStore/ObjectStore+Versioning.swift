@@ -87,15 +87,15 @@ extension ObjectStore {
     /// lock: in an unversioned bucket the entry as it is (the `null` version, no extra index
     /// work); with versioning Enabled a fresh version id; Suspended, the `null` version
     /// replacing the one there was.
-    static func buildPut(_ info: ObjectInfo, view: Journal.View, upload: Journal.UploadChange? = nil) throws -> Journal.Built {
+    static func buildPut(_ info: ObjectInfo, view: Journal.View) throws -> Journal.Built {
         var info = info
         let state = try view.versioning(bucket: info.bucket)
         guard state != .unversioned else {
-            return Journal.Built(type: .putObject, payload: Payload.encode(info), object: info, upload: upload)
+            return Journal.Built(commit: .putObject(PutObjectCommit(info)), object: info)
         }
         info.versionID = state == .enabled ? newVersionID() : ""
         // No read of the key's other versions: the new one is current whatever they are.
-        return Journal.Built(type: .putObject, payload: Payload.encode(info), object: info, upload: upload,
+        return Journal.Built(commit: .putObject(PutObjectCommit(info)), object: info,
                              versions: info.versionID.isEmpty ? [.removeNull, .add(info)] : [.add(info)], versioning: state)
     }
 
@@ -124,9 +124,9 @@ extension ObjectStore {
                     let list = try view.versions(bucket: bucket, key: key)
                     guard let target = list.first(where: { $0.versionID == versionID }) else { throw AlreadyGone() }
                     let rest = list.filter { $0.sequence != target.sequence }
-                    let payload = Payload.encodeDelete(bucket: bucket, key: key, versionID: versionID, time: Self.now(),
-                                                       targetSequence: versionID.isEmpty ? nil : target.orderSequence)
-                    return Journal.Built(type: .deleteObject, payload: payload,
+                    let delete = Payload.DeleteEntry(bucket: bucket, key: key, versionID: versionID, time: Self.now(),
+                                                     targetSequence: versionID.isEmpty ? nil : target.orderSequence)
+                    return Journal.Built(commit: .deleteObject(DeleteObjectCommit(delete)),
                                          object: rest.first.flatMap { $0.isDeleteMarker ? nil : $0 },
                                          versions: [versionID.isEmpty ? .removeNull : .remove(order: target.orderSequence)],
                                          removed: target)
@@ -135,13 +135,13 @@ extension ObjectStore {
                 guard state != .unversioned else {
                     // Deleted meanwhile by another request: nothing to do, and no record needed.
                     guard try view.object(bucket: bucket, key: key) != nil else { throw AlreadyGone() }
-                    return Journal.Built(type: .deleteObject,
-                                         payload: Payload.encodeDelete(bucket: bucket, key: key, versionID: "", time: Self.now()))
+                    let delete = Payload.DeleteEntry(bucket: bucket, key: key, versionID: "", time: Self.now())
+                    return Journal.Built(commit: .deleteObject(DeleteObjectCommit(delete)))
                 }
                 var marker = ObjectInfo(bucket: bucket, key: key, versionID: state == .enabled ? Self.newVersionID() : "",
                                         size: 0, lastModified: Self.now(), etag: "", extents: [])
                 marker.isDeleteMarker = true
-                return Journal.Built(type: .putObject, payload: Payload.encode(marker),
+                return Journal.Built(commit: .putObject(PutObjectCommit(marker)),
                                      versions: marker.versionID.isEmpty ? [.removeNull, .add(marker)] : [.add(marker)],
                                      removed: marker)
             }
@@ -196,7 +196,7 @@ extension ObjectStore {
             info.completesUpload = nil  // the upload it completed is closed already
             info.sequence = 0
             let isCurrent = list.first?.sequence == target.sequence
-            return Journal.Built(type: .putObject, payload: Payload.encode(info),
+            return Journal.Built(commit: .putObject(PutObjectCommit(info)),
                                  object: isCurrent ? info : try view.object(bucket: bucket, key: key),
                                  versions: [.remove(order: target.orderSequence), .add(info)])
         }
@@ -318,8 +318,8 @@ extension ObjectStore {
         func nextVersionName() throws -> [UInt8]? {
             let found = try txn.withCursor(index.versions) { c in
                 var entry = try c.seek(atOrAfter: seek)
-                while let e = entry, e.key.starts(with: scope), !isNew(Array(e.key.dropLast(9))) { entry = try c.next() }
-                return entry.map { Array($0.key.dropLast(9)) }
+                while let e = entry, e.key.starts(with: scope), !isNew(IndexKey.name(ofVersionKey: e.key)) { entry = try c.next() }
+                return entry.map { IndexKey.name(ofVersionKey: $0.key) }
             }
             // A long-form name whose hash starts with 0x00 interleaves its version keys with
             // those of the 480-byte name it extends, which sorts before it.
@@ -329,7 +329,7 @@ extension ObjectStore {
             let hasOwn = try txn.withCursor(index.versions) { c in
                 var entry = try c.seek(atOrAfter: shorter + [0])
                 while let e = entry, e.key.starts(with: shorter + [0]) {
-                    if IndexApplier.isVersionKey(e.key, of: shorter) { return true }
+                    if IndexKey.isVersionKey(e.key, of: shorter) { return true }
                     entry = try c.next()
                 }
                 return false

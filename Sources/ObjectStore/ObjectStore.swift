@@ -153,23 +153,9 @@ public final class ObjectStore: Sendable {
 
     /// Writes one commit record and returns once it is durable and in the index.
     @discardableResult
-    func commit(_ type: RecordType, payload: [UInt8], object: ObjectInfo? = nil, upload: Journal.UploadChange? = nil,
-                validate: @escaping @Sendable (Journal.View) throws -> Void) async throws -> CommitRecord {
-        try await commit(type, prepare: { (payload, object, upload) }, validate: validate)
-    }
-
-    /// Writes one commit record and returns once it is durable and in the index.
-    /// `prepare` runs on the thread pool just before the record is appended, in the same
-    /// trip: a PUT writes its last data record there (one trip instead of two for a small
-    /// object) and builds the record from the extents it got.
-    func commit(_ type: RecordType,
-                prepare: @escaping @Sendable () throws -> (payload: [UInt8], object: ObjectInfo?, upload: Journal.UploadChange?),
-                validate: @escaping @Sendable (Journal.View) throws -> Void) async throws -> CommitRecord {
+    func commit(_ commit: Commit, validate: @escaping @Sendable (Journal.View) throws -> Void) async throws -> CommitRecord {
         let journal = self.journal
-        let record = try await io {
-            let (payload, object, upload) = try prepare()
-            return try journal.append(type, payload: payload, object: object, upload: upload, validate: validate)
-        }
+        let record = try await io { try journal.append(commit, validate: validate) }
         try await waitDurable()
         return record
     }
@@ -216,7 +202,7 @@ extension ObjectStore {
     public func createBucket(_ name: String, attributes: [String: String] = [:]) async throws -> BucketInfo {
         try Validation.checkBucketName(name)
         var info = BucketInfo(name: name, created: Self.now(), attributes: attributes)
-        let record = try await commit(.createBucket, payload: Payload.encode(info)) { view in
+        let record = try await commit(.createBucket(CreateBucketCommit(info))) { view in
             if try view.bucketExists(name) {
                 throw StoreError(.bucketAlreadyOwnedByYou, "Your previous request to create the named bucket succeeded and you already own it: \(name)")
             }
@@ -264,7 +250,7 @@ extension ObjectStore {
                 }
             }
             do {
-                try await commit(.deleteBucket, payload: Payload.encodeDeleteBucket(name)) { view in
+                try await commit(.deleteBucket(DeleteBucketCommit(name: name))) { view in
                     guard try view.bucketExists(name) else { throw StoreError.noSuchBucket(name) }
                     guard try view.bucketIsEmpty(name) else {
                         throw StoreError(.bucketNotEmpty, "The bucket you tried to delete is not empty: \(name)")

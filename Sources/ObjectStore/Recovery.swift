@@ -126,7 +126,7 @@ public enum Recovery {
                 while let record = try scanner.next() {
                     report.recordsScanned += 1
                     guard record.header.type.isCommitting, let payload = record.payload else { continue }
-                    batch.append(CommitRecord(type: record.header.type, sequence: record.header.sequence, ref: record.ref, payload: payload))
+                    batch.append(try CommitRecord(type: record.header.type, sequence: record.header.sequence, ref: record.ref, payload: payload))
                     if batch.count >= batchSize { try flush(upTo: record.ref.end.offset) }
                 }
             } catch let unsupported as UnsupportedRecord {

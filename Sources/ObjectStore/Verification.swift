@@ -346,7 +346,7 @@ private struct Run {
             return
         }
         let payload = Array(value[IndexValue.prefixSize...])
-        if let reason = try checkCommitRecord(ref: ref, sequence: sequence, payload: payload, allowed: expectedTypes(table: table, key: key)) {
+        if let reason = try checkCommitRecord(ref: ref, sequence: sequence, payload: payload, table: table, key: key) {
             if log.file(ref.segment) == nil {
                 report.problems.append(.missingSegment(table: table, key: key, segment: ref.segment))
             } else {
@@ -378,22 +378,10 @@ private struct Run {
         if total != size { report.problems.append(.sizeMismatch(table: table, key: key, size: size, extentBytes: total)) }
     }
 
-    /// The record types an entry of `table` may point at (FORMAT.md, "Index").
+    /// The record types an entry of `table` may point at (FORMAT.md, "Index"): each
+    /// commit kind says which entries name its records.
     private func expectedTypes(table: Table, key: [UInt8]) -> Set<RecordType> {
-        switch table {
-        case .buckets: return [.createBucket]
-        case .objects, .versions: return [.putObject]
-        case .uploads: return [.createUpload]
-        case .parts: return [.putPart]
-        case .configs: return [.bucketConfig]
-        case .tombstones:
-            // A closed upload: aborted, completed, or ended by deleting its bucket.
-            if key.first == 0xFF { return [.abortUpload, .putObject, .deleteBucket] }
-            // A bucket's tombstone is its bare name prefix (an empty key).
-            if let n = key.first, key.count == 1 + Int(n) { return [.deleteBucket] }
-            return [.deleteObject]
-        case .meta, .segments, .damaged: return []
-        }
+        Set(Commit.kinds(ofEntryIn: table, key: key).map { $0.recordType })
     }
 
     /// The extents and size of an object or part entry; none for other tables.
@@ -412,7 +400,8 @@ private struct Run {
 
     /// Reads the record at `ref`; nil if it is the commit record the entry describes,
     /// else why not.
-    private mutating func checkCommitRecord(ref: RecordRef, sequence: UInt64, payload: [UInt8], allowed: Set<RecordType>) throws -> String? {
+    private mutating func checkCommitRecord(ref: RecordRef, sequence: UInt64, payload: [UInt8], table: Table, key: [UInt8]) throws -> String? {
+        let allowed = expectedTypes(table: table, key: key)
         guard let file = log.file(ref.segment) else { return "segment \(ref.segment) does not exist" }
         let size = try file.size()
         let headerSize = UInt64(SegmentFormat.recordHeaderSize)
@@ -433,11 +422,9 @@ private struct Run {
         guard ref.offset + ref.size <= size else { return "record runs past the end of the segment" }
         let stored = try file.read(at: ref.offset + headerSize, count: header.payloadLength)
         guard CRC32.checksum(stored) == header.payloadCRC else { return "payload checksum mismatch" }
-        // A closed upload's tombstone after a deleteBucket holds an abort payload naming
-        // the upload (the deleteBucket record does not name it).
-        let namesUploadOfBucket = header.type == .deleteBucket && allowed.contains(.abortUpload)
-            && (try? Payload.decodeAbort(payload).bucket) == (try? Payload.decodeDeleteBucket(stored))
-        guard stored == payload || namesUploadOfBucket else { return "payload differs from the index value's" }
+        guard let kind = Commit.kind(of: header.type), kind.entry(payload, describes: stored, table: table, key: key) else {
+            return "payload differs from the index value's"
+        }
         return nil
     }
 

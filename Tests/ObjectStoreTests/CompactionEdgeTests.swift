@@ -106,8 +106,8 @@ final class CompactionEdgeTests: DirectoryTestCase {
         try await rollOver(store, &n)
         try await rollOver(store, &n)
         // Written and queued, not yet applied: compaction reads the index without it.
-        let payload = Payload.encodeConfig(bucket: "bkt", name: .versioning, document: Array("Suspended".utf8))
-        _ = try store.journal.append(.bucketConfig, payload: payload) { _ in }
+        let config = BucketConfigCommit(bucket: "bkt", name: .versioning, document: Array("Suspended".utf8))
+        _ = try store.journal.append(.bucketConfig(config)) { _ in }
         let report = try await store.compact(.init(segments: [bucketSegment]))
         XCTAssertEqual(report.removed, [bucketSegment])
         await assertEqual(try await store.versioning(bucket: "bkt"), .suspended)

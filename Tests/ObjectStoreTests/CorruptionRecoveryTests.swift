@@ -363,7 +363,7 @@ final class CompactionSafetyTests: StoreTestCase {
         let countAt = payload.count - 2 - 0  // the object has no extension fields yet
         XCTAssertEqual(Array(payload[countAt...]), [0, 0])
         payload.replaceSubrange(countAt..., with: [1, 0, 0x77, 0x77, 3, 0, 0, 0] + Array("xyz".utf8))
-        try await store.commit(.putObject, payload: payload) { _ in }
+        try await store.commit(.putObject(PutObjectCommit(decoding: payload))) { _ in }
         let segment = try await store.headObject(bucket: "bkt", key: "k").extents[0].segment
         try await rollPast(segment)
 

@@ -365,14 +365,14 @@ final class VersioningTests: DirectoryTestCase {
             for i in 0..<Int.random(in: 4...14, using: &rng) {
                 let seq = UInt64(i + 1)
                 let ref = RecordRef(segment: 1 + UInt64(i % 3), offset: UInt64(i) * 4096, size: 128)
-                func put(id: String, marker: Bool) {
+                func put(id: String, marker: Bool) throws {
                     var info = ObjectInfo(bucket: "bkt", key: "k", versionID: id, size: marker ? 0 : 10, lastModified: Int64(i),
                                           etag: marker ? "" : "e\(i)",
                                           extents: marker ? [] : [Extent(segment: ref.segment, offset: ref.offset + 4096 - 10, length: 10)])
                     info.isDeleteMarker = marker
                     if id.isEmpty { model.versions.removeAll { $0.id.isEmpty } }
                     model.versions.insert((seq, id, marker), at: 0)
-                    records.append(CommitRecord(type: .putObject, sequence: seq, ref: ref, payload: Payload.encode(info)))
+                    records.append(try CommitRecord(type: .putObject, sequence: seq, ref: ref, payload: Payload.encode(info)))
                 }
                 switch Int.random(in: 0..<7, using: &rng) {
                 case 6:
@@ -382,17 +382,17 @@ final class VersioningTests: DirectoryTestCase {
                                           etag: "e\(i)", metadata: ["x-amz-meta-n": "\(i)"],
                                           extents: [Extent(segment: ref.segment, offset: ref.offset + 4096 - 10, length: 10)])
                     info.versionSequence = victim.seq
-                    records.append(CommitRecord(type: .putObject, sequence: seq, ref: ref, payload: Payload.encode(info)))
-                case 0: put(id: ObjectStore.newVersionID(), marker: false)
-                case 1: put(id: "", marker: false)
-                case 2: put(id: ObjectStore.newVersionID(), marker: true)
-                case 3: put(id: "", marker: true)
+                    records.append(try CommitRecord(type: .putObject, sequence: seq, ref: ref, payload: Payload.encode(info)))
+                case 0: try put(id: ObjectStore.newVersionID(), marker: false)
+                case 1: try put(id: "", marker: false)
+                case 2: try put(id: ObjectStore.newVersionID(), marker: true)
+                case 3: try put(id: "", marker: true)
                 default:
                     guard let victim = model.versions.randomElement(using: &rng) else { continue }
                     model.versions.removeAll { $0.seq == victim.seq }
                     let payload = Payload.encodeDelete(bucket: "bkt", key: "k", versionID: victim.id, time: Int64(i),
                                                        targetSequence: victim.id.isEmpty ? nil : victim.seq)
-                    records.append(CommitRecord(type: .deleteObject, sequence: seq, ref: ref, payload: payload))
+                    records.append(try CommitRecord(type: .deleteObject, sequence: seq, ref: ref, payload: payload))
                 }
             }
             func apply(_ order: [CommitRecord]) throws -> [String: [[UInt8]: [UInt8]]] {
@@ -465,7 +465,7 @@ final class VersioningTests: DirectoryTestCase {
                 return Extent(segment: ref.segment, offset: ref.offset + 32, length: length)
             }
             func append(_ type: RecordType, _ seq: UInt64, _ payload: [UInt8]) throws {
-                let record = CommitRecord(type: type, sequence: seq, ref: place(128), payload: payload)
+                let record = try CommitRecord(type: type, sequence: seq, ref: place(128), payload: payload)
                 log.append(record)
                 try index.environment.write { txn in try IndexApplier(index: index, txn: txn).apply(record) }
             }
