@@ -431,8 +431,8 @@ extension Payload {
             try r.skip(4 + 16)  // part number, size, last modified
             try r.skipBlob()  // etag
             try skipPairs(&r)  // checksums
-        default:
-            throw ByteReader.Truncated()
+        case .data, .deleteObject, .createBucket, .deleteBucket, .createUpload, .abortUpload, .bucketConfig, .relocate, .seal:
+            throw ByteReader.Truncated()  // no extent list
         }
         return r.offset
     }

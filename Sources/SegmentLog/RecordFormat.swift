@@ -30,7 +30,8 @@ public enum RecordType: UInt8, Sendable, CaseIterable {
     public var isCommitting: Bool {
         switch self {
         case .data, .seal: return false
-        default: return true
+        case .putObject, .deleteObject, .createBucket, .deleteBucket, .createUpload, .putPart, .abortUpload, .bucketConfig,
+             .relocate: return true
         }
     }
 }
