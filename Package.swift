@@ -37,10 +37,7 @@ let package = Package(
             .product(name: "NIOCore", package: "swift-nio"),
         ], swiftSettings: strict),
         // Typed LMDB tables.
-        .target(name: "ObjectIndex", dependencies: [
-            "CLMDB",
-            .product(name: "Crypto", package: "swift-crypto"),
-        ], swiftSettings: strict),
+        .target(name: "ObjectIndex", dependencies: ["CLMDB"], swiftSettings: strict),
         // S3 semantics on top of the engine.
         .target(name: "ObjectStore", dependencies: [
             "SegmentLog", "ObjectIndex",
@@ -79,7 +76,8 @@ let package = Package(
         // What the test targets share (temporary directories, test bytes).
         .target(name: "StrataTestSupport", path: "Tests/StrataTestSupport", swiftSettings: strict),
         .testTarget(name: "SegmentLogTests", dependencies: ["SegmentLog", "StrataTestSupport"], swiftSettings: strict),
-        .testTarget(name: "ObjectIndexTests", dependencies: ["ObjectIndex"], swiftSettings: strict),
+        // The index's tables, with ObjectStore's key encoding (its byte order is S3's).
+        .testTarget(name: "ObjectIndexTests", dependencies: ["ObjectIndex", "ObjectStore"], swiftSettings: strict),
         .testTarget(name: "S3ServerTests", dependencies: [
             "S3Server", "ObjectStore", "StrataTestSupport",
             .product(name: "NIOCore", package: "swift-nio"),

@@ -393,7 +393,7 @@ struct Recover: AsyncParsableCommand {
         if rebuildIndex {
             let result: IndexRebuild.Result
             do {
-                result = try IndexRebuild.run(directory: options.data, onDamage: salvage ? .salvage : .stop)
+                result = try ObjectStore.rebuildIndex(directory: options.data, onDamage: salvage ? .salvage : .stop)
             } catch {
                 printError("strata recover: \(error)")
                 if !(error is IndexRebuild.RepairAfterSwapFailed) { printError("strata recover: the index was not changed") }

@@ -1,6 +1,7 @@
 import Foundation
 import XCTest
-@testable import ObjectIndex
+import ObjectIndex
+@testable import ObjectStore
 
 final class ObjectIndexTests: XCTestCase {
     var dir = ""

@@ -1,6 +1,7 @@
 import Foundation
-import ObjectStore
+// The log's FaultInjector: faults are injected below the store, where the disk is.
 import SegmentLog
+import ObjectStore
 import StrataTestSupport
 import XCTest
 @testable import S3Server
@@ -122,7 +123,7 @@ final class S3FaultInjectionTests: XCTestCase {
             try await client.put("bkt", "big", Self.big)
             let last = try await server.store.headObject(bucket: "bkt", key: "big").extents.last!.segment
             var filler = 0
-            while server.store.log.activeSegmentID == last {
+            while server.store.activeSegmentID == last {
                 try await client.put("bkt", "filler\(filler)", pattern(100 + filler, 1 << 20))
                 filler += 1
             }
@@ -136,7 +137,7 @@ final class S3FaultInjectionTests: XCTestCase {
     /// Flips the bits of one byte of an object's `extent`-th extent, behind the store's back.
     private func damage(_ server: S3TestServer, _ key: String, extent number: Int, at position: UInt64 = 10) async throws {
         let extent = try await server.store.headObject(bucket: "bkt", key: key).extents[number]
-        let path = server.directory + "/segments/" + SegmentLog.fileName(extent.segment)
+        let path = server.store.segmentPath(extent.segment)
         let handle = try FileHandle(forUpdating: URL(fileURLWithPath: path))
         defer { try? handle.close() }
         try handle.seek(toOffset: extent.offset + position)

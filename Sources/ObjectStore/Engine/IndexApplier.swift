@@ -351,23 +351,3 @@ struct IndexApplier {
     }
 }
 
-/// Live bytes and live commit records of one segment (index table `segments`).
-public struct SegmentStats: Sendable, Equatable {
-    public var liveBytes: UInt64 = 0
-    public var liveRecords: UInt64 = 0
-
-    init() {}
-
-    init(_ bytes: [UInt8]) {
-        var r = ByteReader(bytes)
-        liveBytes = (try? r.read(UInt64.self)) ?? 0
-        liveRecords = (try? r.read(UInt64.self)) ?? 0
-    }
-
-    func encoded() -> [UInt8] {
-        var w = ByteWriter()
-        w.write(liveBytes)
-        w.write(liveRecords)
-        return w.bytes
-    }
-}

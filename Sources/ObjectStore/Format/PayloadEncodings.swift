@@ -1,83 +1,5 @@
+import ObjectIndex
 import SegmentLog
-
-/// What the store knows about one object version. Encoded as the payload of its
-/// `putObject` commit record, and stored (after a small prefix) as its index value.
-public struct ObjectInfo: Sendable, Equatable {
-    public var bucket: String
-    public var key: String
-    /// Empty for the `null` version (unversioned buckets).
-    public var versionID: String
-    public var size: UInt64
-    /// Milliseconds since 1970.
-    public var lastModified: Int64
-    /// Hex MD5 (single part) or the multipart form `…-N`, without quotes.
-    public var etag: String
-    /// Stored headers: `content-type`, `content-encoding`, …, and `x-amz-meta-*`, names lowercase.
-    public var metadata: [String: String]
-    /// Checksums by algorithm name (`CRC32`, `SHA256`, …), base64 as S3 returns them.
-    public var checksums: [String: String]
-    /// Encoded ACL (empty: the default, owner full control).
-    public var acl: [UInt8]
-    /// Sizes of the parts of a multipart object; empty for single-part objects.
-    public var partSizes: [UInt64]
-    /// Where the bytes live, in order.
-    public var extents: [Extent]
-    /// The commit's sequence number (0 until committed).
-    public internal(set) var sequence: UInt64 = 0
-    /// For CompleteMultipartUpload's commit: the upload it closes (extension field 1).
-    var completesUpload: String?
-    /// For a multipart object: each part's checksums (by wire name, base64), in part
-    /// order, so GET/HEAD with `partNumber` can return them (extension field 2).
-    public var partChecksums: [[String: String]] = []
-    /// A delete marker (versioned buckets): a version without bytes that says "deleted"
-    /// (extension field 3). Size 0, no extents, no ETag.
-    public var isDeleteMarker = false
-    /// For a metadata-only re-commit of a version (``ObjectStore/recommitVersion``): the
-    /// sequence that orders the version among the key's versions, its first commit's
-    /// (extension field 4). Nil: the commit's own sequence.
-    public internal(set) var versionSequence: UInt64?
-
-    /// The sequence that orders this version among the key's versions (newest first).
-    public var orderSequence: UInt64 { versionSequence ?? sequence }
-    /// Object tags (PutObjectTagging, `x-amz-tagging`), key → value; they belong to this
-    /// version (extension field 5).
-    public var tags: [String: String] = [:]
-    /// Extension fields this build does not know (tag → bytes), kept so that an entry
-    /// re-encoded here (a tag or ACL change) does not drop what a newer version wrote.
-    var unknownExtensions: [UInt16: [UInt8]] = [:]
-
-    public init(bucket: String, key: String, versionID: String = "", size: UInt64, lastModified: Int64,
-                etag: String, metadata: [String: String] = [:], checksums: [String: String] = [:],
-                acl: [UInt8] = [], partSizes: [UInt64] = [], extents: [Extent]) {
-        self.bucket = bucket
-        self.key = key
-        self.versionID = versionID
-        self.size = size
-        self.lastModified = lastModified
-        self.etag = etag
-        self.metadata = metadata
-        self.checksums = checksums
-        self.acl = acl
-        self.partSizes = partSizes
-        self.extents = extents
-    }
-}
-
-/// What the store knows about a bucket.
-public struct BucketInfo: Sendable, Equatable {
-    public var name: String
-    /// Milliseconds since 1970.
-    public var created: Int64
-    /// Attributes such as `region`.
-    public var attributes: [String: String]
-    public internal(set) var sequence: UInt64 = 0
-
-    public init(name: String, created: Int64, attributes: [String: String] = [:]) {
-        self.name = name
-        self.created = created
-        self.attributes = attributes
-    }
-}
 
 /// The payloads of commit records (FORMAT.md, "Record payloads"). Each starts with a
 /// payload version byte; a reader rejects versions it does not know.
@@ -370,48 +292,6 @@ enum Payload {
     }
 }
 
-/// An index value: `u64 sequence · u64 segment · u64 offset · u64 size` of the commit
-/// record, then the record's payload verbatim.
-struct IndexValue {
-    static let prefixSize = 32
-
-    var sequence: UInt64
-    var ref: RecordRef
-    var payload: [UInt8]
-
-    func encoded() -> [UInt8] {
-        var w = ByteWriter(capacity: Self.prefixSize + payload.count)
-        w.write(sequence)
-        w.write(ref.segment)
-        w.write(ref.offset)
-        w.write(ref.size)
-        w.write(bytes: payload)
-        return w.bytes
-    }
-
-    /// Sequence and record reference without copying the payload.
-    static func header(_ bytes: [UInt8]) throws -> (sequence: UInt64, ref: RecordRef) {
-        var r = ByteReader(bytes)
-        let seq = try r.read(UInt64.self)
-        let ref = RecordRef(segment: try r.read(UInt64.self), offset: try r.read(UInt64.self), size: try r.read(UInt64.self))
-        return (seq, ref)
-    }
-
-    static func object(_ bytes: [UInt8], summary: Bool = false) throws -> ObjectInfo {
-        let (seq, _) = try header(bytes)
-        var info = try Payload.decodeObject(bytes, offset: prefixSize, summary: summary)
-        info.sequence = seq
-        return info
-    }
-
-    static func bucket(_ bytes: [UInt8]) throws -> BucketInfo {
-        let (seq, _) = try header(bytes)
-        var info = try Payload.decodeBucket(bytes, offset: prefixSize)
-        info.sequence = seq
-        return info
-    }
-}
-
 extension Payload {
     /// Where the extent list of an object entry (putObject) or part entry (putPart)
     /// starts in its payload: the `u32` count, then 24 bytes per extent.
@@ -460,5 +340,146 @@ extension Payload {
             try r.skipBlob()
             try r.skipBlob()
         }
+    }
+}
+
+extension Payload {
+    /// createUpload: `u8 1 · string bucket · string key · string uploadId · i64 initiated ·
+    /// pairs metadata · pairs attributes (checksum-algorithm, checksum-type) · extension area`.
+    static func encode(_ u: UploadInfo) -> [UInt8] {
+        var w = ByteWriter()
+        w.write(version)
+        w.writeString(u.bucket)
+        w.writeString(u.key)
+        w.writeString(u.uploadId)
+        w.write(u.initiated)
+        writePairs(&w, u.metadata)
+        var attributes: [String: String] = [:]
+        attributes["checksum-algorithm"] = u.checksumAlgorithm
+        attributes["checksum-type"] = u.checksumType
+        if !u.acl.isEmpty { attributes["acl"] = String(decoding: u.acl, as: UTF8.self) }
+        attributes["initiator"] = u.initiator
+        writePairs(&w, attributes)
+        var area = ExtensionArea()
+        if !u.tags.isEmpty {
+            var field = ByteWriter()
+            writePairs(&field, u.tags)
+            area.add(UploadExtension.tags, field.bytes)
+        }
+        area.write(to: &w)
+        return w.bytes
+    }
+
+    /// Extension tags of the createUpload payload.
+    enum UploadExtension {
+        /// `pairs`: the tags the completed object gets.
+        static let tags: UInt16 = 1
+    }
+
+    static func decodeUpload(_ bytes: [UInt8], offset: Int = 0) throws -> UploadInfo {
+        var r = ByteReader(bytes, offset: offset)
+        try expectVersion(&r)
+        let bucket = try r.readString(), key = try r.readString(), id = try r.readString()
+        let initiated = try r.read(Int64.self)
+        let metadata = try readPairs(&r), attributes = try readPairs(&r)
+        var tags: [String: String] = [:]
+        for _ in 0..<(try r.read(UInt16.self)) {
+            let tag = try r.read(UInt16.self)
+            let value = try r.readBlob()
+            if tag == UploadExtension.tags {
+                var field = ByteReader(value)
+                tags = try readPairs(&field)
+            }
+        }
+        var upload = UploadInfo(bucket: bucket, key: key, uploadId: id, initiated: initiated, metadata: metadata,
+                                checksumAlgorithm: attributes["checksum-algorithm"], checksumType: attributes["checksum-type"],
+                                tags: tags)
+        upload.acl = attributes["acl"].map { Array($0.utf8) } ?? []
+        upload.initiator = attributes["initiator"]
+        return upload
+    }
+
+    /// putPart: `u8 1 · string uploadId · u32 partNumber · u64 size · i64 lastModified ·
+    /// string etag · pairs checksums · u32 m · (u64 segment · u64 offset · u64 length) × m ·
+    /// extension area`.
+    static func encode(_ p: PartInfo) -> [UInt8] {
+        var w = ByteWriter(capacity: 96 + p.extents.count * 24)
+        w.write(version)
+        w.writeString(p.uploadId)
+        w.write(UInt32(p.partNumber))
+        w.write(p.size)
+        w.write(p.lastModified)
+        w.writeString(p.etag)
+        writePairs(&w, p.checksums)
+        w.write(UInt32(p.extents.count))
+        for e in p.extents {
+            w.write(e.segment)
+            w.write(e.offset)
+            w.write(e.length)
+        }
+        ExtensionArea().write(to: &w)  // no extension fields
+        return w.bytes
+    }
+
+    static func decodePart(_ bytes: [UInt8], offset: Int = 0) throws -> PartInfo {
+        var r = ByteReader(bytes, offset: offset)
+        try expectVersion(&r)
+        let id = try r.readString()
+        let number = Int(try r.read(UInt32.self))
+        let size = try r.read(UInt64.self), lastModified = try r.read(Int64.self)
+        let etag = try r.readString()
+        let checksums = try readPairs(&r)
+        let count = Int(try r.read(UInt32.self))
+        guard count <= r.remaining / 24 else { throw ByteReader.Truncated() }
+        var extents: [Extent] = []
+        for _ in 0..<count {
+            extents.append(Extent(segment: try r.read(UInt64.self), offset: try r.read(UInt64.self), length: try r.read(UInt64.self)))
+        }
+        try skipExtensions(&r)
+        var part = PartInfo(partNumber: number, size: size, lastModified: lastModified, etag: etag,
+                            checksums: checksums, extents: extents)
+        part.uploadId = id
+        return part
+    }
+
+    /// abortUpload: `u8 1 · string bucket · string key · string uploadId · extension area`.
+    static func encodeAbort(bucket: String, key: String, uploadId: String) -> [UInt8] {
+        var w = ByteWriter()
+        w.write(version)
+        w.writeString(bucket)
+        w.writeString(key)
+        w.writeString(uploadId)
+        ExtensionArea().write(to: &w)  // no extension fields
+        return w.bytes
+    }
+
+    static func decodeAbort(_ bytes: [UInt8]) throws -> (bucket: String, key: String, uploadId: String) {
+        var r = ByteReader(bytes)
+        try expectVersion(&r)
+        let result = (try r.readString(), try r.readString(), try r.readString())
+        try skipExtensions(&r)
+        return result
+    }
+}
+
+extension Payload {
+    /// bucketConfig: `u8 1 · string bucket · string name · blob document · extension area`;
+    /// an empty document removes the configuration.
+    static func encodeConfig(bucket: String, name: String, document: [UInt8]) -> [UInt8] {
+        var w = ByteWriter()
+        w.write(version)
+        w.writeString(bucket)
+        w.writeString(name)
+        w.writeBlob(document)
+        ExtensionArea().write(to: &w)  // no extension fields
+        return w.bytes
+    }
+
+    static func decodeConfig(_ bytes: [UInt8], offset: Int = 0) throws -> (bucket: String, name: String, document: [UInt8]) {
+        var r = ByteReader(bytes, offset: offset)
+        try expectVersion(&r)
+        let result = (try r.readString(), try r.readString(), try r.readBlob())
+        try skipExtensions(&r)
+        return result
     }
 }

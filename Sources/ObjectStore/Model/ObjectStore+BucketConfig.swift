@@ -1,65 +1,6 @@
 import ObjectIndex
 import SegmentLog
 
-/// The names of bucket configurations (FORMAT.md, "Payload encodings", bucket
-/// configuration): every name the store and the S3 front write or look up.
-///
-/// An enum so that a name cannot be misspelled and every kind of configuration is listed
-/// in one place. The raw values are written into bucketConfig records and `configs` keys:
-/// they are on disk and must not change.
-public enum BucketConfigName: String, CaseIterable, Sendable {
-    /// The versioning status text, `Enabled` or `Suspended` (``BucketVersioning``).
-    case versioning
-    /// The LifecycleConfiguration XML document as the client sent it.
-    case lifecycle
-    /// The CORSConfiguration XML document as the client sent it.
-    case cors
-    /// A `<Tagging>` document, as GetBucketTagging returns it.
-    case tagging
-    /// The bucket's ACL text (replaces the creation attribute `acl`).
-    case acl
-    /// The bucket policy JSON as PUT.
-    case policy
-    /// The PublicAccessBlockConfiguration XML as GET returns it.
-    case publicAccessBlock
-    /// The Object Ownership setting: `BucketOwnerEnforced`, `BucketOwnerPreferred` or `ObjectWriter`.
-    case ownershipControls
-}
-
-extension IndexKey {
-    /// `configs` key: `bucket name · 0x00 · configuration name`.
-    static func config(bucket: String, name: BucketConfigName) -> [UInt8] {
-        config(bucket: bucket, name: name.rawValue)
-    }
-
-    /// `configs` key of a name as a record holds it (maybe one this build does not know).
-    static func config(bucket: String, name: String) -> [UInt8] {
-        Array(bucket.utf8) + [0] + Array(name.utf8)
-    }
-}
-
-extension Payload {
-    /// bucketConfig: `u8 1 · string bucket · string name · blob document · extension area`;
-    /// an empty document removes the configuration.
-    static func encodeConfig(bucket: String, name: String, document: [UInt8]) -> [UInt8] {
-        var w = ByteWriter()
-        w.write(version)
-        w.writeString(bucket)
-        w.writeString(name)
-        w.writeBlob(document)
-        ExtensionArea().write(to: &w)  // no extension fields
-        return w.bytes
-    }
-
-    static func decodeConfig(_ bytes: [UInt8], offset: Int = 0) throws -> (bucket: String, name: String, document: [UInt8]) {
-        var r = ByteReader(bytes, offset: offset)
-        try expectVersion(&r)
-        let result = (try r.readString(), try r.readString(), try r.readBlob())
-        try skipExtensions(&r)
-        return result
-    }
-}
-
 extension ObjectStore {
     /// Stores a bucket configuration document (e.g. `lifecycle`) durably through the log,
     /// so it survives crashes and rebuilds; an empty document removes it.

@@ -47,8 +47,8 @@ public final class ObjectStore: Sendable {
 
     public let directory: String
     public let options: Options
-    public let log: SegmentLog
-    public let index: ObjectIndex
+    let log: SegmentLog
+    let index: ObjectIndex
     /// What recovery found and did when the store opened.
     public let recovery: Recovery.Report
     let journal: Journal
@@ -135,6 +135,22 @@ public final class ObjectStore: Sendable {
         try session?.end()
         lock.release()
         if let failure { throw failure }
+    }
+
+    /// The log's segments, oldest first.
+    public var segmentIDs: [UInt64] { log.segmentIDs }
+
+    /// The segment being appended to (never compacted).
+    public var activeSegmentID: UInt64? { log.activeSegmentID }
+
+    /// The file of segment `id`.
+    public func segmentPath(_ id: UInt64) -> String { directory + "/segments/" + SegmentLog.fileName(id) }
+
+    /// Rebuilds the index of a data directory no server has open from its segments,
+    /// beside the current one, and swaps it in (`strata recover --rebuild-index`; see
+    /// ``IndexRebuild``).
+    public static func rebuildIndex(directory: String, onDamage: Recovery.OnDamage) throws -> IndexRebuild.Result {
+        try IndexRebuild.run(directory: directory, onDamage: onDamage)
     }
 
     /// Runs blocking work on the store's thread pool, mapping errors to `StoreError`.

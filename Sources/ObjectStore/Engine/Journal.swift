@@ -253,27 +253,3 @@ final class Journal: Sendable {
     }
 }
 
-/// The replay checkpoint and the last sequence number, kept in table `meta` and written
-/// in the same transaction as the entries they describe (docs/DESIGN.md, "The index is
-/// a view of the log").
-struct Checkpoint: Equatable {
-    var position: LogPosition
-    var lastSequence: UInt64
-
-    static let key = Array("checkpoint".utf8)
-
-    func write(_ txn: Transaction, _ index: ObjectIndex) throws {
-        var w = ByteWriter()
-        w.write(position.segment)
-        w.write(position.offset)
-        w.write(lastSequence)
-        try txn.put(index.meta, Self.key, w.bytes)
-    }
-
-    static func read(_ txn: Transaction, _ index: ObjectIndex) throws -> Checkpoint? {
-        guard let bytes = try txn.get(index.meta, key) else { return nil }
-        var r = ByteReader(bytes)
-        return Checkpoint(position: LogPosition(segment: try r.read(UInt64.self), offset: try r.read(UInt64.self)),
-                          lastSequence: try r.read(UInt64.self))
-    }
-}

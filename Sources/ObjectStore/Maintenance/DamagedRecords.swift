@@ -4,17 +4,9 @@ import SegmentLog
 /// The index's `damaged` table: damaged bytes recovery skipped, by segment and offset
 /// (FORMAT.md, "Index"), and what they cost.
 public enum DamagedRecords {
-    /// `u64 BE segment · u64 BE offset`: spans sort by place in the log.
-    static func key(segment: UInt64, offset: UInt64) -> [UInt8] {
-        IndexKey.bigEndian(segment) + IndexKey.bigEndian(offset)
-    }
-
-    /// Stores a span (`u64 length · u8 damage code`).
+    /// Stores a span.
     static func put(_ span: DamagedSpan, _ txn: Transaction, _ index: ObjectIndex) throws {
-        var w = ByteWriter()
-        w.write(span.length)
-        w.write(span.damage.code)
-        try txn.put(index.damaged, key(segment: span.segment, offset: span.offset), w.bytes)
+        try txn.put(index.damaged, IndexKey.damaged(segment: span.segment, offset: span.offset), IndexValue.damaged(span))
     }
 
     /// Every stored span, in log order.
@@ -24,14 +16,7 @@ public enum DamagedRecords {
                 var out: [DamagedSpan] = []
                 var entry = try c.first()
                 while let (k, v) = entry {
-                    if k.count == 16, v.count == 9,
-                       let segment = IndexKey.decodeBigEndian(k[0..<8], as: UInt64.self),
-                       let offset = IndexKey.decodeBigEndian(k[8..<16], as: UInt64.self) {
-                        var r = ByteReader(v)
-                        let length = try r.read(UInt64.self)
-                        let damage = RecordDamage(code: try r.read(UInt8.self)) ?? .badMagic
-                        out.append(DamagedSpan(segment: segment, offset: offset, length: length, damage: damage))
-                    }
+                    if let span = try IndexValue.damaged(key: k, value: v) { out.append(span) }
                     entry = try c.next()
                 }
                 return out
