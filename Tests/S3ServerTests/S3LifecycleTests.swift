@@ -149,9 +149,45 @@ final class S3LifecycleTests: XCTestCase {
             ("bad tag in filter", Self.rule("<Filter><Tag><Key>aws:x</Key><Value>v</Value></Tag></Filter>" + days), "InvalidTag"),
             ("unknown element", Self.rule("<Filter/><Bogus/>" + days), "MalformedXML"),
             ("noncurrent transition", Self.rule("<Filter/><NoncurrentVersionTransition><NoncurrentDays>1</NoncurrentDays><StorageClass>GLACIER</StorageClass></NoncurrentVersionTransition>"), "NotImplemented"),
+            // A malformed Transition gets S3's 4xx, not the NotImplemented of a valid one.
+            ("transition date not at midnight", Self.rule("<Filter/><Transition><Date>2030-01-01T10:00:00Z</Date><StorageClass>GLACIER</StorageClass></Transition>"), "InvalidArgument"),
+            ("transition bad date", Self.rule("<Filter/><Transition><Date>someday</Date><StorageClass>GLACIER</StorageClass></Transition>"), "InvalidArgument"),
+            ("transition negative days", Self.rule("<Filter/><Transition><Days>-1</Days><StorageClass>GLACIER</StorageClass></Transition>"), "InvalidArgument"),
+            ("transition days and date", Self.rule("<Filter/><Transition><Days>1</Days><Date>2030-01-01T00:00:00Z</Date><StorageClass>GLACIER</StorageClass></Transition>"), "MalformedXML"),
+            ("transition unknown storage class", Self.rule("<Filter/><Transition><Days>1</Days><StorageClass>TAPE</StorageClass></Transition>"), "MalformedXML"),
+            ("transition without storage class", Self.rule("<Filter/><Transition><Days>1</Days></Transition>"), "MalformedXML"),
+            ("noncurrent transition without days", Self.rule("<Filter/><NoncurrentVersionTransition><StorageClass>GLACIER</StorageClass></NoncurrentVersionTransition>"), "MalformedXML"),
+            ("valid transition, bad expiration", Self.rule("<Filter/><Transition><Days>1</Days><StorageClass>GLACIER</StorageClass></Transition><Expiration><Days>0</Days></Expiration>"), "InvalidArgument"),
         ]
         for (name, rules, code) in cases {
             XCTAssertEqual(Self.parseCode(rules), code, name)
+        }
+    }
+
+    /// S3 assigns an ID to a rule sent without one, and GetBucketLifecycleConfiguration
+    /// returns it; rules with IDs keep them, and the document otherwise reads the same.
+    func testRulesWithoutIDGetAGeneratedIDThatGETReturns() async throws {
+        try await S3TestServer.with { server in
+            let client = S3TestClient(server)
+            try await client.createBucket("life")
+            let rules = "<Rule><Filter><Prefix>a/</Prefix></Filter><Status>Enabled</Status><Expiration><Days>3</Days></Expiration></Rule>"
+                + Self.abortRule(prefix: "tmp/", days: 2)
+            try await client.expect(200, "PUT", "/life", query: [("lifecycle", nil)], body: Self.lifecycle(rules))
+            let got = try await client.expect(200, "GET", "/life", query: [("lifecycle", nil)]).xml()
+            let ids = got.texts("Rule", "ID")
+            guard ids.count == 2 else { return XCTFail("every rule has an ID: \(ids)") }
+            XCTAssertEqual(ids[0].count, 48, "S3's generated IDs are 48 characters: \(ids[0])")
+            XCTAssertEqual(ids[1], "abort-tmp/")
+            XCTAssertEqual(got.texts("Rule", "Filter", "Prefix"), ["a/", "tmp/"])
+            XCTAssertEqual(got.texts("Rule", "Expiration", "Days"), ["3"])
+            // The generated ID is the one x-amz-expiration names.
+            try await client.put("life", "a/x", bytes("x"))
+            let head = try await client.expect(200, "HEAD", "/life/a/x")
+            XCTAssertTrue(head.header("x-amz-expiration")?.contains("rule-id=\"\(ids[0])\"") == true, head.header("x-amz-expiration") ?? "none")
+            // Each PUT without IDs generates new ones.
+            try await client.expect(200, "PUT", "/life", query: [("lifecycle", nil)], body: Self.lifecycle(rules))
+            let again = try await client.expect(200, "GET", "/life", query: [("lifecycle", nil)]).xml()
+            XCTAssertNotEqual(again.texts("Rule", "ID")[0], ids[0])
         }
     }
 

@@ -35,6 +35,8 @@ final class S3VersioningTests: XCTestCase {
                 (bytes("<VersioningConfiguration/>"), "MalformedXML"),
                 (bytes("<VersioningConfiguration><Status>"), "MalformedXML"),
                 (Self.versioning("Suspended", mfa: "Enabled"), "NotImplemented"),
+                // Validated before the unimplemented part: a bad Status is S3's MalformedXML.
+                (Self.versioning("On", mfa: "Enabled"), "MalformedXML"),
             ]
             for (body, code) in cases {
                 let response = try await client.call("PUT", "/ver", query: [("versioning", nil)], body: body)

@@ -6,8 +6,7 @@ import ObjectStore
 /// durably through the log, and enforced by the ``LifecycleWorker``.
 extension S3RequestHandler {
     func putBucketLifecycle(_ context: Context) async throws -> S3Response {
-        let document = try await readDocument(context, limit: 1 << 20)
-        _ = try LifecycleConfiguration.parse(document)
+        let document = try LifecycleConfiguration.storedDocument(try await readDocument(context, limit: 1 << 20))
         try await storeBucketConfig(context, name: .lifecycle, document: document)
         return S3Response()
     }

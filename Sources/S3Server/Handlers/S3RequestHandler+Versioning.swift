@@ -12,16 +12,17 @@ extension S3RequestHandler {
     func putBucketVersioning(_ context: Context) async throws -> S3Response {
         let bytes = try await readDocument(context, limit: 64 * 1024)
         let root = try XMLTree.parseDocument(bytes, root: "VersioningConfiguration")
+        // The whole document is validated before the part Strata does not implement.
+        let status = root.child("Status")?.text.trimmingCharacters(in: .whitespacesAndNewlines)
+        guard let status, let state = BucketVersioning(rawValue: status), state != .unversioned else {
+            throw S3Error.malformedXML
+        }
         if let mfa = root.child("MfaDelete")?.text.trimmingCharacters(in: .whitespacesAndNewlines) {
             switch mfa {
             case "Disabled": break
             case "Enabled": throw S3Error.notImplemented("MFA delete is not implemented by Strata")
             default: throw S3Error.malformedXML
             }
-        }
-        let status = root.child("Status")?.text.trimmingCharacters(in: .whitespacesAndNewlines)
-        guard let status, let state = BucketVersioning(rawValue: status), state != .unversioned else {
-            throw S3Error.malformedXML
         }
         try await store.setVersioning(bucket: context.bucket, state)
         return S3Response()

@@ -71,6 +71,25 @@ struct LifecycleConfiguration: Sendable, Equatable {
 
     static let maxRules = 1000
 
+    /// The document to store for a valid PUT: as sent, except that a rule without an `ID`
+    /// gets one, as S3 assigns it (GetBucketLifecycleConfiguration then returns it, and
+    /// `x-amz-expiration` names it).
+    static func storedDocument(_ bytes: [UInt8]) throws -> [UInt8] {
+        _ = try parse(bytes)
+        var root = try XMLTree.parseDocument(bytes, root: "LifecycleConfiguration")
+        guard root.children.contains(where: { $0.child("ID") == nil }) else { return bytes }
+        for i in root.children.indices where root.children[i].child("ID") == nil {
+            root.children[i].children.insert(XMLTree(name: "ID", namespace: root.children[i].namespace, text: generatedRuleID()),
+                                             at: 0)
+        }
+        return root.document()
+    }
+
+    /// An ID like those S3 generates: 48 characters, the base64 of a random UUID's text.
+    static func generatedRuleID() -> String {
+        Data(UUID().uuidString.lowercased().utf8).base64EncodedString()
+    }
+
     static func parse(_ bytes: [UInt8]) throws -> LifecycleConfiguration {
         let root = try XMLTree.parseDocument(bytes, root: "LifecycleConfiguration")
         guard root.children.allSatisfy({ $0.name == "Rule" }) else { throw S3Error.malformedXML }
@@ -115,9 +134,7 @@ struct LifecycleConfiguration: Sendable, Equatable {
         case (nil, let element?): filter = try parseFilter(element)
         default: throw S3Error.malformedXML
         }
-        for name in ["Transition", "NoncurrentVersionTransition"] where node.child(name) != nil {
-            throw S3Error.notImplemented("Lifecycle action \(name) is not implemented by Strata: it has no storage classes to move objects to")
-        }
+        let transitions = try validateTransitions(node)
         var rule = Rule(id: id, filter: filter, enabled: status == "Enabled")
 
         if let expiration = node.child("Expiration") {
@@ -167,8 +184,12 @@ struct LifecycleConfiguration: Sendable, Equatable {
             }
         }
         guard rule.expirationDays != nil || rule.expirationDate != nil || node.child("Expiration")?.child("ExpiredObjectDeleteMarker") != nil
-                || rule.noncurrentDays != nil || rule.abortIncompleteUploadDays != nil else {
+                || rule.noncurrentDays != nil || rule.abortIncompleteUploadDays != nil || !transitions.isEmpty else {
             throw S3Error.invalidRequest("At least one action needs to be specified in a rule")
+        }
+        // Only a rule S3 would accept gets here: a malformed one got S3's 4xx above.
+        if let name = transitions.first {
+            throw S3Error.notImplemented("Lifecycle action \(name) is not implemented by Strata: it has no storage classes to move objects to")
         }
         return rule
     }
@@ -228,6 +249,50 @@ struct LifecycleConfiguration: Sendable, Equatable {
             throw S3Error.invalidArgument("\(element.name) must be a non-negative integer", name: element.name, value: String(text))
         }
         if element.name == "ObjectSizeGreaterThan" { filter.sizeGreaterThan = value } else { filter.sizeLessThan = value }
+    }
+
+    /// The storage classes a Transition may name.
+    static let transitionStorageClasses: Set<String> = [
+        "GLACIER", "STANDARD_IA", "ONEZONE_IA", "INTELLIGENT_TIERING", "DEEP_ARCHIVE", "GLACIER_IR",
+    ]
+
+    /// Validates the rule's Transition and NoncurrentVersionTransition elements as S3 does
+    /// and returns the names of those present (Strata implements neither: the caller
+    /// answers 501 once the whole rule is known to be valid).
+    private static func validateTransitions(_ node: XMLTree) throws -> [String] {
+        var present: [String] = []
+        for transition in node.children("Transition") {
+            present.append("Transition")
+            for child in transition.children where !["Days", "Date", "StorageClass"].contains(child.name) { throw S3Error.malformedXML }
+            let days = transition.child("Days"), date = transition.child("Date")
+            guard (days == nil) != (date == nil) else { throw S3Error.malformedXML }
+            if let days { _ = try nonNegative(days.text, "'Days' in Transition action must be nonnegative", name: "Days") }
+            if let date { _ = try midnight(date.text) }
+            try checkStorageClass(transition)
+        }
+        for transition in node.children("NoncurrentVersionTransition") {
+            present.append("NoncurrentVersionTransition")
+            for child in transition.children where !["NoncurrentDays", "StorageClass", "NewerNoncurrentVersions"].contains(child.name) {
+                throw S3Error.malformedXML
+            }
+            guard let days = transition.child("NoncurrentDays") else { throw S3Error.malformedXML }
+            _ = try nonNegative(days.text, "'NoncurrentDays' in NoncurrentVersionTransition action must be nonnegative", name: "NoncurrentDays")
+            try checkStorageClass(transition)
+        }
+        return present
+    }
+
+    private static func checkStorageClass(_ transition: XMLTree) throws {
+        guard let storageClass = transition.child("StorageClass")?.text.trimmingSpaces(),
+              transitionStorageClasses.contains(String(storageClass)) else { throw S3Error.malformedXML }
+    }
+
+    private static func nonNegative(_ text: String, _ message: String, name: String) throws -> Int {
+        let trimmed = text.trimmingSpaces()
+        guard let value = Int(trimmed), (0...2_147_483_647).contains(value) else {
+            throw S3Error.invalidArgument(message, name: name, value: String(trimmed))
+        }
+        return value
     }
 
     private static func positive(_ text: String, _ message: String, name: String) throws -> Int {

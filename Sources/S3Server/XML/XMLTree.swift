@@ -38,6 +38,28 @@ public struct XMLTree: Sendable, Hashable {
     }
 }
 
+// MARK: - Writing
+
+extension XMLTree {
+    /// The element as a document: a leaf's text, an inner element's children (S3
+    /// documents have no mixed content), each namespace written where it changes.
+    public func document() -> [UInt8] {
+        var writer = XMLWriter()
+        write(to: &writer, parentNamespace: nil)
+        return writer.bytes
+    }
+
+    private func write(to writer: inout XMLWriter, parentNamespace: String?) {
+        writer.open(name, namespace: namespace == parentNamespace ? nil : namespace)
+        if children.isEmpty {
+            writer.text(text)
+        } else {
+            for child in children { child.write(to: &writer, parentNamespace: namespace) }
+        }
+        writer.close()
+    }
+}
+
 // MARK: - Parsing
 
 extension XMLTree {
