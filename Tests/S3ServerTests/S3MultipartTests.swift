@@ -185,17 +185,33 @@ final class S3MultipartTests: XCTestCase {
         }
     }
 
-    /// Parts listed out of ascending order, or twice, are InvalidPartOrder.
+    /// Parts listed out of ascending order are InvalidPartOrder.
     func testPartsOutOfOrderAreInvalidPartOrder() async throws {
         try await withServer { client, _ in
             let id = try await create(client, "k")
             let e1 = try await putPart(client, "k", id, 1, Self.data(4096, seed: 1))
             let e2 = try await putPart(client, "k", id, 2, Self.data(4096, seed: 2))
             assertError(try await complete(client, "k", id, [(2, e2), (1, e1)]), 400, "InvalidPartOrder")
-            assertError(try await complete(client, "k", id, [(1, e1), (1, e1)]), 400, "InvalidPartOrder")
+            assertError(try await complete(client, "k", id, [(1, e1), (2, e2), (1, e1)]), 400, "InvalidPartOrder")
             // The upload is still open and completes once asked properly.
             let done = try await complete(client, "k", id, [(1, e1), (2, e2)])
             XCTAssertEqual(done.status, 200, done.bodyString)
+        }
+    }
+
+    /// A part number listed twice (a client that resent a part lists both sends): the
+    /// last entry wins, as S3 answers; the object has each part once.
+    func testRepeatedPartNumberInCompleteLastEntryWins() async throws {
+        try await withServer { client, _ in
+            let id = try await create(client, "k")
+            let first = Self.data(4096, seed: 1), resent = Self.data(4096, seed: 3), two = Self.data(100, seed: 2)
+            let old = try await putPart(client, "k", id, 1, first)
+            let new = try await putPart(client, "k", id, 1, resent)
+            let e2 = try await putPart(client, "k", id, 2, two)
+            let done = try await complete(client, "k", id, [(1, old), (1, new), (2, e2)])
+            XCTAssertEqual(done.status, 200, done.bodyString)
+            XCTAssertTrue(try done.xml().text("ETag")?.hasSuffix("-2\"") == true, done.bodyString)
+            try await expectEqual(try await client.expect(200, "GET", Self.path("k")).body, resent + two)
         }
     }
 

@@ -161,7 +161,8 @@ extension ObjectStore {
     /// `checksums` is called with the chosen parts before the commit is written; what it
     /// throws is thrown unchanged.
     ///
-    /// The parts are read from the index, checked (ascending, present with matching
+    /// The parts are read from the index, checked (ascending, a repeated number's last
+    /// entry counting, present with matching
     /// ETags, all but the last at least ``minPartSize``), and the commit's validation
     /// checks again, atomically with the commit, that the upload is still open and each
     /// chosen part is still the version that was read — a part re-uploaded meanwhile
@@ -169,11 +170,23 @@ extension ObjectStore {
     ///
     /// A retry after success returns the completed object (the closed upload's
     /// tombstone holds the completing record).
-    public func completeUpload(bucket: String, key: String, uploadId: String, parts chosen: [CompletedPart],
+    public func completeUpload(bucket: String, key: String, uploadId: String, parts: [CompletedPart],
                                conditions: WriteConditions,
                                checksums: @escaping @Sendable ([PartInfo]) throws -> [String: String]) async throws -> ObjectInfo {
         let index = self.index
         let minPartSize = self.minPartSize
+        // Ascending part numbers; a number listed again replaces its earlier entry (the
+        // last one wins, as S3 answers for a part that was sent again).
+        var chosen: [CompletedPart] = []
+        for wanted in parts {
+            if let last = chosen.last, wanted.partNumber <= last.partNumber {
+                guard wanted.partNumber == last.partNumber else {
+                    throw StoreError(.invalidPartOrder, "The list of parts was not in ascending order. The parts list must be specified in order by part number.")
+                }
+                chosen.removeLast()
+            }
+            chosen.append(wanted)
+        }
         // The object will point at the parts' extents as read here: compaction must not
         // delete a segment they are in until this commit is in the index (ExtentPins).
         let pin = pins.pin()
@@ -194,10 +207,7 @@ extension ObjectStore {
         guard !chosen.isEmpty else { throw StoreError(.invalidPart, "You must specify at least one part") }
         let byNumber = Dictionary(uniqueKeysWithValues: stored.map { ($0.partNumber, $0) })
         var selected: [PartInfo] = []
-        for (i, wanted) in chosen.enumerated() {
-            if i > 0, wanted.partNumber <= chosen[i - 1].partNumber {
-                throw StoreError(.invalidPartOrder, "The list of parts was not in ascending order. The parts list must be specified in order by part number.")
-            }
+        for wanted in chosen {
             guard let part = byNumber[wanted.partNumber], part.etag == wanted.etag.trimmingQuotes() else {
                 throw StoreError(.invalidPart, "One or more of the specified parts could not be found. The part may not have been uploaded, or the specified entity tag may not match the part's entity tag. (part \(wanted.partNumber))")
             }
