@@ -410,6 +410,22 @@ final class S3ListingTests: XCTestCase {
         }
     }
 
+    /// ListObjects (v1) under encoding-type=url returns the top-level Prefix as sent, not
+    /// encoded, as S3 does (botocore decodes v1's Delimiter, Marker and NextMarker, not
+    /// its Prefix); its keys and common prefixes are encoded as in v2.
+    func testV1TopLevelPrefixIsReturnedAsSentUnderEncodingTypeURL() async throws {
+        try await withKeys(["a b/ü 1", "a b/ü 2/x"]) { client in
+            let v1 = try await list(client, [("encoding-type", "url"), ("prefix", "a b/ü"), ("delimiter", "/")])
+            XCTAssertEqual(v1.text("Prefix"), "a b/ü")
+            XCTAssertEqual(v1.texts("Contents", "Key").compactMap(Self.urlDecode), ["a b/ü 1"])
+            XCTAssertFalse(v1.texts("Contents", "Key")[0].contains(" "), "keys stay encoded")
+            XCTAssertEqual(v1.texts("CommonPrefixes", "Prefix").compactMap(Self.urlDecode), ["a b/ü 2/"])
+            let v2 = try await list(client, [("list-type", "2"), ("encoding-type", "url"), ("prefix", "a b/ü")])
+            XCTAssertNotEqual(v2.text("Prefix"), "a b/ü", "v2 encodes its Prefix")
+            XCTAssertEqual(v2.text("Prefix").flatMap(Self.urlDecode), "a b/ü")
+        }
+    }
+
     /// Keys with XML special characters (&, <, >, quotes) are escaped in listings, so the
     /// document parses and gives back the exact keys, in UTF-8 byte order.
     func testKeysWithXMLSpecialCharactersAreEscaped() async throws {

@@ -47,7 +47,9 @@ extension S3RequestHandler {
         var xml = XMLWriter(capacity: Self.listingBytes(page))
         xml.open("ListBucketResult", namespace: Self.namespace)
         xml.element("Name", context.bucket)
-        xml.element("Prefix", parameters.show(parameters.prefix))
+        // S3 encodes v1's Delimiter, Marker and NextMarker under encoding-type=url, but
+        // returns its top-level Prefix as sent (v2 encodes it).
+        xml.element("Prefix", parameters.prefix)
         xml.element("Marker", parameters.show(marker ?? ""))
         if page.isTruncated, let next = page.next { xml.element("NextMarker", parameters.show(next)) }
         xml.element("MaxKeys", String(parameters.maxKeys))
