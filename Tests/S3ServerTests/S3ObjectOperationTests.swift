@@ -1,4 +1,5 @@
 import Foundation
+import NIOHTTP1
 import XCTest
 @testable import S3Server
 
@@ -67,6 +68,29 @@ final class S3ObjectOperationTests: XCTestCase {
             XCTAssertEqual(get.body, [])
             XCTAssertEqual(get.header("Content-Length"), "0")
             XCTAssertEqual(get.header("ETag"), "\"d41d8cd98f00b204e9800998ecf8427e\"")
+        }
+    }
+
+    /// A list of content codings is stored and returned as sent, as S3 does; only
+    /// `aws-chunked` (the framing of the upload, not an encoding of the object) is removed.
+    func testContentEncodingListIsReturnedAsSentWithoutAwsChunked() async throws {
+        let cases: [(sent: String, stored: String?)] = [
+            ("deflate, gzip", "deflate, gzip"), ("gzip,br", "gzip,br"), ("aws-chunked, gzip", "gzip"),
+            ("deflate, aws-chunked, gzip", "deflate, gzip"), ("gzip, AWS-CHUNKED", "gzip"), ("aws-chunked", nil),
+        ]
+        for (sent, stored) in cases {
+            var headers = HTTPHeaders()
+            headers.add(name: "Content-Encoding", value: sent)
+            XCTAssertEqual(try ObjectHeaders.metadata(from: headers)["content-encoding"], stored, sent)
+        }
+        try await S3TestServer.with { server in
+            let client = S3TestClient(server)
+            try await client.createBucket("bkt")
+            try await client.put("bkt", "coded", bytes("payload"), headers: [("Content-Encoding", "deflate, gzip")])
+            for method in ["GET", "HEAD"] {
+                let response = try await client.expect(200, method, "/bkt/coded")
+                XCTAssertEqual(response.header("Content-Encoding"), "deflate, gzip", method)
+            }
         }
     }
 

@@ -31,11 +31,13 @@ enum ObjectHeaders {
         if userBytes > maxUserMetadataBytes {
             throw S3Error.metadataTooLarge(size: userBytes, maxSizeAllowed: maxUserMetadataBytes)
         }
-        // aws-chunked is the framing of this request, not an encoding of the object.
+        // aws-chunked is the framing of this request, not an encoding of the object: it is
+        // removed, and the rest is stored as sent (S3 returns `deflate, gzip` as is).
         if let encoding = metadata["content-encoding"] {
-            let kept = encoding.split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) }
-                .filter { $0.lowercased() != "aws-chunked" && !$0.isEmpty }
-            metadata["content-encoding"] = kept.isEmpty ? nil : kept.joined(separator: ",")
+            let items = encoding.split(separator: ",", omittingEmptySubsequences: false)
+            let kept = items.filter { $0.trimmingCharacters(in: .whitespaces).lowercased() != "aws-chunked" }
+            let value = kept.count == items.count ? encoding : kept.joined(separator: ",").trimmingCharacters(in: .whitespaces)
+            metadata["content-encoding"] = value.isEmpty ? nil : value
         }
         if let storageClass = metadata["x-amz-storage-class"] {
             guard validStorageClasses.contains(storageClass) else {
