@@ -195,8 +195,8 @@ extension S3RequestHandler {
     }
 
     /// `x-amz-copy-source-range: bytes=first-last` (inclusive, both required) within a
-    /// source of `size` bytes. S3 answers InvalidArgument both for another form and for
-    /// a range outside the source.
+    /// source of `size` bytes. S3 answers InvalidArgument for another form or a range
+    /// that ends before it starts, and 416 InvalidRange for one past the source's end.
     static func copySourceRange(_ header: String, size: UInt64) throws -> Range<UInt64> {
         let text = header.trimmingCharacters(in: .whitespaces)
         let spec = text.lowercased().hasPrefix("bytes=") ? text.dropFirst(6) : ""
@@ -207,10 +207,11 @@ extension S3RequestHandler {
                 "The x-amz-copy-source-range value must be of the form bytes=first-last where first and last are the zero-based offsets of the first and last bytes to copy",
                 name: "x-amz-copy-source-range", value: header)
         }
-        guard first <= last, last < size else {
+        guard first <= last else {
             throw S3Error.invalidArgument("Range specified is not valid for source object of size: \(size)",
                                           name: "x-amz-copy-source-range", value: header)
         }
+        guard last < size else { throw S3Error.invalidRange(range: header, objectSize: Int64(size)) }
         return first..<(last + 1)
     }
 
