@@ -138,16 +138,36 @@ final class S3BucketOperationTests: XCTestCase {
         }
     }
 
-    /// Creating a bucket you already own is 409 BucketAlreadyOwnedByYou (us-east-1 legacy
-    /// behaviour aside, this is what every other region answers).
-    func testCreateExistingBucketIsBucketAlreadyOwnedByYou() async throws {
+    /// Creating a bucket you already own outside us-east-1 is 409 BucketAlreadyOwnedByYou,
+    /// as every region but us-east-1 answers.
+    func testCreateExistingBucketOutsideUsEast1IsBucketAlreadyOwnedByYou() async throws {
         try await S3TestServer.with { server in
             let client = S3TestClient(server)
-            try await client.createBucket("twice")
-            let response = try await client.call("PUT", "/twice")
+            let configuration = bytes("<CreateBucketConfiguration><LocationConstraint>eu-west-1</LocationConstraint></CreateBucketConfiguration>")
+            try await client.expect(200, "PUT", "/twice", body: configuration)
+            let response = try await client.call("PUT", "/twice", body: configuration)
             XCTAssertEqual(response.status, 409)
             XCTAssertEqual(response.errorCode, "BucketAlreadyOwnedByYou")
             XCTAssertEqual(try response.xml().child("BucketName")?.text, "twice")
+        }
+    }
+
+    /// S3's legacy us-east-1 rule: its owner creating a bucket that exists there gets 200,
+    /// and the bucket is unchanged (its objects, its ACL, its creation date).
+    func testCreateExistingOwnBucketInUsEast1Is200AndChangesNothing() async throws {
+        try await S3TestServer.with { server in
+            let client = S3TestClient(server)
+            try await client.expect(200, "PUT", "/twice", headers: [("x-amz-acl", "public-read")])
+            try await client.put("twice", "k", bytes("kept"))
+            let before = try await client.expect(200, "GET", "/").xml().texts("Buckets", "Bucket", "CreationDate")
+            let again = try await client.expect(200, "PUT", "/twice")
+            XCTAssertEqual(again.header("Location"), "/twice")
+            let after = try await client.expect(200, "GET", "/").xml().texts("Buckets", "Bucket", "CreationDate")
+            XCTAssertEqual(after, before)
+            let acl = try await client.expect(200, "GET", "/twice", query: [("acl", nil)]).xml()
+            XCTAssertEqual(acl.texts("AccessControlList", "Grant", "Grantee", "URI"), ["http://acs.amazonaws.com/groups/global/AllUsers"],
+                           "the ACL the bucket was created with stays")
+            await assertEqual(try await client.expect(200, "GET", "/twice/k").body, bytes("kept"))
         }
     }
 

@@ -212,8 +212,8 @@ public final class ObjectStore: Sendable {
 // MARK: - Buckets
 
 extension ObjectStore {
-    /// Creates a bucket. S3 in us-east-1 answers BucketAlreadyOwnedByYou for an existing
-    /// bucket of the same owner; Strata has one owner so far.
+    /// Creates a bucket; BucketAlreadyOwnedByYou if one of that name exists (the S3 front
+    /// decides what that means for the caller: another owner's, or S3's us-east-1 rule).
     @discardableResult
     public func createBucket(_ name: String, attributes: [String: String] = [:]) async throws -> BucketInfo {
         try Validation.checkBucketName(name)

@@ -93,6 +93,9 @@ struct BucketSettings: Sendable {
     /// The CORS configuration (preflights, CORS headers on responses).
     var cors: CORSConfiguration?
 
+    /// The region the bucket was created in (its `region` attribute), if recorded.
+    var region: String?
+
     var aclsEnabled: Bool { ownership != .bucketOwnerEnforced }
 
     /// Builds the settings from the bucket and its stored configurations. A bucket made
@@ -102,6 +105,7 @@ struct BucketSettings: Sendable {
     init(bucket: BucketInfo, configs: [BucketConfigName: [UInt8]], defaultOwner: String, users: UserDirectory) throws {
         func present(_ name: BucketConfigName) -> [UInt8]? { configs[name].flatMap { $0.isEmpty ? nil : $0 } }
         owner = bucket.attributes[Config.ownerAttribute] ?? defaultOwner
+        region = bucket.attributes["region"]
         let aclBytes = configs[.acl] ?? bucket.attributes[Config.aclAttribute].map { Array($0.utf8) }
         acl = aclBytes.flatMap(AccessControlList.decode) ?? .privateACL(owner: owner)
         // Stored policies were valid when PUT; one naming a user since removed from the

@@ -7,6 +7,9 @@ import ObjectStore
 extension S3RequestHandler {
     static let namespace = "http://s3.amazonaws.com/doc/2006-03-01/"
 
+    /// The region where re-creating your own bucket succeeds (S3's legacy behaviour).
+    static let legacyRegion = "us-east-1"
+
     func listBuckets(_ context: Context) async throws -> S3Response {
         let request = context.request
         let prefix = request.query("prefix") ?? ""
@@ -67,10 +70,13 @@ extension S3RequestHandler {
             try await store.createBucket(context.bucket, attributes: attributes)
         } catch let error as StoreError where error.code == .bucketAlreadyOwnedByYou {
             // Bucket names are global: someone else's bucket is BucketAlreadyExists.
-            if let existing = try await bucketSettings(context.bucket), existing.owner != context.principal.canonicalId {
+            let existing = try await bucketSettings(context.bucket)
+            if let existing, existing.owner != context.principal.canonicalId {
                 throw S3Error.bucketAlreadyExists(bucket: context.bucket)
             }
-            throw error
+            // S3's legacy us-east-1 rule: its owner re-creating a bucket there gets 200,
+            // and nothing changes. Every other region answers BucketAlreadyOwnedByYou.
+            guard existing?.region ?? configuration.region == Self.legacyRegion else { throw error }
         }
         var response = S3Response()
         response.headers.add(name: "Location", value: "/\(context.bucket)")
