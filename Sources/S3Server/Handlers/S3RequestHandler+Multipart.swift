@@ -264,12 +264,10 @@ extension S3RequestHandler {
         if let type = ObjectHeaders.checksumType(info.checksums) { xml.element("ChecksumType", type) }
         xml.close()
         var response = S3Response.xml(xml)
+        // Only a version with an id is named: S3 names none for the null version a
+        // Suspended bucket gets, as for a write into an unversioned one.
         if !info.versionID.isEmpty {
             response.headers.add(name: "x-amz-version-id", value: info.versionID)
-        } else if (try? await store.versioning(bucket: context.bucket)) == .suspended {
-            // The null version of a Suspended bucket is named, as S3 does; an unversioned
-            // bucket names none. (The state is read after the commit: one extra read, here only.)
-            response.headers.add(name: "x-amz-version-id", value: "null")
         }
         return response
     }

@@ -143,10 +143,11 @@ extension S3RequestHandler {
         return fields
     }
 
-    /// `x-amz-version-id` of a write: the new version's id; `null` in a suspended bucket;
-    /// none in an unversioned one.
+    /// `x-amz-version-id` of a write: the new version's id with versioning Enabled. S3
+    /// names no version in the answer to a write into a Suspended bucket (the `null`
+    /// version it wrote) or an unversioned one; reads of the `null` version do name it.
     static func addVersionHeader(_ info: ObjectInfo, versioning: BucketVersioning, to headers: inout HTTPHeaders) {
-        guard versioning != .unversioned else { return }
-        headers.add(name: "x-amz-version-id", value: showVersion(info.versionID))
+        guard versioning == .enabled, !info.versionID.isEmpty else { return }
+        headers.add(name: "x-amz-version-id", value: info.versionID)
     }
 }
