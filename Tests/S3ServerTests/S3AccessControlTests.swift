@@ -320,6 +320,29 @@ final class S3AccessControlTests: XCTestCase {
         }
     }
 
+    /// ListParts and ListMultipartUploads: `Owner` is the owner the object will have, the
+    /// bucket owner under BucketOwnerPreferred with bucket-owner-full-control (and under
+    /// BucketOwnerEnforced), the uploader otherwise; `Initiator` stays the uploader, as S3.
+    func testListPartsOwnerIsTheOwnerTheObjectWillHave() async throws {
+        try await withUsers { _, alice, bob, _ in
+            try await alice.expect(200, "PUT", "/preferred", headers: [("x-amz-acl", "public-read-write"),
+                                                                     ("x-amz-object-ownership", "BucketOwnerPreferred")])
+            let handed = try await bob.expect(200, "POST", "/preferred/handed", query: [("uploads", nil)],
+                                              headers: [("x-amz-acl", "bucket-owner-full-control")]).xml()
+            let kept = try await bob.expect(200, "POST", "/preferred/kept", query: [("uploads", nil)]).xml()
+            for (key, created, owner) in [("handed", handed, "alice-id"), ("kept", kept, "bob-id")] {
+                let uploadId = try XCTUnwrap(created.text("UploadId"))
+                let parts = try await bob.expect(200, "GET", "/preferred/\(key)", query: [("uploadId", uploadId)]).xml()
+                XCTAssertEqual(parts.text("Initiator", "ID"), "bob-id", key)
+                XCTAssertEqual(parts.text("Owner", "ID"), owner, key)
+            }
+            let uploads = try await alice.expect(200, "GET", "/preferred", query: [("uploads", nil)]).xml()
+            XCTAssertEqual(uploads.texts("Upload", "Key"), ["handed", "kept"])
+            XCTAssertEqual(uploads.texts("Upload", "Initiator", "ID"), ["bob-id", "bob-id"])
+            XCTAssertEqual(uploads.texts("Upload", "Owner", "ID"), ["alice-id", "bob-id"])
+        }
+    }
+
     /// Anonymous GETs cannot use response-* overrides (S3: InvalidRequest); a copy's
     /// missing source is 403 to a caller who may not list the source bucket.
     func testAnonymousOverridesAndCopySourceProbing() async throws {

@@ -128,5 +128,11 @@ struct BucketSettings: Sendable {
     }
 
     /// The owner of an object (listings, GetObjectAcl).
-    func objectOwner(_ info: ObjectInfo) -> String { objectACL(info).owner }
+    func objectOwner(_ info: ObjectInfo) -> String { owner(ofACL: info.acl) }
+
+    /// The owner of an object stored with the encoded ACL `acl` (an upload's object too).
+    func owner(ofACL acl: [UInt8]) -> String {
+        guard aclsEnabled, let decoded = AccessControlList.decode(acl) else { return owner }
+        return decoded.owner
+    }
 }

@@ -383,7 +383,7 @@ extension S3RequestHandler {
             }
         }
         Self.writePerson("Initiator", owner, into: &xml)
-        Self.writePerson("Owner", owner, into: &xml)
+        Self.writePerson("Owner", try objectOwner(upload, context), into: &xml)
         xml.element("StorageClass", upload.metadata["x-amz-storage-class"] ?? "STANDARD")
         if let algorithm = upload.checksumAlgorithm { xml.element("ChecksumAlgorithm", algorithm) }
         if let type = upload.checksumType { xml.element("ChecksumType", type) }
@@ -417,6 +417,7 @@ extension S3RequestHandler {
         let page = try await store.listUploads(bucket: context.bucket, prefix: prefix, delimiter: delimiter,
                                                keyMarker: keyMarker, uploadIdMarker: uploadIdMarker,
                                                maxUploads: maxUploads)
+        let bucket = try requireBucket(context)
         var xml = XMLWriter()
         xml.open("ListMultipartUploadsResult", namespace: Self.namespace)
         xml.element("Bucket", context.bucket)
@@ -434,9 +435,8 @@ extension S3RequestHandler {
             xml.element("Upload") { xml in
                 xml.element("Key", show(upload.key))
                 xml.element("UploadId", upload.uploadId)
-                let owner = uploadOwner(upload, context)
-                Self.writePerson("Initiator", owner, into: &xml)
-                Self.writePerson("Owner", owner, into: &xml)
+                Self.writePerson("Initiator", uploadOwner(upload, context), into: &xml)
+                Self.writePerson("Owner", Owner(canonicalId: bucket.owner(ofACL: upload.acl), users: users), into: &xml)
                 xml.element("StorageClass", upload.metadata["x-amz-storage-class"] ?? "STANDARD")
                 xml.element("Initiated", TimeFormat.iso8601(milliseconds: upload.initiated))
                 if let algorithm = upload.checksumAlgorithm { xml.element("ChecksumAlgorithm", algorithm) }
@@ -479,6 +479,13 @@ extension S3RequestHandler {
     /// root credentials for uploads started before users existed.
     private func uploadOwner(_ upload: UploadInfo, _ context: Context) -> Owner {
         Owner(canonicalId: upload.initiator ?? defaultOwner, users: users)
+    }
+
+    /// The owner the upload's object will have (ListParts' `Owner`): the bucket owner
+    /// under BucketOwnerEnforced, or under BucketOwnerPreferred when the upload asked
+    /// for bucket-owner-full-control; else the initiator. `Initiator` stays the uploader.
+    private func objectOwner(_ upload: UploadInfo, _ context: Context) throws -> Owner {
+        Owner(canonicalId: try requireBucket(context).owner(ofACL: upload.acl), users: users)
     }
 
     /// `<Initiator>` or `<Owner>`.
