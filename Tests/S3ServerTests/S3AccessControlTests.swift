@@ -145,6 +145,26 @@ final class S3AccessControlTests: XCTestCase {
         }
     }
 
+    /// A GET or HEAD of a missing key is 404 or 403 as S3 decides it: by ListBucket with
+    /// `s3:prefix` set to the key. A policy letting Bob list only `public/` makes a
+    /// missing key there 404 and one elsewhere 403.
+    func testMissingKeyIs404OnlyWhereTheCallerMayListThatPrefix() async throws {
+        try await withUsers { _, alice, bob, _ in
+            try await alice.expect(200, "PUT", "/probe")
+            let policy = """
+                {"Version":"2012-10-17","Statement":[
+                 {"Effect":"Allow","Principal":{"AWS":"arn:aws:iam::000000000000:user/Bob"},"Action":"s3:GetObject","Resource":"arn:aws:s3:::probe/*"},
+                 {"Effect":"Allow","Principal":{"AWS":"arn:aws:iam::000000000000:user/Bob"},"Action":"s3:ListBucket","Resource":"arn:aws:s3:::probe",
+                  "Condition":{"StringLike":{"s3:prefix":["public/*"]}}}]}
+                """
+            try await alice.expect(204, "PUT", "/probe", query: Self.policyQuery, body: bytes(policy))
+            await assertEqual(try await bob.expect(404, "GET", "/probe/public/missing").errorCode, "NoSuchKey")
+            try await bob.expect(404, "HEAD", "/probe/public/missing")
+            await assertEqual(try await bob.expect(403, "GET", "/probe/secret/missing").errorCode, "AccessDenied")
+            try await bob.expect(403, "HEAD", "/probe/secret/missing")
+        }
+    }
+
     /// DeleteObjects decides each key on its own: a denied key is an Error entry.
     func testDeleteObjectsAuthorizesEachKey() async throws {
         try await withUsers { _, alice, bob, _ in

@@ -155,17 +155,19 @@ struct RequestAccess: Sendable {
         throw S3Error.accessDenied()
     }
 
-    /// Whether the caller could list the bucket: S3 answers a GET of a missing key with
-    /// 404 only then, and with 403 otherwise (so keys cannot be probed).
+    /// Whether the caller could list the bucket where the key asked for is: S3 answers a
+    /// GET or HEAD of a missing key with 404 only then, and with 403 otherwise (so keys
+    /// cannot be probed). As S3 decides it: ListBucket with `s3:prefix` set to the key, so
+    /// a policy allowing listings of `public/*` makes a missing `public/x` a 404.
     var mayListBucket: Bool {
         guard let bucket else { return true }
         let list = AccessRule.bucket("s3:ListBucket", .read)
-        return Self.decide(principal: principal, rule: list, bucket: bucket, resource: "arn:aws:s3:::\(resourceBucket)",
-                           keys: keys) == .allow
-    }
-
-    private var resourceBucket: Substring {
-        resource.dropFirst("arn:aws:s3:::".count).prefix { $0 != "/" }
+        let path = resource.dropFirst("arn:aws:s3:::".count)
+        let bucketName = path.prefix { $0 != "/" }
+        var listKeys = keys
+        if bucketName.endIndex < path.endIndex { listKeys["s3:prefix"] = [String(path[path.index(after: bucketName.endIndex)...])] }
+        return Self.decide(principal: principal, rule: list, bucket: bucket, resource: "arn:aws:s3:::\(bucketName)",
+                           keys: listKeys) == .allow
     }
 }
 
