@@ -108,6 +108,32 @@ final class S3BrowserTests: XCTestCase {
         }
     }
 
+    /// A non-preflight request carrying Access-Control-Request-Method is matched against
+    /// that method, as S3 does: a GET naming PUT matches the app's PUT rule, one naming
+    /// DELETE matches no rule; error responses carry the matched rule's headers too.
+    func testActualRequestNamingAMethodIsMatchedAgainstIt() async throws {
+        try await S3TestServer.with { server in
+            let client = S3TestClient(server)
+            try await client.createBucket("web")
+            try await client.expect(200, "PUT", "/web", query: [("cors", nil)], body: Self.corsDocument)
+            try await client.put("web", "k", [1])
+            let asPut = try await client.expect(200, "GET", "/web/k", headers: [("Origin", "http://x.test"),
+                                                                                ("Access-Control-Request-Method", "PUT")])
+            XCTAssertNil(asPut.header("Access-Control-Allow-Origin"), "only the app's origin may PUT")
+            let appAsPut = try await client.expect(200, "GET", "/web/k", headers: [("Origin", "https://app.example.com"),
+                                                                                   ("Access-Control-Request-Method", "PUT")])
+            XCTAssertEqual(appAsPut.header("Access-Control-Allow-Origin"), "https://app.example.com")
+            XCTAssertEqual(appAsPut.header("Access-Control-Expose-Headers"), "ETag", "the PUT rule's headers")
+            let asDelete = try await client.expect(200, "GET", "/web/k", headers: [("Origin", "http://x.test"),
+                                                                                   ("Access-Control-Request-Method", "DELETE")])
+            XCTAssertNil(asDelete.header("Access-Control-Allow-Origin"), "no rule allows DELETE")
+            let missing = try await client.expect(404, "GET", "/web/none", headers: [("Origin", "https://app.example.com"),
+                                                                                    ("Access-Control-Request-Method", "PUT")])
+            XCTAssertEqual(missing.header("Access-Control-Allow-Origin"), "https://app.example.com")
+            XCTAssertEqual(missing.header("Access-Control-Expose-Headers"), "ETag")
+        }
+    }
+
     // MARK: - POST uploads
 
     static func postForm(fields: [(String, String)], file: [UInt8], filename: String = "photo.png",

@@ -76,8 +76,11 @@ extension S3RequestHandler {
         guard let origin = request.header("origin"), let bucket = request.bucket,
               (1...63).contains(bucket.utf8.count), !(bucket == Self.adminPath && !request.virtualHosted),
               slot.store != nil else { return }
+        // S3 matches a request that names the method it stands for (a browser's actual
+        // request after a preflight may carry it) against that method, not its own.
+        let method = request.header("access-control-request-method")?.trimmingCharacters(in: .whitespaces) ?? request.method.rawValue
         guard let configuration = try? await corsConfiguration(bucket: bucket),
-              let rule = configuration.firstMatch(origin: origin, method: request.method.rawValue) else { return }
+              let rule = configuration.firstMatch(origin: origin, method: method) else { return }
         Self.addCORSHeaders(rule, origin: origin, to: &response.headers)
     }
 
