@@ -170,6 +170,13 @@ extension S3Error {
         S3Error(.authorizationQueryParametersError, message)
     }
 
+    /// 403: the request carries headers its SigV4 signature does not cover (`host`, or an
+    /// `x-amz-*` header left out of the signed headers), named in `<HeadersNotSigned>`.
+    public static func headersNotSigned(_ names: [String]) -> S3Error {
+        S3Error(.accessDenied, "There were headers present in the request which were not signed",
+                [Field("HeadersNotSigned", names.joined(separator: ", "))])
+    }
+
     /// 400: the body does not match a `Content-MD5` or `x-amz-checksum-*` value.
     public static func badDigest(
         _ message: String = "The Content-MD5 you specified did not match what we received."

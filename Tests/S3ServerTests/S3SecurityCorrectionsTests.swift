@@ -53,4 +53,156 @@ final class S3SecurityCorrectionsTests: S3WireTestCase {
             try await client.expect(404, "HEAD", "/bucket/copy")
         }
     }
+
+    // MARK: - Headers a signature must cover
+
+    /// S3 requires `host` among a SigV4 request's signed headers: without it, 403
+    /// AccessDenied "There were headers present in the request which were not signed"
+    /// (`HeadersNotSigned: host`). Otherwise, with virtual-hosted style, a signature made
+    /// for `/` of one bucket would list any other bucket.
+    func testSigV4HeaderAuthWithoutSignedHostIsAccessDeniedHeadersNotSigned() async throws {
+        try await S3TestServer.with(domain: "s3.test") { server in
+            let client = S3TestClient(server)
+            try await client.createBucket("mine")
+            try await client.createBucket("theirs")
+            try await client.put("theirs", "private.txt", [1, 2, 3])
+            let signer = self.signer(server, host: "mine.s3.test:\(server.port)")
+            // Signed for GET / on mine.s3.test, with host left out of SignedHeaders...
+            var request = Self.signV4(signer, method: "GET", path: "/", headers: [("Host", signer.host)], signing: { $0 != "host" })
+            // ...then sent to theirs.s3.test.
+            request.setHeader("Host", "theirs.s3.test:\(server.port)")
+            let response = try RawHTTPClient(port: server.port).send(request)
+            self.assertS3Error(response, status: 403, code: "AccessDenied")
+            XCTAssertEqual(self.errorField("Message", response), "There were headers present in the request which were not signed")
+            XCTAssertEqual(self.errorField("HeadersNotSigned", response), "host")
+            XCTAssertFalse(response.bodyString.contains("private.txt"))
+        }
+    }
+
+    /// S3 requires every `x-amz-*` header of a header-signed request to be signed: an
+    /// unsigned one is 403 AccessDenied naming it in `HeadersNotSigned`. Otherwise anyone
+    /// holding a signed PutObject could add `x-amz-copy-source` and copy what the signer
+    /// may read. Nothing is written.
+    func testSigV4HeaderAuthWithUnsignedAmzHeaderIsAccessDeniedHeadersNotSigned() async throws {
+        try await S3TestServer.with { server in
+            let client = S3TestClient(server)
+            try await client.createBucket("bucket")
+            try await client.put("bucket", "secret", Array("the signer's secret".utf8))
+            var request = self.signer(server).sign(method: "PUT", path: "/bucket/upload", body: [])
+            request.headers.insert(("x-amz-copy-source", "/bucket/secret"), at: 1)
+            request.headers.insert(("X-Amz-Meta-Note", "unsigned"), at: 1)
+            let response = try RawHTTPClient(port: server.port).send(request)
+            self.assertS3Error(response, status: 403, code: "AccessDenied")
+            XCTAssertEqual(self.errorField("HeadersNotSigned", response), "x-amz-meta-note, x-amz-copy-source")
+            try await client.expect(404, "HEAD", "/bucket/upload", message: "nothing was copied")
+        }
+    }
+
+    /// S3 does not ask for `x-amz-content-sha256` among the signed headers (its value is
+    /// the payload hash the signature ends with), and headers that are not `x-amz-*`
+    /// (`x-amzn-trace-id`, `User-Agent`) may stay unsigned, as the SDKs leave them.
+    func testSigV4AcceptsUnsignedContentSHA256AndNonAmzHeaders() async throws {
+        try await S3TestServer.with { server in
+            let client = S3TestClient(server)
+            try await client.createBucket("bucket")
+            let signer = self.signer(server)
+            let body = Array("payload".utf8)
+            var headers: [(name: String, value: String)] = [
+                ("Host", signer.host), ("x-amz-date", signer.timestamp),
+                ("x-amz-content-sha256", TestSigner.sha256Hex(body)), ("Content-Length", String(body.count)),
+            ]
+            var request = Self.signV4(signer, method: "PUT", path: "/bucket/key", headers: headers, body: body,
+                                      signing: { $0 != "x-amz-content-sha256" })
+            request.headers.insert(("X-Amzn-Trace-Id", "Root=1-abc"), at: 1)
+            request.headers.insert(("User-Agent", "test"), at: 1)
+            let put = try RawHTTPClient(port: server.port).send(request)
+            XCTAssertEqual(put.status, 200, put.bodyString)
+            // The unsigned hash is still the signed payload hash: a wrong one fails.
+            headers[2].value = TestSigner.sha256Hex([1])
+            let tampered = Self.signV4(signer, method: "PUT", path: "/bucket/other", headers: headers, body: body,
+                                       signing: { $0 != "x-amz-content-sha256" })
+            let refused = try RawHTTPClient(port: server.port).send(tampered)
+            XCTAssertNotEqual(refused.status, 200, refused.bodyString)
+            try await client.expect(404, "HEAD", "/bucket/other")
+        }
+    }
+
+    /// S3 applies the same rule to presigned URLs: an `x-amz-*` header sent with the
+    /// request but not in `X-Amz-SignedHeaders` (here `x-amz-tagging` and `x-amz-acl` on a
+    /// presigned PUT) is 403 AccessDenied with `HeadersNotSigned`, and nothing is stored.
+    /// Signed ones work; `x-amz-content-sha256` may come unsigned.
+    func testPresignedURLWithUnsignedAmzHeaderIsAccessDeniedHeadersNotSigned() async throws {
+        try await S3TestServer.with { server in
+            let client = S3TestClient(server)
+            try await client.createBucket("bucket")
+            let signer = self.signer(server)
+            var request = signer.presignV4(method: "PUT", path: "/bucket/upload")
+            request.headers += [("x-amz-tagging", "owner=mallory"), ("x-amz-acl", "public-read"), ("Content-Length", "3")]
+            request.body = [1, 2, 3]
+            let response = try RawHTTPClient(port: server.port).send(request)
+            self.assertS3Error(response, status: 403, code: "AccessDenied")
+            XCTAssertEqual(self.errorField("HeadersNotSigned", response), "x-amz-tagging, x-amz-acl")
+            try await client.expect(404, "HEAD", "/bucket/upload", message: "nothing was stored")
+
+            var signed = signer.presignV4(method: "PUT", path: "/bucket/upload", headers: [("x-amz-tagging", "owner=alice")])
+            signed.headers += [("x-amz-content-sha256", "UNSIGNED-PAYLOAD"), ("Content-Length", "3")]
+            signed.body = [1, 2, 3]
+            let put = try RawHTTPClient(port: server.port).send(signed)
+            XCTAssertEqual(put.status, 200, put.bodyString)
+        }
+    }
+
+    /// S3 requires `host` in a presigned URL's `X-Amz-SignedHeaders` too: 403 AccessDenied
+    /// with `HeadersNotSigned: host`.
+    func testPresignedURLWithoutSignedHostIsAccessDeniedHeadersNotSigned() async throws {
+        try await S3TestServer.with { server in
+            let client = S3TestClient(server)
+            try await client.createBucket("bucket")
+            try await client.put("bucket", "key", [7])
+            let signer = self.signer(server)
+            let request = Self.presignV4(signer, method: "GET", path: "/bucket/key",
+                                         headers: [("Host", signer.host), ("x-amz-meta-x", "1")], signing: { $0 != "host" })
+            let response = try RawHTTPClient(port: server.port).send(request)
+            self.assertS3Error(response, status: 403, code: "AccessDenied")
+            XCTAssertEqual(self.errorField("HeadersNotSigned", response), "host")
+        }
+    }
+
+    // MARK: - Helpers
+
+    /// SigV4 header auth over exactly `headers` (plus x-amz-date and x-amz-content-sha256
+    /// when absent), signing only the names `signing` accepts: for requests a well-behaved
+    /// client would not make.
+    static func signV4(_ signer: TestSigner, method: String, path: String, headers: [(name: String, value: String)],
+                       body: [UInt8] = [], signing: (String) -> Bool) -> SignedRequest {
+        var all = headers
+        if !all.contains(where: { $0.name.lowercased() == "x-amz-date" }) { all.append(("x-amz-date", signer.timestamp)) }
+        if !all.contains(where: { $0.name.lowercased() == "x-amz-content-sha256" }) {
+            all.append(("x-amz-content-sha256", TestSigner.sha256Hex(body)))
+        }
+        let payloadHash = all.first { $0.name.lowercased() == "x-amz-content-sha256" }!.value
+        let signed = TestSigner.signedHeaderNames(all).filter(signing)
+        let canonical = TestSigner.canonicalRequest(method: method, path: path, canonicalQuery: "", headers: all,
+                                                    signedHeaders: signed, payloadHash: payloadHash)
+        let signature = SigV4.signature(signingKey: signer.signingKey, stringToSign: signer.stringToSign(canonicalRequest: canonical))
+        all.append(("Authorization",
+                    "AWS4-HMAC-SHA256 Credential=\(signer.accessKey)/\(signer.scope), SignedHeaders=\(signed.joined(separator: ";")), Signature=\(signature)"))
+        return SignedRequest(method: method, path: path, query: "", headers: all, body: body, signature: signature)
+    }
+
+    /// A SigV4 presigned URL request carrying `headers`, of which only the names `signing`
+    /// accepts are in `X-Amz-SignedHeaders`.
+    static func presignV4(_ signer: TestSigner, method: String, path: String, headers: [(name: String, value: String)],
+                          signing: (String) -> Bool) -> SignedRequest {
+        let signed = TestSigner.signedHeaderNames(headers).filter(signing)
+        let items: [(name: String, value: String?)] = [
+            ("X-Amz-Algorithm", "AWS4-HMAC-SHA256"), ("X-Amz-Credential", "\(signer.accessKey)/\(signer.scope)"),
+            ("X-Amz-Date", signer.timestamp), ("X-Amz-Expires", "600"), ("X-Amz-SignedHeaders", signed.joined(separator: ";")),
+        ]
+        let canonical = TestSigner.canonicalRequest(method: method, path: path, canonicalQuery: TestSigner.canonicalQuery(items),
+                                                    headers: headers, signedHeaders: signed, payloadHash: "UNSIGNED-PAYLOAD")
+        let signature = SigV4.signature(signingKey: signer.signingKey, stringToSign: signer.stringToSign(canonicalRequest: canonical))
+        return SignedRequest(method: method, path: path, query: TestSigner.rawQuery(items + [("X-Amz-Signature", signature)]),
+                             headers: headers, body: [], signature: signature)
+    }
 }

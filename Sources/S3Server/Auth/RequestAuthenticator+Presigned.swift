@@ -43,6 +43,7 @@ extension RequestAuthenticator {
         if now > requestTime + expires {
             throw S3Error.accessDenied("Request has expired")
         }
+        try SignedHeaderCoverage.check(request, signedHeaders: signedHeaders)
 
         // Presigned URLs sign UNSIGNED-PAYLOAD unless the client sent a hash.
         let payloadHash = request.header("x-amz-content-sha256") ?? value("X-Amz-Content-Sha256") ?? "UNSIGNED-PAYLOAD"

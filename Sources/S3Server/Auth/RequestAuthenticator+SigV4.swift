@@ -37,6 +37,8 @@ extension RequestAuthenticator {
                 name: "x-amz-content-sha256", value: contentSHA)
         }
 
+        try SignedHeaderCoverage.check(request, signedHeaders: auth.signedHeaders)
+
         let secret = try secret(for: scope.accessKeyId)
         let key = keyCache.signingKey(secret: secret, date: scope.date, region: scope.region, service: scope.service)
         try checkSignature(request, signedHeaders: auth.signedHeaders, excludingQuery: [],
