@@ -177,6 +177,13 @@ extension S3Error {
                 [Field("HeadersNotSigned", names.joined(separator: ", "))])
     }
 
+    /// 403: a SigV4 presigned URL used after its `X-Amz-Expires` ran out. AWS adds the
+    /// URL's lifetime, when it ended and the server's time (ISO 8601, seconds).
+    public static func presignedRequestExpired(expiresSeconds: Int64, expires: String, serverTime: String) -> S3Error {
+        S3Error(.accessDenied, "Request has expired",
+                [Field("X-Amz-Expires", String(expiresSeconds)), Field("Expires", expires), Field("ServerTime", serverTime)])
+    }
+
     /// 400: the body does not match a `Content-MD5` or `x-amz-checksum-*` value.
     public static func badDigest(
         _ message: String = "The Content-MD5 you specified did not match what we received."

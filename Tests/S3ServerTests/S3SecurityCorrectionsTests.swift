@@ -168,6 +168,31 @@ final class S3SecurityCorrectionsTests: S3WireTestCase {
         }
     }
 
+    // MARK: - Presigned URL expiry
+
+    /// S3: a presigned URL with `X-Amz-Expires=0` has expired when it arrives: 403
+    /// AccessDenied "Request has expired", with `X-Amz-Expires`, `Expires` and
+    /// `ServerTime` in the error document.
+    func testPresignedURLWithExpiresZeroIsAlreadyExpired() async throws {
+        try await S3TestServer.with { server in
+            let client = S3TestClient(server)
+            try await client.createBucket("bucket")
+            try await client.put("bucket", "key", [7])
+            let request = self.signer(server).presignV4(method: "GET", path: "/bucket/key", expires: 0)
+            let response = try RawHTTPClient(port: server.port).send(request)
+            self.assertS3Error(response, status: 403, code: "AccessDenied")
+            XCTAssertEqual(self.errorField("Message", response), "Request has expired")
+            XCTAssertEqual(self.errorField("X-Amz-Expires", response), "0")
+            XCTAssertNotNil(self.errorField("Expires", response))
+            XCTAssertNotNil(self.errorField("ServerTime", response))
+            XCTAssertFalse(response.body == [7])
+            let put = self.signer(server).presignV4(method: "PUT", path: "/bucket/new", headers: [("Content-Length", "0")],
+                                                    expires: 0)
+            self.assertS3Error(try RawHTTPClient(port: server.port).send(put), status: 403, code: "AccessDenied")
+            try await client.expect(404, "HEAD", "/bucket/new")
+        }
+    }
+
     // MARK: - Helpers
 
     /// SigV4 header auth over exactly `headers` (plus x-amz-date and x-amz-content-sha256
