@@ -170,6 +170,19 @@ extension S3Error {
         S3Error(.authorizationQueryParametersError, message)
     }
 
+    /// 400: a request signed for another region than the server's configured one. AWS
+    /// names the expected region in `<Region>`; clients such as s3cmd sign again with it.
+    /// `presigned` picks the code: `AuthorizationQueryParametersError` for a presigned
+    /// URL, `AuthorizationHeaderMalformed` for the `Authorization` header.
+    public static func wrongSigningRegion(_ region: String, expected: String, presigned: Bool) -> S3Error {
+        let wrong = "the region '\(region)' is wrong; expecting '\(expected)'"
+        return presigned
+            ? S3Error(.authorizationQueryParametersError, "Error parsing the X-Amz-Credential parameter; \(wrong)",
+                      [Field("Region", expected)])
+            : S3Error(.authorizationHeaderMalformed, "The authorization header is malformed; \(wrong)",
+                      [Field("Region", expected)])
+    }
+
     /// 403: the request carries headers its SigV4 signature does not cover (`host`, or an
     /// `x-amz-*` header left out of the signed headers), named in `<HeadersNotSigned>`.
     public static func headersNotSigned(_ names: [String]) -> S3Error {

@@ -193,6 +193,49 @@ final class S3SecurityCorrectionsTests: S3WireTestCase {
         }
     }
 
+    // MARK: - Signing region
+
+    /// S3: a request signed for another region than the endpoint's is 400
+    /// AuthorizationHeaderMalformed ("the region 'us-east-1' is wrong; expecting
+    /// 'eu-west-1'") with the expected region in `<Region>`; a presigned URL gets
+    /// AuthorizationQueryParametersError with the same `<Region>`. Nothing is written.
+    func testRequestSignedForAnotherRegionIsAuthorizationHeaderMalformedNamingTheRegion() async throws {
+        try await S3TestServer.with(configure: { $0.region = "eu-west-1"; $0.signingRegion = "eu-west-1" }) { server in
+            var eu = self.signer(server)
+            eu.region = "eu-west-1"
+            XCTAssertEqual(try RawHTTPClient(port: server.port).send(eu.sign(method: "PUT", path: "/bucket")).status, 200)
+
+            let us = self.signer(server)  // us-east-1
+            let put = try RawHTTPClient(port: server.port).send(us.sign(method: "PUT", path: "/bucket/key", body: [1]))
+            self.assertS3Error(put, status: 400, code: "AuthorizationHeaderMalformed")
+            XCTAssertEqual(self.errorField("Message", put),
+                           "The authorization header is malformed; the region 'us-east-1' is wrong; expecting 'eu-west-1'")
+            XCTAssertEqual(self.errorField("Region", put), "eu-west-1")
+
+            let presigned = try RawHTTPClient(port: server.port).send(us.presignV4(method: "GET", path: "/bucket"))
+            self.assertS3Error(presigned, status: 400, code: "AuthorizationQueryParametersError")
+            XCTAssertEqual(self.errorField("Message", presigned),
+                           "Error parsing the X-Amz-Credential parameter; the region 'us-east-1' is wrong; expecting 'eu-west-1'")
+            XCTAssertEqual(self.errorField("Region", presigned), "eu-west-1")
+
+            let head = try RawHTTPClient(port: server.port).send(eu.sign(method: "HEAD", path: "/bucket/key"))
+            XCTAssertEqual(head.status, 404, "the refused PUT stored nothing")
+            XCTAssertEqual(try RawHTTPClient(port: server.port).send(eu.presignV4(method: "GET", path: "/bucket")).status, 200)
+        }
+    }
+
+    /// Without a configured signing region, any region is accepted (the signature still
+    /// covers the one the client chose), as before.
+    func testAnyRegionIsAcceptedWhenNoneIsConfigured() async throws {
+        try await S3TestServer.with { server in
+            var signer = self.signer(server)
+            signer.region = "US"
+            XCTAssertEqual(try RawHTTPClient(port: server.port).send(signer.sign(method: "PUT", path: "/bucket")).status, 200)
+            signer.region = "ap-south-1"
+            XCTAssertEqual(try RawHTTPClient(port: server.port).send(signer.presignV4(method: "GET", path: "/bucket")).status, 200)
+        }
+    }
+
     // MARK: - Helpers
 
     /// SigV4 header auth over exactly `headers` (plus x-amz-date and x-amz-content-sha256

@@ -38,7 +38,7 @@ extension RequestAuthenticator {
         guard signedHeaders.allSatisfy({ !$0.isEmpty && $0 == $0.lowercased() }) else {
             throw S3Error.authorizationQueryParametersError("X-Amz-SignedHeaders is malformed")
         }
-        try checkScope(scope, timestamp: timestamp) { S3Error.authorizationQueryParametersError($0) }
+        try checkScope(scope, timestamp: timestamp, presigned: true)
 
         // Valid up to and including X-Amz-Date + X-Amz-Expires; a URL valid for 0 seconds
         // has expired when it arrives, as S3 answers.
