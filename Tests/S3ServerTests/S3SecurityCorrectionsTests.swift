@@ -236,6 +236,29 @@ final class S3SecurityCorrectionsTests: S3WireTestCase {
         }
     }
 
+    // MARK: - Reserved bucket names
+
+    /// S3 keeps the prefixes `xn--`, `sthree-`, `amzn-s3-demo-` and the suffixes
+    /// `-s3alias`, `--ol-s3`, `.mrap`, `--x-s3`, `--table-s3` for itself: CreateBucket is
+    /// 400 InvalidBucketName and no bucket is made. The same words elsewhere in a name
+    /// are fine.
+    func testCreateBucketWithReservedPrefixOrSuffixIsInvalidBucketName() async throws {
+        try await S3TestServer.with { server in
+            let client = S3TestClient(server)
+            let reserved = ["xn--bcher-kva", "sthree-bucket", "amzn-s3-demo-bucket", "data-s3alias", "data--ol-s3",
+                            "data.mrap", "data--x-s3", "data--table-s3"]
+            for name in reserved {
+                let response = try await client.call("PUT", "/\(name)")
+                self.assertS3Error(response, status: 400, code: "InvalidBucketName")
+                XCTAssertEqual(self.errorField("BucketName", response), name)
+                try await client.expect(404, "HEAD", "/\(name)", message: "\(name) was not created")
+            }
+            for name in ["xn-bucket", "my-sthree-bucket", "amzn-s3-demo", "s3alias-data", "data-ol-s3", "mrap.data", "data-x-s3"] {
+                try await client.expect(200, "PUT", "/\(name)", message: name)
+            }
+        }
+    }
+
     // MARK: - Helpers
 
     /// SigV4 header auth over exactly `headers` (plus x-amz-date and x-amz-content-sha256
