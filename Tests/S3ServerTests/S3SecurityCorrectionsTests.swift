@@ -259,6 +259,107 @@ final class S3SecurityCorrectionsTests: S3WireTestCase {
         }
     }
 
+    // MARK: - x-amz-expected-bucket-owner
+
+    static let usersFile = "alice-key alice-secret alice-id Alice\nbob-key bob-secret bob-id Bob\n"
+
+    func withUsers(_ body: (S3TestServer, _ alice: S3TestClient, _ bob: S3TestClient) async throws -> Void) async throws {
+        try await S3TestServer.with(configure: {
+            $0.users = try! UserDirectory(root: $0.credentials, usersFile: Self.usersFile)
+        }) { server in
+            try await body(server, S3TestClient(server, credentials: ("alice-key", "alice-secret")),
+                           S3TestClient(server, credentials: ("bob-key", "bob-secret")))
+        }
+    }
+
+    /// S3 compares `x-amz-expected-bucket-owner` with the bucket owner on every operation
+    /// on a bucket: when it differs, 403 AccessDenied and nothing happens; when it matches,
+    /// the operation runs. Strata's owners are canonical user ids.
+    func testExpectedBucketOwnerThatDiffersIsAccessDeniedOnEveryBucketOperation() async throws {
+        try await withUsers { _, alice, _ in
+            try await alice.createBucket("alices")
+            try await alice.put("alices", "key", [1, 2, 3])
+            let wrong = [(name: "x-amz-expected-bucket-owner", value: "bob-id")]
+            let deleteDocument = Array("<Delete><Object><Key>key</Key></Object></Delete>".utf8)
+            let operations: [(String, String, [(name: String, value: String?)], [UInt8])] = [
+                ("HEAD", "/alices", [], []),
+                ("GET", "/alices", [("list-type", "2")], []),
+                ("GET", "/alices", [("acl", nil)], []),
+                ("GET", "/alices", [("versioning", nil)], []),
+                ("GET", "/alices/key", [], []),
+                ("HEAD", "/alices/key", [], []),
+                ("PUT", "/alices/new", [], [9]),
+                ("POST", "/alices/new", [("uploads", nil)], []),
+                ("DELETE", "/alices/key", [], []),
+                ("POST", "/alices", [("delete", nil)], deleteDocument),
+                ("PUT", "/alices", [("tagging", nil)], Array("<Tagging><TagSet></TagSet></Tagging>".utf8)),
+                ("DELETE", "/alices", [], []),
+            ]
+            for (method, path, query, body) in operations {
+                var headers = wrong
+                if query.contains(where: { $0.name == "delete" }) { headers.append(("Content-MD5", contentMD5(body))) }
+                let response = try await alice.call(method, path, query: query, headers: headers, body: body)
+                XCTAssertEqual(response.status, 403, "\(method) \(path) \(query): \(response.bodyString)")
+                if method != "HEAD" { XCTAssertEqual(response.errorCode, "AccessDenied", "\(method) \(path)") }
+            }
+            // Nothing changed: the object is there, nothing new was written, no upload began.
+            let get = try await alice.expect(200, "GET", "/alices/key")
+            XCTAssertEqual(get.body, [1, 2, 3])
+            try await alice.expect(404, "HEAD", "/alices/new")
+            let uploads = try await alice.expect(200, "GET", "/alices", query: [("uploads", nil)])
+            XCTAssertEqual(try uploads.xml().texts("Upload", "Key"), [])
+
+            // The owner's canonical id matches.
+            let right = [(name: "x-amz-expected-bucket-owner", value: "alice-id")]
+            try await alice.expect(200, "GET", "/alices", query: [("list-type", "2")], headers: right)
+            try await alice.expect(200, "PUT", "/alices/new", headers: right, body: [9])
+            try await alice.expect(200, "HEAD", "/alices", headers: right)
+        }
+    }
+
+    /// S3 checks the owner even for a caller the bucket lets in: Bob, granted access by
+    /// Alice's policy, is refused when he expects the bucket to be his own.
+    func testExpectedBucketOwnerIsCheckedForOtherUsersToo() async throws {
+        try await withUsers { _, alice, bob in
+            try await alice.createBucket("shared")
+            let policy = """
+                {"Version":"2012-10-17","Statement":[{"Effect":"Allow","Principal":{"AWS":"arn:aws:iam::000000000000:user/Bob"},\
+                "Action":["s3:PutObject","s3:ListBucket"],"Resource":["arn:aws:s3:::shared","arn:aws:s3:::shared/*"]}]}
+                """
+            try await alice.expect(204, "PUT", "/shared", query: [("policy", nil)], body: Array(policy.utf8))
+            try await bob.expect(200, "PUT", "/shared/bobs", body: [1])
+            let mine = [(name: "x-amz-expected-bucket-owner", value: "bob-id")]
+            let refused = try await bob.call("PUT", "/shared/bobs-too", headers: mine, body: [1])
+            self.assertS3Error(refused, status: 403, code: "AccessDenied")
+            try await alice.expect(404, "HEAD", "/shared/bobs-too")
+            try await bob.expect(200, "PUT", "/shared/bobs-too", headers: [("x-amz-expected-bucket-owner", "alice-id")], body: [1])
+        }
+    }
+
+    /// S3: `x-amz-source-expected-bucket-owner` is checked against the copy source's
+    /// bucket (403 AccessDenied, no copy), `x-amz-expected-bucket-owner` against the
+    /// destination's. A bucket that does not exist is NoSuchBucket whatever the header says.
+    func testSourceExpectedBucketOwnerIsCheckedOnCopy() async throws {
+        try await withUsers { _, alice, _ in
+            try await alice.createBucket("copy-from")
+            try await alice.createBucket("copy-to")
+            try await alice.put("copy-from", "key", [1, 2, 3])
+            let refused = try await alice.call("PUT", "/copy-to/copy", headers: [
+                ("x-amz-copy-source", "/copy-from/key"), ("x-amz-source-expected-bucket-owner", "bob-id"),
+                ("x-amz-expected-bucket-owner", "alice-id"),
+            ])
+            self.assertS3Error(refused, status: 403, code: "AccessDenied")
+            try await alice.expect(404, "HEAD", "/copy-to/copy")
+            try await alice.expect(200, "PUT", "/copy-to/copy", headers: [
+                ("x-amz-copy-source", "/copy-from/key"), ("x-amz-source-expected-bucket-owner", "alice-id"),
+                ("x-amz-expected-bucket-owner", "alice-id"),
+            ])
+            let missing = try await alice.call("GET", "/nowhere", query: [("list-type", "2")],
+                                               headers: [("x-amz-expected-bucket-owner", "bob-id")])
+            self.assertS3Error(missing, status: 404, code: "NoSuchBucket")
+        }
+    }
+
     // MARK: - Helpers
 
     /// SigV4 header auth over exactly `headers` (plus x-amz-date and x-amz-content-sha256
