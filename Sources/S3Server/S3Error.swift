@@ -170,6 +170,33 @@ extension S3Error {
         S3Error(.authorizationQueryParametersError, message)
     }
 
+    /// 400: a request signed for another region than the server's configured one. AWS
+    /// names the expected region in `<Region>`; clients such as s3cmd sign again with it.
+    /// `presigned` picks the code: `AuthorizationQueryParametersError` for a presigned
+    /// URL, `AuthorizationHeaderMalformed` for the `Authorization` header.
+    public static func wrongSigningRegion(_ region: String, expected: String, presigned: Bool) -> S3Error {
+        let wrong = "the region '\(region)' is wrong; expecting '\(expected)'"
+        return presigned
+            ? S3Error(.authorizationQueryParametersError, "Error parsing the X-Amz-Credential parameter; \(wrong)",
+                      [Field("Region", expected)])
+            : S3Error(.authorizationHeaderMalformed, "The authorization header is malformed; \(wrong)",
+                      [Field("Region", expected)])
+    }
+
+    /// 403: the request carries headers its SigV4 signature does not cover (`host`, or an
+    /// `x-amz-*` header left out of the signed headers), named in `<HeadersNotSigned>`.
+    public static func headersNotSigned(_ names: [String]) -> S3Error {
+        S3Error(.accessDenied, "There were headers present in the request which were not signed",
+                [Field("HeadersNotSigned", names.joined(separator: ", "))])
+    }
+
+    /// 403: a SigV4 presigned URL used after its `X-Amz-Expires` ran out. AWS adds the
+    /// URL's lifetime, when it ended and the server's time (ISO 8601, seconds).
+    public static func presignedRequestExpired(expiresSeconds: Int64, expires: String, serverTime: String) -> S3Error {
+        S3Error(.accessDenied, "Request has expired",
+                [Field("X-Amz-Expires", String(expiresSeconds)), Field("Expires", expires), Field("ServerTime", serverTime)])
+    }
+
     /// 400: the body does not match a `Content-MD5` or `x-amz-checksum-*` value.
     public static func badDigest(
         _ message: String = "The Content-MD5 you specified did not match what we received."

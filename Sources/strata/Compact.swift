@@ -35,7 +35,7 @@ struct Compact: AsyncParsableCommand {
 
     @OptionGroup var credentials: RootCredentials
 
-    @Option(name: .long, help: "The region to sign --server requests for.")
+    @Option(name: .long, help: "The region to sign --server requests for: the server's --region, if it sets one.")
     var region = "us-east-1"
 
     @Flag(name: .long, help: "Print the report as JSON.")

@@ -71,7 +71,7 @@ struct Serve: AsyncParsableCommand {
     @Option(name: .long, help: "Users file: one user per line, ACCESS_KEY SECRET_KEY CANONICAL_USER_ID DISPLAY_NAME (README, Users and access). Default none: only the root credentials.")
     var users: String?
 
-    @Option(name: .long, help: "The region buckets report (requests signed for any region are accepted). Default us-east-1.")
+    @Option(name: .long, help: "The region buckets report and requests must be signed for (a request signed for another is 400 AuthorizationHeaderMalformed, naming this one). Default: us-east-1 reported, and requests signed for any region accepted.")
     var region: String?
 
     @Option(name: .long, help: "Base domain for virtual-hosted-style requests (bucket.DOMAIN); path style always works. Default none.")
@@ -198,6 +198,7 @@ struct Serve: AsyncParsableCommand {
                 throw ExitCode(2)
             }
         }
+        configuration.signingRegion = settings.signingRegion
         configuration.idleTimeoutSeconds = settings.idleTimeout
         configuration.lifecycleDaySeconds = settings.lifecycleDaySeconds
         configuration.headerTimeoutSeconds = settings.headerTimeout
@@ -255,7 +256,7 @@ struct Serve: AsyncParsableCommand {
         printNow("""
             Strata S3 endpoint listening on \(endpoint)
               port        \(server.port)
-              region      \(settings.region)
+              region      \(settings.region)\(settings.signingRegion == nil ? " (requests signed for any region accepted)" : "")
               access key  \(settings.accessKey)
               secret key  \(shownSecret)
               try:        \(caFile.map { "AWS_CA_BUNDLE=\($0) " } ?? "")AWS_ACCESS_KEY_ID=\(settings.accessKey) \
@@ -290,6 +291,9 @@ struct ServeSettings {
     var secretKey: String
     var users: String?
     var region: String
+    /// The region requests must be signed for: the configured region, or nil (any) when
+    /// none was configured (flag, environment or config file).
+    var signingRegion: String?
     var domain: String?
     var abortUploadsAfter: Int64
     var segmentSize: UInt64
@@ -316,7 +320,8 @@ struct ServeSettings {
         accessKey = s.string("access-key", default: S3ServerConfiguration.defaultAccessKey)
         secretKey = s.string("secret-key", default: S3ServerConfiguration.defaultSecretKey)
         users = s.optionalString("users")
-        region = s.string("region", default: "us-east-1")
+        signingRegion = s.optionalString("region")
+        region = signingRegion ?? "us-east-1"
         domain = s.optionalString("domain")
         abortUploadsAfter = try s.parse("abort-uploads-after", default: 86_400, what: "a positive number of seconds") {
             Int64($0).flatMap { $0 > 0 ? $0 : nil }

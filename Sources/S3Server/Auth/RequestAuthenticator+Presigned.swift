@@ -38,11 +38,15 @@ extension RequestAuthenticator {
         guard signedHeaders.allSatisfy({ !$0.isEmpty && $0 == $0.lowercased() }) else {
             throw S3Error.authorizationQueryParametersError("X-Amz-SignedHeaders is malformed")
         }
-        try checkScope(scope, timestamp: timestamp) { S3Error.authorizationQueryParametersError($0) }
+        try checkScope(scope, timestamp: timestamp, presigned: true)
 
-        if now > requestTime + expires {
-            throw S3Error.accessDenied("Request has expired")
+        // Valid up to and including X-Amz-Date + X-Amz-Expires; a URL valid for 0 seconds
+        // has expired when it arrives, as S3 answers.
+        if expires == 0 || now > requestTime + expires {
+            throw S3Error.presignedRequestExpired(expiresSeconds: expires, expires: Self.iso8601Seconds(requestTime + expires),
+                                                  serverTime: Self.iso8601Seconds(now))
         }
+        try SignedHeaderCoverage.check(request, signedHeaders: signedHeaders)
 
         // Presigned URLs sign UNSIGNED-PAYLOAD unless the client sent a hash.
         let payloadHash = request.header("x-amz-content-sha256") ?? value("X-Amz-Content-Sha256") ?? "UNSIGNED-PAYLOAD"
@@ -60,5 +64,10 @@ extension RequestAuthenticator {
         return AuthenticatedRequest(accessKeyId: scope.accessKeyId, method: .sigV4Presigned, payload: payload,
                                     scope: scope, chunkSigning: nil,
                                     securityToken: value("X-Amz-Security-Token") ?? request.header("x-amz-security-token"))
+    }
+
+    /// `2013-05-24T00:00:00Z`: the time format of S3's expiry error.
+    static func iso8601Seconds(_ seconds: Int64) -> String {
+        String(TimeFormat.iso8601(milliseconds: seconds * 1000).dropLast(".000Z".count)) + "Z"
     }
 }

@@ -19,7 +19,7 @@ extension RequestAuthenticator {
         } else {
             throw S3Error.accessDenied("AWS authentication requires a valid Date or x-amz-date header")
         }
-        try checkScope(scope, timestamp: timestamp) { S3Error.authorizationHeaderMalformed($0) }
+        try checkScope(scope, timestamp: timestamp, presigned: false)
 
         if abs(now - requestTime) > maxClockSkew {
             throw S3Error.requestTimeTooSkewed(requestTime: timestamp, serverTime: AmzDate.formatISO8601Basic(now))
@@ -37,6 +37,8 @@ extension RequestAuthenticator {
                 name: "x-amz-content-sha256", value: contentSHA)
         }
 
+        try SignedHeaderCoverage.check(request, signedHeaders: auth.signedHeaders)
+
         let secret = try secret(for: scope.accessKeyId)
         let key = keyCache.signingKey(secret: secret, date: scope.date, region: scope.region, service: scope.service)
         try checkSignature(request, signedHeaders: auth.signedHeaders, excludingQuery: [],
@@ -50,13 +52,19 @@ extension RequestAuthenticator {
             securityToken: request.header("x-amz-security-token"))
     }
 
-    /// Checks the credential scope against the timestamp, region and service.
-    func checkScope(_ scope: CredentialScope, timestamp: String, error: (String) -> S3Error) throws {
+    /// Checks the credential scope against the timestamp, region and service. Errors are
+    /// `AuthorizationQueryParametersError` for a presigned URL, else
+    /// `AuthorizationHeaderMalformed`. A region is checked only when one is configured
+    /// (``region``); a wrong one names the expected region, as S3 does.
+    func checkScope(_ scope: CredentialScope, timestamp: String, presigned: Bool) throws {
+        func error(_ message: String) -> S3Error {
+            presigned ? .authorizationQueryParametersError(message) : .authorizationHeaderMalformed(message)
+        }
         guard timestamp.hasPrefix(scope.date) else {
             throw error("Invalid credential date \"\(scope.date)\". This date is not the same as X-Amz-Date: \"\(timestamp.prefix(8))\".")
         }
         if let region, scope.region != region {
-            throw error("the region '\(scope.region)' is wrong; expecting '\(region)'")
+            throw S3Error.wrongSigningRegion(scope.region, expected: region, presigned: presigned)
         }
         guard scope.service == "s3" else {
             throw error("Credential should be scoped to correct service: 's3'.")

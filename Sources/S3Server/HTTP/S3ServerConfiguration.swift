@@ -6,8 +6,12 @@ public struct S3ServerConfiguration: Sendable {
     public var host: String
     /// TCP port; 0 picks a free one (see ``S3HTTPServer/port``).
     public var port: Int
-    /// The region requests are signed for and buckets report.
+    /// The region buckets report.
     public var region: String
+    /// The region requests must be signed for; nil accepts any region (the signature
+    /// still covers the one the client chose). `strata serve` sets it to ``region`` only
+    /// when a region was configured.
+    public var signingRegion: String? = nil
     /// Base domain for virtual-hosted-style requests (`bucket.DOMAIN`); nil: path style only.
     public var domain: String?
     /// Access key id → secret key. The root credentials.

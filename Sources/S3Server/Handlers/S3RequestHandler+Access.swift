@@ -13,7 +13,8 @@ extension S3RequestHandler {
     /// which answers NoSuchBucket (as S3 does, to anonymous callers too).
     func authorize(_ rule: AccessRule, request: S3Request, principal: Principal, auth: AuthenticatedRequest,
                    remoteAddress: String?, now: Date) async throws -> RequestAccess {
-        try await authorize(rule, bucket: request.bucket, key: request.key, request: request, principal: principal,
+        try await checkExpectedBucketOwner(request)
+        return try await authorize(rule, bucket: request.bucket, key: request.key, request: request, principal: principal,
                             auth: auth, remoteAddress: remoteAddress, now: now)
     }
 
@@ -76,6 +77,9 @@ extension S3RequestHandler {
     func readCopySource(_ context: Context, _ source: CopySource) async throws -> ObjectReader {
         let access = try await authorize(context, AccessRule.object("s3:GetObject", .read).forVersion(source.versionId != nil),
                                          bucket: source.bucket, key: source.key)
+        if let bucket = access.bucket {
+            try ExpectedBucketOwner.check(context.request.header(ExpectedBucketOwner.sourceHeader), owner: bucket.owner)
+        }
         let reader: ObjectReader
         do {
             reader = try await source.open(store)

@@ -52,6 +52,7 @@ extension S3RequestHandler {
     }
 
     func createBucket(_ context: Context) async throws -> S3Response {
+        try ReservedBucketNames.checkNewBucket(context.bucket)
         let bytes = try await readDocument(context, limit: 64 * 1024)
         var region = configuration.region
         if !bytes.allSatisfy({ $0 == 0x20 || $0 == 0x0A || $0 == 0x0D || $0 == 0x09 }) {

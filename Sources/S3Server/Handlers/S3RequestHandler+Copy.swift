@@ -109,7 +109,12 @@ struct CopySource {
             let query = text[text.index(after: q)...]
             text = text[..<q]
             for item in query.split(separator: "&") where item.hasPrefix("versionId=") {
-                versionId = S3Request.percentDecode(item.dropFirst("versionId=".count), plusAsSpace: false)
+                // An id that does not decode is malformed, never absent (which would copy
+                // the current version instead of the one asked for).
+                guard let decoded = S3Request.percentDecode(item.dropFirst("versionId=".count), plusAsSpace: false) else {
+                    throw S3Error.invalidArgument("Invalid version id specified", name: "x-amz-copy-source", value: header)
+                }
+                versionId = decoded
             }
         }
         guard let decoded = S3Request.percentDecode(text, plusAsSpace: false) else {

@@ -25,10 +25,10 @@ final class S3RequestHandler: Sendable {
         self.configuration = configuration
         self.logger = logger
         let users = configuration.users
-        // Any region in the credential scope is accepted (the signature still covers it):
-        // clients sign with what they were configured with, and s3cmd's default is the
-        // legacy "US". Buckets report the configured region.
-        self.authenticator = RequestAuthenticator(region: nil) { users.secret(accessKeyId: $0) }
+        // Without a configured signing region any region in the credential scope is
+        // accepted (the signature still covers it). With one, others are refused naming it,
+        // and clients that guess (s3cmd's default "US") sign again with it.
+        self.authenticator = RequestAuthenticator(region: configuration.signingRegion) { users.secret(accessKeyId: $0) }
     }
 
     /// Who may sign requests.
