@@ -82,6 +82,8 @@ let package = Package(
             "S3Server", "ObjectStore", "StrataTestSupport",
             .product(name: "NIOCore", package: "swift-nio"),
             .product(name: "NIOHTTP1", package: "swift-nio"),
+            .product(name: "NIOEmbedded", package: "swift-nio"),
+            .product(name: "Logging", package: "swift-log"),
         ], swiftSettings: strict),
         .testTarget(name: "ObjectStoreTests", dependencies: [
             "ObjectStore", "SegmentLog", "ObjectIndex", "StrataTestSupport",

@@ -158,32 +158,18 @@ final class S3HTTPServerTests: S3WireTestCase {
         }
     }
 
-    /// Stopping with a grace period (`ConnectionState`): an idle keep-alive connection is
-    /// closed at once; a request in flight finishes, its answer says `Connection: close`;
-    /// stop returns when both are done, long before the grace period ends.
-    func testGracefulStopClosesIdleConnectionsAndLetsARequestInFlightFinish() async throws {
+    /// Stopping with a grace period: an idle keep-alive connection is closed at once, and
+    /// stop returns as soon as no connection is left, long before the grace period ends.
+    /// (A request in flight finishing first is tested in HTTPConnectionTests.)
+    func testGracefulStopClosesIdleConnectionsAtOnce() async throws {
         try await S3TestServer.with { server in
-            try self.createBucket(server, "bucket")
             let signer = self.signer(server)
             let idle = try RawHTTPClient(port: server.port, timeout: 3)
             XCTAssertEqual(try idle.send(signer.sign(method: "GET", path: "/")).status, 200)
-            let busy = try RawHTTPClient(port: server.port)
-            let wire = signer.sign(method: "PUT", path: "/bucket/k", body: [UInt8](repeating: 7, count: 100_000)).wireBytes
-            try busy.sendRaw(Array(wire.dropLast(50_000)))
-            try await Task.sleep(for: .milliseconds(200))
-
             let started = ContinuousClock.now
-            let stopping = Task { await server.server.stop(gracePeriod: .seconds(20)) }
-            try await Task.sleep(for: .milliseconds(300))
-            XCTAssertTrue(idle.serverClosedConnection(), "an idle connection closes at once")
-            try busy.sendRaw(Array(wire.suffix(50_000)))
-            let answer = try busy.readResponse()
-            XCTAssertEqual(answer.status, 200, answer.bodyString)
-            XCTAssertTrue(answer.closesConnection)
-            await stopping.value
+            await server.server.stop(gracePeriod: .seconds(20))
             XCTAssertLessThan(ContinuousClock.now - started, .seconds(5))
-            let stored = try await server.store.headObject(bucket: "bucket", key: "k")
-            XCTAssertEqual(stored.size, 100_000)
+            XCTAssertTrue(idle.serverClosedConnection(), "an idle connection closes at once")
         }
     }
 

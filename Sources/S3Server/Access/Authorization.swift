@@ -1,6 +1,21 @@
 import Foundation
 import ObjectStore
 
+/// Who makes a request and how: what an access decision looks at besides the rule and
+/// the target (the principal, how it signed, and the condition keys' sources).
+struct Requester: Sendable {
+    let request: S3Request
+    let principal: Principal
+    let auth: AuthenticatedRequest
+    /// The client's IP address, when known (`aws:SourceIp`).
+    let remoteAddress: String?
+    /// When the request is decided (`aws:CurrentTime`).
+    let now: Date
+    /// A browser POST upload's form fields, which stand for its headers (`acl` for
+    /// x-amz-acl, `tagging` for x-amz-tagging); nil for any other request.
+    var formFields: [String: String]? = nil
+}
+
 /// What an operation needs to be allowed: its IAM action (for bucket policies) and what
 /// grants it without a policy (ownership or an ACL permission).
 struct AccessRule: Sendable {
@@ -193,12 +208,11 @@ enum ConditionKeys {
         return s3Keys.contains(lowered) || lowered.hasPrefix("s3:existingobjecttag/") || lowered.hasPrefix("s3:requestobjecttag/")
     }
 
-    /// `formFields`: a browser POST upload's fields, which stand for its headers (`acl`
-    /// for x-amz-acl, `tagging` for x-amz-tagging).
-    static func of(request: S3Request, principal: Principal, auth: AuthenticatedRequest, secure: Bool,
-                   remoteAddress: String?, now: Date, formFields: [String: String]? = nil) -> [String: [String]] {
+    /// The condition keys of `requester`'s request; `secure`: whether it came over TLS.
+    static func of(_ requester: Requester, secure: Bool) -> [String: [String]] {
+        let request = requester.request, principal = requester.principal, now = requester.now
         func header(_ name: String) -> String? {
-            guard let formFields else { return request.header(name) }
+            guard let formFields = requester.formFields else { return request.header(name) }
             switch name {
             case "x-amz-acl": return formFields["acl"]
             case "x-amz-tagging": return formFields["tagging"]
@@ -215,10 +229,10 @@ enum ConditionKeys {
             keys["aws:userid"] = [principal.canonicalId]
             keys["aws:username"] = [principal.displayName]
         }
-        if let remoteAddress { keys["aws:sourceip"] = [remoteAddress] }
+        if let remoteAddress = requester.remoteAddress { keys["aws:sourceip"] = [remoteAddress] }
         if let agent = request.header("user-agent") { keys["aws:useragent"] = [agent] }
         if let referer = request.header("referer") { keys["aws:referer"] = [referer] }
-        switch auth.method {
+        switch requester.auth.method {
         case .sigV4Header: keys["s3:signatureversion"] = ["AWS4-HMAC-SHA256"]; keys["s3:authtype"] = ["REST-HEADER"]
         case .sigV4Presigned: keys["s3:signatureversion"] = ["AWS4-HMAC-SHA256"]; keys["s3:authtype"] = ["REST-QUERY-STRING"]
         case .sigV2Header: keys["s3:signatureversion"] = ["AWS"]; keys["s3:authtype"] = ["REST-HEADER"]

@@ -57,9 +57,9 @@ extension RequestAuthenticator {
 
         let secret = try secret(for: scope.accessKeyId)
         let key = keyCache.signingKey(secret: secret, date: scope.date, region: scope.region, service: scope.service)
-        try checkSignature(request, signedHeaders: signedHeaders, excludingQuery: ["X-Amz-Signature"],
-                           payloadHash: payloadHash, timestamp: timestamp, scope: scope, key: key,
-                           provided: signature)
+        try checkSignature(request, SignatureClaim(signedHeaders: signedHeaders, payloadHash: payloadHash,
+                                                   timestamp: timestamp, scope: scope, signature: signature),
+                           key: key, excludingQuery: ["X-Amz-Signature"])
 
         return AuthenticatedRequest(accessKeyId: scope.accessKeyId, method: .sigV4Presigned, payload: payload,
                                     scope: scope, chunkSigning: nil,

@@ -41,9 +41,9 @@ extension RequestAuthenticator {
 
         let secret = try secret(for: scope.accessKeyId)
         let key = keyCache.signingKey(secret: secret, date: scope.date, region: scope.region, service: scope.service)
-        try checkSignature(request, signedHeaders: auth.signedHeaders, excludingQuery: [],
-                           payloadHash: contentSHA, timestamp: timestamp, scope: scope, key: key,
-                           provided: auth.signature)
+        try checkSignature(request, SignatureClaim(signedHeaders: auth.signedHeaders, payloadHash: contentSHA,
+                                                   timestamp: timestamp, scope: scope, signature: auth.signature),
+                           key: key, excludingQuery: [])
 
         return AuthenticatedRequest(
             accessKeyId: scope.accessKeyId, method: .sigV4Header, payload: payload, scope: scope,
@@ -76,9 +76,9 @@ extension RequestAuthenticator {
     ///
     /// A raw `+` in the query is first read as a space (form encoding, which S3 accepts
     /// from clients that encode spaces that way); if that does not match, as a literal plus.
-    func checkSignature(_ request: SigningRequest, signedHeaders: [String], excludingQuery: Set<String>,
-                        payloadHash: String, timestamp: String, scope: CredentialScope, key: SigningKey,
-                        provided: String) throws {
+    func checkSignature(_ request: SigningRequest, _ claim: SignatureClaim, key: SigningKey,
+                        excludingQuery: Set<String>) throws {
+        let signedHeaders = claim.signedHeaders, scope = claim.scope, provided = claim.signature
         let headers = SigV4.canonicalHeaders(request, signedHeaders: signedHeaders)
         if let missing = headers.missing {
             throw S3Error.missingSecurityHeader(headerName: missing)
@@ -95,8 +95,8 @@ extension RequestAuthenticator {
             let query = SigV4.canonicalQuery(rawQuery: request.rawQuery, excluding: excludingQuery, plusAsSpace: plusAsSpace)
             let canonical = SigV4.canonicalRequest(method: request.method, canonicalURI: uri, canonicalQuery: query,
                                                    canonicalHeaders: headers.block, signedHeaders: signedHeaders,
-                                                   payloadHash: payloadHash)
-            let stringToSign = SigV4.stringToSign(timestamp: timestamp, scope: scope.scope, canonicalRequest: canonical)
+                                                   payloadHash: claim.payloadHash)
+            let stringToSign = SigV4.stringToSign(timestamp: claim.timestamp, scope: scope.scope, canonicalRequest: canonical)
             let expected = SigV4.signature(signingKey: key, stringToSign: stringToSign)
             if SigV4.constantTimeEquals(expected, provided) { return }
             if first == nil { first = (canonical, stringToSign) }
@@ -105,4 +105,17 @@ extension RequestAuthenticator {
         throw S3Error.signatureDoesNotMatch(accessKeyId: scope.accessKeyId, stringToSign: first!.stringToSign,
                                             signatureProvided: provided, canonicalRequest: first!.canonical)
     }
+}
+
+/// What a SigV4 request says it signed, from its Authorization header or its presigned
+/// query: checked by ``RequestAuthenticator/checkSignature(_:_:key:excludingQuery:)``.
+struct SignatureClaim {
+    let signedHeaders: [String]
+    /// The payload hash the canonical request ends with (`x-amz-content-sha256`).
+    let payloadHash: String
+    /// `X-Amz-Date`.
+    let timestamp: String
+    let scope: CredentialScope
+    /// The signature sent.
+    let signature: String
 }

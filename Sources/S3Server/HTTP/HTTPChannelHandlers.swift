@@ -21,14 +21,19 @@ final class FileRegionCloser: ChannelOutboundHandler, RemovableChannelHandler {
     }
 }
 
-/// Closes a connection on which nothing was read or written for the idle timeout
-/// (an `IdleStateHandler` in front of it sends the event).
+/// Tells the connection's lifecycle that nothing was read or written for the idle
+/// timeout, which closes it (an `IdleStateHandler` in front of it sends the event).
 final class IdleConnectionCloser: ChannelInboundHandler, RemovableChannelHandler {
     typealias InboundIn = NIOAny
+    private let lifecycle: ConnectionLifecycle
+
+    init(_ lifecycle: ConnectionLifecycle) {
+        self.lifecycle = lifecycle
+    }
 
     func userInboundEventTriggered(context: ChannelHandlerContext, event: Any) {
         if event is IdleStateHandler.IdleStateEvent {
-            context.close(promise: nil)
+            lifecycle.idleTimeout()
         } else {
             context.fireUserInboundEventTriggered(event)
         }

@@ -17,7 +17,8 @@ public final class S3HTTPServer: Sendable {
     public let port: Int
     let handler: S3RequestHandler
     private let serverChannel: Channel
-    private let connections: NIOLockedValueBox<[ObjectIdentifier: ConnectionState]>
+    /// Every open connection (served or being refused), to drain them when stopping.
+    private let connections: NIOLockedValueBox<[ObjectIdentifier: ConnectionLifecycle]>
     private let serving: Task<Void, Never>
     private let sweeping: Task<Void, Never>
     private let compacting: Task<Void, Never>?
@@ -39,6 +40,7 @@ public final class S3HTTPServer: Sendable {
         decoderLimits.maxHeaderFieldSize = configuration.maxHeaderBytes
         let limits = decoderLimits
         let idle = TimeAmount.seconds(configuration.idleTimeoutSeconds)
+        let headerTimeout = TimeAmount.seconds(configuration.headerTimeoutSeconds)
         let tls = try configuration.tls.map { try NIOSSLContext(configuration: $0) }
         let listener = try await ServerBootstrap(group: group)
             .serverChannelOption(.backlog, value: 256)
@@ -47,25 +49,27 @@ public final class S3HTTPServer: Sendable {
             .childChannelOption(.maxMessagesPerRead, value: 16)
             .bind(host: configuration.host, port: configuration.port) { channel in
                 channel.eventLoop.makeCompletedFuture {
+                    let lifecycle = ConnectionLifecycle(channel: channel, headerTimeout: headerTimeout)
                     let sync = channel.pipeline.syncOperations
                     if let tls { try sync.addHandler(NIOSSLServerHandler(context: tls)) }
                     try sync.addHandler(IdleStateHandler(allTimeout: idle))
-                    try sync.addHandler(IdleConnectionCloser())
+                    try sync.addHandler(IdleConnectionCloser(lifecycle))
                     // (No pipelining assistance: `HTTPConnection` answers in order itself.)
                     try sync.configureHTTPServerPipeline(withPipeliningAssistance: false, withErrorHandling: true,
                                                          withEncoderConfiguration: .init(),
                                                          withDecoderLimitConfiguration: limits)
                     try sync.addHandler(FileRegionCloser())
-                    return try NIOAsyncChannel<HTTPServerRequestPart, HTTPServerResponsePart>(
+                    let asyncChannel = try NIOAsyncChannel<HTTPServerRequestPart, HTTPServerResponsePart>(
                         wrappingChannelSynchronously: channel,
                         configuration: .init(backPressureStrategy: .init(lowWatermark: 2, highWatermark: 8)))
+                    return AcceptedConnection(channel: asyncChannel, lifecycle: lifecycle)
                 }
             }
         return S3HTTPServer(listener: listener, handler: S3RequestHandler(slot: slot, configuration: configuration, logger: logger),
                             executors: EventLoopTaskExecutor.Pool(group))
     }
 
-    private init(listener: NIOAsyncChannel<NIOAsyncChannel<HTTPServerRequestPart, HTTPServerResponsePart>, Never>,
+    private init(listener: NIOAsyncChannel<AcceptedConnection, Never>,
                  handler: S3RequestHandler, executors: EventLoopTaskExecutor.Pool) {
         self.port = listener.channel.localAddress?.port ?? 0
         self.handler = handler
@@ -90,45 +94,30 @@ public final class S3HTTPServer: Sendable {
             self.compacting = nil
         }
         self.serverChannel = listener.channel
-        let connections = NIOLockedValueBox<[ObjectIdentifier: ConnectionState]>([:])
+        let connections = NIOLockedValueBox<[ObjectIdentifier: ConnectionLifecycle]>([:])
         self.connections = connections
-        let refused = NIOLockedValueBox(0)
+        let admission = NIOLockedValueBox(ConnectionAdmission(maxConnections: configuration.maxConnections))
         self.serving = Task {
             await withDiscardingTaskGroup { group in
                 do {
                     try await listener.executeThenClose { inbound in
                         for try await connection in inbound {
-                            let id = ObjectIdentifier(connection.channel)
-                            let state = ConnectionState(channel: connection.channel)
-                            let admitted = connections.withLockedValue { open in
-                                guard open.count < configuration.maxConnections else { return false }
-                                open[id] = state
-                                return true
-                            }
-                            guard admitted else {
-                                // Over the cap: answer 503 SlowDown (SDKs back off and retry)
-                                // rather than leave the connection unaccepted; far over it,
-                                // just close, so descriptors stay bounded.
-                                let refusing = refused.withLockedValue { n -> Bool in
-                                    guard n < configuration.maxConnections else { return false }
-                                    n += 1
-                                    return true
-                                }
-                                guard refusing else {
-                                    try? await connection.channel.close()
-                                    continue
-                                }
-                                group.addTask {
-                                    await HTTPConnection(channel: connection, handler: handler).refuseBusy()
-                                    refused.withLockedValue { $0 -= 1 }
-                                }
+                            let decision = admission.withLockedValue { $0.arrived() }
+                            guard decision != .close else {
+                                connection.lifecycle.finish()
+                                try? await connection.channel.channel.close()
                                 continue
                             }
-                            group.addTask(executorPreference: executors.executor(for: connection.channel.eventLoop)) {
-                                metrics.connectionOpened()
-                                await HTTPConnection(channel: connection, handler: handler, state: state).run()
-                                metrics.connectionClosed()
+                            let id = ObjectIdentifier(connection.channel.channel)
+                            connections.withLockedValue { $0[id] = connection.lifecycle }
+                            if decision == .refuse { connection.lifecycle.overCapacity() }
+                            group.addTask(executorPreference: executors.executor(for: connection.channel.channel.eventLoop)) {
+                                if decision == .serve { metrics.connectionOpened() }
+                                await HTTPConnection(channel: connection.channel, handler: handler,
+                                                     lifecycle: connection.lifecycle).run()
+                                if decision == .serve { metrics.connectionClosed() }
                                 connections.withLockedValue { _ = $0.removeValue(forKey: id) }
+                                admission.withLockedValue { $0.ended(decision) }
                             }
                         }
                     }
@@ -172,4 +161,11 @@ public final class S3HTTPServer: Sendable {
         serving.cancel()
         await serving.value
     }
+}
+
+/// An accepted connection: its channel, and its lifecycle (started when the channel was
+/// set up, so the header timeout runs from the connection's start).
+struct AcceptedConnection: Sendable {
+    let channel: NIOAsyncChannel<HTTPServerRequestPart, HTTPServerResponsePart>
+    let lifecycle: ConnectionLifecycle
 }

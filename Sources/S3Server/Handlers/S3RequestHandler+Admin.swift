@@ -18,14 +18,6 @@ extension S3RequestHandler {
         uri.utf8.firstIndex(of: UInt8(ascii: "?")).map { uri[..<$0] } ?? Substring(uri)
     }
 
-    func admin(_ context: Context) async throws -> S3Response {
-        guard context.principal.isRoot else { throw S3Error.accessDenied() }
-        switch (context.request.method, context.request.key) {
-        case (.POST, "compact"): return try await compactNow(context)
-        default: throw S3Error.notImplemented("\(context.request.method.rawValue) \(context.request.resource) is not an operator endpoint")
-        }
-    }
-
     /// `GET /_strata/health/live` (200 while the process serves) and
     /// `GET /_strata/health/ready` (200 once the store is open and recovery finished,
     /// 503 before): unauthenticated, for orchestrators and test harnesses. Nil for any
@@ -69,28 +61,11 @@ extension S3RequestHandler {
 
     /// `POST /_strata/compact?threshold=0.5&segment=3,4&bandwidth=BYTES`: runs one
     /// compaction and answers its report as JSON (`CompactionReport`).
-    private func compactNow(_ context: Context) async throws -> S3Response {
-        let request = context.request
-        var options = CompactionOptions(threshold: configuration.compactionThreshold)
-        if let text = request.query("threshold") {
-            guard let value = Double(text), (0...1).contains(value) else {
-                throw S3Error.invalidArgument("threshold must be a number from 0 to 1", name: "threshold", value: text)
-            }
-            options.threshold = value
-        }
-        if let text = request.query("segment") {
-            let ids = text.split(separator: ",").map { UInt64($0) }
-            guard !ids.isEmpty, !ids.contains(nil) else {
-                throw S3Error.invalidArgument("segment must be a comma-separated list of segment ids", name: "segment", value: text)
-            }
-            options.segments = ids.compactMap { $0 }
-        }
-        if let text = request.query("bandwidth") {
-            guard let value = UInt64(text), value > 0 else {
-                throw S3Error.invalidArgument("bandwidth must be a positive number of bytes per second", name: "bandwidth", value: text)
-            }
-            options.bytesPerSecond = value
-        }
+    func compact(_ parameters: CompactionParameters, _ context: Context) async throws -> S3Response {
+        guard context.principal.isRoot else { throw S3Error.accessDenied() }
+        var options = CompactionOptions(threshold: parameters.threshold ?? configuration.compactionThreshold)
+        options.segments = parameters.segments
+        options.bytesPerSecond = parameters.bytesPerSecond
         let report = try await store.compact(options)
         logger.info("compaction: \(report.removed.count) of \(report.victims.count) segments removed, \(report.bytesReclaimed) bytes reclaimed in \(report.seconds) s")
         let encoder = JSONEncoder()

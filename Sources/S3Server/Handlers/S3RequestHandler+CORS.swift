@@ -3,29 +3,12 @@ import NIOCore
 import NIOHTTP1
 import ObjectStore
 
-/// Put/Get/DeleteBucketCors, the preflight `OPTIONS` request, and the CORS headers of
-/// actual cross-origin requests. The document is validated, stored durably through the
-/// log (`putBucketConfig`) and returned as stored.
+/// CORS as browsers see it: the preflight `OPTIONS` request, and the CORS headers of
+/// actual cross-origin requests, both from the bucket's CORS configuration (which
+/// Put/Get/DeleteBucketCors keep, in S3RequestHandler+BucketConfiguration.swift).
 extension S3RequestHandler {
     /// What S3 answers with `Vary` on CORS responses: the answer depends on these headers.
     static let corsVary = "Origin, Access-Control-Request-Headers, Access-Control-Request-Method"
-
-    func putBucketCors(_ context: Context) async throws -> S3Response {
-        let document = try await readDocument(context, limit: 1 << 20)
-        _ = try CORSConfiguration.parse(document)
-        try await storeBucketConfig(context, name: .cors, document: document)
-        return S3Response()
-    }
-
-    func getBucketCors(_ context: Context) async throws -> S3Response {
-        try await storedConfigResponse(context, name: .cors, missing: .noSuchCORSConfiguration(bucket: context.bucket))
-    }
-
-    func deleteBucketCors(_ context: Context) async throws -> S3Response {
-        // Removing a configuration that does not exist succeeds (S3 answers 204 too).
-        try await storeBucketConfig(context, name: .cors, document: [])
-        return S3Response(status: .noContent)
-    }
 
     /// The bucket's CORS configuration (from the settings cache); nil when it has none.
     /// NoSuchBucket.
@@ -37,31 +20,20 @@ extension S3RequestHandler {
     /// Answers a preflight `OPTIONS` request (S3 "OPTIONS object"). Browsers send it
     /// without credentials, so it is answered before any signature check; it reveals
     /// only what the bucket's CORS configuration publishes.
-    func preflight(_ request: S3Request) async throws -> S3Response {
-        guard let origin = request.header("origin") else {
-            throw S3Error.badRequest("Insufficient information. Origin request header needed.")
-        }
-        guard let method = request.header("access-control-request-method") else {
-            throw S3Error.badRequest("Invalid Access-Control-Request-Method: null")
-        }
-        guard let bucket = request.bucket else {
-            throw S3Error.badRequest("Insufficient information. A bucket is needed for a CORS request.")
-        }
-        guard (1...63).contains(bucket.utf8.count) else { throw S3Error.invalidBucketName(bucket: bucket) }
-        let resourceType = request.key == nil ? "BUCKET" : "OBJECT"
-        guard let configuration = try await corsConfiguration(bucket: bucket) else {
+    func preflight(_ preflight: CORSPreflight) async throws -> S3Response {
+        guard let configuration = try await corsConfiguration(bucket: preflight.bucket) else {
             throw S3Error.accessForbidden("CORSResponse: CORS is not enabled for this bucket.",
-                                          method: method, resourceType: resourceType)
+                                          method: preflight.method, resourceType: preflight.resourceType)
         }
-        let requested = (request.headers["access-control-request-headers"]).flatMap { $0.split(separator: ",") }
-            .map { $0.trimmingCharacters(in: .whitespaces) }.filter { !$0.isEmpty }
-        guard let rule = configuration.firstMatch(origin: origin, method: method, requestHeaders: requested) else {
+        let requested = preflight.requestedHeaders
+        guard let rule = configuration.firstMatch(origin: preflight.origin, method: preflight.method,
+                                                  requestHeaders: requested) else {
             throw S3Error.accessForbidden(
                 "CORSResponse: This CORS request is not allowed. This is usually because the evalution of Origin, request method / Access-Control-Request-Method or Access-Control-Request-Headers are not whitelisted by the resource's CORS spec.",
-                method: method, resourceType: resourceType)
+                method: preflight.method, resourceType: preflight.resourceType)
         }
         var response = S3Response()
-        Self.addCORSHeaders(rule, origin: origin, to: &response.headers)
+        Self.addCORSHeaders(rule, origin: preflight.origin, to: &response.headers)
         if !requested.isEmpty {
             response.headers.add(name: "Access-Control-Allow-Headers", value: requested.joined(separator: ", "))
         }

@@ -3,40 +3,17 @@ import ObjectStore
 
 /// DeleteObjects: `POST /bucket?delete` with a `<Delete>` document.
 extension S3RequestHandler {
-    /// Reads a small request document (XML configuration, a Delete list) whole, through
-    /// the same verification as any payload (x-amz-content-sha256, checksums,
-    /// aws-chunked signatures, Content-MD5).
-    func readDocument(_ context: Context, limit: Int, checksumHeadersDescribeBody: Bool = true) async throws -> [UInt8] {
-        let contentMD5 = try context.request.header("content-md5").map { value in
-            guard let digest = MD5Hasher.decodeContentMD5(value) else { throw S3Error.invalidDigest(contentMD5: value) }
-            return digest
-        }
-        var payload = try PayloadReader(request: context.request, signing: context.signing, auth: context.auth,
-                                        body: context.body, checksumHeadersDescribeBody: checksumHeadersDescribeBody)
-        var bytes: [UInt8] = []
-        var md5 = MD5Hasher()
-        while var piece = try await payload.next() {
-            guard bytes.count + piece.readableBytes <= limit else { throw S3Error.malformedXML }
-            md5.update(piece)
-            bytes += piece.readBytes(length: piece.readableBytes) ?? []
-        }
-        _ = try payload.finish()
-        if let contentMD5, contentMD5 != md5.finalize() { throw S3Error.badDigest() }
-        return bytes
-    }
-
-    func deleteObjects(_ context: Context) async throws -> S3Response {
+    func deleteObjects(_ bucket: String, _ context: Context) async throws -> S3Response {
         // The body is small (at most 1000 keys of 1 KiB): read it whole. S3 requires
         // Content-MD5 or an x-amz-checksum-* header here; newer SDKs send only the
         // checksum (docs/S3-NOTES.md, "DeleteObjects without Content-MD5"). Either is
         // verified; neither is accepted too.
         let bytes = try await readDocument(context, limit: 2 * 1024 * 1024)
         let document = try DeleteRequest.parse(bytes)
-        _ = try await store.bucket(context.bucket)
+        _ = try await store.bucket(bucket)
 
         // Deletes run concurrently so their commits share fsyncs (group commit); the
         // result lists them in request order.
-        let bucket = context.bucket
         var results = [Result<DeleteResult, S3Error>?](repeating: nil, count: document.objects.count)
         try await withThrowingTaskGroup(of: (Int, Result<DeleteResult, S3Error>).self) { group in
             var next = 0

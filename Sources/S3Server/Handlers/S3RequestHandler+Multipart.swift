@@ -13,31 +13,18 @@ import ObjectStore
 /// and completion turns the part checksums into the object's COMPOSITE (`…-N`) or
 /// FULL_OBJECT checksum.
 extension S3RequestHandler {
-    /// S3's part numbers.
-    static let partNumbers = 1...10_000
-
-    /// The `partNumber` query parameter (1...10000; InvalidArgument otherwise).
-    static func partNumber(_ request: S3Request) throws -> Int {
-        let text = request.query("partNumber") ?? ""
-        guard let number = Int(text), partNumbers.contains(number) else {
-            throw S3Error.invalidArgument("Part number must be an integer between 1 and 10000, inclusive",
-                                          name: "partNumber", value: text)
-        }
-        return number
-    }
-
     // MARK: - CreateMultipartUpload
 
-    func createMultipartUpload(_ context: Context) async throws -> S3Response {
+    func createMultipartUpload(_ object: ObjectAddress, _ context: Context) async throws -> S3Response {
         let request = context.request
         try ObjectHeaders.rejectUnsupported(request.headers)
         let metadata = try ObjectHeaders.metadata(from: request.headers)
         let checksum = try Self.uploadChecksum(request.headers)
         // Tags are checked now and given to the object at completion, as S3 does.
         let tags = try ObjectHeaders.tags(from: request.headers)
-        let upload = try await store.createUpload(bucket: context.bucket, key: context.key, metadata: metadata,
+        let upload = try await store.createUpload(bucket: object.bucket, key: object.key, metadata: metadata,
                                                   checksumAlgorithm: checksum?.algorithm.wireName,
-                                                  checksumType: checksum?.type, acl: try newObjectACL(context),
+                                                  checksumType: checksum?.type, acl: try newObjectACL(bucket: object.bucket, context),
                                                   initiator: context.principal.canonicalId, tags: tags)
         var xml = XMLWriter()
         xml.open("InitiateMultipartUploadResult", namespace: Self.namespace)
@@ -86,18 +73,16 @@ extension S3RequestHandler {
 
     // MARK: - UploadPart
 
-    func uploadPart(_ context: Context) async throws -> S3Response {
+    func uploadPart(_ address: UploadAddress, partNumber: Int, _ context: Context) async throws -> S3Response {
         let request = context.request
-        let partNumber = try Self.partNumber(request)
-        let uploadId = request.query("uploadId") ?? ""
         try checkUploadLength(context)
         let contentMD5 = try request.header("content-md5").map { value in
             guard let digest = MD5Hasher.decodeContentMD5(value) else { throw S3Error.invalidDigest(contentMD5: value) }
             return digest
         }
-        let upload = try await store.upload(bucket: context.bucket, key: context.key, uploadId: uploadId)
+        let upload = try await store.upload(bucket: address.bucket, key: address.key, uploadId: address.uploadId)
         let algorithm = try Self.partChecksumAlgorithm(request.headers, upload: upload)
-        let writer = try await store.makePartWriter(bucket: context.bucket, key: context.key, uploadId: uploadId,
+        let writer = try await store.makePartWriter(bucket: address.bucket, key: address.key, uploadId: address.uploadId,
                                                     partNumber: partNumber)
         // As in putObject: nothing is visible until `writer.finish`, after every check of the body.
         do {
@@ -144,12 +129,10 @@ extension S3RequestHandler {
 
     // MARK: - UploadPartCopy
 
-    func uploadPartCopy(_ context: Context) async throws -> S3Response {
+    func uploadPartCopy(_ address: UploadAddress, partNumber: Int, from source: CopySource,
+                        _ context: Context) async throws -> S3Response {
         let request = context.request
-        let partNumber = try Self.partNumber(request)
-        let uploadId = request.query("uploadId") ?? ""
-        let source = try CopySource(request.header("x-amz-copy-source")!)
-        let upload = try await store.upload(bucket: context.bucket, key: context.key, uploadId: uploadId)
+        let upload = try await store.upload(bucket: address.bucket, key: address.key, uploadId: address.uploadId)
         let algorithm = upload.checksumAlgorithm.flatMap { ChecksumAlgorithm(wireName: $0) }
         let reader = try await readCopySource(context, source)
         let sourceInfo = reader.info
@@ -163,7 +146,7 @@ extension S3RequestHandler {
             throw S3Error.invalidRequest(
                 "The specified copy source is larger than the maximum allowable size for a copy source: \(Self.maxSinglePut)")
         }
-        let writer = try await store.makePartWriter(bucket: context.bucket, key: context.key, uploadId: uploadId,
+        let writer = try await store.makePartWriter(bucket: address.bucket, key: address.key, uploadId: address.uploadId,
                                                     partNumber: partNumber)
         let part: PartInfo
         do {
@@ -217,9 +200,9 @@ extension S3RequestHandler {
 
     // MARK: - CompleteMultipartUpload
 
-    func completeMultipartUpload(_ context: Context) async throws -> S3Response {
+    func completeMultipartUpload(_ address: UploadAddress, _ context: Context) async throws -> S3Response {
         let request = context.request
-        let uploadId = request.query("uploadId") ?? ""
+        let uploadId = address.uploadId
         // 10,000 parts of ~150 bytes each, with checksums: well under 4 MiB.
         let bytes = try await readDocument(context, limit: 4 * 1024 * 1024, checksumHeadersDescribeBody: false)
         let document = try CompleteMultipartUploadRequest.parse(bytes)
@@ -229,7 +212,7 @@ extension S3RequestHandler {
         // object (the store's job); so NoSuchUpload here is not the answer by itself.
         let upload: UploadInfo?
         do {
-            upload = try await store.upload(bucket: context.bucket, key: context.key, uploadId: uploadId)
+            upload = try await store.upload(bucket: address.bucket, key: address.key, uploadId: uploadId)
         } catch let error as StoreError where error.code == .noSuchUpload {
             upload = nil
         }
@@ -244,7 +227,7 @@ extension S3RequestHandler {
         // The store calls the checksum closure (before its commit) only for an open
         // upload; its S3 errors reach the client unchanged.
         let info = try await store.completeUpload(
-            bucket: context.bucket, key: context.key, uploadId: uploadId,
+            bucket: address.bucket, key: address.key, uploadId: uploadId,
             parts: document.parts.map { CompletedPart(partNumber: $0.partNumber, etag: $0.etag) },
             conditions: conditions
         ) { parts in
@@ -335,33 +318,22 @@ extension S3RequestHandler {
 
     // MARK: - AbortMultipartUpload
 
-    func abortMultipartUpload(_ context: Context) async throws -> S3Response {
-        let uploadId = context.request.query("uploadId") ?? ""
-        let upload = try await store.upload(bucket: context.bucket, key: context.key, uploadId: uploadId)
+    func abortMultipartUpload(_ address: UploadAddress, _ context: Context) async throws -> S3Response {
+        let upload = try await store.upload(bucket: address.bucket, key: address.key, uploadId: address.uploadId)
         try context.access.authorize(uploadInitiator: upload.initiator ?? defaultOwner)
-        try await store.abortUpload(bucket: context.bucket, key: context.key, uploadId: uploadId)
+        try await store.abortUpload(bucket: address.bucket, key: address.key, uploadId: address.uploadId)
         return S3Response(status: .noContent)
     }
 
     // MARK: - ListParts
 
-    func listParts(_ context: Context) async throws -> S3Response {
-        let request = context.request
-        let uploadId = request.query("uploadId") ?? ""
-        let maxParts = try Self.maxCount(request, "max-parts")
-        var marker = 0
-        if let text = request.query("part-number-marker"), !text.isEmpty {
-            guard let value = Int(text), value >= 0 else {
-                throw S3Error.invalidArgument("Provided part-number-marker not an integer or within integer range",
-                                              name: "part-number-marker", value: text)
-            }
-            marker = value
-        }
-        let upload = try await store.upload(bucket: context.bucket, key: context.key, uploadId: uploadId)
+    func listParts(_ address: UploadAddress, _ parameters: ListPartsParameters, _ context: Context) async throws -> S3Response {
+        let maxParts = parameters.maxParts, marker = parameters.marker
+        let upload = try await store.upload(bucket: address.bucket, key: address.key, uploadId: address.uploadId)
         try context.access.authorize(uploadInitiator: upload.initiator ?? defaultOwner)
-        let page = try await store.listParts(bucket: context.bucket, key: context.key, uploadId: uploadId,
+        let page = try await store.listParts(bucket: address.bucket, key: address.key, uploadId: address.uploadId,
                                              after: marker, maxParts: maxParts)
-        let owner = uploadOwner(upload, context)
+        let owner = uploadOwner(upload)
         var xml = XMLWriter()
         xml.open("ListPartsResult", namespace: Self.namespace)
         xml.element("Bucket", upload.bucket)
@@ -383,7 +355,7 @@ extension S3RequestHandler {
             }
         }
         Self.writePerson("Initiator", owner, into: &xml)
-        Self.writePerson("Owner", try objectOwner(upload, context), into: &xml)
+        Self.writePerson("Owner", try objectOwner(upload, address.bucket, context), into: &xml)
         xml.element("StorageClass", upload.metadata["x-amz-storage-class"] ?? "STANDARD")
         if let algorithm = upload.checksumAlgorithm { xml.element("ChecksumAlgorithm", algorithm) }
         if let type = upload.checksumType { xml.element("ChecksumType", type) }
@@ -395,32 +367,18 @@ extension S3RequestHandler {
 
     // MARK: - ListMultipartUploads
 
-    func listMultipartUploads(_ context: Context) async throws -> S3Response {
-        let request = context.request
-        let prefix = request.query("prefix") ?? ""
-        let delimiter = request.query("delimiter").flatMap { $0.isEmpty ? nil : $0 }
-        let keyMarker = request.query("key-marker").flatMap { $0.isEmpty ? nil : $0 }
-        // S3 ignores upload-id-marker without key-marker.
-        let uploadIdMarker = keyMarker == nil ? nil : request.query("upload-id-marker").flatMap { $0.isEmpty ? nil : $0 }
-        let maxUploads = try Self.maxCount(request, "max-uploads")
-        let urlEncode: Bool
-        switch request.query("encoding-type") {
-        case nil: urlEncode = false
-        case "url": urlEncode = true
-        case let other?:
-            throw S3Error.invalidArgument("Invalid Encoding Method specified in Request", name: "encoding-type", value: other)
-        }
-        // Keys, prefixes, delimiter and markers as the listing shows them: URL-encoded
-        // (slashes kept) under `encoding-type=url`.
-        func show(_ text: String) -> String { urlEncode ? SigV4.uriEncode(Array(text.utf8), keepSlash: true) : text }
+    func listMultipartUploads(_ bucket: String, _ parameters: ListUploadsParameters, _ context: Context) async throws -> S3Response {
+        let prefix = parameters.prefix, delimiter = parameters.delimiter, keyMarker = parameters.keyMarker
+        let uploadIdMarker = parameters.uploadIdMarker, maxUploads = parameters.maxUploads
+        let show = parameters.show
 
-        let page = try await store.listUploads(bucket: context.bucket, prefix: prefix, delimiter: delimiter,
+        let page = try await store.listUploads(bucket: bucket, prefix: prefix, delimiter: delimiter,
                                                keyMarker: keyMarker, uploadIdMarker: uploadIdMarker,
                                                maxUploads: maxUploads)
-        let bucket = try requireBucket(context)
+        let settings = try requireBucket(bucket, context)
         var xml = XMLWriter()
         xml.open("ListMultipartUploadsResult", namespace: Self.namespace)
-        xml.element("Bucket", context.bucket)
+        xml.element("Bucket", bucket)
         xml.element("KeyMarker", show(keyMarker ?? ""))
         xml.element("UploadIdMarker", uploadIdMarker ?? "")
         if page.isTruncated {
@@ -435,8 +393,8 @@ extension S3RequestHandler {
             xml.element("Upload") { xml in
                 xml.element("Key", show(upload.key))
                 xml.element("UploadId", upload.uploadId)
-                Self.writePerson("Initiator", uploadOwner(upload, context), into: &xml)
-                Self.writePerson("Owner", Owner(canonicalId: bucket.owner(ofACL: upload.acl), users: users), into: &xml)
+                Self.writePerson("Initiator", uploadOwner(upload), into: &xml)
+                Self.writePerson("Owner", Owner(canonicalId: settings.owner(ofACL: upload.acl), users: users), into: &xml)
                 xml.element("StorageClass", upload.metadata["x-amz-storage-class"] ?? "STANDARD")
                 xml.element("Initiated", TimeFormat.iso8601(milliseconds: upload.initiated))
                 if let algorithm = upload.checksumAlgorithm { xml.element("ChecksumAlgorithm", algorithm) }
@@ -446,18 +404,9 @@ extension S3RequestHandler {
         for commonPrefix in page.commonPrefixes {
             xml.element("CommonPrefixes") { $0.element("Prefix", show(commonPrefix)) }
         }
-        if urlEncode { xml.element("EncodingType", "url") }
+        if parameters.urlEncode { xml.element("EncodingType", "url") }
         xml.close()
         return .xml(xml)
-    }
-
-    /// `max-parts` / `max-uploads`: 1000 by default and at most.
-    private static func maxCount(_ request: S3Request, _ name: String) throws -> Int {
-        guard let text = request.query(name) else { return 1000 }
-        guard let value = Int(text), value >= 0 else {
-            throw S3Error.invalidArgument("Provided \(name) not an integer or within integer range", name: name, value: text)
-        }
-        return min(value, 1000)
     }
 
     /// `x-amz-abort-date` and `x-amz-abort-rule-id` on CreateMultipartUpload and ListParts
@@ -477,15 +426,15 @@ extension S3RequestHandler {
 
     /// Who started an upload (and owns the object it makes): recorded at creation; the
     /// root credentials for uploads started before users existed.
-    private func uploadOwner(_ upload: UploadInfo, _ context: Context) -> Owner {
+    private func uploadOwner(_ upload: UploadInfo) -> Owner {
         Owner(canonicalId: upload.initiator ?? defaultOwner, users: users)
     }
 
     /// The owner the upload's object will have (ListParts' `Owner`): the bucket owner
     /// under BucketOwnerEnforced, or under BucketOwnerPreferred when the upload asked
     /// for bucket-owner-full-control; else the initiator. `Initiator` stays the uploader.
-    private func objectOwner(_ upload: UploadInfo, _ context: Context) throws -> Owner {
-        Owner(canonicalId: try requireBucket(context).owner(ofACL: upload.acl), users: users)
+    private func objectOwner(_ upload: UploadInfo, _ bucket: String, _ context: Context) throws -> Owner {
+        Owner(canonicalId: try requireBucket(bucket, context).owner(ofACL: upload.acl), users: users)
     }
 
     /// `<Initiator>` or `<Owner>`.

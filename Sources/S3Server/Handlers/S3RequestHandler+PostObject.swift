@@ -15,14 +15,14 @@ extension S3RequestHandler {
     /// The most form fields before the file.
     static let maxPostFields = 256
 
-    /// Whether a request is a browser POST upload: a POST on a bucket, no sub-resource,
-    /// a multipart/form-data body.
-    static func isPostObject(_ request: S3Request) -> Bool {
-        guard request.method == .POST, request.bucket != nil, request.key == nil,
-              !(request.bucket == adminPath && !request.virtualHosted),
-              subresource(of: request) == nil,
-              let type = request.header("content-type") else { return false }
-        return type.lowercased().hasPrefix("multipart/form-data")
+    /// The bucket of a browser POST upload (a POST on a bucket, no sub-resource, a
+    /// multipart/form-data body); nil for any other request.
+    static func postObjectBucket(_ request: S3Request) -> String? {
+        guard request.method == .POST, let bucket = request.bucket, request.key == nil,
+              !(bucket == adminPath && !request.virtualHosted),
+              S3Operation.subresource(of: request) == nil,
+              let type = request.header("content-type"), type.lowercased().hasPrefix("multipart/form-data") else { return nil }
+        return bucket
     }
 
     /// The form fields read before the file, by lowercased name (a repeated field keeps
@@ -36,9 +36,8 @@ extension S3RequestHandler {
     }
 
     /// - Parameter accessKey: set to the form's verified access key id (for the access log).
-    func postObject(_ request: S3Request, body: RequestBody, accessKey: inout String,
+    func postObject(_ request: S3Request, bucket: String, body: RequestBody, accessKey: inout String,
                     remoteAddress: String? = nil) async throws -> S3Response {
-        let bucket = request.bucket!
         guard (1...63).contains(bucket.utf8.count) else { throw S3Error.invalidBucketName(bucket: bucket) }
         guard let boundary = MultipartFormParser.boundary(contentType: request.header("content-type") ?? "") else {
             throw S3Error.malformedPOSTRequest()
@@ -132,18 +131,18 @@ extension S3RequestHandler {
         }
         key = key.replacingOccurrences(of: "${filename}", with: file.filename ?? "")
         guard !key.isEmpty else { throw S3Error.invalidArgument("User key must have a length greater than 0.", name: "key", value: "") }
-        if key.utf8.count > Self.maxKeyBytes {
-            throw S3Error.keyTooLongError(size: key.utf8.count, maxSizeAllowed: Self.maxKeyBytes)
+        if key.utf8.count > S3Operation.maxKeyBytes {
+            throw S3Error.keyTooLongError(size: key.utf8.count, maxSizeAllowed: S3Operation.maxKeyBytes)
         }
 
-        // A form upload does not pass through `route()`: the signer (or the anonymous
-        // caller) needs s3:PutObject on bucket/key, decided here as for a PUT.
+        // A form upload is not an ``S3Operation``: the signer (or the anonymous caller)
+        // needs s3:PutObject on bucket/key, decided here as for a PUT.
         let principal = try accessKeyId.map { try self.principal($0) } ?? .anonymous
         let auth = AuthenticatedRequest(accessKeyId: accessKeyId ?? "", method: .browserForm, payload: .unsignedPayload,
                                         scope: nil, chunkSigning: nil, securityToken: nil)
-        let access = try await authorize(AccessRule.bucket("s3:PutObject", .write), bucket: bucket, key: key, request: request,
-                                         principal: principal, auth: auth, remoteAddress: remoteAddress, now: Date(),
-                                         formFields: fields)
+        let requester = Requester(request: request, principal: principal, auth: auth, remoteAddress: remoteAddress,
+                                  now: Date(), formFields: fields)
+        let access = try await authorize(AccessRule.bucket("s3:PutObject", .write), bucket: bucket, key: key, requester)
         var acl: [UInt8] = []
         if let bucketSettings = access.bucket {
             let requested = try fields["acl"].map {

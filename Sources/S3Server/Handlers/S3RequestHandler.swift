@@ -6,8 +6,10 @@ import NIOCore
 import NIOHTTP1
 import ObjectStore
 
-/// Turns one HTTP request into one S3 response: parses the target, verifies the
-/// signature, routes to the operation and renders any error as an S3 error document.
+/// Turns one HTTP request into one S3 response: parses the target, routes it to an
+/// ``S3Operation``, verifies the signature, authorizes and runs the operation, and renders
+/// any error as an S3 error document. The operations themselves are in the
+/// `S3RequestHandler+<Resource>.swift` files.
 final class S3RequestHandler: Sendable {
     let slot: StoreSlot
     let configuration: S3ServerConfiguration
@@ -47,9 +49,28 @@ final class S3RequestHandler: Sendable {
         let access: RequestAccess
         /// The client's IP address, when known (`aws:SourceIp`).
         let remoteAddress: String?
+    }
 
-        var bucket: String { request.bucket! }
-        var key: String { request.key! }
+    /// Reads a small request document (XML configuration, a Delete list) whole, through
+    /// the same verification as any payload (x-amz-content-sha256, checksums,
+    /// aws-chunked signatures, Content-MD5).
+    func readDocument(_ context: Context, limit: Int, checksumHeadersDescribeBody: Bool = true) async throws -> [UInt8] {
+        let contentMD5 = try context.request.header("content-md5").map { value in
+            guard let digest = MD5Hasher.decodeContentMD5(value) else { throw S3Error.invalidDigest(contentMD5: value) }
+            return digest
+        }
+        var payload = try PayloadReader(request: context.request, signing: context.signing, auth: context.auth,
+                                        body: context.body, checksumHeadersDescribeBody: checksumHeadersDescribeBody)
+        var bytes: [UInt8] = []
+        var md5 = MD5Hasher()
+        while var piece = try await payload.next() {
+            guard bytes.count + piece.readableBytes <= limit else { throw S3Error.malformedXML }
+            md5.update(piece)
+            bytes += piece.readBytes(length: piece.readableBytes) ?? []
+        }
+        _ = try payload.finish()
+        if let contentMD5, contentMD5 != md5.finalize() { throw S3Error.badDigest() }
+        return bytes
     }
 
     /// An owner as listings and ACLs show it: the canonical id and the user's display name.
@@ -74,7 +95,7 @@ final class S3RequestHandler: Sendable {
         var resource = String(Self.path(of: head.uri))
         var uploadId: String?
         var accessKey = "-"
-        var operation = "Other"
+        var operationName = "Other"
         var response: S3Response
         var parsed: S3Request?
         if let health = healthResponse(head) { return health }
@@ -85,7 +106,6 @@ final class S3RequestHandler: Sendable {
                 throw S3Error.serviceUnavailable("Strata is still opening its data directory (recovery); try again shortly")
             }
             let request = try S3Request(head: head, domain: configuration.domain)
-            operation = request.operationName
             resource = request.resource
             uploadId = request.query("uploadId")
             parsed = request
@@ -93,12 +113,20 @@ final class S3RequestHandler: Sendable {
             // carries none (browsers never send them), a browser POST upload carries them
             // as form fields in its body.
             if head.method == .OPTIONS {
-                response = try await preflight(request)
-            } else if Self.isPostObject(request) {
-                response = try await postObject(request, body: body, accessKey: &accessKey, remoteAddress: remoteAddress)
+                operationName = "PreflightRequest"
+                response = try await preflight(try CORSPreflight(request))
+            } else if let bucket = Self.postObjectBucket(request) {
+                operationName = "PostObject"
+                response = try await postObject(request, bucket: bucket, body: body, accessKey: &accessKey,
+                                                remoteAddress: remoteAddress)
             } else {
-                response = try await authenticateAndRoute(request, head: head, body: body, remoteAddress: remoteAddress,
-                                                          accessKey: &accessKey, access: &access)
+                // Routed before the signature is checked, so that the access log and the
+                // metrics name the operation whatever the outcome; a routing error is
+                // answered after the signature's.
+                let operation = Result { try S3Operation(request) }
+                if case .success(let routed) = operation { operationName = routed.name }
+                response = try await authenticateAndRun(operation, request: request, body: body,
+                                                        remoteAddress: remoteAddress, accessKey: &accessKey, access: &access)
             }
         } catch {
             var error = error
@@ -117,17 +145,19 @@ final class S3RequestHandler: Sendable {
         response.headers.add(name: "x-amz-id-2", value: requestId)
         response.headers.add(name: "Server", value: "Strata")
         response.headers.add(name: "Date", value: HTTPDateCache.now())
-        logRequest(head, operation: operation, resource: resource, response: response, requestId: requestId,
-                   accessKey: accessKey, bytesIn: body.bytesRead, duration: ContinuousClock.now - started)
+        logRequest(AccessLogEntry(head: head, operation: operationName, resource: resource, response: response,
+                                  requestId: requestId, accessKey: accessKey, bytesIn: body.bytesRead,
+                                  duration: ContinuousClock.now - started))
         return response
     }
 
     /// Verifies the request's signature (none: anonymous), decides whether the caller may
-    /// make it, and runs the operation it addresses.
-    private func authenticateAndRoute(_ request: S3Request, head: HTTPRequestHead, body: RequestBody, remoteAddress: String?,
-                                      accessKey: inout String, access: inout RequestAccess?) async throws -> S3Response {
-        let signing = SigningRequest(method: head.method.rawValue, rawPath: request.rawPath,
-                                     rawQuery: request.rawQuery, headers: head.headers.map { ($0.name, $0.value) },
+    /// make the operation it was routed to, and runs it.
+    private func authenticateAndRun(_ operation: Result<S3Operation, Error>, request: S3Request, body: RequestBody,
+                                    remoteAddress: String?, accessKey: inout String,
+                                    access: inout RequestAccess?) async throws -> S3Response {
+        let signing = SigningRequest(method: request.method.rawValue, rawPath: request.rawPath,
+                                     rawQuery: request.rawQuery, headers: request.headers.map { ($0.name, $0.value) },
                                      queryParameters: request.queryAsSigned)
         let now = Date()
         let auth: AuthenticatedRequest
@@ -141,12 +171,76 @@ final class S3RequestHandler: Sendable {
             auth = try AuthenticatedRequest.anonymous(signing)
             principal = .anonymous
         }
-        let op = try self.operation(for: request)
-        let requestAccess = try await authorize(op.rule, request: request, principal: principal, auth: auth,
-                                                remoteAddress: remoteAddress, now: now)
+        let operation = try operation.get()
+        let requester = Requester(request: request, principal: principal, auth: auth, remoteAddress: remoteAddress, now: now)
+        try await checkExpectedBucketOwner(request)
+        let requestAccess = try await authorize(operation.accessRule, bucket: request.bucket, key: request.key, requester)
         access = requestAccess
-        return try await op.run(Context(request: request, signing: signing, auth: auth, body: body,
-                                        principal: principal, access: requestAccess, remoteAddress: remoteAddress))
+        return try await run(operation, Context(request: request, signing: signing, auth: auth, body: body,
+                                                principal: principal, access: requestAccess, remoteAddress: remoteAddress))
+    }
+
+    /// Runs an authorized operation.
+    private func run(_ operation: S3Operation, _ context: Context) async throws -> S3Response {
+        switch operation {
+        case .listBuckets(let parameters): return try await listBuckets(parameters, context)
+        case .compact(let parameters): return try await compact(parameters, context)
+
+        case .createBucket(let bucket): return try await createBucket(bucket, context)
+        case .headBucket(let bucket): return try await headBucket(bucket)
+        case .deleteBucket(let bucket): return try await deleteBucket(bucket)
+        case .getBucketLocation(let bucket): return try await getBucketLocation(bucket)
+        case .listObjects(let bucket, let parameters): return try await listObjects(bucket, parameters, context)
+        case .listObjectsV2(let bucket, let parameters): return try await listObjectsV2(bucket, parameters, context)
+        case .listObjectVersions(let bucket, let parameters): return try await listObjectVersions(bucket, parameters, context)
+        case .listMultipartUploads(let bucket, let parameters): return try await listMultipartUploads(bucket, parameters, context)
+        case .deleteObjects(let bucket): return try await deleteObjects(bucket, context)
+
+        case .getBucketVersioning(let bucket): return try await getBucketVersioning(bucket)
+        case .putBucketVersioning(let bucket): return try await putBucketVersioning(bucket, context)
+        case .getBucketLifecycle(let bucket): return try await getBucketLifecycle(bucket)
+        case .putBucketLifecycle(let bucket): return try await putBucketLifecycle(bucket, context)
+        case .deleteBucketLifecycle(let bucket): return try await deleteBucketLifecycle(bucket)
+        case .getBucketTagging(let bucket): return try await getBucketTagging(bucket)
+        case .putBucketTagging(let bucket): return try await putBucketTagging(bucket, context)
+        case .deleteBucketTagging(let bucket): return try await deleteBucketTagging(bucket)
+        case .getBucketCors(let bucket): return try await getBucketCors(bucket)
+        case .putBucketCors(let bucket): return try await putBucketCors(bucket, context)
+        case .deleteBucketCors(let bucket): return try await deleteBucketCors(bucket)
+        case .getBucketAcl(let bucket): return try await getBucketAcl(bucket, context)
+        case .putBucketAcl(let bucket): return try await putBucketAcl(bucket, context)
+        case .getBucketPolicy(let bucket): return try await getBucketPolicy(bucket, context)
+        case .putBucketPolicy(let bucket): return try await putBucketPolicy(bucket, context)
+        case .deleteBucketPolicy(let bucket): return try await deleteBucketPolicy(bucket, context)
+        case .getBucketPolicyStatus(let bucket): return try await getBucketPolicyStatus(bucket, context)
+        case .getPublicAccessBlock(let bucket): return try await getPublicAccessBlock(bucket, context)
+        case .putPublicAccessBlock(let bucket): return try await putPublicAccessBlock(bucket, context)
+        case .deletePublicAccessBlock(let bucket): return try await deletePublicAccessBlock(bucket, context)
+        case .getOwnershipControls(let bucket): return try await getOwnershipControls(bucket, context)
+        case .putOwnershipControls(let bucket): return try await putOwnershipControls(bucket, context)
+        case .deleteOwnershipControls(let bucket): return try await deleteOwnershipControls(bucket, context)
+
+        case .getObject(let object, let partNumber):
+            return try await getObject(object, partNumber: partNumber, isHead: false, context)
+        case .headObject(let object, let partNumber):
+            return try await getObject(object, partNumber: partNumber, isHead: true, context)
+        case .putObject(let object): return try await putObject(object, context)
+        case .copyObject(let object, let source): return try await copyObject(object, from: source, context)
+        case .deleteObject(let object): return try await deleteObject(object, context)
+        case .getObjectAcl(let object): return try await getObjectAcl(object, context)
+        case .putObjectAcl(let object): return try await putObjectAcl(object, context)
+        case .getObjectTagging(let object): return try await getObjectTagging(object, context)
+        case .putObjectTagging(let object): return try await putObjectTagging(object, context)
+        case .deleteObjectTagging(let object): return try await deleteObjectTagging(object, context)
+
+        case .createMultipartUpload(let object): return try await createMultipartUpload(object, context)
+        case .uploadPart(let upload, let partNumber): return try await uploadPart(upload, partNumber: partNumber, context)
+        case .uploadPartCopy(let upload, let partNumber, let source):
+            return try await uploadPartCopy(upload, partNumber: partNumber, from: source, context)
+        case .completeMultipartUpload(let upload): return try await completeMultipartUpload(upload, context)
+        case .abortMultipartUpload(let upload): return try await abortMultipartUpload(upload, context)
+        case .listParts(let upload, let parameters): return try await listParts(upload, parameters, context)
+        }
     }
 
     /// The user a verified access key belongs to.
@@ -163,195 +257,50 @@ final class S3RequestHandler: Sendable {
         return false
     }
 
+    /// One request as the access log and the metrics see it.
+    struct AccessLogEntry {
+        let head: HTTPRequestHead
+        /// The S3 operation's name (``S3Operation/name``), or what else the request was.
+        let operation: String
+        let resource: String
+        let response: S3Response
+        let requestId: String
+        let accessKey: String
+        /// The body bytes read from the connection (as sent, aws-chunked framing
+        /// included), not what the client's headers claim.
+        let bytesIn: Int64
+        /// The time to the response head; a streamed body may take longer.
+        let duration: Duration
+    }
+
     /// The access log, one line per request (info level with `--access-log`, else debug),
-    /// and the request metrics. The duration is the time to the response head; a streamed
-    /// body may take longer.
-    /// `bytesIn` is the body bytes read from the connection (as sent, aws-chunked framing
-    /// included), not what the client's headers claim.
-    private func logRequest(_ head: HTTPRequestHead, operation: String, resource: String, response: S3Response,
-                            requestId: String, accessKey: String, bytesIn: Int64, duration: Duration) {
+    /// and the request metrics.
+    private func logRequest(_ entry: AccessLogEntry) {
+        let response = entry.response, resource = entry.resource, method = entry.head.method.rawValue
         let bytesOut: Int
         switch response.body {
         case .none: bytesOut = 0
         case .bytes(let buffer): bytesOut = buffer.readableBytes
         case .object(let reader, _): bytesOut = reader.range.count
         }
-        metrics.request(operation: operation, status: response.status.code, duration: duration,
-                        bytesIn: Int(bytesIn), bytesOut: bytesOut)
+        metrics.request(operation: entry.operation, status: response.status.code, duration: entry.duration,
+                        bytesIn: Int(entry.bytesIn), bytesOut: bytesOut)
         let level: Logger.Level = configuration.accessLog ? .info : .debug
         guard logger.logLevel <= level else { return }
         let parts = resource.dropFirst().split(separator: "/", maxSplits: 1, omittingEmptySubsequences: false)
-        let (seconds, attoseconds) = duration.components
+        let (seconds, attoseconds) = entry.duration.components
         let milliseconds = Double(seconds) * 1000 + Double(attoseconds) / 1e15
-        logger.log(level: level, "\(head.method.rawValue) \(resource) \(response.status.code)", metadata: [
-            "method": "\(head.method.rawValue)",
+        logger.log(level: level, "\(method) \(resource) \(response.status.code)", metadata: [
+            "method": "\(method)",
             "bucket": "\(parts.first.map(String.init) ?? "")",
             "key": "\(parts.count > 1 ? String(parts[1]) : "")",
             "status": .stringConvertible(Int(response.status.code)),
-            "bytes_in": .stringConvertible(bytesIn),
+            "bytes_in": .stringConvertible(entry.bytesIn),
             "bytes_out": .stringConvertible(bytesOut),
             "duration_ms": .stringConvertible((milliseconds * 1000).rounded() / 1000),
-            "request_id": "\(requestId)",
-            "access_key": "\(accessKey)",
+            "request_id": "\(entry.requestId)",
+            "access_key": "\(entry.accessKey)",
         ])
-    }
-
-    // MARK: - Routing
-
-    /// Query parameters that select a sub-resource (an operation other than the plain one).
-    static let subresources: Set<String> = [
-        "abac", "accelerate", "acl", "analytics", "attributes", "cors", "delete", "encryption",
-        "intelligent-tiering", "inventory", "legal-hold", "lifecycle", "location", "logging",
-        "metadataConfiguration", "metadataTable", "metrics", "notification", "object-lock",
-        "ownershipControls", "partNumber", "policy", "policyStatus", "publicAccessBlock",
-        "renameObject", "replication", "requestPayment", "restore", "retention", "select",
-        "session", "tagging", "torrent", "uploadId", "uploads", "versioning", "versions", "website",
-    ]
-
-    /// One S3 operation: who may call it and what runs it.
-    struct Operation {
-        let rule: AccessRule
-        let run: (Context) async throws -> S3Response
-
-        init(_ rule: AccessRule, _ run: @escaping (Context) async throws -> S3Response) {
-            self.rule = rule
-            self.run = run
-        }
-    }
-
-    /// The operation a request asks for. Every route names the IAM action a bucket policy
-    /// sees and what grants it without one (see ``AccessRule``).
-    private func operation(for request: S3Request) throws -> Operation {
-        let method = request.method
-        let subresource = Self.subresource(of: request)
-        guard let bucket = request.bucket else {
-            guard method == .GET, subresource == nil else { throw notImplemented(request, subresource) }
-            return Operation(.authenticated("s3:ListAllMyBuckets")) { try await self.listBuckets($0) }
-        }
-        if bucket == Self.adminPath, !request.virtualHosted {
-            return Operation(.handler("strata:Admin")) { try await self.admin($0) }
-        }
-        // No bucket can have a longer name (CreateBucket enforces S3's rules), and the
-        // index's key encoding relies on it.
-        guard (1...63).contains(bucket.utf8.count) else { throw S3Error.invalidBucketName(bucket: bucket) }
-        if request.key == nil {
-            switch (method, subresource) {
-            case (.GET, nil):
-                return Operation(.bucket("s3:ListBucket", .read)) {
-                    $0.request.query("list-type") == "2" ? try await self.listObjectsV2($0) : try await self.listObjectsV1($0)
-                }
-            case (.GET, "location"): return Operation(.bucketOwner("s3:GetBucketLocation")) { try await self.getBucketLocation($0) }
-            case (.PUT, nil): return Operation(.authenticated("s3:CreateBucket")) { try await self.createBucket($0) }
-            case (.HEAD, nil): return Operation(.bucket("s3:ListBucket", .read)) { try await self.headBucket($0) }
-            case (.DELETE, nil): return Operation(.bucketOwner("s3:DeleteBucket")) { try await self.deleteBucket($0) }
-            case (.POST, "delete"): return Operation(.handler("s3:DeleteObject")) { try await self.deleteObjects($0) }
-            case (.PUT, "lifecycle"):
-                return Operation(.bucketOwner("s3:PutLifecycleConfiguration")) { try await self.putBucketLifecycle($0) }
-            case (.GET, "lifecycle"):
-                return Operation(.bucketOwner("s3:GetLifecycleConfiguration")) { try await self.getBucketLifecycle($0) }
-            case (.DELETE, "lifecycle"):
-                return Operation(.bucketOwner("s3:PutLifecycleConfiguration")) { try await self.deleteBucketLifecycle($0) }
-            case (.GET, "uploads"):
-                return Operation(.bucket("s3:ListBucketMultipartUploads", .read)) { try await self.listMultipartUploads($0) }
-            case (.PUT, "versioning"):
-                return Operation(.bucketOwner("s3:PutBucketVersioning")) { try await self.putBucketVersioning($0) }
-            case (.GET, "versioning"):
-                return Operation(.bucketOwner("s3:GetBucketVersioning")) { try await self.getBucketVersioning($0) }
-            case (.GET, "versions"):
-                return Operation(.bucket("s3:ListBucketVersions", .read)) { try await self.listObjectVersions($0) }
-            case (.PUT, "tagging"): return Operation(.bucketOwner("s3:PutBucketTagging")) { try await self.putBucketTagging($0) }
-            case (.GET, "tagging"): return Operation(.bucketOwner("s3:GetBucketTagging")) { try await self.getBucketTagging($0) }
-            case (.DELETE, "tagging"):
-                return Operation(.bucketOwner("s3:PutBucketTagging")) { try await self.deleteBucketTagging($0) }
-            case (.PUT, "cors"): return Operation(.bucketOwner("s3:PutBucketCORS")) { try await self.putBucketCors($0) }
-            case (.GET, "cors"): return Operation(.bucketOwner("s3:GetBucketCORS")) { try await self.getBucketCors($0) }
-            case (.DELETE, "cors"): return Operation(.bucketOwner("s3:PutBucketCORS")) { try await self.deleteBucketCors($0) }
-            case (.GET, "acl"): return Operation(.bucket("s3:GetBucketAcl", .readACP)) { try await self.getBucketAcl($0) }
-            case (.PUT, "acl"): return Operation(.bucket("s3:PutBucketAcl", .writeACP)) { try await self.putBucketAcl($0) }
-            case (.GET, "policy"): return Operation(.bucketOwnerOnly("s3:GetBucketPolicy")) { try await self.getBucketPolicy($0) }
-            case (.PUT, "policy"): return Operation(.bucketOwnerOnly("s3:PutBucketPolicy")) { try await self.putBucketPolicy($0) }
-            case (.DELETE, "policy"):
-                return Operation(.bucketOwnerOnly("s3:DeleteBucketPolicy")) { try await self.deleteBucketPolicy($0) }
-            case (.GET, "policyStatus"):
-                return Operation(.bucketOwnerOnly("s3:GetBucketPolicyStatus")) { try await self.getBucketPolicyStatus($0) }
-            case (.GET, "publicAccessBlock"):
-                return Operation(.bucketOwnerOnly("s3:GetBucketPublicAccessBlock")) { try await self.getPublicAccessBlock($0) }
-            case (.PUT, "publicAccessBlock"):
-                return Operation(.bucketOwnerOnly("s3:PutBucketPublicAccessBlock")) { try await self.putPublicAccessBlock($0) }
-            case (.DELETE, "publicAccessBlock"):
-                return Operation(.bucketOwnerOnly("s3:PutBucketPublicAccessBlock")) { try await self.deletePublicAccessBlock($0) }
-            case (.GET, "ownershipControls"):
-                return Operation(.bucketOwnerOnly("s3:GetBucketOwnershipControls")) { try await self.getOwnershipControls($0) }
-            case (.PUT, "ownershipControls"):
-                return Operation(.bucketOwnerOnly("s3:PutBucketOwnershipControls")) { try await self.putOwnershipControls($0) }
-            case (.DELETE, "ownershipControls"):
-                return Operation(.bucketOwnerOnly("s3:PutBucketOwnershipControls")) { try await self.deleteOwnershipControls($0) }
-            default: throw notImplemented(request, subresource)
-            }
-        }
-        // A malformed version id is InvalidArgument on every object operation.
-        _ = try Self.requestedVersion(request)
-        // S3 checks the key length on every object operation, reads included: a GET or
-        // HEAD of a 1025-byte key is 400 KeyTooLongError, not 404.
-        if let key = request.key, key.utf8.count > Self.maxKeyBytes {
-            throw S3Error.keyTooLongError(size: key.utf8.count, maxSizeAllowed: Self.maxKeyBytes)
-        }
-        let versioned = request.has("versionId")
-        switch (method, subresource) {
-        case (.GET, nil), (.GET, "partNumber"):
-            return Operation(AccessRule.object("s3:GetObject", .read).forVersion(versioned)) { try await self.getObject($0, isHead: false) }
-        case (.HEAD, nil), (.HEAD, "partNumber"):
-            return Operation(AccessRule.object("s3:GetObject", .read).forVersion(versioned)) { try await self.getObject($0, isHead: true) }
-        case (.PUT, nil):
-            // CopyObject also needs s3:GetObject on its source, checked when it reads it.
-            return Operation(.bucket("s3:PutObject", .write)) {
-                $0.request.header("x-amz-copy-source") != nil ? try await self.copyObject($0) : try await self.putObject($0)
-            }
-        case (.DELETE, nil):
-            return Operation(AccessRule.bucket("s3:DeleteObject", .write).forVersion(versioned)) { try await self.deleteObject($0) }
-        case (.POST, "uploads"): return Operation(.bucket("s3:PutObject", .write)) { try await self.createMultipartUpload($0) }
-        case (.PUT, "uploadId"):
-            return Operation(.bucket("s3:PutObject", .write)) {
-                $0.request.header("x-amz-copy-source") != nil ? try await self.uploadPartCopy($0) : try await self.uploadPart($0)
-            }
-        case (.POST, "uploadId"): return Operation(.bucket("s3:PutObject", .write)) { try await self.completeMultipartUpload($0) }
-        case (.DELETE, "uploadId"):
-            return Operation(.uploadParty("s3:AbortMultipartUpload")) { try await self.abortMultipartUpload($0) }
-        case (.GET, "uploadId"):
-            return Operation(.uploadParty("s3:ListMultipartUploadParts")) { try await self.listParts($0) }
-        case (.GET, "acl"):
-            return Operation(AccessRule.object("s3:GetObjectAcl", .readACP).forVersion(versioned)) { try await self.getObjectAcl($0) }
-        case (.PUT, "acl"):
-            return Operation(AccessRule.object("s3:PutObjectAcl", .writeACP).forVersion(versioned)) { try await self.putObjectAcl($0) }
-        case (.GET, "tagging"):
-            return Operation(AccessRule.object("s3:GetObjectTagging", .read).forVersion(versioned)) { try await self.getObjectTagging($0) }
-        case (.PUT, "tagging"):
-            return Operation(AccessRule.objectOwner("s3:PutObjectTagging").forVersion(versioned)) { try await self.putObjectTagging($0) }
-        case (.DELETE, "tagging"):
-            return Operation(AccessRule.objectOwner("s3:DeleteObjectTagging").forVersion(versioned)) {
-                try await self.deleteObjectTagging($0)
-            }
-        default: throw notImplemented(request, subresource)
-        }
-    }
-
-    /// The sub-resource a request addresses. The multipart parameters come in any order
-    /// (`?partNumber=1&uploadId=…`), so they name the operation only when no other
-    /// sub-resource does, and `uploadId` outranks `partNumber`.
-    static func subresource(of request: S3Request) -> String? {
-        let multipart = ["uploadId", "uploads", "partNumber"]
-        if let other = request.query.first(where: { subresources.contains($0.name) && !multipart.contains($0.name) }) {
-            return other.name
-        }
-        return multipart.first { request.has($0) }
-    }
-
-    /// S3's limit on the UTF-8 length of an object key.
-    static let maxKeyBytes = 1024
-
-    private func notImplemented(_ request: S3Request, _ subresource: String?) -> S3Error {
-        let what = subresource.map { "\(request.method.rawValue) ?\($0)" } ?? "\(request.method.rawValue) on this resource"
-        return S3Error.notImplemented("\(what) is not implemented by Strata yet")
     }
 
     // MARK: - Errors

@@ -5,10 +5,9 @@ import ObjectStore
 
 /// CopyObject: a PUT with `x-amz-copy-source`.
 extension S3RequestHandler {
-    func copyObject(_ context: Context) async throws -> S3Response {
+    func copyObject(_ object: ObjectAddress, from source: CopySource, _ context: Context) async throws -> S3Response {
         let request = context.request
         try ObjectHeaders.rejectUnsupported(request.headers)
-        let source = try CopySource(request.header("x-amz-copy-source")!)
         let directive = request.header("x-amz-metadata-directive")?.uppercased() ?? "COPY"
         guard directive == "COPY" || directive == "REPLACE" else {
             throw S3Error.invalidArgument("Unknown metadata directive.", name: "x-amz-metadata-directive", value: directive)
@@ -43,7 +42,7 @@ extension S3RequestHandler {
         let changesSomething = directive == "REPLACE" || metadata != sourceInfo.metadata
         // Copying a named version onto its own key is how S3 restores it (a new current
         // version): only the current object copied onto itself unchanged is refused.
-        if source.bucket == context.bucket && source.key == context.key && source.versionId == nil && !changesSomething {
+        if source.bucket == object.bucket && source.key == object.key && source.versionId == nil && !changesSomething {
             throw S3Error.invalidRequest(
                 "This copy request is illegal because it is trying to copy an object to itself without changing the object's metadata, storage class, website redirect location or encryption attributes.")
         }
@@ -59,8 +58,9 @@ extension S3RequestHandler {
             checksums = sourceInfo.checksums.filter { $0.key == algorithm.wireName }
             if checksums.isEmpty { hasher = ChecksumHasher(algorithm) }
         }
-        let writer = try await store.makeWriter(bucket: context.bucket, key: context.key, metadata: metadata,
-                                                acl: try newObjectACL(context), tags: replacedTags ?? sourceInfo.tags,
+        let writer = try await store.makeWriter(bucket: object.bucket, key: object.key, metadata: metadata,
+                                                acl: try newObjectACL(bucket: object.bucket, context),
+                                                tags: replacedTags ?? sourceInfo.tags,
                                                 conditions: try writeConditions(request))
         let info: ObjectInfo
         do {
@@ -90,49 +90,6 @@ extension S3RequestHandler {
         var response = S3Response.xml(xml)
         response.headers.add(contentsOf: headers)
         return response
-    }
-}
-
-/// The `x-amz-copy-source` header: `bucket/key` or `/bucket/key`, URL-encoded, with an
-/// optional `?versionId=`; a `+` in it is a literal plus (docs/S3-NOTES.md,
-/// "x-amz-copy-source is URL-encoded").
-struct CopySource {
-    let bucket: String
-    let key: String
-    /// The source version (`?versionId=`), in the store's form (empty: the null version).
-    let versionId: String?
-
-    init(_ header: String) throws {
-        var text = Substring(header)
-        var versionId: String?
-        if let q = text.firstIndex(of: "?") {
-            let query = text[text.index(after: q)...]
-            text = text[..<q]
-            for item in query.split(separator: "&") where item.hasPrefix("versionId=") {
-                // An id that does not decode is malformed, never absent (which would copy
-                // the current version instead of the one asked for).
-                guard let decoded = S3Request.percentDecode(item.dropFirst("versionId=".count), plusAsSpace: false) else {
-                    throw S3Error.invalidArgument("Invalid version id specified", name: "x-amz-copy-source", value: header)
-                }
-                versionId = decoded
-            }
-        }
-        guard let decoded = S3Request.percentDecode(text, plusAsSpace: false) else {
-            throw S3Error.invalidArgument("Invalid copy source encoding", name: "x-amz-copy-source", value: header)
-        }
-        var path = Substring(decoded)
-        if path.hasPrefix("/") { path = path.dropFirst() }
-        guard let slash = path.firstIndex(of: "/"), slash != path.startIndex, path.index(after: slash) != path.endIndex else {
-            throw S3Error.invalidArgument("Copy Source must mention the source bucket and key: sourcebucket/sourcekey",
-                                          name: "x-amz-copy-source", value: header)
-        }
-        if let versionId, !ObjectStore.isWellFormedVersionID(versionId) {
-            throw S3Error.invalidArgument("Invalid version id specified", name: "x-amz-copy-source", value: header)
-        }
-        self.versionId = versionId.map { $0 == "null" ? "" : $0 }
-        bucket = String(path[..<slash])
-        guard (1...63).contains(bucket.utf8.count) else { throw S3Error.invalidBucketName(bucket: bucket) }
-        key = String(path[path.index(after: slash)...])
     }
 }
 

@@ -8,7 +8,7 @@ extension S3RequestHandler {
     /// S3's largest single PUT (and CopyObject source): 5 GiB.
     static let maxSinglePut: Int64 = 5 * 1024 * 1024 * 1024
 
-    func putObject(_ context: Context) async throws -> S3Response {
+    func putObject(_ object: ObjectAddress, _ context: Context) async throws -> S3Response {
         let request = context.request
         try ObjectHeaders.rejectUnsupported(request.headers)
         try checkUploadLength(context)
@@ -19,8 +19,9 @@ extension S3RequestHandler {
         let metadata = try ObjectHeaders.metadata(from: request.headers)
         let tags = try ObjectHeaders.tags(from: request.headers)
         let conditions = try writeConditions(request)
-        let writer = try await store.makeWriter(bucket: context.bucket, key: context.key, metadata: metadata,
-                                                acl: try newObjectACL(context), tags: tags, conditions: conditions,
+        let writer = try await store.makeWriter(bucket: object.bucket, key: object.key, metadata: metadata,
+                                                acl: try newObjectACL(bucket: object.bucket, context), tags: tags,
+                                                conditions: conditions,
                                                 bucketSeen: context.access.bucket != nil)
         // Nothing is visible until `writer.finish`; every check of the body happens
         // before it, so a rejected body leaves only dead data records behind.
@@ -83,29 +84,29 @@ extension S3RequestHandler {
         return conditions
     }
 
-    func getObject(_ context: Context, isHead: Bool) async throws -> S3Response {
+    /// GetObject and HeadObject.
+    func getObject(_ object: ObjectAddress, partNumber: Int?, isHead: Bool, _ context: Context) async throws -> S3Response {
         let request = context.request
         // S3 lets only signed requests rename what a response says it is.
         if context.principal.isAnonymous, ObjectHeaders.overrides.keys.contains(where: { request.has($0) }) {
             throw S3Error.invalidRequest("Request specific response headers cannot be used for anonymous GET requests.")
         }
-        let partNumber = try request.query("partNumber").map { _ in try Self.partNumber(request) }
         if partNumber != nil, request.header("range") != nil {
             throw S3Error.invalidRequest("Cannot specify both Range header and partNumber query parameter")
         }
         // GET opens the files together with the index entry, so headers and bytes are of
         // one version even if the key is overwritten meanwhile (docs/DESIGN.md, "Readers
         // never see a half-written object").
-        let versionId = try Self.requestedVersion(request)
+        let versionId = object.versionId
         let info: ObjectInfo
         var reader: ObjectReader?
         if isHead {
-            info = try await Self.mappingVersionErrors(key: context.key, versionId: versionId, method: "HEAD") {
-                try await store.headObject(bucket: context.bucket, key: context.key, versionID: versionId)
+            info = try await Self.mappingVersionErrors(key: object.key, versionId: versionId, method: "HEAD") {
+                try await store.headObject(bucket: object.bucket, key: object.key, versionID: versionId)
             }
         } else {
-            let full = try await Self.mappingVersionErrors(key: context.key, versionId: versionId, method: "GET") {
-                try await store.getObject(bucket: context.bucket, key: context.key, versionID: versionId,
+            let full = try await Self.mappingVersionErrors(key: object.key, versionId: versionId, method: "GET") {
+                try await store.getObject(bucket: object.bucket, key: object.key, versionID: versionId,
                                           prefetchUpTo: ResponseOutput.sendfileThreshold)
             }
             info = full.info
@@ -173,15 +174,25 @@ extension S3RequestHandler {
         return response
     }
 
-    func deleteObject(_ context: Context) async throws -> S3Response {
+    func deleteObject(_ object: ObjectAddress, _ context: Context) async throws -> S3Response {
         if context.request.header("if-match") != nil {
             throw S3Error.notImplemented("Conditional deletes (If-Match on DeleteObject) are not implemented by Strata yet")
         }
-        let result = try await store.deleteObject(bucket: context.bucket, key: context.key,
-                                                  versionID: try Self.requestedVersion(context.request))
+        let result = try await store.deleteObject(bucket: object.bucket, key: object.key, versionID: object.versionId)
         var response = S3Response(status: .noContent)
         if let version = result.versionID { response.headers.add(name: "x-amz-version-id", value: Self.showVersion(version)) }
         if result.isDeleteMarker { response.headers.add(name: "x-amz-delete-marker", value: "true") }
         return response
+    }
+
+    /// `x-amz-expiration: expiry-date="…", rule-id="…"` on PUT, GET and HEAD of an object
+    /// that an Expiration rule of its bucket will expire, as S3 sends it.
+    func addExpiration(_ info: ObjectInfo, to headers: inout HTTPHeaders) async {
+        guard let configuration = try? await bucketSettings(info.bucket)?.lifecycle,
+              let due = configuration.expiry(of: info, clock: LifecycleClock(dayMilliseconds: self.configuration.lifecycleDaySeconds * 1000))
+        else { return }
+        var value = "expiry-date=\"\(TimeFormat.httpDate(milliseconds: due.time))\""
+        if let rule = due.rule { value += ", rule-id=\"\(rule)\"" }
+        headers.add(name: "x-amz-expiration", value: value)
     }
 }
