@@ -214,6 +214,7 @@ enum ConditionKeys {
         if !principal.isAnonymous {
             keys["aws:userid"] = [principal.canonicalId]
             keys["aws:username"] = [principal.displayName]
+            keys["aws:principalaccount"] = [principal.accountId]
         }
         if let remoteAddress { keys["aws:sourceip"] = [remoteAddress] }
         if let agent = request.header("user-agent") { keys["aws:useragent"] = [agent] }
