@@ -68,7 +68,7 @@ struct Serve: AsyncParsableCommand {
     @Option(name: .long, help: "Root secret key. Default \(S3ServerConfiguration.defaultSecretKey).")
     var secretKey: String?
 
-    @Option(name: .long, help: "Users file: one user per line, ACCESS_KEY SECRET_KEY CANONICAL_USER_ID DISPLAY_NAME (README, Users and access). Default none: only the root credentials.")
+    @Option(name: .long, help: "Users file: one user per line, ACCESS_KEY SECRET_KEY CANONICAL_USER_ID [ACCOUNT_ID] DISPLAY_NAME; a 12-digit ACCOUNT_ID puts users in one AWS account, without one a user has an account of its own (README, Users and access). Default none: only the root credentials.")
     var users: String?
 
     @Option(name: .long, help: "The region buckets report and requests must be signed for (a request signed for another is 400 AuthorizationHeaderMalformed, naming this one). Default: us-east-1 reported, and requests signed for any region accepted.")
@@ -259,10 +259,14 @@ struct Serve: AsyncParsableCommand {
               region      \(settings.region)\(settings.signingRegion == nil ? " (requests signed for any region accepted)" : "")
               access key  \(settings.accessKey)
               secret key  \(shownSecret)
+              account     \(Principal.root(accessKeyId: settings.accessKey).accountId)
               try:        \(caFile.map { "AWS_CA_BUNDLE=\($0) " } ?? "")AWS_ACCESS_KEY_ID=\(settings.accessKey) \
             AWS_SECRET_ACCESS_KEY=\(isDefault ? settings.secretKey : "…") aws --endpoint-url \(endpoint) s3 ls
             """)
         if let caFile { printNow("  CA file     \(caFile)  (export AWS_CA_BUNDLE=\(caFile))") }
+        for user in configuration.users.principals where !user.isRoot {
+            printNow("  user        \(user.accessKeyId ?? "")  account \(user.accountId)  \(user.displayName)")
+        }
 
         // SIGINT/SIGTERM: stop accepting, close connections, sync and close the store.
         let signals = [SIGINT, SIGTERM].map { signo -> DispatchSourceSignal in

@@ -228,6 +228,7 @@ enum ConditionKeys {
         if !principal.isAnonymous {
             keys["aws:userid"] = [principal.canonicalId]
             keys["aws:username"] = [principal.displayName]
+            keys["aws:principalaccount"] = [principal.accountId]
         }
         if let remoteAddress = requester.remoteAddress { keys["aws:sourceip"] = [remoteAddress] }
         if let agent = request.header("user-agent") { keys["aws:useragent"] = [agent] }

@@ -19,9 +19,12 @@ struct BucketPolicy: Sendable {
         var everyone = false
         /// Canonical ids (`{"CanonicalUser": …}`, and users named by ARN, resolved when parsed).
         var canonicalIds: Set<String> = []
+        /// Account ids (`arn:aws:iam::ACCOUNT:root` or the bare id): every user of the account.
+        var accountIds: Set<String> = []
 
         func contains(_ principal: Principal) -> Bool {
-            everyone || (!principal.isAnonymous && canonicalIds.contains(principal.canonicalId))
+            everyone || (!principal.isAnonymous
+                         && (canonicalIds.contains(principal.canonicalId) || accountIds.contains(principal.accountId)))
         }
     }
 
@@ -213,9 +216,11 @@ struct BucketPolicy: Sendable {
                          notAction: notAction, resources: resources, notResource: notResource, conditions: conditions)
     }
 
-    /// `"*"`, `{"AWS": "*" | ARN | [ARN…]}` or `{"CanonicalUser": id | [id…]}`. A user is
-    /// named by ARN as `arn:aws:iam::ACCOUNT:user/DISPLAY_NAME` (the account part is not
-    /// checked: Strata has no account numbers).
+    /// `"*"`, `{"AWS": "*" | ARN | account id | [...]}` or `{"CanonicalUser": id | [id…]}`.
+    /// An account, as IAM names it (`arn:aws:iam::123456789012:root` or `123456789012`),
+    /// means every user of that account. A user is named by ARN as
+    /// `arn:aws:iam::ACCOUNT:user/DISPLAY_NAME`; its account part is not checked, so
+    /// policies written before users had accounts (`000000000000`) keep working.
     private static func parsePrincipal(_ value: JSONValue, users: UserDirectory, strict: Bool) throws -> PrincipalSet {
         var set = PrincipalSet()
         if case .string(let text) = value {
@@ -231,6 +236,12 @@ struct BucketPolicy: Sendable {
                 switch type {
                 case "AWS":
                     if name == "*" { set.everyone = true; continue }
+                    if let account = accountPrincipal(name) {
+                        // As AWS refuses an account that does not exist.
+                        if strict && !users.hasAccount(account) { throw S3Error.malformedPolicy("Invalid principal in policy") }
+                        set.accountIds.insert(account)
+                        continue
+                    }
                     guard let user = users.principals.first(where: { name.hasPrefix("arn:aws:iam::") && name.hasSuffix(":user/\($0.displayName)") })
                     else {
                         if strict { throw S3Error.malformedPolicy("Invalid principal in policy") }
@@ -246,6 +257,16 @@ struct BucketPolicy: Sendable {
             }
         }
         return set
+    }
+
+    /// The account an `AWS` principal names, if it names one: `123456789012` or
+    /// `arn:aws:iam::123456789012:root`.
+    private static func accountPrincipal(_ name: String) -> String? {
+        if Principal.isAccountId(name) { return name }
+        let prefix = "arn:aws:iam::", suffix = ":root"
+        guard name.hasPrefix(prefix), name.hasSuffix(suffix), name.count == prefix.count + 12 + suffix.count else { return nil }
+        let account = name.dropFirst(prefix.count).dropLast(suffix.count)
+        return Principal.isAccountId(account) ? String(account) : nil
     }
 
     private static func stringList(_ value: JSONValue, field: String, allowScalars: Bool = false) throws -> [String] {

@@ -5,20 +5,22 @@
 /// `x-amz-source-expected-bucket-owner` does the same for the source bucket of
 /// CopyObject and UploadPartCopy.
 ///
-/// S3 compares the header with the owner's 12-digit account id. Strata has no account
-/// numbers: every user is its own account, and its canonical user id (the `Owner/ID` of
-/// ListBuckets and GetBucketAcl; for users from the users file, the id given there) is
-/// what the header must carry (docs/S3-NOTES.md, "x-amz-expected-bucket-owner").
+/// S3 compares the header with the owner's 12-digit account id, and so does Strata (the
+/// account the users file gives the owner, or the one derived from its canonical id). It
+/// also accepts the owner's canonical user id (the `Owner/ID` of ListBuckets and
+/// GetBucketAcl), which is what it compared before users had accounts
+/// (docs/S3-NOTES.md, "x-amz-expected-bucket-owner").
 enum ExpectedBucketOwner {
     /// The header naming the owner of the request's bucket.
     static let header = "x-amz-expected-bucket-owner"
     /// The header naming the owner of a copy's source bucket.
     static let sourceHeader = "x-amz-source-expected-bucket-owner"
 
-    /// Throws AccessDenied when `expected` is given and is not `owner` (a canonical id).
-    static func check(_ expected: String?, owner: String) throws {
+    /// Throws AccessDenied when `expected` is given and names neither the account of
+    /// `owner` (a canonical id) nor `owner` itself.
+    static func check(_ expected: String?, owner: String, users: UserDirectory) throws {
         guard let expected else { return }
-        guard expected == owner else { throw S3Error.accessDenied() }
+        guard expected == users.accountId(canonicalId: owner) || expected == owner else { throw S3Error.accessDenied() }
     }
 }
 
@@ -29,6 +31,6 @@ extension S3RequestHandler {
     func checkExpectedBucketOwner(_ request: S3Request) async throws {
         guard let expected = request.header(ExpectedBucketOwner.header), let name = request.bucket,
               let bucket = try await bucketSettings(name) else { return }
-        try ExpectedBucketOwner.check(expected, owner: bucket.owner)
+        try ExpectedBucketOwner.check(expected, owner: bucket.owner, users: users)
     }
 }

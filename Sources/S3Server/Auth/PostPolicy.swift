@@ -25,9 +25,22 @@ struct PostPolicy: Sendable, Equatable {
     /// `content-length-range`: the file's allowed size.
     var contentLength: ClosedRange<Int64>?
 
-    /// Fields every POST may carry without a condition naming them.
+    /// Fields every POST may carry without a condition naming them: the signature's own,
+    /// `x-ignore-*`, and, as S3 allows, a checksum of the file (`x-amz-checksum-crc32`,
+    /// `-crc32c`, `-crc64nvme`, `-sha1`, `-sha256`), which is verified against it anyway.
     static func isExempt(_ field: String) -> Bool {
         ["policy", "x-amz-signature", "file", "signature", "awsaccesskeyid"].contains(field) || field.hasPrefix("x-ignore-")
+            || ChecksumAlgorithm.allCases.contains { $0.headerName == field }
+    }
+
+    /// The form's fields as S3 checks them against the policy and uses them: `${filename}`
+    /// in the `key` field replaced by the name of the file being uploaded (nothing for a
+    /// file part without one), so conditions on `$key` see the key the object gets.
+    static func substitutingFilename(in fields: [String: String], filename: String?) -> [String: String] {
+        guard let key = fields["key"] else { return fields }
+        var substituted = fields
+        substituted["key"] = key.replacingOccurrences(of: "${filename}", with: filename ?? "")
+        return substituted
     }
 
     /// Parses the base64 `policy` field.

@@ -71,7 +71,8 @@ extension S3RequestHandler {
         let access = try await authorize(context, AccessRule.object("s3:GetObject", .read).forVersion(source.versionId != nil),
                                          bucket: source.bucket, key: source.key)
         if let bucket = access.bucket {
-            try ExpectedBucketOwner.check(context.request.header(ExpectedBucketOwner.sourceHeader), owner: bucket.owner)
+            try ExpectedBucketOwner.check(context.request.header(ExpectedBucketOwner.sourceHeader), owner: bucket.owner,
+                                          users: users)
         }
         let reader: ObjectReader
         do {

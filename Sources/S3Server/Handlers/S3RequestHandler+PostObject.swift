@@ -112,7 +112,7 @@ extension S3RequestHandler {
     /// any of its bytes is stored: signature, policy, conditions, key, headers.
     private func startPostUpload(_ request: S3Request, bucket: String, form: PostForm,
                                  file: MultipartFormParser.PartHeaders, remoteAddress: String?) async throws -> PostUpload {
-        let fields = form.fields
+        let fields = PostPolicy.substitutingFilename(in: form.fields, filename: file.filename)
         // A form without a policy and a signature is an anonymous upload (S3: allowed
         // where the bucket lets anonymous callers write).
         var accessKeyId: String?
@@ -125,11 +125,10 @@ extension S3RequestHandler {
             throw S3Error.invalidArgument("Bucket POST must contain a field named 'policy'.", name: "policy", value: "")
         }
 
-        guard var key = fields["key"] else {
+        guard let key = fields["key"] else {
             throw S3Error.invalidArgument("Bucket POST must contain a field named 'key'.  If it is specified, please check the order of the fields.",
                                           name: "key", value: "")
         }
-        key = key.replacingOccurrences(of: "${filename}", with: file.filename ?? "")
         guard !key.isEmpty else { throw S3Error.invalidArgument("User key must have a length greater than 0.", name: "key", value: "") }
         if key.utf8.count > S3Operation.maxKeyBytes {
             throw S3Error.keyTooLongError(size: key.utf8.count, maxSizeAllowed: S3Operation.maxKeyBytes)
