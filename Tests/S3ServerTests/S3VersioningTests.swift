@@ -93,6 +93,12 @@ final class S3VersioningTests: XCTestCase {
             let replaced = try await client.expect(200, "GET", "/ver/k", query: [("versionId", "null")])
             XCTAssertEqual(replaced.bodyString, "three")
             XCTAssertEqual(replaced.header("x-amz-version-id"), "null")
+            // The current object is the null version: GET and HEAD name it, as S3 does in a
+            // bucket with versioning configured.
+            for method in ["GET", "HEAD"] {
+                let current = try await client.expect(200, method, "/ver/k")
+                XCTAssertEqual(current.header("x-amz-version-id"), "null", method)
+            }
         }
     }
 

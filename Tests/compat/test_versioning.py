@@ -161,6 +161,7 @@ def test_suspended_bucket_writes_null_versions(s3, bucket):
     listed = s3.list_object_versions(Bucket=bucket)
     assert [v["VersionId"] for v in listed["Versions"]] == ["null", v1], "a null write replaces the null version"
     assert s3.get_object(Bucket=bucket, Key="k", VersionId="null")["Body"].read() == b"null-2"
+    assert s3.head_object(Bucket=bucket, Key="k")["VersionId"] == "null", "reads of the current null version name it"
     deleted = s3.delete_object(Bucket=bucket, Key="k")
     assert deleted["DeleteMarker"] is True and deleted["VersionId"] == "null"
     listed = s3.list_object_versions(Bucket=bucket)

@@ -10,7 +10,8 @@ public enum BucketVersioning: String, Sendable {
     case enabled = "Enabled"
     case suspended = "Suspended"
 
-    init(document: [UInt8]?) {
+    /// The state a stored `versioning` document names (none: unversioned).
+    public init(document: [UInt8]?) {
         self = document.flatMap { BucketVersioning(rawValue: String(decoding: $0, as: UTF8.self)) } ?? .unversioned
     }
 }

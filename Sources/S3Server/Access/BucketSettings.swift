@@ -95,6 +95,8 @@ struct BucketSettings: Sendable {
 
     /// The region the bucket was created in (its `region` attribute), if recorded.
     var region: String?
+    /// The bucket's versioning state.
+    var versioning: BucketVersioning
 
     var aclsEnabled: Bool { ownership != .bucketOwnerEnforced }
 
@@ -106,6 +108,7 @@ struct BucketSettings: Sendable {
         func present(_ name: BucketConfigName) -> [UInt8]? { configs[name].flatMap { $0.isEmpty ? nil : $0 } }
         owner = bucket.attributes[Config.ownerAttribute] ?? defaultOwner
         region = bucket.attributes["region"]
+        versioning = BucketVersioning(document: present(.versioning))
         let aclBytes = configs[.acl] ?? bucket.attributes[Config.aclAttribute].map { Array($0.utf8) }
         acl = aclBytes.flatMap(AccessControlList.decode) ?? .privateACL(owner: owner)
         // Stored policies were valid when PUT; one naming a user since removed from the

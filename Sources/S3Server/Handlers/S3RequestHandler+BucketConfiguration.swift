@@ -44,6 +44,7 @@ extension S3RequestHandler {
             default: throw S3Error.malformedXML
             }
         }
+        defer { settingsCache.invalidate(bucket) }
         try await store.setVersioning(bucket: bucket, state)
         return S3Response()
     }

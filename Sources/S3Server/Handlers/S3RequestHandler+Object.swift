@@ -114,8 +114,9 @@ extension S3RequestHandler {
         }
         try context.access.authorize(object: info)
         var response = S3Response()
-        // Versioned objects name their version; the null version is named when asked for.
-        if !info.versionID.isEmpty || versionId != nil {
+        // Versioned objects name their version; the null version is named when asked for,
+        // and in a bucket with versioning Enabled or Suspended, as S3 does.
+        if !info.versionID.isEmpty || versionId != nil || context.access.bucket?.versioning ?? .unversioned != .unversioned {
             response.headers.add(name: "x-amz-version-id", value: Self.showVersion(info.versionID))
         }
         if let notModified = try Conditional.evaluate(request.headers, etag: info.etag, lastModified: info.lastModified) {
