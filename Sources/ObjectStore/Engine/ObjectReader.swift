@@ -1,6 +1,7 @@
 #if canImport(Glibc)
 import Glibc
 #endif
+import Crypto
 import NIOCore
 import SegmentLog
 
@@ -113,22 +114,33 @@ public struct ObjectReader: Sendable {
     }
 
     public let info: ObjectInfo
-    /// The bytes of the object this reader serves.
+    /// The bytes of the object this reader serves (plaintext bytes for an encrypted object).
     public let range: Range<UInt64>
+    /// The stored bytes ``pieces`` cover: ``range`` itself, or for an encrypted object the
+    /// sealed chunks that hold it.
+    public let storedRange: Range<UInt64>
     public let pieces: [Piece]
     /// The bytes of ``range``, already read and checked, for a small object read when it
     /// was opened (``ObjectStore/getObject(bucket:key:range:prefetchUpTo:)``): one trip to
     /// the thread pool serves the whole GET.
     public private(set) var prefetched: ByteBuffer?
+    /// An encrypted object's stream keys, once ``opened(with:)`` was given its key.
+    private(set) var streamKeys: [EncryptionKey]?
+
+    /// Whether the stored bytes are sealed: they are served only through
+    /// ``ObjectStore/stream(_:chunkSize:_:)`` after ``opened(with:)``, never by sendfile.
+    public var isSealed: Bool { info.encryption != nil }
 
     init(info: ObjectInfo, range: Range<UInt64>, files: [UInt64: SegmentFile]) throws {
         self.info = info
         self.range = range
+        let stored = info.encryption == nil ? range : ObjectInfo.SealedStreams(info).storedSpan(of: range)
+        self.storedRange = stored
         var pieces: [Piece] = []
         var objectOffset: UInt64 = 0
         for extent in info.extents {
-            let start = max(range.lowerBound, objectOffset)
-            let end = min(range.upperBound, objectOffset + extent.length)
+            let start = max(stored.lowerBound, objectOffset)
+            let end = min(stored.upperBound, objectOffset + extent.length)
             if start < end {
                 guard let file = files[extent.segment] else {
                     throw StoreError(.corrupt, "segment \(extent.segment) of \(info.bucket)/\(info.key) is missing")
@@ -146,8 +158,17 @@ public struct ObjectReader: Sendable {
     init(info: ObjectInfo, bytes: ByteBuffer) {
         self.info = info
         self.range = 0..<UInt64(bytes.readableBytes)
+        self.storedRange = range
         self.pieces = []
         self.prefetched = bytes
+    }
+
+    /// The reader of an encrypted object, able to open it with its object key (unwrapped,
+    /// or the customer's). A wrong key is found out when the first chunk does not open.
+    public func opened(with objectKey: EncryptionKey) -> ObjectReader {
+        var reader = self
+        reader.streamKeys = info.encryption?.streamKeys(objectKey)
+        return reader
     }
 
     /// A reader for part of this reader's bytes, on the same open files (so the same
@@ -155,32 +176,43 @@ public struct ObjectReader: Sendable {
     /// `range` is relative to the object and must lie within ``range``.
     public func narrowed(to range: Range<UInt64>) -> ObjectReader {
         precondition(range.lowerBound >= self.range.lowerBound && range.upperBound <= self.range.upperBound)
+        let stored = isSealed ? ObjectInfo.SealedStreams(info).storedSpan(of: range) : range
         var pieces: [Piece] = []
-        var position = self.range.lowerBound
+        var position = storedRange.lowerBound
         for piece in self.pieces {
-            let start = max(range.lowerBound, position), end = min(range.upperBound, position + piece.length)
+            let start = max(stored.lowerBound, position), end = min(stored.upperBound, position + piece.length)
             if start < end {
                 pieces.append(Piece(file: piece.file, extent: piece.extent, offset: piece.offset + (start - position),
                                     length: end - start))
             }
             position += piece.length
         }
-        var narrowed = ObjectReader(info: info, range: range, pieces: pieces)
+        var narrowed = ObjectReader(info: info, range: range, storedRange: stored, pieces: pieces)
+        narrowed.streamKeys = streamKeys
         narrowed.prefetched = prefetched?.getSlice(at: prefetched!.readerIndex + Int(range.lowerBound - self.range.lowerBound),
                                                     length: range.count)
         return narrowed
     }
 
-    private init(info: ObjectInfo, range: Range<UInt64>, pieces: [Piece]) {
+    private init(info: ObjectInfo, range: Range<UInt64>, storedRange: Range<UInt64>, pieces: [Piece]) {
         self.info = info
         self.range = range
+        self.storedRange = storedRange
         self.pieces = pieces
+    }
+
+    /// What turns this reader's stored bytes into its plaintext. Throws for an encrypted
+    /// object not yet ``opened(with:)``.
+    func plaintext() throws -> SealedReading? {
+        guard isSealed else { return nil }
+        guard let streamKeys else { throw StoreError(.internalError, "an encrypted object read without its key") }
+        return SealedReading(info: info, keys: streamKeys, range: range)
     }
 
     /// Reads and checks the bytes of ``range`` into ``prefetched`` when every piece is a
     /// whole extent (each is then checked on the very buffer that is kept). Blocking.
     mutating func prefetch() throws {
-        guard pieces.allSatisfy(\.isWholeExtent) else { return }
+        guard !isSealed, pieces.allSatisfy(\.isWholeExtent) else { return }
         var buffer = ByteBufferAllocator().buffer(capacity: range.count)
         for piece in pieces {
             var bytes = try piece.readVerified()
@@ -190,7 +222,8 @@ public struct ObjectReader: Sendable {
     }
 
     /// Reads the range in chunks of at most `chunkSize` bytes, in order; each piece is
-    /// verified before any of its bytes is handed on. Blocking.
+    /// verified before any of its bytes is handed on (and an encrypted object's chunks
+    /// opened). Blocking.
     public func read(chunkSize: Int = 1 << 20, _ body: (UnsafeRawBufferPointer) throws -> Void) throws {
         if let prefetched {
             try prefetched.withUnsafeReadableBytes { bytes in
@@ -202,6 +235,11 @@ public struct ObjectReader: Sendable {
                 }
             }
             return
+        }
+        var opening = try plaintext()
+        func pass(_ bytes: UnsafeRawBufferPointer) throws {
+            guard opening != nil else { return try body(bytes) }
+            try opening!.feed(bytes) { plain in try plain.withUnsafeBytes { try body($0) } }
         }
         var chunk = [UInt8](repeating: 0, count: chunkSize)
         for piece in pieces {
@@ -215,10 +253,11 @@ public struct ObjectReader: Sendable {
                 guard got == n else {
                     throw StoreError(.corrupt, "segment \(piece.file.id) is shorter than the index says")
                 }
-                try chunk.withUnsafeBytes { try body(UnsafeRawBufferPointer(rebasing: $0[0..<n])) }
+                try chunk.withUnsafeBytes { try pass(UnsafeRawBufferPointer(rebasing: $0[0..<n])) }
                 done += UInt64(n)
             }
         }
+        try opening?.finish()
     }
 
     /// The whole range as one array (for small objects and tests).
@@ -227,5 +266,83 @@ public struct ObjectReader: Sendable {
         out.reserveCapacity(Int(range.count))
         try read { out.append(contentsOf: $0) }
         return out
+    }
+}
+
+/// Turns the sealed bytes of an encrypted object's stored range (fed in order, in pieces
+/// of any size) into the plaintext of the reader's range: opens each chunk once all of
+/// it has arrived, and hands on only the requested bytes. A chunk that does not open
+/// (a wrong key, changed bytes) throws before any of its bytes is handed on.
+struct SealedReading {
+    private struct Step {
+        var opener: SealedStream.Opener
+        var chunks: Range<Int>
+        var skip: Int
+        var wanted: UInt64
+    }
+    private var steps: [Step] = []
+    private var step = 0
+    private var chunk = 0
+    private var handed: UInt64 = 0
+    private var carry: [UInt8] = []
+
+    init(info: ObjectInfo, keys: [EncryptionKey], range: Range<UInt64>) {
+        let streams = ObjectInfo.SealedStreams(info)
+        for (index, local) in streams.touching(range) {
+            let size = streams.streams[index].plaintextSize
+            let span = SealedStream.span(covering: local, plaintextSize: size)
+            let key = index < keys.count ? keys[index].symmetric : SymmetricKey(size: .bits256)  // missing: fails to open
+            steps.append(Step(opener: SealedStream.Opener(key: key, plaintextSize: size), chunks: span.chunks,
+                              skip: span.skip, wanted: UInt64(local.count)))
+        }
+        chunk = steps.first?.chunks.lowerBound ?? 0
+    }
+
+    /// The sealed size of chunk `index` of a stream.
+    private static func sealedLength(_ index: Int, of opener: SealedStream.Opener) -> Int {
+        let count = Int(SealedStream.chunkCount(plaintext: opener.plaintextSize))
+        guard index == count - 1 else { return SealedStream.chunkSize + SealedStream.tagSize }
+        return Int(opener.plaintextSize - UInt64(index) * UInt64(SealedStream.chunkSize)) + SealedStream.tagSize
+    }
+
+    mutating func feed(_ bytes: UnsafeRawBufferPointer, _ emit: (ArraySlice<UInt8>) throws -> Void) throws {
+        carry.append(contentsOf: bytes)
+        var offset = 0
+        while step < steps.count {
+            let current = steps[step]
+            if chunk == current.chunks.upperBound {  // an empty span: nothing of this stream
+                advance()
+                continue
+            }
+            let length = Self.sealedLength(chunk, of: current.opener)
+            guard carry.count - offset >= length else { break }
+            let plain: [UInt8]
+            do {
+                plain = try current.opener.open(chunk: chunk, carry[offset..<(offset + length)])
+            } catch {
+                throw StoreError(.corrupt, "\(error) (strata verify --deep checks every record)")
+            }
+            offset += length
+            let start = chunk == current.chunks.lowerBound ? current.skip : 0
+            let n = Int(min(UInt64(max(0, plain.count - start)), current.wanted - handed))
+            if n > 0 { try emit(plain[start..<(start + n)]) }
+            handed += UInt64(n)
+            chunk += 1
+            if chunk == current.chunks.upperBound { advance() }
+        }
+        carry.removeFirst(offset)
+    }
+
+    private mutating func advance() {
+        step += 1
+        handed = 0
+        if step < steps.count { chunk = steps[step].chunks.lowerBound }
+    }
+
+    /// Every chunk arrived and opened, and nothing more came.
+    func finish() throws {
+        guard step == steps.count, carry.isEmpty else {
+            throw StoreError(.corrupt, "\(SealedStream.Unreadable(chunk: chunk)): the stored bytes end early")
+        }
     }
 }

@@ -59,9 +59,25 @@ public final class ObjectWriter: @unchecked Sendable {
     private var size: UInt64 = 0
     private var finished = false
     private var registered: UInt64?
+    /// How the bytes are sealed, for an encrypted object (nil: stored as sent).
+    private let sealing: Sealing?
+    /// The salt and key of the sealed stream (``SealedStream``).
+    private(set) var salt: [UInt8]?
+    private var streamKey: EncryptionKey?
+    /// The next chunk of the sealed stream to seal.
+    private var nextChunk = 0
+    /// Whether the plaintext's MD5 is computed (the ETag, or a Content-MD5 to check).
+    private let hashesMD5: Bool
 
     init(store: ObjectStore, bucket: String, key: String, metadata: [String: String], acl: [UInt8] = [],
-         tags: [String: String] = [:], conditions: WriteConditions) {
+         tags: [String: String] = [:], conditions: WriteConditions, sealing: Sealing? = nil) {
+        self.sealing = sealing
+        if let sealing {
+            let salt = SealedStream.newSalt()
+            self.salt = salt
+            streamKey = EncryptionKey(SealedStream.streamKey(objectKey: sealing.objectKey.symmetric, salt: salt))
+        }
+        hashesMD5 = sealing.map { $0.etagIsMD5 || $0.checksMD5 } ?? true
         self.acl = acl
         self.store = store
         self.tags = tags
@@ -82,16 +98,44 @@ public final class ObjectWriter: @unchecked Sendable {
     public func write(_ bytes: ByteBuffer) async throws {
         precondition(!finished, "write after finish")
         var rest = bytes
-        let limit = store.options.dataRecordSize
+        let limit = recordLimit
         while rest.readableBytes > 0 {
+            // A sealed stream's full buffer goes out only once more bytes arrive: until
+            // then its last chunk may be the stream's last, which is sealed differently.
+            if buffer.count == limit { try await flush() }
             let n = min(limit - buffer.count, rest.readableBytes)
             rest.withUnsafeReadableBytes { all in
                 buffer.append(contentsOf: UnsafeRawBufferPointer(rebasing: all.prefix(n)))
             }
             rest.moveReaderIndex(forwardBy: n)
             size += UInt64(n)
-            if buffer.count == limit { try await flush() }
+            if buffer.count == limit && sealing == nil { try await flush() }
         }
+    }
+
+    /// Plaintext bytes per data record: the store's record size, for a sealed stream
+    /// rounded to whole chunks so that each record holds whole sealed chunks.
+    private var recordLimit: Int {
+        let size = store.options.dataRecordSize
+        guard sealing != nil else { return size }
+        return max(SealedStream.chunkSize, size / SealedStream.chunkSize * SealedStream.chunkSize)
+    }
+
+    /// The bytes a data record stores for `chunk`: the chunk itself, or sealed as the
+    /// chunks from `firstChunk` on (the last of them final when `final`).
+    private static func stored(_ chunk: [UInt8], key: EncryptionKey?, firstChunk: Int, final: Bool) -> [UInt8] {
+        guard let key else { return chunk }
+        return SealedStream.seal(chunk, key: key.symmetric, firstChunk: firstChunk, final: final)
+    }
+
+    /// Counts the chunks a record of `plaintext` bytes seals; returns the first one.
+    private func takeChunks(_ plaintext: Int, final: Bool) -> Int {
+        let first = nextChunk
+        if sealing != nil {
+            nextChunk += final ? Int(SealedStream.chunkCount(plaintext: UInt64(plaintext)))
+                               : plaintext / SealedStream.chunkSize
+        }
+        return first
     }
 
     public func write(_ bytes: [UInt8]) async throws {
@@ -108,21 +152,25 @@ public final class ObjectWriter: @unchecked Sendable {
     /// before the next was read, the upload ran at about half the disk's rate, stalled on
     /// every 1 MiB record's trip to the thread pool; MD5 and the copy into the page cache
     /// were most of the CPU. Now receiving, hashing and checksumming-and-writing overlap.
-    private func flush() async throws {
-        guard !buffer.isEmpty else { return }
+    private func flush(final: Bool = false) async throws {
+        guard !buffer.isEmpty || (final && sealing != nil) else { return }
         if inFlight.count >= Self.recordsInFlight { try await collectOldest() }
         register()
-        let chunk = buffer, log = store.log, store = self.store
+        let chunk = buffer, log = store.log, store = self.store, hashes = hashesMD5, key = streamKey
+        let firstChunk = takeChunks(chunk.count, final: final)
         buffer = []
-        buffer.reserveCapacity(store.options.dataRecordSize)
+        buffer.reserveCapacity(recordLimit)
         let previousHash = inFlight.last?.hash, previousWrite = inFlight.last?.write
         let hash = Task {
             try await previousHash?.value
+            guard hashes else { return }
             try await store.io { chunk.withUnsafeBytes { self.md5.update(bufferPointer: $0) } }
         }
         let write = Task {
             _ = try await previousWrite?.value
-            return try await store.io { try chunk.withUnsafeBytes { try log.appendData($0) } }
+            return try await store.io {
+                try Self.stored(chunk, key: key, firstChunk: firstChunk, final: final).withUnsafeBytes { try log.appendData($0) }
+            }
         }
         inFlight.append((hash, write))
     }
@@ -157,13 +205,15 @@ public final class ObjectWriter: @unchecked Sendable {
     }
 
     /// Writes the buffered bytes as a data record. Blocking; no record may be in flight.
+    /// A sealed stream always ends with a final chunk, empty for an empty stream.
     private func flushNow() throws {
         precondition(inFlight.isEmpty)
-        guard !buffer.isEmpty else { return }
+        guard !buffer.isEmpty || sealing != nil else { return }
         register()
-        let extent = try buffer.withUnsafeBytes { bytes in
-            md5.update(bufferPointer: bytes)
-            return try store.log.appendData(bytes)
+        if hashesMD5 { buffer.withUnsafeBytes { md5.update(bufferPointer: $0) } }
+        let firstChunk = takeChunks(buffer.count, final: true)
+        let extent = try Self.stored(buffer, key: streamKey, firstChunk: firstChunk, final: true).withUnsafeBytes {
+            try store.log.appendData($0)
         }
         buffer.removeAll(keepingCapacity: true)
         extents.append(extent)
@@ -187,9 +237,10 @@ public final class ObjectWriter: @unchecked Sendable {
             try self.flushNow()
             let digest = try self.finalDigest(contentMD5: contentMD5)
             var info = ObjectInfo(bucket: bucket, key: key, size: self.size, lastModified: ObjectStore.now(),
-                                  etag: digest.map { String(format2: $0) }.joined(), metadata: self.metadata,
+                                  etag: self.etag(digest), metadata: self.metadata,
                                   checksums: checksums, acl: self.acl, extents: self.extents)
             info.tags = self.tags
+            info.encryption = self.encryption
             self.committed = info
         }, build: { view in
             guard try view.bucketExists(bucket) else { throw StoreError.noSuchBucket(bucket) }
@@ -210,6 +261,7 @@ public final class ObjectWriter: @unchecked Sendable {
     /// The object's MD5, computed once; BadDigest if it is not `contentMD5`.
     private func finalDigest(contentMD5: [UInt8]?) throws -> [UInt8] {
         if digest == nil { digest = Array(md5.finalize()) }
+        precondition(hashesMD5 || contentMD5 == nil, "a Content-MD5 to check, but the writer was told none would come")
         if let contentMD5, contentMD5 != digest! {
             throw StoreError(.badDigest, "The Content-MD5 you specified did not match what we received")
         }
@@ -217,13 +269,29 @@ public final class ObjectWriter: @unchecked Sendable {
     }
     private var digest: [UInt8]?
 
+    /// The ETag: the plaintext's MD5 (hex), except for SSE-C and SSE-KMS, whose ETag is
+    /// no MD5 of the data on S3 either; theirs is derived from the stream key, which is
+    /// random per write.
+    func etag(_ digest: [UInt8]) -> String {
+        guard let sealing, !sealing.etagIsMD5, let streamKey else { return digest.map { String(format2: $0) }.joined() }
+        let mac = HMAC<SHA256>.authenticationCode(for: Array("strata etag".utf8), using: streamKey.symmetric)
+        return mac.prefix(16).map { String(format2: $0) }.joined()
+    }
+
+    /// How the written object is encrypted (nil: not), with its stream's salt.
+    var encryption: ObjectEncryption? {
+        guard var encryption = sealing?.encryption, let salt else { return nil }
+        encryption.salts = [salt]
+        return encryption
+    }
+
     /// Writes the last data record and checks the MD5; returns the MD5. After this, the
     /// data is on disk (not yet durable) and `extents` / `bytesWritten` are final; the
     /// caller writes the commit record.
     func finishData(contentMD5: [UInt8]?) async throws -> [UInt8] {
         precondition(!finished, "finish twice")
         finished = true
-        try await flush()
+        try await flush(final: true)
         try await collectInFlight()
         return try finalDigest(contentMD5: contentMD5)
     }

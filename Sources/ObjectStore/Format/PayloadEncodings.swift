@@ -45,9 +45,40 @@ enum Payload {
             writePairs(&field, o.tags)
             area.add(Extension.tags, field.bytes)
         }
+        if let encryption = o.encryption { area.add(Extension.encryption, encode(encryption)) }
         for (tag, value) in o.unknownExtensions.sorted(by: { $0.key < $1.key }) { area.add(tag, value) }
         area.write(to: &w)
         return w.bytes
+    }
+
+    /// The encryption field: `u8 kind · u8 flags (bit 0: bucket key) · string kmsKeyID ·
+    /// string context · blob wrappedKey · blob checkSalt · blob checkMAC · u32 n · blob salt × n`.
+    static func encode(_ e: ObjectEncryption) -> [UInt8] {
+        var w = ByteWriter()
+        w.write(e.kind.rawValue)
+        w.write(UInt8(e.bucketKeyEnabled ? 1 : 0))
+        w.writeString(e.kmsKeyID ?? "")
+        w.writeString(e.context ?? "")
+        w.writeBlob(e.wrappedKey)
+        w.writeBlob(e.customerKeyCheck?.salt ?? [])
+        w.writeBlob(e.customerKeyCheck?.mac ?? [])
+        w.write(UInt32(e.salts.count))
+        for salt in e.salts { w.writeBlob(salt) }
+        return w.bytes
+    }
+
+    static func decodeEncryption(_ bytes: [UInt8]) throws -> ObjectEncryption {
+        var r = ByteReader(bytes)
+        guard let kind = ObjectEncryption.Kind(rawValue: try r.read(UInt8.self)) else { throw ByteReader.Truncated() }
+        let flags = try r.read(UInt8.self)
+        let keyID = try r.readString(), context = try r.readString()
+        let wrapped = try r.readBlob(), checkSalt = try r.readBlob(), checkMAC = try r.readBlob()
+        var salts: [[UInt8]] = []
+        for _ in 0..<(try r.read(UInt32.self)) { salts.append(try r.readBlob()) }
+        return ObjectEncryption(kind: kind, kmsKeyID: keyID.isEmpty ? nil : keyID, context: context.isEmpty ? nil : context,
+                                bucketKeyEnabled: flags & 1 != 0, wrappedKey: wrapped,
+                                customerKeyCheck: checkMAC.isEmpty ? nil : CustomerKeyCheck(salt: checkSalt, mac: checkMAC),
+                                salts: salts)
     }
 
     /// Extension tags of the object entry.
@@ -62,8 +93,10 @@ enum Payload {
         static let versionSequence: UInt16 = 4
         /// `pairs`: the object's tags.
         static let tags: UInt16 = 5
+        /// How the object is encrypted (``Payload/encode(_:)-ObjectEncryption``).
+        static let encryption: UInt16 = 6
         /// Every tag above.
-        static let known: Set<UInt16> = [completesUpload, partChecksums, deleteMarker, versionSequence, tags]
+        static let known: Set<UInt16> = [completesUpload, partChecksums, deleteMarker, versionSequence, tags, encryption]
     }
 
     /// Extension tags of the delete entry.
@@ -122,6 +155,7 @@ enum Payload {
                 var field = ByteReader(value)
                 info.tags = try readPairs(&field)
             }
+            if tag == Extension.encryption { info.encryption = try decodeEncryption(value) }
             if !Extension.known.contains(tag), !summary { info.unknownExtensions[tag] = value }
         }
         return info
@@ -366,6 +400,7 @@ extension Payload {
             writePairs(&field, u.tags)
             area.add(UploadExtension.tags, field.bytes)
         }
+        if let encryption = u.encryption { area.add(UploadExtension.encryption, encode(encryption)) }
         area.write(to: &w)
         return w.bytes
     }
@@ -374,6 +409,15 @@ extension Payload {
     enum UploadExtension {
         /// `pairs`: the tags the completed object gets.
         static let tags: UInt16 = 1
+        /// The encryption of the parts and the object, as the object entry's field 6
+        /// (without salts).
+        static let encryption: UInt16 = 2
+    }
+
+    /// Extension tags of the putPart payload.
+    enum PartExtension {
+        /// `bytes`: the salt of the part's sealed stream (an encrypted upload's part).
+        static let salt: UInt16 = 1
     }
 
     static func decodeUpload(_ bytes: [UInt8], offset: Int = 0) throws -> UploadInfo {
@@ -383,6 +427,7 @@ extension Payload {
         let initiated = try r.read(Int64.self)
         let metadata = try readPairs(&r), attributes = try readPairs(&r)
         var tags: [String: String] = [:]
+        var encryption: ObjectEncryption?
         for _ in 0..<(try r.read(UInt16.self)) {
             let tag = try r.read(UInt16.self)
             let value = try r.readBlob()
@@ -390,12 +435,14 @@ extension Payload {
                 var field = ByteReader(value)
                 tags = try readPairs(&field)
             }
+            if tag == UploadExtension.encryption { encryption = try decodeEncryption(value) }
         }
         var upload = UploadInfo(bucket: bucket, key: key, uploadId: id, initiated: initiated, metadata: metadata,
                                 checksumAlgorithm: attributes["checksum-algorithm"], checksumType: attributes["checksum-type"],
                                 tags: tags)
         upload.acl = attributes["acl"].map { Array($0.utf8) } ?? []
         upload.initiator = attributes["initiator"]
+        upload.encryption = encryption
         return upload
     }
 
@@ -417,7 +464,9 @@ extension Payload {
             w.write(e.offset)
             w.write(e.length)
         }
-        ExtensionArea().write(to: &w)  // no extension fields
+        var area = ExtensionArea()
+        if let salt = p.salt { area.add(PartExtension.salt, salt) }
+        area.write(to: &w)
         return w.bytes
     }
 
@@ -435,9 +484,13 @@ extension Payload {
         for _ in 0..<count {
             extents.append(Extent(segment: try r.read(UInt64.self), offset: try r.read(UInt64.self), length: try r.read(UInt64.self)))
         }
-        try skipExtensions(&r)
         var part = PartInfo(partNumber: number, size: size, lastModified: lastModified, etag: etag,
                             checksums: checksums, extents: extents)
+        for _ in 0..<(try r.read(UInt16.self)) {
+            let tag = try r.read(UInt16.self)
+            let value = try r.readBlob()
+            if tag == PartExtension.salt { part.salt = value }
+        }
         part.uploadId = id
         return part
     }

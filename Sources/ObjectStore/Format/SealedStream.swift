@@ -95,6 +95,26 @@ enum SealedStream {
         return bytes
     }
 
+    /// Seals `plaintext` as chunks `firstChunk`, `firstChunk + 1`, …, each of
+    /// ``chunkSize`` bytes but the last; with `final` the last of them is the stream's last
+    /// chunk (an empty `plaintext` is then the empty final chunk). Without `final`,
+    /// `plaintext` must be whole chunks.
+    static func seal(_ plaintext: [UInt8], key: SymmetricKey, firstChunk: Int, final: Bool) -> [UInt8] {
+        precondition(final || (plaintext.count % chunkSize == 0 && !plaintext.isEmpty), "only the last chunk may be short")
+        let count = max(1, (plaintext.count + chunkSize - 1) / chunkSize)
+        var out: [UInt8] = []
+        out.reserveCapacity(plaintext.count + count * tagSize)
+        for i in 0..<count {
+            let start = i * chunkSize, end = min(plaintext.count, start + chunkSize)
+            // Sealing with a 32-byte key and a 12-byte nonce cannot fail.
+            let box = try! AES.GCM.seal(plaintext[start..<end], using: key, nonce: nonce(firstChunk + i),
+                                        authenticating: additionalData(firstChunk + i, final: final && i == count - 1))
+            out.append(contentsOf: box.ciphertext)
+            out.append(contentsOf: box.tag)
+        }
+        return out
+    }
+
     /// Seals a stream as its plaintext arrives. Feed it with ``append(_:)`` and end with
     /// ``finish()``; each returns the sealed bytes that became ready, in order.
     struct Sealer {
@@ -179,11 +199,11 @@ enum SealedStream {
 /// KMS key): `salt (32) · ciphertext (32) · tag (16)`. The wrapping key is derived from
 /// the master key and the salt (HKDF-SHA256, info `strata key wrap v1 · context`), so
 /// every wrap uses its own key and the fixed nonce cannot repeat under one key.
-enum KeyWrap {
-    static let wrappedSize = SealedStream.saltSize + 32 + SealedStream.tagSize
+public enum KeyWrap {
+    public static let wrappedSize = SealedStream.saltSize + 32 + SealedStream.tagSize
 
-    struct Unwrappable: Error, CustomStringConvertible {
-        var description: String { "the object key does not unwrap: another master key, or damaged" }
+    public struct Unwrappable: Error, CustomStringConvertible {
+        public var description: String { "the object key does not unwrap: another master key, or damaged" }
     }
 
     private static func wrappingKey(_ master: SymmetricKey, salt: some Collection<UInt8>, context: [UInt8]) -> SymmetricKey {
@@ -195,14 +215,14 @@ enum KeyWrap {
     private static var nonce: AES.GCM.Nonce { try! AES.GCM.Nonce(data: [UInt8](repeating: 0, count: 12)) }  // 12 bytes: valid
 
     /// `context` names what the key is for (e.g. the KMS key id); unwrapping needs the same.
-    static func wrap(_ objectKey: SymmetricKey, with master: SymmetricKey, context: [UInt8] = []) -> [UInt8] {
+    public static func wrap(_ objectKey: SymmetricKey, with master: SymmetricKey, context: [UInt8] = []) -> [UInt8] {
         let salt = SealedStream.newSalt()
         let plain = objectKey.withUnsafeBytes { Array($0) }
         let box = try! AES.GCM.seal(plain, using: wrappingKey(master, salt: salt, context: context), nonce: nonce)
         return salt + Array(box.ciphertext) + Array(box.tag)
     }
 
-    static func unwrap(_ wrapped: [UInt8], with master: SymmetricKey, context: [UInt8] = []) throws -> SymmetricKey {
+    public static func unwrap(_ wrapped: [UInt8], with master: SymmetricKey, context: [UInt8] = []) throws -> SymmetricKey {
         guard wrapped.count == wrappedSize else { throw Unwrappable() }
         let salt = wrapped[0..<SealedStream.saltSize]
         let cipher = wrapped[SealedStream.saltSize..<(SealedStream.saltSize + 32)]
@@ -218,16 +238,21 @@ enum KeyWrap {
 
 /// What is kept of an SSE-C customer key: never the key, only a salted HMAC-SHA256 that
 /// tells whether a later request presents the same key.
-struct CustomerKeyCheck: Equatable {
-    var salt: [UInt8]
-    var mac: [UInt8]
+public struct CustomerKeyCheck: Equatable, Sendable {
+    public var salt: [UInt8]
+    public var mac: [UInt8]
 
-    static func make(for key: SymmetricKey) -> CustomerKeyCheck {
+    public init(salt: [UInt8], mac: [UInt8]) {
+        self.salt = salt
+        self.mac = mac
+    }
+
+    public static func make(for key: SymmetricKey) -> CustomerKeyCheck {
         let salt = Array(SealedStream.newSalt().prefix(16))
         return CustomerKeyCheck(salt: salt, mac: Array(HMAC<SHA256>.authenticationCode(for: salt, using: key)))
     }
 
-    func matches(_ key: SymmetricKey) -> Bool {
+    public func matches(_ key: SymmetricKey) -> Bool {
         HMAC<SHA256>.isValidAuthenticationCode(mac, authenticating: salt, using: key)
     }
 }

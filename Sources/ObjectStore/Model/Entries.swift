@@ -42,6 +42,9 @@ public struct ObjectInfo: Sendable, Equatable {
     /// Object tags (PutObjectTagging, `x-amz-tagging`), key → value; they belong to this
     /// version (extension field 5).
     public var tags: [String: String] = [:]
+    /// How the version is encrypted at rest; nil: stored as sent (extension field 6).
+    /// ``size`` and ``partSizes`` count plaintext bytes; ``extents`` hold the sealed ones.
+    public var encryption: ObjectEncryption?
     /// Extension fields this build does not know (tag → bytes), kept so that an entry
     /// re-encoded here (a tag or ACL change) does not drop what a newer version wrote.
     var unknownExtensions: [UInt16: [UInt8]] = [:]
@@ -102,6 +105,9 @@ public struct UploadInfo: Sendable, Equatable {
     /// Tags given at creation (`x-amz-tagging`), set on the object at completion
     /// (extension field 1 of the createUpload payload).
     public var tags: [String: String]
+    /// The encryption every part is sealed with and the object gets (no salts: each part
+    /// brings its own) (extension field 2 of the createUpload payload).
+    public var encryption: ObjectEncryption?
 
     public init(bucket: String, key: String, uploadId: String, initiated: Int64, metadata: [String: String],
                 checksumAlgorithm: String?, checksumType: String?, tags: [String: String] = [:]) {
@@ -130,6 +136,9 @@ public struct PartInfo: Sendable, Equatable {
     /// The part's commit sequence number.
     public internal(set) var sequence: UInt64 = 0
     var uploadId: String = ""
+    /// For a part of an encrypted upload: the salt of its sealed stream (extension field 1
+    /// of the putPart payload).
+    public var salt: [UInt8]?
 }
 
 /// The names of bucket configurations (FORMAT.md, "Payload encodings", bucket

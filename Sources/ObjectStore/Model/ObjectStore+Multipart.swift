@@ -34,11 +34,11 @@ public final class PartWriter: @unchecked Sendable {
     private let data: ObjectWriter
     private let store: ObjectStore
 
-    init(store: ObjectStore, bucket: String, key: String, uploadId: String, partNumber: Int) {
+    init(store: ObjectStore, bucket: String, key: String, uploadId: String, partNumber: Int, sealing: Sealing?) {
         self.store = store
         self.uploadId = uploadId
         self.partNumber = partNumber
-        self.data = ObjectWriter(store: store, bucket: bucket, key: key, metadata: [:], conditions: .init())
+        self.data = ObjectWriter(store: store, bucket: bucket, key: key, metadata: [:], conditions: .init(), sealing: sealing)
     }
 
     /// Bytes received so far.
@@ -55,9 +55,9 @@ public final class PartWriter: @unchecked Sendable {
         defer { data.release() }
         let digest = try await data.finishData(contentMD5: contentMD5)
         var part = PartInfo(partNumber: partNumber, size: data.bytesWritten, lastModified: ObjectStore.now(),
-                            etag: digest.map { String(format2: $0) }.joined(), checksums: checksums,
-                            extents: data.writtenExtents)
+                            etag: data.etag(digest), checksums: checksums, extents: data.writtenExtents)
         part.uploadId = uploadId
+        part.salt = data.salt
         let bucket = data.bucket, key = data.key, uploadId = self.uploadId
         let record = try await store.commit(.putPart(PutPartCommit(part))) { view in
             guard try view.uploadIsOpen(bucket: bucket, key: key, uploadId: uploadId) else {
@@ -81,7 +81,8 @@ extension ObjectStore {
     /// CreateMultipartUpload.
     public func createUpload(bucket: String, key: String, metadata: [String: String],
                              checksumAlgorithm: String?, checksumType: String?, acl: [UInt8] = [],
-                             initiator: String? = nil, tags: [String: String] = [:]) async throws -> UploadInfo {
+                             initiator: String? = nil, tags: [String: String] = [:],
+                             encryption: ObjectEncryption? = nil) async throws -> UploadInfo {
         try Validation.checkKey(key)
         let now = Self.now()
         let id = UploadIds.next(now: now)
@@ -89,6 +90,7 @@ extension ObjectStore {
                                 checksumAlgorithm: checksumAlgorithm, checksumType: checksumType, tags: tags)
         upload.acl = acl
         upload.initiator = initiator
+        upload.encryption = encryption
         try await commit(.createUpload(CreateUploadCommit(upload))) { view in
             guard try view.bucketExists(bucket) else { throw StoreError.noSuchBucket(bucket) }
         }
@@ -113,13 +115,19 @@ extension ObjectStore {
         return upload
     }
 
-    /// UploadPart: starts a streamed part. partNumber must be 1...10,000.
-    public func makePartWriter(bucket: String, key: String, uploadId: String, partNumber: Int) async throws -> PartWriter {
+    /// UploadPart: starts a streamed part. partNumber must be 1...10,000. A part of an
+    /// encrypted upload is sealed with `sealing`, which the caller made from the upload's
+    /// encryption (``UploadInfo/encryption``).
+    public func makePartWriter(bucket: String, key: String, uploadId: String, partNumber: Int,
+                               sealing: Sealing? = nil) async throws -> PartWriter {
         guard (1...10_000).contains(partNumber) else {
             throw StoreError(.invalidArgument, "Part number must be an integer between 1 and 10000, inclusive")
         }
-        _ = try await upload(bucket: bucket, key: key, uploadId: uploadId)
-        return PartWriter(store: self, bucket: bucket, key: key, uploadId: uploadId, partNumber: partNumber)
+        let upload = try await upload(bucket: bucket, key: key, uploadId: uploadId)
+        guard (upload.encryption == nil) == (sealing == nil) else {
+            throw StoreError(.internalError, "a part must be sealed exactly when its upload is encrypted")
+        }
+        return PartWriter(store: self, bucket: bucket, key: key, uploadId: uploadId, partNumber: partNumber, sealing: sealing)
     }
 
     /// ListParts: parts numbered above `after`, ascending, at most `maxParts`.
@@ -225,6 +233,15 @@ extension ObjectStore {
         info.completesUpload = uploadId
         info.tags = upload.tags
         info.partChecksums = selected.map(\.checksums)
+        if var encryption = upload.encryption {
+            // Each part is its own sealed stream; the object lists their salts in order.
+            let salts = selected.compactMap(\.salt)
+            guard salts.count == selected.count else {
+                throw StoreError(.internalError, "a part of an encrypted upload has no sealed stream")
+            }
+            encryption.salts = salts
+            info.encryption = encryption
+        }
         let versions = selected.map { ($0.partNumber, $0.sequence) }
         let (_, built) = try await commit { [info] view in
             guard try view.bucketExists(bucket) else { throw StoreError.noSuchBucket(bucket) }

@@ -10,10 +10,11 @@ extension ObjectStore {
     /// the commit still fails with NoSuchBucket and the data written is dead space.
     public func makeWriter(bucket: String, key: String, metadata: [String: String] = [:], acl: [UInt8] = [],
                            tags: [String: String] = [:], conditions: WriteConditions = .init(),
-                           bucketSeen: Bool = false) async throws -> ObjectWriter {
+                           bucketSeen: Bool = false, sealing: Sealing? = nil) async throws -> ObjectWriter {
         try Validation.checkKey(key)
         if !bucketSeen { _ = try await self.bucket(bucket) }
-        return ObjectWriter(store: self, bucket: bucket, key: key, metadata: metadata, acl: acl, tags: tags, conditions: conditions)
+        return ObjectWriter(store: self, bucket: bucket, key: key, metadata: metadata, acl: acl, tags: tags,
+                            conditions: conditions, sealing: sealing)
     }
 
     /// Stores a whole object from memory.
@@ -125,8 +126,35 @@ extension ObjectStore {
     /// was read into. Any other piece (a range, a bigger record) is verified first and
     /// then read again; that is safe because segment bytes never change once written
     /// (docs/DESIGN.md, "Append-only segments"), so the bytes read are the bytes checked.
+    ///
+    /// An encrypted object's reader (``ObjectReader/opened(with:)``) hands on plaintext:
+    /// its sealed chunks are read as above, then opened, each one whole before any of its
+    /// bytes is handed on.
     public func stream(_ reader: ObjectReader, chunkSize: Int = 1 << 20,
                        _ body: (ByteBuffer) async throws -> Void) async throws {
+        guard var opening = try reader.plaintext() else {
+            return try await streamStored(reader, chunkSize: chunkSize, body)
+        }
+        var out = ByteBufferAllocator().buffer(capacity: min(chunkSize, reader.range.count))
+        try await streamStored(reader, chunkSize: chunkSize) { sealed in
+            var ready: [ByteBuffer] = []
+            try sealed.withUnsafeReadableBytes { bytes in
+                try opening.feed(bytes) { plain in
+                    out.writeBytes(plain)
+                    if out.readableBytes >= chunkSize {
+                        ready.append(out)
+                        out = ByteBufferAllocator().buffer(capacity: chunkSize)
+                    }
+                }
+            }
+            for buffer in ready { try await body(buffer) }
+        }
+        try opening.finish()
+        if out.readableBytes > 0 { try await body(out) }
+    }
+
+    /// Streams a reader's stored bytes (for an encrypted object: sealed), checked.
+    private func streamStored(_ reader: ObjectReader, chunkSize: Int, _ body: (ByteBuffer) async throws -> Void) async throws {
         if let bytes = reader.prefetched {
             // Read and checked when the reader was made (or served from the cache).
             var offset = bytes.readerIndex

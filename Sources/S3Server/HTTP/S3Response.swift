@@ -112,7 +112,8 @@ final class ResponseOutput: @unchecked Sendable {
             try await writer.write(contentsOf: [head(length: 0), .end(nil)])
         case .bytes(let buffer):
             try await writer.write(contentsOf: [head(length: buffer.readableBytes), .body(.byteBuffer(buffer)), .end(nil)])
-        case .object(let reader, _) where !sendfile:
+        case .object(let reader, _) where !sendfile || reader.isSealed:
+            // Sealed bytes are opened on their way out: no sendfile for encrypted objects.
             try await writer.write(head(length: reader.range.count))
             try await handler.store.stream(reader) { chunk in try await writer.write(.body(.byteBuffer(chunk))) }
             try await writer.write(.end(nil))
