@@ -83,6 +83,9 @@ public struct S3Error: Error, Sendable, Hashable, CustomStringConvertible {
         case malformedPOSTRequest = "MalformedPOSTRequest"
         case invalidTag = "InvalidTag"
         case noSuchTagSet = "NoSuchTagSet"
+        case invalidEncryptionAlgorithmError = "InvalidEncryptionAlgorithmError"
+        case kmsNotFound = "KMS.NotFoundException"
+        case serverSideEncryptionConfigurationNotFoundError = "ServerSideEncryptionConfigurationNotFoundError"
 
         var status: HTTPResponseStatus {
             switch self {
@@ -91,8 +94,10 @@ public struct S3Error: Error, Sendable, Hashable, CustomStringConvertible {
             case .noSuchBucket, .noSuchKey, .noSuchUpload, .noSuchVersion, .noSuchLifecycleConfiguration,
                  .noSuchCORSConfiguration, .noSuchTagSet:
                 return .notFound
-            case .noSuchBucketPolicy, .noSuchPublicAccessBlockConfiguration, .ownershipControlsNotFoundError:
+            case .noSuchBucketPolicy, .noSuchPublicAccessBlockConfiguration, .ownershipControlsNotFoundError,
+                 .serverSideEncryptionConfigurationNotFoundError:
                 return .notFound
+            case .invalidEncryptionAlgorithmError, .kmsNotFound: return .badRequest
             case .accessControlListNotSupported, .malformedACLError, .unresolvableGrantByEmailAddress,
                  .malformedPolicy, .invalidBucketAclWithObjectOwnership:
                 return .badRequest
@@ -266,6 +271,24 @@ extension S3Error {
         if let name { fields.append(Field("ArgumentName", name)) }
         if let value { fields.append(Field("ArgumentValue", value)) }
         return S3Error(.invalidArgument, message, fields)
+    }
+
+    /// 400: an SSE-C algorithm other than AES256 (S3 names the argument
+    /// `x-amz-server-side-encryption` here too).
+    public static func invalidEncryptionAlgorithm(_ algorithm: String) -> S3Error {
+        S3Error(.invalidEncryptionAlgorithmError, "The Encryption request you specified is not valid. Supported value: AES256.",
+                [Field("ArgumentName", "x-amz-server-side-encryption"), Field("ArgumentValue", algorithm)])
+    }
+
+    /// 400: the KMS key a request names is not in the key list (as AWS KMS answers).
+    public static func kmsNotFound(_ message: String) -> S3Error {
+        S3Error(.kmsNotFound, message)
+    }
+
+    /// 404: GetBucketEncryption on a bucket without default encryption.
+    public static func serverSideEncryptionConfigurationNotFound(bucket: String) -> S3Error {
+        S3Error(.serverSideEncryptionConfigurationNotFoundError, "The server side encryption configuration was not found",
+                [Field("BucketName", bucket)])
     }
 
     /// 400: the bucket name breaks the naming rules.

@@ -71,6 +71,12 @@ struct Serve: AsyncParsableCommand {
     @Option(name: .long, help: "Users file: one user per line, ACCESS_KEY SECRET_KEY CANONICAL_USER_ID [ACCOUNT_ID] DISPLAY_NAME; a 12-digit ACCOUNT_ID puts users in one AWS account, without one a user has an account of its own (README, Users and access). Default none: only the root credentials.")
     var users: String?
 
+    @Option(name: .long, help: "The master key of SSE-S3 and SSE-KMS: a file holding the base64 of 32 random bytes (e.g. `head -c 32 /dev/urandom | base64`). Default DATA/master.key, made at first start (README, Encryption keys).")
+    var masterKeyFile: String?
+
+    @Option(name: .long, help: "KMS key list for SSE-KMS: one key per line, KEY_ID [alias/NAME ...]. The AWS-managed alias/aws/s3 key always exists. Default none.")
+    var kmsKeys: String?
+
     @Option(name: .long, help: "The region buckets report and requests must be signed for (a request signed for another is 400 AuthorizationHeaderMalformed, naming this one). Default: us-east-1 reported, and requests signed for any region accepted.")
     var region: String?
 
@@ -133,6 +139,7 @@ struct Serve: AsyncParsableCommand {
         let given: [(String, String?)] = [
             ("data", data), ("host", host), ("port", port.map(String.init)), ("access-key", accessKey),
             ("secret-key", secretKey), ("users", users), ("region", region), ("domain", domain),
+            ("master-key-file", masterKeyFile), ("kms-keys", kmsKeys),
             ("abort-uploads-after", abortUploadsAfter.map(String.init)), ("segment-size", segmentSize), ("cache-size", cacheSize),
             ("compact-threshold", compactThreshold.map { "\($0)" }), ("compact-interval", compactInterval.map(String.init)),
             ("log-format", logFormat), ("log-level", logLevel), ("access-log", accessLog),
@@ -148,6 +155,7 @@ struct Serve: AsyncParsableCommand {
 
     static let settingNames: Set<String> = [
         "data", "host", "port", "access-key", "secret-key", "users", "region", "domain", "abort-uploads-after", "segment-size", "cache-size",
+        "master-key-file", "kms-keys",
         "compact-threshold", "compact-interval", "log-format", "log-level", "access-log", "shutdown-timeout",
         "max-connections", "idle-timeout", "header-timeout", "tls-cert", "tls-key", "tls-self-signed",
         "lifecycle-day-seconds", "lifecycle-interval",
@@ -159,6 +167,24 @@ struct Serve: AsyncParsableCommand {
         let configPath = config ?? environment["STRATA_CONFIG"]
         let file = try configPath.map { try SettingSources.readFile($0, known: Self.settingNames) } ?? [:]
         return try ServeSettings(SettingSources(flags: flags, environment: environment, file: file, fileName: configPath))
+    }
+
+    /// The master key (DATA/master.key, made at first start, or --master-key-file, which
+    /// must exist) and the KMS key list.
+    private func loadKeyRing(_ settings: ServeSettings, dataDirectory: String) throws -> KeyRing {
+        let masterKey: EncryptionKey
+        if let path = settings.masterKeyFile {
+            masterKey = try KeyRing.masterKey(at: path, create: false)
+        } else {
+            try FileManager.default.createDirectory(atPath: dataDirectory, withIntermediateDirectories: true)
+            masterKey = try KeyRing.masterKey(at: dataDirectory + "/" + KeyRing.masterKeyFileName, create: true)
+        }
+        guard let path = settings.kmsKeys else { return KeyRing(masterKey: masterKey) }
+        do {
+            return try KeyRing.parseKeyList(try String(contentsOfFile: path, encoding: .utf8), masterKey: masterKey)
+        } catch {
+            throw KeyRing.KeyFileError("--kms-keys \(path): \(error)")
+        }
     }
 
     func validate() throws {
@@ -197,6 +223,12 @@ struct Serve: AsyncParsableCommand {
                 printError("strata serve: --users \(usersFile): \(error)")
                 throw ExitCode(2)
             }
+        }
+        do {
+            configuration.keyRing = try loadKeyRing(settings, dataDirectory: dataDirectory)
+        } catch {
+            printError("strata serve: encryption keys: \(error)")
+            throw ExitCode(2)
         }
         configuration.signingRegion = settings.signingRegion
         configuration.idleTimeoutSeconds = settings.idleTimeout
@@ -294,6 +326,8 @@ struct ServeSettings {
     var accessKey: String
     var secretKey: String
     var users: String?
+    var masterKeyFile: String?
+    var kmsKeys: String?
     var region: String
     /// The region requests must be signed for: the configured region, or nil (any) when
     /// none was configured (flag, environment or config file).
@@ -324,6 +358,8 @@ struct ServeSettings {
         accessKey = s.string("access-key", default: S3ServerConfiguration.defaultAccessKey)
         secretKey = s.string("secret-key", default: S3ServerConfiguration.defaultSecretKey)
         users = s.optionalString("users")
+        masterKeyFile = s.optionalString("master-key-file")
+        kmsKeys = s.optionalString("kms-keys")
         signingRegion = s.optionalString("region")
         region = signingRegion ?? "us-east-1"
         domain = s.optionalString("domain")

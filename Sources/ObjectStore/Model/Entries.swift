@@ -164,4 +164,6 @@ public enum BucketConfigName: String, CaseIterable, Sendable {
     case publicAccessBlock
     /// The Object Ownership setting: `BucketOwnerEnforced`, `BucketOwnerPreferred` or `ObjectWriter`.
     case ownershipControls
+    /// The ServerSideEncryptionConfiguration XML (the bucket's default encryption), as GET returns it.
+    case encryption
 }

@@ -193,6 +193,7 @@ enum ConditionKeys {
     static let s3Keys: Set<String> = [
         "s3:prefix", "s3:delimiter", "s3:max-keys", "s3:versionid", "s3:x-amz-acl", "s3:x-amz-copy-source",
         "s3:x-amz-metadata-directive", "s3:x-amz-server-side-encryption", "s3:x-amz-server-side-encryption-aws-kms-key-id",
+        "s3:x-amz-server-side-encryption-customer-algorithm",
         "s3:x-amz-storage-class", "s3:x-amz-content-sha256", "s3:x-amz-grant-read", "s3:x-amz-grant-write",
         "s3:x-amz-grant-read-acp", "s3:x-amz-grant-write-acp", "s3:x-amz-grant-full-control", "s3:x-amz-object-ownership",
         "s3:x-amz-tagging", "s3:signatureversion", "s3:authtype", "s3:signatureage", "s3:tlsversion",
@@ -201,6 +202,9 @@ enum ConditionKeys {
         "s3:object-lock-legal-hold", "s3:resourceaccount", "s3:dataaccesspointaccount", "s3:dataaccesspointarn",
         "s3:accesspointnetworkorigin", "s3:objectcreationoperation", "s3:if-match", "s3:if-none-match",
     ]
+
+    /// The condition key of the KMS key a write names (its ARN once resolved).
+    static let kmsKeyID = "s3:x-amz-server-side-encryption-aws-kms-key-id"
 
     static func isKnown(_ key: String) -> Bool {
         let lowered = key.lowercased()
@@ -250,6 +254,7 @@ enum ConditionKeys {
             if let value = request.query(name) { keys["s3:\(name.lowercased())"] = [value] }
         }
         for name in ["x-amz-acl", "x-amz-copy-source", "x-amz-metadata-directive", "x-amz-server-side-encryption",
+                       "x-amz-server-side-encryption-aws-kms-key-id", "x-amz-server-side-encryption-customer-algorithm",
                        "x-amz-storage-class", "x-amz-content-sha256", "x-amz-grant-read", "x-amz-grant-write",
                        "x-amz-grant-read-acp", "x-amz-grant-write-acp", "x-amz-grant-full-control",
                        "x-amz-object-ownership", "x-amz-tagging"] {

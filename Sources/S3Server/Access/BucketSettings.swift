@@ -92,6 +92,8 @@ struct BucketSettings: Sendable {
     var lifecycle: LifecycleConfiguration?
     /// The CORS configuration (preflights, CORS headers on responses).
     var cors: CORSConfiguration?
+    /// The default encryption of writes without encryption headers.
+    var encryption: BucketEncryption?
 
     /// The region the bucket was created in (its `region` attribute), if recorded.
     var region: String?
@@ -121,6 +123,7 @@ struct BucketSettings: Sendable {
         // Both were validated when PUT.
         lifecycle = present(.lifecycle).flatMap { try? LifecycleConfiguration.parse($0) }
         cors = present(.cors).flatMap { try? CORSConfiguration.parse($0) }
+        encryption = present(.encryption).flatMap { try? BucketEncryption.parse($0) }
     }
 
     /// The ACL an object is judged by: none of its own when ACLs are disabled (the bucket

@@ -55,6 +55,11 @@ public struct S3ServerConfiguration: Sendable {
     /// buffered reads: TLS cannot carry sendfile's file regions.
     public var tls: TLSConfiguration?
 
+    /// The master key and KMS key list of SSE-S3 and SSE-KMS. The default lives only in
+    /// memory (an in-process test server); `strata serve` keeps its master key in the data
+    /// directory or reads `--master-key-file`.
+    public var keyRing: KeyRing = .ephemeral()
+
     /// The credentials `strata serve` uses when none are given (printed at start-up).
     public static let defaultAccessKey = "strata-access-key"
     /// See ``defaultAccessKey``.

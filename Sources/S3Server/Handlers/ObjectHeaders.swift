@@ -58,9 +58,6 @@ enum ObjectHeaders {
     static func rejectUnsupported(_ headers: HTTPHeaders) throws {
         for (name, _) in headers {
             let lower = name.lowercased()
-            if lower.hasPrefix("x-amz-server-side-encryption") {
-                throw S3Error.notImplemented("Server-side encryption (\(name)) is not implemented by Strata")
-            }
             if lower.hasPrefix("x-amz-object-lock-") {
                 throw S3Error.notImplemented("Object Lock (\(name)) is not implemented by Strata")
             }

@@ -17,7 +17,13 @@ extension S3RequestHandler {
     func authorize(_ rule: AccessRule, bucket name: String?, key: String?, _ requester: Requester) async throws -> RequestAccess {
         let principal = requester.principal
         func keys() -> [String: [String]] {
-            ConditionKeys.of(requester, secure: configuration.tls != nil)
+            var keys = ConditionKeys.of(requester, secure: configuration.tls != nil)
+            // S3 matches a policy's KMS key id against the key's ARN, whatever form the
+            // request named it in (a key the list lacks keeps the form sent; the write fails anyway).
+            if let named = keys[ConditionKeys.kmsKeyID]?.first, let arn = try? kmsKeyARN(named, settings: nil) {
+                keys[ConditionKeys.kmsKeyID] = [arn]
+            }
+            return keys
         }
         switch rule.need {
         case .handler:
@@ -81,7 +87,10 @@ extension S3RequestHandler {
             throw S3Error.accessDenied()
         }
         try access.authorize(object: reader.info)
-        return reader
+        // An encrypted source opens with its key: SSE-C's from the copy-source headers.
+        let key = try objectKey(for: reader.info, context.request.headers, prefix: CustomerKey.copySourcePrefix,
+                                remoteAddress: context.remoteAddress).key
+        return key.map { reader.opened(with: $0) } ?? reader
     }
 
     /// The access settings of a bucket (cached), or nil if it does not exist.

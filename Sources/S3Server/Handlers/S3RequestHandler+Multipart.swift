@@ -22,10 +22,13 @@ extension S3RequestHandler {
         let checksum = try Self.uploadChecksum(request.headers)
         // Tags are checked now and given to the object at completion, as S3 does.
         let tags = try ObjectHeaders.tags(from: request.headers)
+        // The upload's encryption: each part is sealed with it (SSE-C: the key each part
+        // request presents, checked against the upload's).
+        let encryption = try await sealing(bucket: object.bucket, { request.header($0) }, checksMD5: false, remoteAddress: context.remoteAddress)?.encryption
         let upload = try await store.createUpload(bucket: object.bucket, key: object.key, metadata: metadata,
                                                   checksumAlgorithm: checksum?.algorithm.wireName,
                                                   checksumType: checksum?.type, acl: try newObjectACL(bucket: object.bucket, context),
-                                                  initiator: context.principal.canonicalId, tags: tags)
+                                                  initiator: context.principal.canonicalId, tags: tags, encryption: encryption)
         var xml = XMLWriter()
         xml.open("InitiateMultipartUploadResult", namespace: Self.namespace)
         xml.element("Bucket", upload.bucket)
@@ -33,6 +36,8 @@ extension S3RequestHandler {
         xml.element("UploadId", upload.uploadId)
         xml.close()
         var response = S3Response.xml(xml)
+        ObjectHeaders.addEncryption(upload.encryption, customerKeyMD5: request.header(CustomerKey.prefix + "key-md5"),
+                                    context: true, to: &response.headers)
         await addAbortDate(upload, to: &response.headers)
         if let algorithm = upload.checksumAlgorithm { response.headers.add(name: "x-amz-checksum-algorithm", value: algorithm) }
         if let type = upload.checksumType { response.headers.add(name: "x-amz-checksum-type", value: type) }
@@ -82,8 +87,9 @@ extension S3RequestHandler {
         }
         let upload = try await store.upload(bucket: address.bucket, key: address.key, uploadId: address.uploadId)
         let algorithm = try Self.partChecksumAlgorithm(request.headers, upload: upload)
+        let (sealing, customerKeyMD5) = try partSealing(upload, request.headers, remoteAddress: context.remoteAddress)
         let writer = try await store.makePartWriter(bucket: address.bucket, key: address.key, uploadId: address.uploadId,
-                                                    partNumber: partNumber)
+                                                    partNumber: partNumber, sealing: sealing)
         // As in putObject: nothing is visible until `writer.finish`, after every check of the body.
         do {
             var payload = try PayloadReader(request: request, signing: context.signing, auth: context.auth,
@@ -101,6 +107,7 @@ extension S3RequestHandler {
             for (name, value) in part.checksums.sorted(by: { $0.key < $1.key }) {
                 response.headers.add(name: "x-amz-checksum-\(name.lowercased())", value: value)
             }
+            ObjectHeaders.addEncryption(upload.encryption, customerKeyMD5: customerKeyMD5, to: &response.headers)
             return response
         } catch {
             writer.abort()
@@ -146,8 +153,9 @@ extension S3RequestHandler {
             throw S3Error.invalidRequest(
                 "The specified copy source is larger than the maximum allowable size for a copy source: \(Self.maxSinglePut)")
         }
+        let (sealing, customerKeyMD5) = try partSealing(upload, request.headers, remoteAddress: context.remoteAddress)
         let writer = try await store.makePartWriter(bucket: address.bucket, key: address.key, uploadId: address.uploadId,
-                                                    partNumber: partNumber)
+                                                    partNumber: partNumber, sealing: sealing)
         let part: PartInfo
         do {
             var hasher = algorithm.map { ChecksumHasher($0) }
@@ -174,6 +182,7 @@ extension S3RequestHandler {
         if let version = source.versionId ?? (sourceInfo.versionID.isEmpty ? nil : sourceInfo.versionID) {
             response.headers.add(name: "x-amz-copy-source-version-id", value: Self.showVersion(version))
         }
+        ObjectHeaders.addEncryption(upload.encryption, customerKeyMD5: customerKeyMD5, to: &response.headers)
         return response
     }
 
@@ -251,6 +260,10 @@ extension S3RequestHandler {
         // Suspended bucket gets, as for a write into an unversioned one.
         if !info.versionID.isEmpty {
             response.headers.add(name: "x-amz-version-id", value: info.versionID)
+        }
+        // S3 names SSE-S3 and SSE-KMS here, and nothing of SSE-C.
+        if info.encryption?.kind != .customer {
+            ObjectHeaders.addEncryption(info.encryption, customerKeyMD5: nil, to: &response.headers)
         }
         return response
     }

@@ -19,10 +19,11 @@ extension S3RequestHandler {
         let metadata = try ObjectHeaders.metadata(from: request.headers)
         let tags = try ObjectHeaders.tags(from: request.headers)
         let conditions = try writeConditions(request)
+        let sealing = try await sealing(bucket: object.bucket, { request.header($0) }, checksMD5: contentMD5 != nil, remoteAddress: context.remoteAddress)
         let writer = try await store.makeWriter(bucket: object.bucket, key: object.key, metadata: metadata,
                                                 acl: try newObjectACL(bucket: object.bucket, context), tags: tags,
                                                 conditions: conditions,
-                                                bucketSeen: context.access.bucket != nil)
+                                                bucketSeen: context.access.bucket != nil, sealing: sealing)
         // Nothing is visible until `writer.finish`; every check of the body happens
         // before it, so a rejected body leaves only dead data records behind.
         do {
@@ -38,6 +39,8 @@ extension S3RequestHandler {
             var response = S3Response()
             response.headers.add(name: "ETag", value: "\"\(info.etag)\"")
             ObjectHeaders.addChecksums(info, to: &response.headers)
+            ObjectHeaders.addEncryption(info.encryption, customerKeyMD5: request.header(CustomerKey.prefix + "key-md5"),
+                                        context: true, to: &response.headers)
             Self.addVersionHeader(info, versioning: writer.versioning, to: &response.headers)
             await addExpiration(info, to: &response.headers)
             return response
@@ -94,6 +97,7 @@ extension S3RequestHandler {
         if partNumber != nil, request.header("range") != nil {
             throw S3Error.invalidRequest("Cannot specify both Range header and partNumber query parameter")
         }
+        try rejectEncryptionHeaderOnRead(request.headers)
         // GET opens the files together with the index entry, so headers and bytes are of
         // one version even if the key is overwritten meanwhile (docs/DESIGN.md, "Readers
         // never see a half-written object").
@@ -113,7 +117,11 @@ extension S3RequestHandler {
             reader = full
         }
         try context.access.authorize(object: info)
+        // An encrypted version opens only with its key (SSE-C: the one the request presents).
+        let opening = try objectKey(for: info, request.headers, remoteAddress: context.remoteAddress)
+        if let key = opening.key { reader = reader?.opened(with: key) }
         var response = S3Response()
+        ObjectHeaders.addEncryption(info.encryption, customerKeyMD5: opening.customerKeyMD5, to: &response.headers)
         // Versioned objects name their version; the null version is named when asked for,
         // and in a bucket with versioning Enabled or Suspended, as S3 does.
         if !info.versionID.isEmpty || versionId != nil || context.access.bucket?.versioning ?? .unversioned != .unversioned {

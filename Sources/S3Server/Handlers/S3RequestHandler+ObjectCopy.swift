@@ -39,7 +39,8 @@ extension S3RequestHandler {
                 metadata["x-amz-storage-class"] = try ObjectHeaders.metadata(from: only)["x-amz-storage-class"]
             }
         }
-        let changesSomething = directive == "REPLACE" || metadata != sourceInfo.metadata
+        let requestedEncryption = try RequestedEncryption(request.headers)
+        let changesSomething = directive == "REPLACE" || metadata != sourceInfo.metadata || requestedEncryption != .none
         // Copying a named version onto its own key is how S3 restores it (a new current
         // version): only the current object copied onto itself unchanged is refused.
         if source.bucket == object.bucket && source.key == object.key && source.versionId == nil && !changesSomething {
@@ -58,10 +59,14 @@ extension S3RequestHandler {
             checksums = sourceInfo.checksums.filter { $0.key == algorithm.wireName }
             if checksums.isEmpty { hasher = ChecksumHasher(algorithm) }
         }
+        // The copy is encrypted as its own headers (or the bucket's default) say, not as
+        // the source: the source's chunks are opened and the copy sealed as a new stream.
+        let sealing = try await sealing(bucket: object.bucket, requested: requestedEncryption,
+                                        bucketKeyHeader: request.header(RequestedEncryption.bucketKeyHeader), checksMD5: false, remoteAddress: context.remoteAddress)
         let writer = try await store.makeWriter(bucket: object.bucket, key: object.key, metadata: metadata,
                                                 acl: try newObjectACL(bucket: object.bucket, context),
                                                 tags: replacedTags ?? sourceInfo.tags,
-                                                conditions: try writeConditions(request))
+                                                conditions: try writeConditions(request), sealing: sealing)
         let info: ObjectInfo
         do {
             try await store.stream(reader) { chunk in
@@ -79,6 +84,8 @@ extension S3RequestHandler {
             headers.add(name: "x-amz-copy-source-version-id", value: Self.showVersion(version))
         }
         Self.addVersionHeader(info, versioning: writer.versioning, to: &headers)
+        ObjectHeaders.addEncryption(info.encryption, customerKeyMD5: request.header(CustomerKey.prefix + "key-md5"),
+                                    context: true, to: &headers)
         var xml = XMLWriter()
         xml.open("CopyObjectResult", namespace: Self.namespace)
         xml.element("LastModified", TimeFormat.iso8601(milliseconds: info.lastModified))

@@ -101,6 +101,7 @@ extension S3RequestHandler {
             let info = try await upload.finish()
             var response = postResponse(request, bucket: bucket, form: form, info: info)
             Self.addVersionHeader(info, versioning: upload.writer.versioning, to: &response.headers)
+            ObjectHeaders.addEncryption(info.encryption, customerKeyMD5: upload.customerKeyMD5, context: true, to: &response.headers)
             return response
         } catch {
             upload?.writer.abort()
@@ -189,9 +190,14 @@ extension S3RequestHandler {
         }
         // S3's form field `tagging` is a <Tagging> document (the header is a query string).
         let tags = try fields["tagging"].map { try TagSet.parse(Array($0.utf8), kind: .object).tags } ?? [:]
-        let writer = try await store.makeWriter(bucket: bucket, key: key, metadata: metadata, acl: acl, tags: tags)
-        return PostUpload(accessKeyId: accessKeyId, writer: writer, contentLength: policy?.contentLength, contentMD5: contentMD5,
-                          checks: checks.map { ($0.algorithm, $0.digest, ChecksumHasher($0.algorithm)) })
+        let sealing = try await sealing(bucket: bucket, { headers.first(name: $0) }, checksMD5: contentMD5 != nil,
+                                        remoteAddress: remoteAddress)
+        let writer = try await store.makeWriter(bucket: bucket, key: key, metadata: metadata, acl: acl, tags: tags,
+                                                sealing: sealing)
+        let upload = PostUpload(accessKeyId: accessKeyId, writer: writer, contentLength: policy?.contentLength, contentMD5: contentMD5,
+                                checks: checks.map { ($0.algorithm, $0.digest, ChecksumHasher($0.algorithm)) })
+        upload.customerKeyMD5 = headers.first(name: CustomerKey.prefix + "key-md5")
+        return upload
     }
 
     /// Checks the form's signature of the policy: SigV4 (`x-amz-signature`, the hex HMAC
@@ -286,6 +292,8 @@ final class PostUpload: @unchecked Sendable {
     /// Who signed the form (nil: anonymous).
     let accessKeyId: String?
     let writer: ObjectWriter
+    /// The form's `x-amz-server-side-encryption-customer-key-MD5`, echoed for SSE-C.
+    var customerKeyMD5: String?
     private let contentLength: ClosedRange<Int64>?
     private let contentMD5: [UInt8]?
     private var checks: [(algorithm: ChecksumAlgorithm, digest: [UInt8]?, hasher: ChecksumHasher)]

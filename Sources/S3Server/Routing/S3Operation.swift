@@ -33,6 +33,9 @@ enum S3Operation: Sendable {
     case putBucketTagging(bucket: String)
     case deleteBucketTagging(bucket: String)
     case getBucketCors(bucket: String)
+    case getBucketEncryption(bucket: String)
+    case putBucketEncryption(bucket: String)
+    case deleteBucketEncryption(bucket: String)
     case putBucketCors(bucket: String)
     case deleteBucketCors(bucket: String)
     case getBucketAcl(bucket: String)
@@ -194,6 +197,9 @@ extension S3Operation {
         case .putBucketTagging: return "PutBucketTagging"
         case .deleteBucketTagging: return "DeleteBucketTagging"
         case .getBucketCors: return "GetBucketCors"
+        case .getBucketEncryption: return "GetBucketEncryption"
+        case .putBucketEncryption: return "PutBucketEncryption"
+        case .deleteBucketEncryption: return "DeleteBucketEncryption"
         case .putBucketCors: return "PutBucketCors"
         case .deleteBucketCors: return "DeleteBucketCors"
         case .getBucketAcl: return "GetBucketAcl"
@@ -249,6 +255,8 @@ extension S3Operation {
         case .getBucketTagging: return .bucketOwner("s3:GetBucketTagging")
         case .putBucketTagging, .deleteBucketTagging: return .bucketOwner("s3:PutBucketTagging")
         case .getBucketCors: return .bucketOwner("s3:GetBucketCORS")
+        case .getBucketEncryption: return .bucketOwner("s3:GetEncryptionConfiguration")
+        case .putBucketEncryption, .deleteBucketEncryption: return .bucketOwner("s3:PutEncryptionConfiguration")
         case .putBucketCors, .deleteBucketCors: return .bucketOwner("s3:PutBucketCORS")
         case .getBucketAcl: return .bucket("s3:GetBucketAcl", .readACP)
         case .putBucketAcl: return .bucket("s3:PutBucketAcl", .writeACP)

@@ -1,0 +1,170 @@
+import Crypto
+import Foundation
+import ObjectStore
+
+/// The keys behind SSE-S3 and SSE-KMS: the master key, and the local stand-in for AWS
+/// KMS, a list of KMS key ids (with aliases) plus the AWS-managed `aws/s3` key.
+///
+/// Every object gets its own random object key; the entry keeps it only wrapped
+/// (``KeyWrap``) under a key derived from the master key and what it is for: `s3` for
+/// SSE-S3, the KMS key's ARN for SSE-KMS. So a KMS key id is a name, not key material:
+/// the master key is the one secret. Lose it and every SSE-S3 and SSE-KMS object is
+/// unreadable for good (README, "Encryption keys").
+public struct KeyRing: Sendable {
+    public let masterKey: EncryptionKey
+    /// KMS key ids of the key list, in file order.
+    public let kmsKeyIDs: [String]
+    /// `alias/NAME` → key id.
+    public let aliases: [String: String]
+
+    /// The alias of the AWS-managed key S3 uses for `aws:kms` without a key id.
+    public static let managedAlias = "alias/aws/s3"
+
+    public init(masterKey: EncryptionKey, kmsKeyIDs: [String] = [], aliases: [String: String] = [:]) {
+        self.masterKey = masterKey
+        self.kmsKeyIDs = kmsKeyIDs
+        self.aliases = aliases
+    }
+
+    /// A key ring whose master key lives only in memory (ephemeral stores, tests).
+    public static func ephemeral() -> KeyRing { KeyRing(masterKey: .random()) }
+
+    // MARK: - Files
+
+    /// The master key file's name in the data directory.
+    public static let masterKeyFileName = "master.key"
+
+    /// Reads the master key at `path`: one line, the base64 of 32 random bytes. With
+    /// `create`, a missing file is made first (mode 0600, written to a temporary name,
+    /// synced, then renamed, so a crash never leaves half a key).
+    public static func masterKey(at path: String, create: Bool) throws -> EncryptionKey {
+        let manager = FileManager.default
+        if !manager.fileExists(atPath: path) {
+            guard create else { throw KeyFileError("\(path): no such master key file") }
+            let key = EncryptionKey.random()
+            let temporary = path + ".tmp"
+            let text = Data((Data(key.bytes).base64EncodedString() + "\n").utf8)
+            guard manager.createFile(atPath: temporary, contents: nil, attributes: [.posixPermissions: 0o600]) else {
+                throw KeyFileError("\(path): cannot create the master key file")
+            }
+            let handle = try FileHandle(forWritingTo: URL(fileURLWithPath: temporary))
+            try handle.write(contentsOf: text)
+            try handle.synchronize()
+            try handle.close()
+            try manager.moveItem(atPath: temporary, toPath: path)
+            return key
+        }
+        let text = try String(contentsOfFile: path, encoding: .utf8).trimmingCharacters(in: .whitespacesAndNewlines)
+        guard let bytes = Data(base64Encoded: text), bytes.count == 32 else {
+            throw KeyFileError("\(path): a master key file holds one line, the base64 of 32 bytes")
+        }
+        return EncryptionKey(bytes: Array(bytes))
+    }
+
+    /// Parses a KMS key list: one key per line, `KEY_ID [alias/NAME ...]`; `#` starts a
+    /// comment. A key id is letters, digits and `-` (a UUID, as AWS makes them, or `mrk-…`).
+    public static func parseKeyList(_ text: String, masterKey: EncryptionKey) throws -> KeyRing {
+        var ids: [String] = []
+        var aliases: [String: String] = [:]
+        for (number, raw) in text.split(separator: "\n", omittingEmptySubsequences: false).enumerated() {
+            let line = raw.split(separator: "#", maxSplits: 1, omittingEmptySubsequences: false).first ?? ""
+            let words = line.split(whereSeparator: { $0 == " " || $0 == "\t" || $0 == "\r" }).map(String.init)
+            guard let id = words.first else { continue }
+            guard isKeyID(id) else { throw KeyFileError("line \(number + 1): '\(id)' is not a key id (letters, digits and -)") }
+            guard !ids.contains(id) else { throw KeyFileError("line \(number + 1): key \(id) is listed twice") }
+            ids.append(id)
+            for alias in words.dropFirst() {
+                guard alias.hasPrefix("alias/"), alias.count > 6, !alias.hasPrefix("alias/aws/") else {
+                    throw KeyFileError("line \(number + 1): '\(alias)' is not an alias (alias/NAME; alias/aws/ is AWS's)")
+                }
+                guard aliases[alias] == nil else { throw KeyFileError("line \(number + 1): alias \(alias) is used twice") }
+                aliases[alias] = id
+            }
+        }
+        return KeyRing(masterKey: masterKey, kmsKeyIDs: ids, aliases: aliases)
+    }
+
+    private static func isKeyID(_ text: String) -> Bool {
+        !text.isEmpty && text.utf8.count <= 128 && text.unicodeScalars.allSatisfy {
+            CharacterSet.alphanumerics.contains($0) && $0.isASCII || $0 == "-"
+        }
+    }
+
+    public struct KeyFileError: Error, CustomStringConvertible {
+        public var description: String
+        public init(_ description: String) { self.description = description }
+    }
+
+    // MARK: - KMS key ids
+
+    /// The id of the AWS-managed `aws/s3` key: a UUID derived from the master key, so it
+    /// stays the same across restarts and differs between stores.
+    public var managedKeyID: String {
+        let mac = Array(HMAC<SHA256>.authenticationCode(for: Array("strata aws/s3 key id".utf8), using: masterKey.symmetric))
+        let hex = mac.prefix(16).map { String(format: "%02x", $0) }.joined()
+        let parts = [hex.prefix(8), hex.dropFirst(8).prefix(4), hex.dropFirst(12).prefix(4), hex.dropFirst(16).prefix(4),
+                     hex.dropFirst(20).prefix(12)]
+        return parts.joined(separator: "-")
+    }
+
+    /// The ARN of key `id`.
+    static func arn(_ id: String, region: String, account: String) -> String {
+        "arn:aws:kms:\(region):\(account):key/\(id)"
+    }
+
+    /// The key ARN a request's `x-amz-server-side-encryption-aws-kms-key-id` (or a bucket
+    /// default's `KMSMasterKeyID`) names: a key id, a key ARN, an alias or an alias ARN;
+    /// nil names the AWS-managed `aws/s3` key. A key that is not in the list answers as
+    /// AWS KMS does: 400 `KMS.NotFoundException`.
+    func resolve(_ requested: String?, region: String, account: String) throws -> String {
+        guard var name = requested?.trimmingCharacters(in: .whitespaces), !name.isEmpty else {
+            return Self.arn(managedKeyID, region: region, account: account)
+        }
+        if name.hasPrefix("arn:") {
+            // arn:aws:kms:REGION:ACCOUNT:key/ID or …:alias/NAME
+            let fields = name.split(separator: ":", maxSplits: 5, omittingEmptySubsequences: false).map(String.init)
+            guard fields.count == 6, fields[2] == "kms" else { throw S3Error.kmsNotFound("Invalid arn \(name)") }
+            guard fields[3] == region else { throw S3Error.kmsNotFound("Invalid arn \(fields[3])") }
+            name = fields[5]
+        }
+        if name.hasPrefix("alias/") {
+            if name == Self.managedAlias { return Self.arn(managedKeyID, region: region, account: account) }
+            guard let id = aliases[name] else {
+                throw S3Error.kmsNotFound("Alias arn:aws:kms:\(region):\(account):\(name) is not found.")
+            }
+            return Self.arn(id, region: region, account: account)
+        }
+        if name.hasPrefix("key/") { name.removeFirst(4) }
+        if name == managedKeyID || kmsKeyIDs.contains(name) { return Self.arn(name, region: region, account: account) }
+        guard Self.isKeyID(name), name.count >= 32 else { throw S3Error.kmsNotFound("Invalid keyId '\(name)'") }
+        throw S3Error.kmsNotFound("Key '\(Self.arn(name, region: region, account: account))' does not exist")
+    }
+
+    // MARK: - Wrapping object keys
+
+    /// What an object key is wrapped for: SSE-S3, or the KMS key.
+    private static func context(_ encryption: ObjectEncryption) -> [UInt8] {
+        encryption.kind.isKMS ? Array("kms \(encryption.kmsKeyID ?? "")".utf8) : Array("s3".utf8)
+    }
+
+    /// `encryption` with `objectKey` wrapped into it.
+    func wrapping(_ objectKey: EncryptionKey, into encryption: ObjectEncryption) -> ObjectEncryption {
+        var wrapped = encryption
+        wrapped.wrappedKey = KeyWrap.wrap(objectKey.symmetric, with: masterKey.symmetric, context: Self.context(encryption))
+        return wrapped
+    }
+
+    /// The object key of an SSE-S3 or SSE-KMS version or upload. A key that does not
+    /// unwrap (another master key, or damage) is 500: the store cannot serve it.
+    func objectKey(of encryption: ObjectEncryption) throws -> EncryptionKey {
+        if encryption.kind.isKMS, let arn = encryption.kmsKeyID, let id = arn.split(separator: "/").last.map(String.init),
+           id != managedKeyID, !kmsKeyIDs.contains(id) {
+            throw S3Error.kmsNotFound("Key '\(arn)' does not exist")
+        }
+        do {
+            return EncryptionKey(try KeyWrap.unwrap(encryption.wrappedKey, with: masterKey.symmetric, context: Self.context(encryption)))
+        } catch {
+            throw S3Error.internalError("The object's key does not unwrap with this server's master key (another master key file?)")
+        }
+    }
+}
