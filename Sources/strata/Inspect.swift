@@ -94,6 +94,7 @@ struct Inspect: ParsableCommand {
             if let bucket = r.bucket { parts.append(r.key.map { "\(bucket)/\($0)" } ?? bucket) }
             if let version = r.versionId { parts.append("version \(version)") }
             if r.deleteMarker == true { parts.append("delete marker") }
+            if let encryption = r.encryption { parts.append(encryption) }
             if let config = r.config { parts.append("config \(config)") }
             if let upload = r.uploadId { parts.append("upload \(upload)") }
             if let n = r.partNumber { parts.append("part \(n)") }
@@ -126,6 +127,7 @@ struct Inspect: ParsableCommand {
                 ["commit record", "segment \(o.commitRecord.segment) offset \(o.commitRecord.offset) size \(o.commitRecord.length)"],
             ]
             if let upload = o.completedUpload { rows.append(["completed upload", upload]) }
+            if let encryption = o.encryption { rows.append(["encryption", encryption]) }
             if !o.partSizes.isEmpty { rows.append(["part sizes", o.partSizes.map(String.init).joined(separator: ", ")]) }
             for (name, value) in o.metadata.sorted(by: { $0.key < $1.key }) { rows.append(["metadata", "\(name): \(value)"]) }
             for (name, value) in o.checksums.sorted(by: { $0.key < $1.key }) { rows.append(["checksum", "\(name): \(value)"]) }

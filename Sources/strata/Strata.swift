@@ -177,7 +177,14 @@ struct Serve: AsyncParsableCommand {
             masterKey = try KeyRing.masterKey(at: path, create: false)
         } else {
             try FileManager.default.createDirectory(atPath: dataDirectory, withIntermediateDirectories: true)
-            masterKey = try KeyRing.masterKey(at: dataDirectory + "/" + KeyRing.masterKeyFileName, create: true)
+            let path = dataDirectory + "/" + KeyRing.masterKeyFileName
+            let existingData = !((try? FileManager.default.contentsOfDirectory(atPath: dataDirectory + "/segments")) ?? []).isEmpty
+            if existingData && !FileManager.default.fileExists(atPath: path) {
+                // Data written before encryption existed needs none; but if the key file
+                // was lost, objects sealed under it stay unreadable until it is restored.
+                printNow("WARNING: \(path) is missing and a new master key is being made; SSE-S3 and SSE-KMS objects written under an earlier key will answer 500 until that key file is put back (README, Encryption keys)")
+            }
+            masterKey = try KeyRing.masterKey(at: path, create: true)
         }
         guard let path = settings.kmsKeys else { return KeyRing(masterKey: masterKey) }
         do {

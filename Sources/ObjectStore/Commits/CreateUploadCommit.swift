@@ -39,5 +39,6 @@ struct CreateUploadCommit: CommitKind {
 
     func describe(_ summary: inout Inspector.RecordSummary) {
         (summary.bucket, summary.key, summary.uploadId) = (upload.bucket, upload.key, upload.uploadId)
+        summary.encryption = upload.encryption?.summary
     }
 }

@@ -62,5 +62,6 @@ struct PutObjectCommit: CommitKind {
         (summary.bucket, summary.key, summary.uploadId) = (object.bucket, object.key, object.completesUpload)
         summary.versionId = object.versionID.isEmpty ? nil : object.versionID
         summary.deleteMarker = object.isDeleteMarker ? true : nil
+        summary.encryption = object.encryption?.summary
     }
 }

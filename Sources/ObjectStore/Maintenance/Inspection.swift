@@ -155,6 +155,8 @@ public final class Inspector: @unchecked Sendable {
         public var versionId: String?
         /// True for a putObject that is a delete marker.
         public var deleteMarker: Bool?
+        /// How an object or upload record's data is encrypted (``ObjectEncryption/summary``); never key material.
+        public var encryption: String?
         /// `ok`, or `BAD` for the record at which the scan stopped (payload checksum mismatch).
         public var checksum: String
     }
@@ -251,6 +253,8 @@ public final class Inspector: @unchecked Sendable {
         public var commitRecord: Location
         /// The upload a CompleteMultipartUpload commit closed.
         public var completedUpload: String?
+        /// How the bytes are encrypted at rest (``ObjectEncryption/summary``), nil: not.
+        public var encryption: String?
         /// Where the bytes are, in object order.
         public var extents: [Location]
     }
@@ -269,7 +273,7 @@ public final class Inspector: @unchecked Sendable {
                             lastModifiedMilliseconds: info.lastModified, metadata: info.metadata, checksums: info.checksums,
                             partSizes: info.partSizes, sequence: info.sequence,
                             commitRecord: Location(segment: ref.segment, offset: ref.offset, length: ref.size),
-                            completedUpload: info.completesUpload,
+                            completedUpload: info.completesUpload, encryption: info.encryption?.summary,
                             extents: info.extents.map { Location(segment: $0.segment, offset: $0.offset, length: $0.length) })
     }
 

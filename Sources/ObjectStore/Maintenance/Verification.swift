@@ -385,14 +385,16 @@ private struct Run {
     }
 
     /// The extents and size of an object or part entry; none for other tables.
+    /// An entry's extents and the bytes they must hold: its stored size (sealed, for an
+    /// encrypted object or part).
     private func extents(table: Table, value: [UInt8]) throws -> ([Extent], UInt64) {
         switch table {
         case .objects, .versions:
             let info = try IndexValue.object(value)
-            return (info.extents, info.size)
+            return (info.extents, info.storedSize)
         case .parts:
             let part = try IndexValue.part(value)
-            return (part.extents, part.size)
+            return (part.extents, part.storedSize)
         case .meta, .buckets, .tombstones, .uploads, .segments, .configs, .damaged:
             return ([], 0)
         }

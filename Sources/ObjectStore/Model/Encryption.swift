@@ -56,6 +56,17 @@ public struct ObjectEncryption: Sendable, Equatable {
         self.salts = salts
     }
 
+    /// What `strata inspect` shows: the kind and, for SSE-KMS, the key's ARN; never key
+    /// material (wrapped keys, salts and key checks stay out).
+    public var summary: String {
+        switch kind {
+        case .s3: return "SSE-S3"
+        case .kms, .kmsDSSE:
+            return (kind == .kms ? "SSE-KMS" : "DSSE-KMS") + (kmsKeyID.map { " \($0)" } ?? "") + (bucketKeyEnabled ? " (bucket key)" : "")
+        case .customer: return "SSE-C"
+        }
+    }
+
     /// The key each sealed stream is opened with, from the object key.
     func streamKeys(_ objectKey: EncryptionKey) -> [EncryptionKey] {
         salts.map { EncryptionKey(SealedStream.streamKey(objectKey: objectKey.symmetric, salt: $0)) }
@@ -97,6 +108,19 @@ public struct Sealing: Sendable {
         self.etagIsMD5 = etagIsMD5
         self.checksMD5 = checksMD5
     }
+}
+
+extension ObjectInfo {
+    /// The bytes the extents hold: ``size``, or for an encrypted version its sealed streams'.
+    var storedSize: UInt64 {
+        guard encryption != nil else { return size }
+        return (partSizes.isEmpty ? [size] : partSizes).reduce(0) { $0 + SealedStream.sealedSize(plaintext: $1) }
+    }
+}
+
+extension PartInfo {
+    /// The bytes the extents hold: ``size``, or sealed for a part of an encrypted upload.
+    var storedSize: UInt64 { salt == nil ? size : SealedStream.sealedSize(plaintext: size) }
 }
 
 extension ObjectInfo {

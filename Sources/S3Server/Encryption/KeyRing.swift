@@ -1,3 +1,6 @@
+#if canImport(Glibc)
+import Glibc
+#endif
 import Crypto
 import Foundation
 import ObjectStore
@@ -52,6 +55,7 @@ public struct KeyRing: Sendable {
             try handle.synchronize()
             try handle.close()
             try manager.moveItem(atPath: temporary, toPath: path)
+            try syncDirectory(of: path)
             return key
         }
         let text = try String(contentsOfFile: path, encoding: .utf8).trimmingCharacters(in: .whitespacesAndNewlines)
@@ -59,6 +63,15 @@ public struct KeyRing: Sendable {
             throw KeyFileError("\(path): a master key file holds one line, the base64 of 32 bytes")
         }
         return EncryptionKey(bytes: Array(bytes))
+    }
+
+    /// Makes a rename in the directory of `path` durable.
+    private static func syncDirectory(of path: String) throws {
+        let directory = URL(fileURLWithPath: path).deletingLastPathComponent().path
+        let fd = open(directory, O_RDONLY)
+        guard fd >= 0 else { throw KeyFileError("\(directory): cannot open to sync") }
+        defer { close(fd) }
+        guard fsync(fd) == 0 else { throw KeyFileError("\(directory): fsync failed") }
     }
 
     /// Parses a KMS key list: one key per line, `KEY_ID [alias/NAME ...]`; `#` starts a
@@ -142,9 +155,11 @@ public struct KeyRing: Sendable {
 
     // MARK: - Wrapping object keys
 
-    /// What an object key is wrapped for: SSE-S3, or the KMS key.
+    /// What an object key is wrapped for: SSE-S3, or the KMS key and the encryption
+    /// context (bound to the wrap as AWS KMS binds it: the key unwraps only with both).
     private static func context(_ encryption: ObjectEncryption) -> [UInt8] {
-        encryption.kind.isKMS ? Array("kms \(encryption.kmsKeyID ?? "")".utf8) : Array("s3".utf8)
+        guard encryption.kind.isKMS else { return Array("s3".utf8) }
+        return Array("kms \(encryption.kmsKeyID ?? "")".utf8) + [0] + Array((encryption.context ?? "").utf8)
     }
 
     /// `encryption` with `objectKey` wrapped into it.

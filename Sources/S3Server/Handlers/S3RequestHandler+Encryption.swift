@@ -96,7 +96,8 @@ extension S3RequestHandler {
         guard encryption.kind == .customer else {
             if presented != nil { throw S3Error.invalidRequest("The provided encryption parameters did not match the ones used originally.") }
             let key = try configuration.keyRing.objectKey(of: encryption)
-            return (Sealing(objectKey: key, encryption: encryption, etagIsMD5: false, checksMD5: checksMD5), nil)
+            // An SSE-S3 part's ETag is its MD5, as a single PUT's.
+            return (Sealing(objectKey: key, encryption: encryption, etagIsMD5: encryption.kind == .s3, checksMD5: checksMD5), nil)
         }
         guard let presented else {
             throw S3Error.invalidRequest("The multipart upload initiate requested encryption. Subsequent part requests must include the appropriate encryption parameters.")
