@@ -32,6 +32,9 @@ SECRET_KEY = "strataCompatSecretKey/0123456789abcdefXYZ"
 REGION = "us-east-1"
 TIMEOUT = 120  # seconds, for every subprocess
 STARTUP_TIMEOUT = 30
+# The session server's KMS key list (--kms-keys): one key, with an alias (test_encryption.py).
+KMS_KEY_ID = "11111111-2222-3333-4444-555555555555"
+KMS_KEY_ALIAS = "alias/strata-test"
 
 # Keep this process's own boto3 away from the user's config and any endpoint overrides.
 _isolation = tempfile.mkdtemp(prefix="strata-compat-py-")
@@ -207,7 +210,13 @@ def stop_server(srv):
 
 @pytest.fixture(scope="session")
 def server(request, tmp_path_factory):
-    srv = _start_server(tmp_path_factory.mktemp("server"))
+    root = tmp_path_factory.mktemp("server")
+    extra = []
+    if TARGET == "strata":
+        kms_keys = root / "kms-keys.txt"
+        kms_keys.write_text(f"# KMS keys of the compat suite\n{KMS_KEY_ID} {KMS_KEY_ALIAS}\n")
+        extra = ["--kms-keys", str(kms_keys)]
+    srv = _start_server(root, extra)
 
     def finish():
         _stop(srv.proc)
