@@ -113,9 +113,16 @@ extension S3RequestHandler {
     /// the loopback interface, where the key never leaves the machine: that is how a
     /// local test store is used. From any other address, plain HTTP is refused as S3 does.
     func requireSecureTransport(_ remoteAddress: String?) throws {
-        guard configuration.tls == nil, let address = remoteAddress else { return }
-        if address.hasPrefix("127.") || address == "::1" || address.hasPrefix("::ffff:127.") { return }
-        throw S3Error.invalidRequest("Requests specifying Server Side Encryption with Customer provided keys must be made over a secure connection.")
+        guard Self.takesCustomerKeys(tls: configuration.tls != nil, remoteAddress: remoteAddress) else {
+            throw S3Error.invalidRequest("Requests specifying Server Side Encryption with Customer provided keys must be made over a secure connection.")
+        }
+    }
+
+    /// Whether a connection may carry SSE-C keys: over TLS, or from loopback (or from an
+    /// address unknown, which only an in-process channel has).
+    static func takesCustomerKeys(tls: Bool, remoteAddress: String?) -> Bool {
+        guard !tls, let address = remoteAddress else { return true }
+        return address.hasPrefix("127.") || address == "::1" || address.hasPrefix("::ffff:127.")
     }
 
     /// GET and HEAD take no `x-amz-server-side-encryption` (S3: 400).
