@@ -164,6 +164,24 @@ class Table:
                                   errors=self.errors(s, "large"))
         self.row(f"{large_name} GET, MiB/s (median{n})", "get_large_mib_s", "large", limit, target, "get_large_runs")
 
+        # Encrypted transfers (Strata only): SSE-S3 GET against Strata's own plain GET,
+        # SSE-C PUT against its own plain PUT.
+        if s in self.servers and self.get(s, "get_sse_s3_mib_s") is not None:
+            plain_get, plain_put = self.get(s, "get_large_mib_s"), self.get(s, "put_large_mib_s")
+            for kind, name in (("sse_s3", "SSE-S3"), ("sse_c", "SSE-C")):
+                target = ""
+                if kind == "sse_c" and plain_put:
+                    target = self.verdict("SSE-C PUT/plain PUT", self.ratio(self.get(s, "put_sse_c_mib_s"), plain_put), 1.0,
+                                          errors=self.errors(s, "encrypted"))
+                self.row(f"{large_name} {name} PUT, MiB/s (median{n})", f"put_{kind}_mib_s", "encrypted", "", target,
+                         f"put_{kind}_runs")
+                target = ""
+                if kind == "sse_s3" and plain_get:
+                    target = self.verdict("SSE-S3 GET/plain GET", self.ratio(self.get(s, "get_sse_s3_mib_s"), plain_get), 0.6,
+                                          errors=self.errors(s, "encrypted"))
+                self.row(f"{large_name} {name} GET, MiB/s (median{n})", f"get_{kind}_mib_s", "encrypted", "", target,
+                         f"get_{kind}_runs")
+
         mp = max((self.get(x, "multipart_bytes") or 0 for x in self.servers), default=0)
         self.row(f"{size(mp) if mp else ''} multipart upload, MiB/s", "multipart_mib_s", "multipart",
                  bytes_metric="multipart_bytes", row_bytes=mp)

@@ -220,7 +220,12 @@ for target in ${TARGETS//,/ }; do
         seaweedfs) "$WEED" version 2>/dev/null | head -1 | awk '{print $3}' ;;
         moto) "$PYTHON" -c 'import moto; print(moto.__version__)' ;;
     esac)"
-    if ! run_bg "$PYTHON" "$HERE/s3bench.py" --endpoint "http://127.0.0.1:$SERVER_PORT" --label "$target" \
+    # Strata also moves the large object encrypted (SSE-S3, SSE-C). BENCH_PHASES picks
+    # phases (e.g. large,encrypted) for a partial run.
+    phases="small,list,large,multipart,memory"
+    [[ $target == strata ]] && phases="small,list,large,encrypted,multipart,memory"
+    phases=${BENCH_PHASES:-$phases}
+    if ! run_bg "$PYTHON" "$HERE/s3bench.py" --endpoint "http://127.0.0.1:$SERVER_PORT" --label "$target" --phases "$phases" \
             --pid "$SERVER_PID" --access-key "$ACCESS_KEY" --secret-key "$SECRET_KEY" --loadgen "$LOADGEN" \
             --work "$WORK/scratch" --connections "$CONNECTIONS" --threads "$THREADS" \
             --duration "$DURATION" --warmup "$WARMUP" --list-keys "$LIST_KEYS" --list-runs "$LIST_RUNS" \

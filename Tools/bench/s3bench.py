@@ -11,6 +11,8 @@ Phases, in this order, every request SigV4-signed (presigned for loadgen and cur
              tokens) on one keep-alive connection; best of --list-runs walks.
   large      one PUT of --large-file (curl -T, presigned) and one GET of it (curl to
              /dev/null), --large-runs times each.
+  encrypted  (Strata) the large PUT and GET again as SSE-S3 and as SSE-C objects (the
+             encryption headers signed into the presigned URLs), --large-runs times each.
   multipart  CreateMultipartUpload, --parts UploadParts of --part-file (curl, presigned,
              --part-concurrency at once), CompleteMultipartUpload; timed from create to
              complete, the object's size checked by HEAD afterwards.
@@ -76,8 +78,8 @@ class Endpoint:
         finally:
             conn.close()
 
-    def url(self, method, path, query=None):
-        return f"http://{self.hostport}{self.signer.presign(method, self.hostport, path, query)}"
+    def url(self, method, path, query=None, headers=None):
+        return f"http://{self.hostport}{self.signer.presign(method, self.hostport, path, query, headers=headers)}"
 
     def write_targets(self, file, method, paths):
         with open(file, "w") as f:
@@ -320,6 +322,44 @@ class Bench:
         if status not in (200, 204):
             log(f"DELETE {path}: HTTP {status}")
 
+    def encrypted(self):
+        """The large transfer of `large`, sealed: SSE-S3 (`AES256`) and SSE-C (a random key
+        sent with PUT and GET), each --large-runs times, medians."""
+        import base64
+        import hashlib
+        a, B = self.args, self.args.bucket
+        size = os.path.getsize(a.large_file)
+        key = os.urandom(32)
+        customer = {"x-amz-server-side-encryption-customer-algorithm": "AES256",
+                    "x-amz-server-side-encryption-customer-key": base64.b64encode(key).decode(),
+                    "x-amz-server-side-encryption-customer-key-MD5": base64.b64encode(hashlib.md5(key).digest()).decode()}
+        kinds = {"sse_s3": ({"x-amz-server-side-encryption": "AES256"}, {}), "sse_c": (customer, customer)}
+        errors = 0
+        for kind, (put_headers, get_headers) in kinds.items():
+            path = f"/{B}/large-{kind}"
+            put, get = [], []
+            for run in range(a.large_runs):
+                for method, headers, rates in (("PUT", put_headers, put), ("GET", get_headers, get)):
+                    self.settle()
+                    flags = [arg for name, value in headers.items() for arg in ("-H", f"{name}: {value}")]
+                    body = ["-T", a.large_file, "-o", "/dev/null"] if method == "PUT" else ["-o", "/dev/null"]
+                    out = self.curl([*flags, *body, "-w", "%{http_code} %{size_upload} %{size_download} %{time_total}",
+                                     self.endpoint.url(method, path, headers=headers)]).split()
+                    moved = int(out[1]) if method == "PUT" else int(out[2])
+                    if out[0] != "200" or moved != size:
+                        errors += 1
+                        log(f"{kind} {method}: HTTP {out[0]}, {moved} of {size} bytes")
+                    rates.append(size / MiB / float(out[3]))
+                log(f"{kind} run {run + 1}: PUT {put[-1]:.0f} MiB/s, GET {get[-1]:.0f} MiB/s")
+            self.emit(f"put_{kind}_mib_s", statistics.median(put), "MiB/s")
+            self.emit(f"put_{kind}_runs", ",".join(f"{x:.1f}" for x in put), "MiB/s")
+            self.emit(f"get_{kind}_mib_s", statistics.median(get), "MiB/s")
+            self.emit(f"get_{kind}_runs", ",".join(f"{x:.1f}" for x in get), "MiB/s")
+            status, _, _ = self.endpoint.once("DELETE", path)
+            if status not in (200, 204):
+                log(f"DELETE {path}: HTTP {status}")
+        self.emit("encrypted_errors", errors, "count")
+
     def multipart(self):
         a, B = self.args, self.args.bucket
         part_size = os.path.getsize(a.part_file)
@@ -410,8 +450,8 @@ def main():
     bench = Bench(args)
     bench.prepare()
     for phase in args.phases.split(","):
-        getattr(bench, {"small": "small", "list": "list", "large": "large", "multipart": "multipart",
-                        "memory": "memory"}[phase])()
+        getattr(bench, {"small": "small", "list": "list", "large": "large", "encrypted": "encrypted",
+                        "multipart": "multipart", "memory": "memory"}[phase])()
     return 0
 
 

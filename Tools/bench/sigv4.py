@@ -63,19 +63,25 @@ class Signer:
                              f"Signature={self._sign(amz_date, canonical)}",
         }
 
-    def presign(self, method, host, path, query=None, expires=3600, now=None):
-        """A presigned request target, `path?query`, valid for `expires` seconds."""
+    def presign(self, method, host, path, query=None, expires=3600, now=None, headers=None):
+        """A presigned request target, `path?query`, valid for `expires` seconds. `headers`:
+        headers the request will carry that the signature must cover (S3 wants every
+        `x-amz-*` header signed, e.g. the encryption headers)."""
         amz_date = self._now(now)
+        signed = {name.lower(): value.strip() for name, value in (headers or {}).items()}
+        signed["host"] = host
+        names = sorted(signed)
         params = dict(query or {})
         params.update({
             "X-Amz-Algorithm": "AWS4-HMAC-SHA256",
             "X-Amz-Credential": f"{self.access_key}/{amz_date[:8]}/{self.region}/s3/aws4_request",
             "X-Amz-Date": amz_date,
             "X-Amz-Expires": str(expires),
-            "X-Amz-SignedHeaders": "host",
+            "X-Amz-SignedHeaders": ";".join(names),
         })
         uri, query_string = _quote(path, "/"), _canonical_query(params)
-        canonical = "\n".join([method, uri, query_string, f"host:{host}\n", "host", UNSIGNED])
+        canonical_headers = "".join(f"{name}:{signed[name]}\n" for name in names)
+        canonical = "\n".join([method, uri, query_string, canonical_headers, ";".join(names), UNSIGNED])
         return f"{uri}?{query_string}&X-Amz-Signature={self._sign(amz_date, canonical)}"
 
     def presign_many(self, method, host, paths, expires=3600, now=None):

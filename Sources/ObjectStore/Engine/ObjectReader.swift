@@ -2,6 +2,7 @@
 import Glibc
 #endif
 import Crypto
+import Foundation
 import NIOCore
 import SegmentLog
 
@@ -239,7 +240,7 @@ public struct ObjectReader: Sendable {
         var opening = try plaintext()
         func pass(_ bytes: UnsafeRawBufferPointer) throws {
             guard opening != nil else { return try body(bytes) }
-            try opening!.feed(bytes) { plain in try plain.withUnsafeBytes { try body($0) } }
+            try opening!.feed(bytes, body)
         }
         var chunk = [UInt8](repeating: 0, count: chunkSize)
         for piece in pieces {
@@ -305,32 +306,49 @@ struct SealedReading {
         return Int(opener.plaintextSize - UInt64(index) * UInt64(SealedStream.chunkSize)) + SealedStream.tagSize
     }
 
-    mutating func feed(_ bytes: UnsafeRawBufferPointer, _ emit: (ArraySlice<UInt8>) throws -> Void) throws {
-        carry.append(contentsOf: bytes)
-        var offset = 0
-        while step < steps.count {
-            let current = steps[step]
-            if chunk == current.chunks.upperBound {  // an empty span: nothing of this stream
-                advance()
-                continue
-            }
-            let length = Self.sealedLength(chunk, of: current.opener)
-            guard carry.count - offset >= length else { break }
-            let plain: [UInt8]
-            do {
-                plain = try current.opener.open(chunk: chunk, carry[offset..<(offset + length)])
-            } catch {
-                throw StoreError(.corrupt, "\(error) (strata verify --deep checks every record)")
-            }
-            offset += length
-            let start = chunk == current.chunks.lowerBound ? current.skip : 0
-            let n = Int(min(UInt64(max(0, plain.count - start)), current.wanted - handed))
-            if n > 0 { try emit(plain[start..<(start + n)]) }
-            handed += UInt64(n)
-            chunk += 1
-            if chunk == current.chunks.upperBound { advance() }
+    /// Feeds the next stored bytes; `emit` gets the plaintext of each chunk that is
+    /// complete (the requested part of it). Whole chunks are opened where they lie in
+    /// `bytes`; only a chunk split between two feeds is gathered first.
+    mutating func feed(_ bytes: UnsafeRawBufferPointer, _ emit: (UnsafeRawBufferPointer) throws -> Void) throws {
+        var input = bytes[...]
+        if !carry.isEmpty, let length = nextLength() {
+            let take = min(length - carry.count, input.count)
+            carry.append(contentsOf: input.prefix(take))
+            input = input.dropFirst(take)
+            guard carry.count == length else { return }
+            try carry.withUnsafeBytes { try openNext($0, emit) }
+            carry.removeAll(keepingCapacity: true)
         }
-        carry.removeFirst(offset)
+        while carry.isEmpty, let length = nextLength(), input.count >= length {
+            try openNext(UnsafeRawBufferPointer(rebasing: input.prefix(length)), emit)
+            input = input.dropFirst(length)
+        }
+        // The start of a chunk that ends in a later feed (or bytes past the last chunk,
+        // which ``finish()`` refuses).
+        carry.append(contentsOf: input)
+    }
+
+    /// The sealed length of the next chunk to open; nil once every chunk was opened.
+    private mutating func nextLength() -> Int? {
+        while step < steps.count, chunk == steps[step].chunks.upperBound { advance() }  // an empty span
+        guard step < steps.count else { return nil }
+        return Self.sealedLength(chunk, of: steps[step].opener)
+    }
+
+    private mutating func openNext(_ sealed: UnsafeRawBufferPointer, _ emit: (UnsafeRawBufferPointer) throws -> Void) throws {
+        let current = steps[step]
+        let plain: Data
+        do {
+            plain = try current.opener.open(chunk: chunk, raw: sealed)
+        } catch {
+            throw StoreError(.corrupt, "\(error) (strata verify --deep checks every record)")
+        }
+        let start = chunk == current.chunks.lowerBound ? current.skip : 0
+        let n = Int(min(UInt64(max(0, plain.count - start)), current.wanted - handed))
+        if n > 0 { try plain.withUnsafeBytes { try emit(UnsafeRawBufferPointer(rebasing: $0[start..<(start + n)])) } }
+        handed += UInt64(n)
+        chunk += 1
+        if chunk == current.chunks.upperBound { advance() }
     }
 
     private mutating func advance() {
@@ -340,8 +358,8 @@ struct SealedReading {
     }
 
     /// Every chunk arrived and opened, and nothing more came.
-    func finish() throws {
-        guard step == steps.count, carry.isEmpty else {
+    mutating func finish() throws {
+        guard nextLength() == nil, carry.isEmpty else {
             throw StoreError(.corrupt, "\(SealedStream.Unreadable(chunk: chunk)): the stored bytes end early")
         }
     }

@@ -160,6 +160,23 @@ enum SealedStream {
         let key: SymmetricKey
         let plaintextSize: UInt64
 
+        /// The plaintext of chunk `index`, from exactly its sealed bytes, where they lie.
+        func open(chunk index: Int, raw sealed: UnsafeRawBufferPointer) throws -> Data {
+            let count = Int(SealedStream.chunkCount(plaintext: plaintextSize))
+            guard index >= 0, index < count else { throw Unreadable(chunk: index) }
+            let isLast = index == count - 1
+            let plain = isLast ? Int(plaintextSize - UInt64(index) * UInt64(SealedStream.chunkSize)) : SealedStream.chunkSize
+            guard sealed.count == plain + SealedStream.tagSize else { throw Unreadable(chunk: index) }
+            do {
+                let box = try AES.GCM.SealedBox(nonce: SealedStream.nonce(index),
+                                                ciphertext: UnsafeRawBufferPointer(rebasing: sealed[0..<plain]),
+                                                tag: UnsafeRawBufferPointer(rebasing: sealed[plain...]))
+                return try AES.GCM.open(box, using: key, authenticating: SealedStream.additionalData(index, final: isLast))
+            } catch {
+                throw Unreadable(chunk: index)
+            }
+        }
+
         /// The plaintext of chunk `index`, from exactly its sealed bytes.
         func open(chunk index: Int, _ sealed: some Collection<UInt8>) throws -> [UInt8] {
             let count = Int(SealedStream.chunkCount(plaintext: plaintextSize))

@@ -136,7 +136,10 @@ extension ObjectStore {
             return try await streamStored(reader, chunkSize: chunkSize, body)
         }
         var out = ByteBufferAllocator().buffer(capacity: min(chunkSize, reader.range.count))
-        try await streamStored(reader, chunkSize: chunkSize) { sealed in
+        // Reads of a little more than `chunkSize`, so that a whole sealed record (a record's
+        // worth of plaintext and its chunks' tags) is read and checked in one read.
+        let sealedChunk = chunkSize + (chunkSize / SealedStream.chunkSize + 1) * SealedStream.tagSize
+        try await streamStored(reader, chunkSize: sealedChunk) { sealed in
             var ready: [ByteBuffer] = []
             try sealed.withUnsafeReadableBytes { bytes in
                 try opening.feed(bytes) { plain in
