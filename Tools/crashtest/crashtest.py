@@ -1063,6 +1063,7 @@ class Features:
         rc, out = run_tool([str(binary), "serve", "--help"], 30)
         self.segment_size = rc == 0 and "--segment-size" in out
         self.background_compact = rc == 0 and "--compact-interval" in out
+        self.encryption = rc == 0 and "--kms-keys" in out
         rc, out = run_tool([str(binary), "compact", "--help"], 30)
         if rc == 0:
             self.online_compact = "--server" in out
@@ -1073,7 +1074,8 @@ class Features:
         return (f"serve --segment-size {'yes' if self.segment_size else 'no'}, "
                 f"serve --compact-interval {'yes' if self.background_compact else 'no'}, "
                 f"compact --server {'yes' if self.online_compact else 'no'}, "
-                f"compact --data {'yes' if self.offline_compact else 'no'}")
+                f"compact --data {'yes' if self.offline_compact else 'no'}, "
+                f"encryption {'yes' if self.encryption else 'no'}")
 
 
 class Compactor(threading.Thread):
@@ -1492,6 +1494,16 @@ def run(args, binary, work):
                 s3.put_object(Bucket=bucket, Key=k, Body=body)
                 vstates[k] = [VEntry("null", version_of(body, "null version gen 0"))]
         s3.put_bucket_versioning(Bucket=bucket, VersioningConfiguration={"Status": "Enabled"})
+        if features.encryption:
+            # Every later write is sealed at rest (the bucket default): SSE-S3 in one
+            # bucket, SSE-KMS in the other, so crashes hit encrypted PUTs, multipart
+            # uploads and copies too, and keys mix unencrypted and encrypted versions.
+            algorithm = "aws:kms" if bucket == SBUCKET else "AES256"
+            rules = [{"ApplyServerSideEncryptionByDefault": {"SSEAlgorithm": algorithm}, "BucketKeyEnabled": False}]
+            s3.put_bucket_encryption(Bucket=bucket, ServerSideEncryptionConfiguration={"Rules": rules})
+            stored = s3.get_bucket_encryption(Bucket=bucket)["ServerSideEncryptionConfiguration"]["Rules"]
+            if stored != rules:
+                raise SystemExit(f"{bucket}: bucket encryption {stored}, not {rules}")
         if bucket == SBUCKET:
             for i, k in enumerate(mine):
                 if i % 3 == 0:
