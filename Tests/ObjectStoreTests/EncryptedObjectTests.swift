@@ -154,6 +154,35 @@ final class EncryptedObjectTests: XCTestCase {
         }
     }
 
+    /// A GET by part number narrows the whole object's reader: an empty last part is a
+    /// stream of its own (one empty chunk) that the whole object's stored range covers.
+    func testAnEmptyLastPartOfAnEncryptedUploadReadsAsItsPartNumber() async throws {
+        let store = try ObjectStore(directory: dir, options: options)
+        defer { try? store.close() }
+        try await store.createBucket("bkt")
+        let key = EncryptionKey.random()
+        let sealing = self.sealing(key)
+        let upload = try await store.createUpload(bucket: "bkt", key: "mp", metadata: [:], checksumAlgorithm: nil,
+                                                  checksumType: nil, encryption: sealing.encryption)
+        var parts: [CompletedPart] = []
+        let first = pattern(5, 100_000)
+        for (number, data) in [(1, first), (2, [UInt8]())] {
+            let writer = try await store.makePartWriter(bucket: "bkt", key: "mp", uploadId: upload.uploadId,
+                                                        partNumber: number, sealing: sealing)
+            try await writer.write(ByteBuffer(bytes: data))
+            parts.append(CompletedPart(partNumber: number, etag: try await writer.finish().etag))
+        }
+        let info = try await store.completeUpload(bucket: "bkt", key: "mp", uploadId: upload.uploadId, parts: parts,
+                                                  conditions: .init()) { _ in [:] }
+        XCTAssertEqual(info.partSizes, [100_000, 0])
+        let whole = try await store.getObject(bucket: "bkt", key: "mp").opened(with: key)
+        XCTAssertEqual(whole.storedRange.upperBound, info.extents.reduce(0) { $0 + $1.length }, "the empty part's chunk too")
+        XCTAssertEqual(try whole.readAll(), first)
+        XCTAssertEqual(try whole.narrowed(to: 0..<100_000).readAll(), first)
+        XCTAssertEqual(try whole.narrowed(to: 100_000..<100_000).readAll(), [], "part 2, empty, opens")
+        XCTAssertEqual(try whole.narrowed(to: 99_990..<100_000).readAll(), Array(first[99_990...]))
+    }
+
     func testCompactionAndARebuildMoveSealedBytesWithoutKeys() async throws {
         let key = EncryptionKey.random()
         let data = pattern(7, 150_000)

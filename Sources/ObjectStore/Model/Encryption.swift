@@ -151,11 +151,12 @@ extension ObjectInfo {
             for (index, stream) in streams.enumerated() {
                 let start = max(range.lowerBound, stream.plaintextStart)
                 let end = min(range.upperBound, stream.plaintextStart + stream.plaintextSize)
-                // An empty stream lies between its neighbours' stored bytes: it is read when
-                // the range runs through it, or is empty and starts there (an empty object).
+                // An empty stream (an empty object, an empty last part) lies between its
+                // neighbours' stored bytes: it is read when the range starts, runs or ends
+                // at its place, so that every range of the object covers the stored bytes
+                // of every narrower range (a GET of the empty part by its number too).
                 let at = stream.plaintextStart
-                let emptyInside = stream.plaintextSize == 0 && range.lowerBound <= at
-                    && (at < range.upperBound || (range.isEmpty && range.lowerBound == at))
+                let emptyInside = stream.plaintextSize == 0 && range.lowerBound <= at && at <= range.upperBound
                 if start < end || emptyInside {
                     out.append((index, (start - stream.plaintextStart)..<(max(start, end) - stream.plaintextStart)))
                 }

@@ -38,25 +38,15 @@ public struct KeyRing: Sendable {
     public static let masterKeyFileName = "master.key"
 
     /// Reads the master key at `path`: one line, the base64 of 32 random bytes. With
-    /// `create`, a missing file is made first (mode 0600, written to a temporary name,
-    /// synced, then renamed, so a crash never leaves half a key).
+    /// `create`, a missing file is made first: written under a unique temporary name
+    /// created with mode 0600 (never readable by others, not even empty), synced, then
+    /// hard-linked into place, which fails if another process made the key meanwhile (its
+    /// key is then the one read back), and the directory synced, so a crash never leaves
+    /// half a key or loses an acknowledged one.
     public static func masterKey(at path: String, create: Bool) throws -> EncryptionKey {
-        let manager = FileManager.default
-        if !manager.fileExists(atPath: path) {
+        if !FileManager.default.fileExists(atPath: path) {
             guard create else { throw KeyFileError("\(path): no such master key file") }
-            let key = EncryptionKey.random()
-            let temporary = path + ".tmp"
-            let text = Data((Data(key.bytes).base64EncodedString() + "\n").utf8)
-            guard manager.createFile(atPath: temporary, contents: nil, attributes: [.posixPermissions: 0o600]) else {
-                throw KeyFileError("\(path): cannot create the master key file")
-            }
-            let handle = try FileHandle(forWritingTo: URL(fileURLWithPath: temporary))
-            try handle.write(contentsOf: text)
-            try handle.synchronize()
-            try handle.close()
-            try manager.moveItem(atPath: temporary, toPath: path)
-            try syncDirectory(of: path)
-            return key
+            try makeMasterKey(at: path)
         }
         let text = try String(contentsOfFile: path, encoding: .utf8).trimmingCharacters(in: .whitespacesAndNewlines)
         guard let bytes = Data(base64Encoded: text), bytes.count == 32 else {
@@ -65,7 +55,23 @@ public struct KeyRing: Sendable {
         return EncryptionKey(bytes: Array(bytes))
     }
 
-    /// Makes a rename in the directory of `path` durable.
+    private static func makeMasterKey(at path: String) throws {
+        let temporary = path + ".\(UUID().uuidString).tmp"
+        let fd = open(temporary, O_CREAT | O_EXCL | O_WRONLY | O_CLOEXEC, 0o600)
+        guard fd >= 0 else { throw KeyFileError("\(temporary): cannot create (errno \(errno))") }
+        defer { unlink(temporary) }
+        let text = Array((Data(EncryptionKey.random().bytes).base64EncodedString() + "\n").utf8)
+        let written = text.withUnsafeBytes { Glibc.write(fd, $0.baseAddress, $0.count) }
+        let synced = fsync(fd) == 0
+        close(fd)
+        guard written == text.count, synced else { throw KeyFileError("\(temporary): cannot write the key") }
+        guard link(temporary, path) == 0 || errno == EEXIST else {
+            throw KeyFileError("\(path): cannot put the key in place (errno \(errno))")
+        }
+        try syncDirectory(of: path)
+    }
+
+    /// Makes a new name in the directory of `path` durable.
     private static func syncDirectory(of path: String) throws {
         let directory = URL(fileURLWithPath: path).deletingLastPathComponent().path
         let fd = open(directory, O_RDONLY)

@@ -16,11 +16,12 @@ extension S3RequestHandler {
     /// anonymous callers too).
     func authorize(_ rule: AccessRule, bucket name: String?, key: String?, _ requester: Requester) async throws -> RequestAccess {
         let principal = requester.principal
-        func keys() -> [String: [String]] {
+        func keys(_ bucket: BucketSettings) -> [String: [String]] {
             var keys = ConditionKeys.of(requester, secure: configuration.tls != nil)
-            // S3 matches a policy's KMS key id against the key's ARN, whatever form the
-            // request named it in (a key the list lacks keeps the form sent; the write fails anyway).
-            if let named = keys[ConditionKeys.kmsKeyID]?.first, let arn = try? kmsKeyARN(named, settings: nil) {
+            // S3 matches a policy's KMS key id against the key's ARN (in the bucket owner's
+            // account, as the write resolves it), whatever form the request named it in (a
+            // key the list lacks keeps the form sent; the write fails anyway).
+            if let named = keys[ConditionKeys.kmsKeyID]?.first, let arn = try? kmsKeyARN(named, settings: bucket) {
                 keys[ConditionKeys.kmsKeyID] = [arn]
             }
             return keys
@@ -39,7 +40,7 @@ extension S3RequestHandler {
         }
         let resource = key.map { "arn:aws:s3:::\(name)/\($0)" } ?? "arn:aws:s3:::\(name)"
         let access = RequestAccess(principal: principal, rule: rule, bucket: bucket, resource: resource,
-                                   keys: bucket.policy == nil ? [:] : keys(), policyDecision: .none)
+                                   keys: bucket.policy == nil ? [:] : keys(bucket), policyDecision: .none)
         let decision = RequestAccess.decide(principal: principal, rule: rule, bucket: bucket, resource: resource, keys: access.keys)
         let isOwner = !principal.isAnonymous && principal.canonicalId == bucket.owner
         let policyOperation = rule.action.hasSuffix("BucketPolicy")

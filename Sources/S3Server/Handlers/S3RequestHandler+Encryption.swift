@@ -61,8 +61,11 @@ extension S3RequestHandler {
     /// SSE-KMS the unwrapped object key. Nil for a version stored as sent. The errors are
     /// S3's: no key for an SSE-C version, a key it does not match (403), customer
     /// headers for a version that is not SSE-C.
+    ///
+    /// Without `unwrapping` (HEAD, which sends no bytes), an SSE-S3 or SSE-KMS object's key
+    /// is not unwrapped: as on S3, HEAD does not need the key.
     func objectKey(for info: ObjectInfo, _ headers: HTTPHeaders, prefix: String = CustomerKey.prefix,
-                   remoteAddress: String?) throws -> (key: EncryptionKey?, customerKeyMD5: String?) {
+                   unwrapping: Bool = true, remoteAddress: String?) throws -> (key: EncryptionKey?, customerKeyMD5: String?) {
         let presented = try CustomerKey({ headers.first(name: $0) }, prefix: prefix)
         guard let encryption = info.encryption else {
             if presented != nil { throw S3Error.invalidRequest("The encryption parameters are not applicable to this object.") }
@@ -70,7 +73,7 @@ extension S3RequestHandler {
         }
         guard encryption.kind == .customer else {
             if presented != nil { throw S3Error.invalidRequest("The encryption parameters are not applicable to this object.") }
-            return (try configuration.keyRing.objectKey(of: encryption), nil)
+            return (unwrapping ? try configuration.keyRing.objectKey(of: encryption) : nil, nil)
         }
         guard let presented else {
             throw S3Error.invalidRequest("The object was stored using a form of Server Side Encryption. The correct parameters must be provided to retrieve the object.")

@@ -118,7 +118,7 @@ extension S3RequestHandler {
         }
         try context.access.authorize(object: info)
         // An encrypted version opens only with its key (SSE-C: the one the request presents).
-        let opening = try objectKey(for: info, request.headers, remoteAddress: context.remoteAddress)
+        let opening = try objectKey(for: info, request.headers, unwrapping: !isHead, remoteAddress: context.remoteAddress)
         if let key = opening.key { reader = reader?.opened(with: key) }
         var response = S3Response()
         ObjectHeaders.addEncryption(info.encryption, customerKeyMD5: opening.customerKeyMD5, to: &response.headers)
