@@ -85,6 +85,9 @@ public struct S3Error: Error, Sendable, Hashable, CustomStringConvertible {
         case noSuchTagSet = "NoSuchTagSet"
         case invalidEncryptionAlgorithmError = "InvalidEncryptionAlgorithmError"
         case kmsNotFound = "KMS.NotFoundException"
+        case invalidBucketState = "InvalidBucketState"
+        case objectLockConfigurationNotFoundError = "ObjectLockConfigurationNotFoundError"
+        case noSuchObjectLockConfiguration = "NoSuchObjectLockConfiguration"
         case serverSideEncryptionConfigurationNotFoundError = "ServerSideEncryptionConfigurationNotFoundError"
 
         var status: HTTPResponseStatus {
@@ -98,6 +101,8 @@ public struct S3Error: Error, Sendable, Hashable, CustomStringConvertible {
                  .serverSideEncryptionConfigurationNotFoundError:
                 return .notFound
             case .invalidEncryptionAlgorithmError, .kmsNotFound: return .badRequest
+            case .invalidBucketState: return .conflict
+            case .objectLockConfigurationNotFoundError, .noSuchObjectLockConfiguration: return .notFound
             case .accessControlListNotSupported, .malformedACLError, .unresolvableGrantByEmailAddress,
                  .malformedPolicy, .invalidBucketAclWithObjectOwnership:
                 return .badRequest
@@ -283,6 +288,22 @@ extension S3Error {
     /// 400: the KMS key a request names is not in the key list (as AWS KMS answers).
     public static func kmsNotFound(_ message: String) -> S3Error {
         S3Error(.kmsNotFound, message)
+    }
+
+    /// 409: the bucket's state forbids the change (Object Lock and versioning).
+    public static func invalidBucketState(_ message: String) -> S3Error {
+        S3Error(.invalidBucketState, message)
+    }
+
+    /// 404: GetObjectLockConfiguration on a bucket without Object Lock.
+    public static func objectLockConfigurationNotFound(bucket: String) -> S3Error {
+        S3Error(.objectLockConfigurationNotFoundError, "Object Lock configuration does not exist for this bucket",
+                [Field("BucketName", bucket)])
+    }
+
+    /// 404: GetObjectRetention or GetObjectLegalHold of a version without one.
+    public static var noSuchObjectLockConfiguration: S3Error {
+        S3Error(.noSuchObjectLockConfiguration, "The specified object does not have a ObjectLock configuration")
     }
 
     /// 404: GetBucketEncryption on a bucket without default encryption.

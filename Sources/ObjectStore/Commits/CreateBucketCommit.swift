@@ -12,7 +12,7 @@ struct CreateBucketCommit: CommitKind {
     var wrapped: Commit { .createBucket(self) }
 
     func pend(_ pending: inout PendingCommits, sequence: UInt64, decided: Journal.Built) {
-        pending.setBucket(bucket.name, sequence: sequence, exists: true)
+        pending.setBucket(bucket.name, sequence: sequence, exists: true, attributes: bucket.attributes)
     }
 
     func settle(_ pending: inout PendingCommits, sequence: UInt64) -> CacheEffect {

@@ -26,7 +26,7 @@ struct PendingCommits {
     }
 
     private(set) var objects: [[UInt8]: Object] = [:]
-    private(set) var buckets: [String: (sequence: UInt64, exists: Bool)] = [:]
+    private(set) var buckets: [String: (sequence: UInt64, exists: Bool, attributes: [String: String]?)] = [:]
     private(set) var uploads: [String: (sequence: UInt64, open: Bool, bucket: String?)] = [:]
     private(set) var parts: [[UInt8]: UInt64] = [:]
     /// By `configs` key.
@@ -72,7 +72,9 @@ struct PendingCommits {
 
     // MARK: Buckets
 
-    mutating func setBucket(_ name: String, sequence: UInt64, exists: Bool) { buckets[name] = (sequence, exists) }
+    mutating func setBucket(_ name: String, sequence: UInt64, exists: Bool, attributes: [String: String]? = nil) {
+        buckets[name] = (sequence, exists, exists ? attributes ?? [:] : nil)
+    }
 
     mutating func settleBucket(_ name: String, sequence: UInt64) {
         if buckets[name]?.sequence == sequence { buckets[name] = nil }
@@ -80,6 +82,11 @@ struct PendingCommits {
 
     func bucketExists(_ name: String) -> Lookup<Bool> {
         buckets[name].map { .pending($0.exists) } ?? .askIndex
+    }
+
+    /// The creation attributes of a pending bucket (nil: a pending delete).
+    func bucketAttributes(_ name: String) -> Lookup<[String: String]?> {
+        buckets[name].map { .pending($0.attributes) } ?? .askIndex
     }
 
     // MARK: Bucket configurations

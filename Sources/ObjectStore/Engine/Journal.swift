@@ -81,9 +81,25 @@ final class Journal: Sendable {
             return document.flatMap { $0.isEmpty ? nil : $0 }
         }
 
-        /// The bucket's versioning state as of this commit.
+        /// The bucket's versioning state as of this commit. A bucket created with Object
+        /// Lock (creation attribute ``BucketInfo/objectLockAttribute``) is Enabled from its
+        /// creation record on, so no commit can come between that sees it unversioned.
         func versioning(bucket: String) throws -> BucketVersioning {
-            BucketVersioning(document: try bucketConfig(bucket: bucket, name: .versioning))
+            if let document = try bucketConfig(bucket: bucket, name: .versioning) { return BucketVersioning(document: document) }
+            return try createdWithObjectLock(bucket) ? .enabled : .unversioned
+        }
+
+        /// Whether Object Lock is on for the bucket: created with it, or turned on later.
+        func objectLockEnabled(bucket: String) throws -> Bool {
+            try bucketConfig(bucket: bucket, name: .objectLock) != nil || createdWithObjectLock(bucket)
+        }
+
+        private func createdWithObjectLock(_ bucket: String) throws -> Bool {
+            if case .pending(let attributes) = pending.bucketAttributes(bucket) {
+                return attributes?[BucketInfo.objectLockAttribute] == "Enabled"
+            }
+            guard let value = try txn.get(index.buckets, Array(bucket.utf8)) else { return false }
+            return try IndexValue.bucket(value).attributes[BucketInfo.objectLockAttribute] == "Enabled"
         }
 
         /// Whether the upload exists and is neither completed nor aborted.

@@ -61,6 +61,11 @@ public final class ObjectWriter: @unchecked Sendable {
     private var registered: UInt64?
     /// How the bytes are sealed, for an encrypted object (nil: stored as sent).
     private let sealing: Sealing?
+    /// The Object Lock retention and legal hold the new version gets.
+    public let lock: ObjectLock?
+    /// Where records are sealed before they are written, reused: records are written one
+    /// after the other (each write waits for the one before), never two at once.
+    private let sealed: ScratchBuffer?
     /// The salt and key of the sealed stream (``SealedStream``).
     private(set) var salt: [UInt8]?
     private var streamKey: EncryptionKey?
@@ -70,14 +75,17 @@ public final class ObjectWriter: @unchecked Sendable {
     private let hashesMD5: Bool
 
     init(store: ObjectStore, bucket: String, key: String, metadata: [String: String], acl: [UInt8] = [],
-         tags: [String: String] = [:], conditions: WriteConditions, sealing: Sealing? = nil) {
+         tags: [String: String] = [:], conditions: WriteConditions, sealing: Sealing? = nil, lock: ObjectLock? = nil) {
         self.sealing = sealing
+        self.lock = lock
         if let sealing {
             let salt = SealedStream.newSalt()
             self.salt = salt
             streamKey = EncryptionKey(SealedStream.streamKey(objectKey: sealing.objectKey.symmetric, salt: salt))
         }
         hashesMD5 = sealing.map { $0.etagIsMD5 || $0.checksMD5 } ?? true
+        let record = Self.recordLimit(store.options.dataRecordSize, sealed: true)
+        sealed = sealing == nil ? nil : ScratchBuffer(byteCount: Int(SealedStream.sealedSize(plaintext: UInt64(record))))
         self.acl = acl
         self.store = store
         self.tags = tags
@@ -115,17 +123,22 @@ public final class ObjectWriter: @unchecked Sendable {
 
     /// Plaintext bytes per data record: the store's record size, for a sealed stream
     /// rounded to whole chunks so that each record holds whole sealed chunks.
-    private var recordLimit: Int {
-        let size = store.options.dataRecordSize
-        guard sealing != nil else { return size }
-        return max(SealedStream.chunkSize, size / SealedStream.chunkSize * SealedStream.chunkSize)
+    private var recordLimit: Int { Self.recordLimit(store.options.dataRecordSize, sealed: sealing != nil) }
+
+    private static func recordLimit(_ dataRecordSize: Int, sealed: Bool) -> Int {
+        guard sealed else { return dataRecordSize }
+        return max(SealedStream.chunkSize, dataRecordSize / SealedStream.chunkSize * SealedStream.chunkSize)
     }
 
-    /// The bytes a data record stores for `chunk`: the chunk itself, or sealed as the
-    /// chunks from `firstChunk` on (the last of them final when `final`).
-    private static func stored(_ chunk: [UInt8], key: EncryptionKey?, firstChunk: Int, final: Bool) -> [UInt8] {
-        guard let key else { return chunk }
-        return SealedStream.seal(chunk, key: key.symmetric, firstChunk: firstChunk, final: final)
+    /// Appends the data record for `chunk`: the chunk itself, or sealed (into `sealed`) as
+    /// the chunks from `firstChunk` on (the last of them final when `final`). Blocking.
+    private static func append(_ chunk: [UInt8], to log: SegmentLog, key: EncryptionKey?, sealed: ScratchBuffer?,
+                               firstChunk: Int, final: Bool) throws -> Extent {
+        guard let key, let sealed else { return try chunk.withUnsafeBytes { try log.appendData($0) } }
+        let count = chunk.withUnsafeBytes {
+            SealedStream.seal($0, into: sealed.bytes, key: key.symmetric, firstChunk: firstChunk, final: final)
+        }
+        return try log.appendData(UnsafeRawBufferPointer(rebasing: sealed.bytes.prefix(count)))
     }
 
     /// Counts the chunks a record of `plaintext` bytes seals; returns the first one.
@@ -156,7 +169,7 @@ public final class ObjectWriter: @unchecked Sendable {
         guard !buffer.isEmpty || (final && sealing != nil) else { return }
         if inFlight.count >= Self.recordsInFlight { try await collectOldest() }
         register()
-        let chunk = buffer, log = store.log, store = self.store, hashes = hashesMD5, key = streamKey
+        let chunk = buffer, log = store.log, store = self.store, hashes = hashesMD5, key = streamKey, sealed = self.sealed
         let firstChunk = takeChunks(chunk.count, final: final)
         buffer = []
         buffer.reserveCapacity(recordLimit)
@@ -169,7 +182,7 @@ public final class ObjectWriter: @unchecked Sendable {
         let write = Task {
             _ = try await previousWrite?.value
             return try await store.io {
-                try Self.stored(chunk, key: key, firstChunk: firstChunk, final: final).withUnsafeBytes { try log.appendData($0) }
+                try Self.append(chunk, to: log, key: key, sealed: sealed, firstChunk: firstChunk, final: final)
             }
         }
         inFlight.append((hash, write))
@@ -212,9 +225,7 @@ public final class ObjectWriter: @unchecked Sendable {
         register()
         if hashesMD5 { buffer.withUnsafeBytes { md5.update(bufferPointer: $0) } }
         let firstChunk = takeChunks(buffer.count, final: true)
-        let extent = try Self.stored(buffer, key: streamKey, firstChunk: firstChunk, final: true).withUnsafeBytes {
-            try store.log.appendData($0)
-        }
+        let extent = try Self.append(buffer, to: store.log, key: streamKey, sealed: sealed, firstChunk: firstChunk, final: true)
         buffer.removeAll(keepingCapacity: true)
         extents.append(extent)
     }
@@ -241,6 +252,7 @@ public final class ObjectWriter: @unchecked Sendable {
                                   checksums: checksums, acl: self.acl, extents: self.extents)
             info.tags = self.tags
             info.encryption = self.encryption
+            info.lock = self.lock
             self.committed = info
         }, build: { view in
             guard try view.bucketExists(bucket) else { throw StoreError.noSuchBucket(bucket) }

@@ -28,6 +28,11 @@ public struct StoreError: Error, Equatable, CustomStringConvertible, Sendable {
         /// Bytes on disk do not match their checksum or the index.
         case corrupt = "Corrupt"
         case internalError = "InternalError"
+        /// A version Object Lock protects (retention or legal hold) cannot be removed.
+        case objectLocked = "AccessDenied"
+        /// The bucket's state forbids the change (versioning cannot be suspended on a
+        /// bucket with Object Lock).
+        case invalidBucketState = "InvalidBucketState"
     }
 
     public var code: Code

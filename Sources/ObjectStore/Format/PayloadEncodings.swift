@@ -46,6 +46,7 @@ enum Payload {
             area.add(Extension.tags, field.bytes)
         }
         if let encryption = o.encryption { area.add(Extension.encryption, encode(encryption)) }
+        if let lock = o.lock, !lock.isEmpty { area.add(Extension.lock, encode(lock)) }
         for (tag, value) in o.unknownExtensions.sorted(by: { $0.key < $1.key }) { area.add(tag, value) }
         area.write(to: &w)
         return w.bytes
@@ -65,6 +66,23 @@ enum Payload {
         w.write(UInt32(e.salts.count))
         for salt in e.salts { w.writeBlob(salt) }
         return w.bytes
+    }
+
+    /// The Object Lock field: `u8 mode (0 none, 1 GOVERNANCE, 2 COMPLIANCE) · i64 retainUntil
+    /// (ms since 1970; 0 without a mode) · u8 legalHold (0 or 1)`.
+    static func encode(_ lock: ObjectLock) -> [UInt8] {
+        var w = ByteWriter()
+        w.write(UInt8(lock.mode == .governance ? 1 : lock.mode == .compliance ? 2 : 0))
+        w.write(lock.mode == nil ? Int64(0) : lock.retainUntil ?? 0)
+        w.write(UInt8(lock.legalHold ? 1 : 0))
+        return w.bytes
+    }
+
+    static func decodeLock(_ bytes: [UInt8]) throws -> ObjectLock {
+        var r = ByteReader(bytes)
+        let mode = try r.read(UInt8.self), until = try r.read(Int64.self), hold = try r.read(UInt8.self)
+        let decoded: ObjectLock.Mode? = mode == 1 ? .governance : mode == 2 ? .compliance : nil
+        return ObjectLock(mode: decoded, retainUntil: decoded == nil ? nil : until, legalHold: hold == 1)
     }
 
     static func decodeEncryption(_ bytes: [UInt8]) throws -> ObjectEncryption {
@@ -95,8 +113,10 @@ enum Payload {
         static let tags: UInt16 = 5
         /// How the object is encrypted (``Payload/encode(_:)-ObjectEncryption``).
         static let encryption: UInt16 = 6
+        /// The version's Object Lock state (``Payload/encode(_:)-ObjectLock``).
+        static let lock: UInt16 = 7
         /// Every tag above.
-        static let known: Set<UInt16> = [completesUpload, partChecksums, deleteMarker, versionSequence, tags, encryption]
+        static let known: Set<UInt16> = [completesUpload, partChecksums, deleteMarker, versionSequence, tags, encryption, lock]
     }
 
     /// Extension tags of the delete entry.
@@ -156,6 +176,7 @@ enum Payload {
                 info.tags = try readPairs(&field)
             }
             if tag == Extension.encryption { info.encryption = try decodeEncryption(value) }
+            if tag == Extension.lock { info.lock = try decodeLock(value) }
             if !Extension.known.contains(tag), !summary { info.unknownExtensions[tag] = value }
         }
         return info
@@ -401,6 +422,7 @@ extension Payload {
             area.add(UploadExtension.tags, field.bytes)
         }
         if let encryption = u.encryption { area.add(UploadExtension.encryption, encode(encryption)) }
+        if let lock = u.lock, !lock.isEmpty { area.add(UploadExtension.lock, encode(lock)) }
         area.write(to: &w)
         return w.bytes
     }
@@ -412,6 +434,8 @@ extension Payload {
         /// The encryption of the parts and the object, as the object entry's field 6
         /// (without salts).
         static let encryption: UInt16 = 2
+        /// The Object Lock the completed object gets, as the object entry's field 7.
+        static let lock: UInt16 = 3
     }
 
     /// Extension tags of the putPart payload.
@@ -428,6 +452,7 @@ extension Payload {
         let metadata = try readPairs(&r), attributes = try readPairs(&r)
         var tags: [String: String] = [:]
         var encryption: ObjectEncryption?
+        var lock: ObjectLock?
         for _ in 0..<(try r.read(UInt16.self)) {
             let tag = try r.read(UInt16.self)
             let value = try r.readBlob()
@@ -436,6 +461,7 @@ extension Payload {
                 tags = try readPairs(&field)
             }
             if tag == UploadExtension.encryption { encryption = try decodeEncryption(value) }
+            if tag == UploadExtension.lock { lock = try decodeLock(value) }
         }
         var upload = UploadInfo(bucket: bucket, key: key, uploadId: id, initiated: initiated, metadata: metadata,
                                 checksumAlgorithm: attributes["checksum-algorithm"], checksumType: attributes["checksum-type"],
@@ -443,6 +469,7 @@ extension Payload {
         upload.acl = attributes["acl"].map { Array($0.utf8) } ?? []
         upload.initiator = attributes["initiator"]
         upload.encryption = encryption
+        upload.lock = lock
         return upload
     }
 

@@ -95,6 +95,28 @@ enum SealedStream {
         return bytes
     }
 
+    /// As ``seal(_:key:firstChunk:final:)``, into `out` (at least ``sealedSize(plaintext:)``
+    /// of the chunks' bytes); returns the bytes written.
+    static func seal(_ plaintext: UnsafeRawBufferPointer, into out: UnsafeMutableRawBufferPointer, key: SymmetricKey,
+                     firstChunk: Int, final: Bool) -> Int {
+        precondition(final || (plaintext.count % chunkSize == 0 && !plaintext.isEmpty), "only the last chunk may be short")
+        let count = max(1, (plaintext.count + chunkSize - 1) / chunkSize)
+        precondition(out.count >= plaintext.count + count * tagSize, "room for the sealed chunks")
+        var written = 0
+        for i in 0..<count {
+            let start = i * chunkSize, end = min(plaintext.count, start + chunkSize)
+            // Sealing with a 32-byte key and a 12-byte nonce cannot fail.
+            let box = try! AES.GCM.seal(UnsafeRawBufferPointer(rebasing: plaintext[start..<end]), using: key,
+                                        nonce: nonce(firstChunk + i),
+                                        authenticating: additionalData(firstChunk + i, final: final && i == count - 1))
+            for part in [box.ciphertext, box.tag] {
+                part.withUnsafeBytes { UnsafeMutableRawBufferPointer(rebasing: out[written...]).copyMemory(from: $0) }
+                written += part.count
+            }
+        }
+        return written
+    }
+
     /// Seals `plaintext` as chunks `firstChunk`, `firstChunk + 1`, …, each of
     /// ``chunkSize`` bytes but the last; with `final` the last of them is the stream's last
     /// chunk (an empty `plaintext` is then the empty final chunk). Without `final`,

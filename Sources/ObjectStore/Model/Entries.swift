@@ -45,6 +45,8 @@ public struct ObjectInfo: Sendable, Equatable {
     /// How the version is encrypted at rest; nil: stored as sent (extension field 6).
     /// ``size`` and ``partSizes`` count plaintext bytes; ``extents`` hold the sealed ones.
     public var encryption: ObjectEncryption?
+    /// Object Lock retention and legal hold of this version (extension field 7); nil: none.
+    public var lock: ObjectLock?
     /// Extension fields this build does not know (tag → bytes), kept so that an entry
     /// re-encoded here (a tag or ACL change) does not drop what a newer version wrote.
     var unknownExtensions: [UInt16: [UInt8]] = [:]
@@ -74,6 +76,11 @@ public struct BucketInfo: Sendable, Equatable {
     /// Attributes such as `region`.
     public var attributes: [String: String]
     public internal(set) var sequence: UInt64 = 0
+
+    /// The creation attribute (`Enabled`) of a bucket created with Object Lock
+    /// (`x-amz-bucket-object-lock-enabled`): its versioning is Enabled from the creation
+    /// record on, and Object Lock on for good, with no second commit to lose in a crash.
+    public static let objectLockAttribute = "objectLock"
 
     public init(name: String, created: Int64, attributes: [String: String] = [:]) {
         self.name = name
@@ -108,6 +115,8 @@ public struct UploadInfo: Sendable, Equatable {
     /// The encryption every part is sealed with and the object gets (no salts: each part
     /// brings its own) (extension field 2 of the createUpload payload).
     public var encryption: ObjectEncryption?
+    /// The Object Lock the completed object gets (extension field 3 of the createUpload payload).
+    public var lock: ObjectLock?
 
     public init(bucket: String, key: String, uploadId: String, initiated: Int64, metadata: [String: String],
                 checksumAlgorithm: String?, checksumType: String?, tags: [String: String] = [:]) {
@@ -166,4 +175,7 @@ public enum BucketConfigName: String, CaseIterable, Sendable {
     case ownershipControls
     /// The ServerSideEncryptionConfiguration XML (the bucket's default encryption), as GET returns it.
     case encryption
+    /// The ObjectLockConfiguration XML as GET returns it (`ObjectLockEnabled` and any
+    /// default retention). Present: Object Lock is on for the bucket, for good.
+    case objectLock
 }

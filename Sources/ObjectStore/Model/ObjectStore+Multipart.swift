@@ -82,7 +82,7 @@ extension ObjectStore {
     public func createUpload(bucket: String, key: String, metadata: [String: String],
                              checksumAlgorithm: String?, checksumType: String?, acl: [UInt8] = [],
                              initiator: String? = nil, tags: [String: String] = [:],
-                             encryption: ObjectEncryption? = nil) async throws -> UploadInfo {
+                             encryption: ObjectEncryption? = nil, lock: ObjectLock? = nil) async throws -> UploadInfo {
         try Validation.checkKey(key)
         let now = Self.now()
         let id = UploadIds.next(now: now)
@@ -91,6 +91,7 @@ extension ObjectStore {
         upload.acl = acl
         upload.initiator = initiator
         upload.encryption = encryption
+        upload.lock = lock
         try await commit(.createUpload(CreateUploadCommit(upload))) { view in
             guard try view.bucketExists(bucket) else { throw StoreError.noSuchBucket(bucket) }
         }
@@ -233,6 +234,7 @@ extension ObjectStore {
         info.completesUpload = uploadId
         info.tags = upload.tags
         info.partChecksums = selected.map(\.checksums)
+        info.lock = upload.lock
         if var encryption = upload.encryption {
             // Each part is its own sealed stream; the object lists their salts in order.
             let salts = selected.compactMap(\.salt)

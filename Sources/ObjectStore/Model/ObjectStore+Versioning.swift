@@ -72,9 +72,31 @@ extension ObjectStore {
     /// PutBucketVersioning: `.enabled` or `.suspended` (a bucket cannot be made
     /// unversioned). Every later commit of the bucket sees the new state: it is decided
     /// under the journal's lock, as is the version id of each write.
+    ///
+    /// A bucket with Object Lock keeps versioning Enabled for good (checked with the
+    /// commit): a locked version must never be replaced as a `null` version would be.
     public func setVersioning(bucket: String, _ state: BucketVersioning) async throws {
         guard state != .unversioned else { throw StoreError(.invalidArgument, "A bucket cannot be made unversioned") }
-        try await putBucketConfig(bucket: bucket, name: .versioning, document: Array(state.rawValue.utf8))
+        let commit = BucketConfigCommit(bucket: bucket, name: .versioning, document: Array(state.rawValue.utf8))
+        try await self.commit(.bucketConfig(commit)) { view in
+            guard try view.bucketExists(bucket) else { throw StoreError.noSuchBucket(bucket) }
+            if state == .suspended, try view.objectLockEnabled(bucket: bucket) {
+                throw StoreError(.invalidBucketState, "An Object Lock configuration is present on this bucket, so the versioning state cannot be changed.")
+            }
+        }
+    }
+
+    /// Turns Object Lock on for a bucket whose versioning is Enabled, storing its
+    /// configuration document (S3: InvalidBucketState otherwise); a bucket that has it
+    /// takes a new document (another default retention).
+    public func putObjectLockConfiguration(bucket: String, document: [UInt8]) async throws {
+        precondition(!document.isEmpty, "Object Lock cannot be turned off")
+        try await commit(.bucketConfig(BucketConfigCommit(bucket: bucket, name: .objectLock, document: document))) { view in
+            guard try view.bucketExists(bucket) else { throw StoreError.noSuchBucket(bucket) }
+            guard try view.versioning(bucket: bucket) == .enabled else {
+                throw StoreError(.invalidBucketState, "Versioning must be 'Enabled' on the bucket to apply a Object Lock configuration")
+            }
+        }
     }
 
     /// GetBucketVersioning. NoSuchBucket.
@@ -109,9 +131,15 @@ extension ObjectStore {
     /// `ifCurrentSequence` (lifecycle expiration): delete the current version only if it
     /// is still the commit with this sequence, checked atomically with the delete, so a
     /// version written after the caller looked is never expired.
+    ///
+    /// A version Object Lock protects (``ObjectLock/protects(now:bypassingGovernance:)``)
+    /// is not removed: `.objectLocked`, decided with the commit, so a lock set meanwhile
+    /// holds. This is the one place versions are removed for good (DeleteObject,
+    /// DeleteObjects and lifecycle expiration all come here), and compaction reclaims only
+    /// removed versions' bytes, so a locked version survives all of them.
     @discardableResult
     public func deleteObject(bucket: String, key: String, versionID: String? = nil,
-                             ifCurrentSequence: UInt64? = nil) async throws -> DeleteResult {
+                             ifCurrentSequence: UInt64? = nil, bypassingGovernance: Bool = false) async throws -> DeleteResult {
         try Validation.checkKey(key)
         do {
             let (_, built) = try await commit { view in
@@ -124,6 +152,9 @@ extension ObjectStore {
                 if let versionID {
                     let list = try view.versions(bucket: bucket, key: key)
                     guard let target = list.first(where: { $0.versionID == versionID }) else { throw AlreadyGone() }
+                    if let lock = target.lock, lock.protects(now: Self.now(), bypassingGovernance: bypassingGovernance) {
+                        throw StoreError(.objectLocked, "Access Denied because object protected by object lock.")
+                    }
                     let rest = list.filter { $0.sequence != target.sequence }
                     let delete = Payload.DeleteEntry(bucket: bucket, key: key, versionID: versionID, time: Self.now(),
                                                      targetSequence: versionID.isEmpty ? nil : target.orderSequence)

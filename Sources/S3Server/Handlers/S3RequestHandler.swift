@@ -369,6 +369,8 @@ final class S3RequestHandler: Sendable {
         case .readOnly: return .serviceUnavailable(error.message)
         case .slowDown: return .slowDown
         case .corrupt, .internalError: return .internalError(error.message)
+        case .objectLocked: return .accessDenied(error.message)
+        case .invalidBucketState: return .invalidBucketState(error.message)
         }
     }
 
