@@ -95,6 +95,7 @@ struct Inspect: ParsableCommand {
             if let version = r.versionId { parts.append("version \(version)") }
             if r.deleteMarker == true { parts.append("delete marker") }
             if let encryption = r.encryption { parts.append(encryption) }
+            if let lock = r.lock { parts.append("lock: \(lock)") }
             if let config = r.config { parts.append("config \(config)") }
             if let upload = r.uploadId { parts.append("upload \(upload)") }
             if let n = r.partNumber { parts.append("part \(n)") }
@@ -128,6 +129,7 @@ struct Inspect: ParsableCommand {
             ]
             if let upload = o.completedUpload { rows.append(["completed upload", upload]) }
             if let encryption = o.encryption { rows.append(["encryption", encryption]) }
+            if let lock = o.lock { rows.append(["object lock", lock]) }
             if !o.partSizes.isEmpty { rows.append(["part sizes", o.partSizes.map(String.init).joined(separator: ", ")]) }
             for (name, value) in o.metadata.sorted(by: { $0.key < $1.key }) { rows.append(["metadata", "\(name): \(value)"]) }
             for (name, value) in o.checksums.sorted(by: { $0.key < $1.key }) { rows.append(["checksum", "\(name): \(value)"]) }

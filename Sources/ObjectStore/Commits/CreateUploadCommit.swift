@@ -40,5 +40,6 @@ struct CreateUploadCommit: CommitKind {
     func describe(_ summary: inout Inspector.RecordSummary) {
         (summary.bucket, summary.key, summary.uploadId) = (upload.bucket, upload.key, upload.uploadId)
         summary.encryption = upload.encryption?.summary
+        summary.lock = upload.lock.flatMap { $0.isEmpty ? nil : $0.summary }
     }
 }

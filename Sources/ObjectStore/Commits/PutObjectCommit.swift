@@ -63,5 +63,6 @@ struct PutObjectCommit: CommitKind {
         summary.versionId = object.versionID.isEmpty ? nil : object.versionID
         summary.deleteMarker = object.isDeleteMarker ? true : nil
         summary.encryption = object.encryption?.summary
+        summary.lock = object.lock.flatMap { $0.isEmpty ? nil : $0.summary }
     }
 }

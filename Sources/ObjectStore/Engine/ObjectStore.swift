@@ -202,7 +202,7 @@ public final class ObjectStore: Sendable {
     }
 
     /// Milliseconds since 1970.
-    static func now() -> Int64 {
+    public static func now() -> Int64 {
         var ts = timespec()
         clock_gettime(CLOCK_REALTIME, &ts)
         return Int64(ts.tv_sec) * 1000 + Int64(ts.tv_nsec) / 1_000_000

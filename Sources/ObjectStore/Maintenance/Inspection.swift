@@ -157,6 +157,8 @@ public final class Inspector: @unchecked Sendable {
         public var deleteMarker: Bool?
         /// How an object or upload record's data is encrypted (``ObjectEncryption/summary``); never key material.
         public var encryption: String?
+        /// The Object Lock of an object or upload record (``ObjectLock/summary``).
+        public var lock: String?
         /// `ok`, or `BAD` for the record at which the scan stopped (payload checksum mismatch).
         public var checksum: String
     }
@@ -255,6 +257,8 @@ public final class Inspector: @unchecked Sendable {
         public var completedUpload: String?
         /// How the bytes are encrypted at rest (``ObjectEncryption/summary``), nil: not.
         public var encryption: String?
+        /// Object Lock retention and legal hold (``ObjectLock/summary``), nil: none.
+        public var lock: String?
         /// Where the bytes are, in object order.
         public var extents: [Location]
     }
@@ -274,6 +278,7 @@ public final class Inspector: @unchecked Sendable {
                             partSizes: info.partSizes, sequence: info.sequence,
                             commitRecord: Location(segment: ref.segment, offset: ref.offset, length: ref.size),
                             completedUpload: info.completesUpload, encryption: info.encryption?.summary,
+                            lock: info.lock.flatMap { $0.isEmpty ? nil : $0.summary },
                             extents: info.extents.map { Location(segment: $0.segment, offset: $0.offset, length: $0.length) })
     }
 

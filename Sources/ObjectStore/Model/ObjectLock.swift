@@ -33,6 +33,14 @@ public struct ObjectLock: Sendable, Equatable {
         return mode == .compliance || !bypassingGovernance
     }
 
+    /// What `strata inspect` shows: `GOVERNANCE until 2030-01-01T00:00:00.000Z, legal hold`.
+    public var summary: String {
+        var parts: [String] = []
+        if let mode, let retainUntil { parts.append("\(mode.rawValue) until \(Inspector.iso8601(milliseconds: retainUntil))") }
+        if legalHold { parts.append("legal hold") }
+        return parts.joined(separator: ", ")
+    }
+
     /// The retention in force at `now`, if any (a passed date protects nothing).
     public func activeRetention(now: Int64) -> (mode: Mode, until: Int64)? {
         guard let mode, let retainUntil, retainUntil > now else { return nil }

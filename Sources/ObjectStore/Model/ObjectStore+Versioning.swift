@@ -99,9 +99,11 @@ extension ObjectStore {
         }
     }
 
-    /// GetBucketVersioning. NoSuchBucket.
+    /// GetBucketVersioning. NoSuchBucket. A bucket created with Object Lock is Enabled
+    /// before any PutBucketVersioning (as ``Journal/View/versioning(bucket:)`` decides it).
     public func versioning(bucket: String) async throws -> BucketVersioning {
-        BucketVersioning(document: try await bucketConfig(bucket: bucket, name: .versioning))
+        if let document = try await bucketConfig(bucket: bucket, name: .versioning) { return BucketVersioning(document: document) }
+        return try await self.bucket(bucket).attributes[BucketInfo.objectLockAttribute] == "Enabled" ? .enabled : .unversioned
     }
 
     // MARK: - Commits

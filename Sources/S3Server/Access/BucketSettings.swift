@@ -94,6 +94,10 @@ struct BucketSettings: Sendable {
     var cors: CORSConfiguration?
     /// The default encryption of writes without encryption headers.
     var encryption: BucketEncryption?
+    /// Object Lock: on when the bucket was created with it or configured later (for good).
+    var objectLockEnabled: Bool
+    /// The Object Lock configuration (its default retention), when one was PUT.
+    var objectLock: ObjectLockConfiguration?
 
     /// The region the bucket was created in (its `region` attribute), if recorded.
     var region: String?
@@ -124,6 +128,10 @@ struct BucketSettings: Sendable {
         lifecycle = present(.lifecycle).flatMap { try? LifecycleConfiguration.parse($0) }
         cors = present(.cors).flatMap { try? CORSConfiguration.parse($0) }
         encryption = present(.encryption).flatMap { try? BucketEncryption.parse($0) }
+        objectLock = present(.objectLock).flatMap { try? ObjectLockConfiguration.parse($0) }
+        objectLockEnabled = objectLock != nil || bucket.attributes[BucketInfo.objectLockAttribute] == "Enabled"
+        // A bucket created with Object Lock is versioned from its creation record on.
+        if objectLockEnabled && present(.versioning) == nil { versioning = .enabled }
     }
 
     /// The ACL an object is judged by: none of its own when ACLs are disabled (the bucket

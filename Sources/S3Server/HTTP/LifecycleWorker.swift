@@ -116,7 +116,14 @@ struct LifecycleWorker: Sendable {
         var pending: [ObjectInfo] = []
         func settle(_ versions: [ObjectInfo]) async throws {
             for doomed in Self.historyToRemove(versions, rules: history, now: now, clock: clock) {
-                let result = try await store.deleteObject(bucket: bucket, key: doomed.key, versionID: doomed.versionID)
+                let result: DeleteResult
+                do {
+                    result = try await store.deleteObject(bucket: bucket, key: doomed.key, versionID: doomed.versionID)
+                } catch let error as StoreError where error.code == .objectLocked {
+                    // Object Lock outranks lifecycle, as on S3: the version stays.
+                    logger.debug("lifecycle: kept \(doomed.versionID) of \(bucket)/\(doomed.key): Object Lock protects it")
+                    continue
+                }
                 guard result.wroteRecord else { continue }
                 removed += 1
                 logger.info("lifecycle: removed \(doomed.isDeleteMarker ? "delete marker" : "noncurrent version") \(doomed.versionID) of \(bucket)/\(doomed.key)")

@@ -53,17 +53,6 @@ enum ObjectHeaders {
         "DEEP_ARCHIVE", "OUTPOSTS", "GLACIER_IR", "SNOW", "EXPRESS_ONEZONE",
     ]
 
-    /// Headers a write asks for that Strata does not implement yet: answered with
-    /// NotImplemented instead of being silently dropped.
-    static func rejectUnsupported(_ headers: HTTPHeaders) throws {
-        for (name, _) in headers {
-            let lower = name.lowercased()
-            if lower.hasPrefix("x-amz-object-lock-") {
-                throw S3Error.notImplemented("Object Lock (\(name)) is not implemented by Strata")
-            }
-        }
-    }
-
     /// The headers of a GET/HEAD response describing `info`.
     static func add(_ info: ObjectInfo, to headers: inout HTTPHeaders, checksums: Bool) {
         headers.add(name: "ETag", value: "\"\(info.etag)\"")

@@ -24,8 +24,10 @@ extension S3RequestHandler {
         }
         var attributes = try newBucketAttributes(context)
         attributes["region"] = region
+        // Object Lock at creation: versioning Enabled and the lock on for good, both from
+        // the creation record itself (``BucketInfo/objectLockAttribute``).
         if context.request.header("x-amz-bucket-object-lock-enabled")?.lowercased() == "true" {
-            throw S3Error.notImplemented("Object Lock is not implemented by Strata")
+            attributes[BucketInfo.objectLockAttribute] = "Enabled"
         }
         defer { settingsCache.invalidate(bucket) }
         do {

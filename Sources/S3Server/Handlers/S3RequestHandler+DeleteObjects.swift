@@ -35,7 +35,10 @@ extension S3RequestHandler {
                         try await self.authorize(context, AccessRule.bucket("s3:DeleteObject", .write)
                                                     .forVersion(object.versionId != nil),
                                                  bucket: bucket, key: object.key)
-                        let result = try await store.deleteObject(bucket: bucket, key: object.key, versionID: version)
+                        // A locked version is an AccessDenied entry (the engine's rule).
+                        let bypass = version != nil ? await self.bypassesGovernance(context, bucket: bucket, key: object.key) : false
+                        let result = try await store.deleteObject(bucket: bucket, key: object.key, versionID: version,
+                                                                  bypassingGovernance: bypass)
                         return (index, .success(result))
                     } catch let error as S3Error {
                         return (index, .failure(error))

@@ -17,7 +17,6 @@ extension S3RequestHandler {
 
     func createMultipartUpload(_ object: ObjectAddress, _ context: Context) async throws -> S3Response {
         let request = context.request
-        try ObjectHeaders.rejectUnsupported(request.headers)
         let metadata = try ObjectHeaders.metadata(from: request.headers)
         let checksum = try Self.uploadChecksum(request.headers)
         // Tags are checked now and given to the object at completion, as S3 does.
@@ -28,7 +27,9 @@ extension S3RequestHandler {
         let upload = try await store.createUpload(bucket: object.bucket, key: object.key, metadata: metadata,
                                                   checksumAlgorithm: checksum?.algorithm.wireName,
                                                   checksumType: checksum?.type, acl: try newObjectACL(bucket: object.bucket, context),
-                                                  initiator: context.principal.canonicalId, tags: tags, encryption: encryption)
+                                                  initiator: context.principal.canonicalId, tags: tags, encryption: encryption,
+                                                  lock: try await lockForWrite(bucket: object.bucket, { request.header($0) },
+                                                                               integrityChecked: true))
         var xml = XMLWriter()
         xml.open("InitiateMultipartUploadResult", namespace: Self.namespace)
         xml.element("Bucket", upload.bucket)

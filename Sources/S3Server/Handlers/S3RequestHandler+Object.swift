@@ -10,7 +10,6 @@ extension S3RequestHandler {
 
     func putObject(_ object: ObjectAddress, _ context: Context) async throws -> S3Response {
         let request = context.request
-        try ObjectHeaders.rejectUnsupported(request.headers)
         try checkUploadLength(context)
         let contentMD5 = try request.header("content-md5").map { value in
             guard let digest = MD5Hasher.decodeContentMD5(value) else { throw S3Error.invalidDigest(contentMD5: value) }
@@ -20,10 +19,12 @@ extension S3RequestHandler {
         let tags = try ObjectHeaders.tags(from: request.headers)
         let conditions = try writeConditions(request)
         let sealing = try await sealing(bucket: object.bucket, { request.header($0) }, checksMD5: contentMD5 != nil, remoteAddress: context.remoteAddress)
+        let lock = try await lockForWrite(bucket: object.bucket, { request.header($0) },
+                                          integrityChecked: Self.hasIntegrityCheck(request.headers))
         let writer = try await store.makeWriter(bucket: object.bucket, key: object.key, metadata: metadata,
                                                 acl: try newObjectACL(bucket: object.bucket, context), tags: tags,
                                                 conditions: conditions,
-                                                bucketSeen: context.access.bucket != nil, sealing: sealing)
+                                                bucketSeen: context.access.bucket != nil, sealing: sealing, lock: lock)
         // Nothing is visible until `writer.finish`; every check of the body happens
         // before it, so a rejected body leaves only dead data records behind.
         do {
@@ -122,6 +123,7 @@ extension S3RequestHandler {
         if let key = opening.key { reader = reader?.opened(with: key) }
         var response = S3Response()
         ObjectHeaders.addEncryption(info.encryption, customerKeyMD5: opening.customerKeyMD5, to: &response.headers)
+        ObjectLockDocuments.add(info.lock, to: &response.headers)
         // Versioned objects name their version; the null version is named when asked for,
         // and in a bucket with versioning Enabled or Suspended, as S3 does.
         if !info.versionID.isEmpty || versionId != nil || context.access.bucket?.versioning ?? .unversioned != .unversioned {
@@ -187,7 +189,10 @@ extension S3RequestHandler {
         if context.request.header("if-match") != nil {
             throw S3Error.notImplemented("Conditional deletes (If-Match on DeleteObject) are not implemented by Strata yet")
         }
-        let result = try await store.deleteObject(bucket: object.bucket, key: object.key, versionID: object.versionId)
+        // A version Object Lock protects is not removed (403 AccessDenied, the engine's rule).
+        let bypass = object.versionId != nil ? await bypassesGovernance(context, bucket: object.bucket, key: object.key) : false
+        let result = try await store.deleteObject(bucket: object.bucket, key: object.key, versionID: object.versionId,
+                                                  bypassingGovernance: bypass)
         var response = S3Response(status: .noContent)
         if let version = result.versionID { response.headers.add(name: "x-amz-version-id", value: Self.showVersion(version)) }
         if result.isDeleteMarker { response.headers.add(name: "x-amz-delete-marker", value: "true") }

@@ -7,7 +7,6 @@ import ObjectStore
 extension S3RequestHandler {
     func copyObject(_ object: ObjectAddress, from source: CopySource, _ context: Context) async throws -> S3Response {
         let request = context.request
-        try ObjectHeaders.rejectUnsupported(request.headers)
         let directive = request.header("x-amz-metadata-directive")?.uppercased() ?? "COPY"
         guard directive == "COPY" || directive == "REPLACE" else {
             throw S3Error.invalidArgument("Unknown metadata directive.", name: "x-amz-metadata-directive", value: directive)
@@ -66,7 +65,9 @@ extension S3RequestHandler {
         let writer = try await store.makeWriter(bucket: object.bucket, key: object.key, metadata: metadata,
                                                 acl: try newObjectACL(bucket: object.bucket, context),
                                                 tags: replacedTags ?? sourceInfo.tags,
-                                                conditions: try writeConditions(request), sealing: sealing)
+                                                conditions: try writeConditions(request), sealing: sealing,
+                                                lock: try await lockForWrite(bucket: object.bucket, { request.header($0) },
+                                                                             integrityChecked: true))
         let info: ObjectInfo
         do {
             try await store.stream(reader) { chunk in

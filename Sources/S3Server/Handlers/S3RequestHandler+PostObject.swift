@@ -160,7 +160,6 @@ extension S3RequestHandler {
             default: headers.add(name: name, value: value)
             }
         }
-        try ObjectHeaders.rejectUnsupported(headers)
         let metadata = try ObjectHeaders.metadata(from: headers)
         let contentMD5 = try fields["content-md5"].map { value in
             guard let digest = MD5Hasher.decodeContentMD5(value) else { throw S3Error.invalidDigest(contentMD5: value) }
@@ -192,8 +191,10 @@ extension S3RequestHandler {
         let tags = try fields["tagging"].map { try TagSet.parse(Array($0.utf8), kind: .object).tags } ?? [:]
         let sealing = try await sealing(bucket: bucket, { headers.first(name: $0) }, checksMD5: contentMD5 != nil,
                                         remoteAddress: remoteAddress)
+        let lock = try await lockForWrite(bucket: bucket, { headers.first(name: $0) },
+                                          integrityChecked: contentMD5 != nil || checks.contains { $0.digest != nil })
         let writer = try await store.makeWriter(bucket: bucket, key: key, metadata: metadata, acl: acl, tags: tags,
-                                                sealing: sealing)
+                                                sealing: sealing, lock: lock)
         let upload = PostUpload(accessKeyId: accessKeyId, writer: writer, contentLength: policy?.contentLength, contentMD5: contentMD5,
                                 checks: checks.map { ($0.algorithm, $0.digest, ChecksumHasher($0.algorithm)) })
         upload.customerKeyMD5 = headers.first(name: CustomerKey.prefix + "key-md5")

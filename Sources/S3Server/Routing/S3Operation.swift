@@ -34,6 +34,8 @@ enum S3Operation: Sendable {
     case deleteBucketTagging(bucket: String)
     case getBucketCors(bucket: String)
     case getBucketEncryption(bucket: String)
+    case getObjectLockConfiguration(bucket: String)
+    case putObjectLockConfiguration(bucket: String)
     case putBucketEncryption(bucket: String)
     case deleteBucketEncryption(bucket: String)
     case putBucketCors(bucket: String)
@@ -61,6 +63,10 @@ enum S3Operation: Sendable {
     case getObjectAcl(ObjectAddress)
     case putObjectAcl(ObjectAddress)
     case getObjectTagging(ObjectAddress)
+    case getObjectRetention(ObjectAddress)
+    case putObjectRetention(ObjectAddress)
+    case getObjectLegalHold(ObjectAddress)
+    case putObjectLegalHold(ObjectAddress)
     case putObjectTagging(ObjectAddress)
     case deleteObjectTagging(ObjectAddress)
 
@@ -198,6 +204,12 @@ extension S3Operation {
         case .deleteBucketTagging: return "DeleteBucketTagging"
         case .getBucketCors: return "GetBucketCors"
         case .getBucketEncryption: return "GetBucketEncryption"
+        case .getObjectLockConfiguration: return "GetObjectLockConfiguration"
+        case .putObjectLockConfiguration: return "PutObjectLockConfiguration"
+        case .getObjectRetention: return "GetObjectRetention"
+        case .putObjectRetention: return "PutObjectRetention"
+        case .getObjectLegalHold: return "GetObjectLegalHold"
+        case .putObjectLegalHold: return "PutObjectLegalHold"
         case .putBucketEncryption: return "PutBucketEncryption"
         case .deleteBucketEncryption: return "DeleteBucketEncryption"
         case .putBucketCors: return "PutBucketCors"
@@ -256,6 +268,16 @@ extension S3Operation {
         case .putBucketTagging, .deleteBucketTagging: return .bucketOwner("s3:PutBucketTagging")
         case .getBucketCors: return .bucketOwner("s3:GetBucketCORS")
         case .getBucketEncryption: return .bucketOwner("s3:GetEncryptionConfiguration")
+        case .getObjectLockConfiguration: return .bucketOwner("s3:GetBucketObjectLockConfiguration")
+        case .putObjectLockConfiguration: return .bucketOwner("s3:PutBucketObjectLockConfiguration")
+        case .getObjectRetention(let object):
+            return AccessRule.object("s3:GetObjectRetention", .read).forVersion(object.versionId != nil)
+        case .putObjectRetention(let object):
+            return AccessRule.objectOwner("s3:PutObjectRetention").forVersion(object.versionId != nil)
+        case .getObjectLegalHold(let object):
+            return AccessRule.object("s3:GetObjectLegalHold", .read).forVersion(object.versionId != nil)
+        case .putObjectLegalHold(let object):
+            return AccessRule.objectOwner("s3:PutObjectLegalHold").forVersion(object.versionId != nil)
         case .putBucketEncryption, .deleteBucketEncryption: return .bucketOwner("s3:PutEncryptionConfiguration")
         case .putBucketCors, .deleteBucketCors: return .bucketOwner("s3:PutBucketCORS")
         case .getBucketAcl: return .bucket("s3:GetBucketAcl", .readACP)

@@ -1,3 +1,4 @@
+import Foundation
 import Synchronization
 #if canImport(Glibc)
 import Glibc
@@ -15,6 +16,16 @@ enum TimeFormat {
         let c = Civil(seconds: floorDiv(milliseconds, 1000))
         let weekday = weekdays[Int(((c.days % 7) + 7) % 7)]
         return "\(weekday), \(pad(c.day, 2)) \(months[c.month - 1]) \(pad(c.year, 4)) \(pad(c.hour, 2)):\(pad(c.minute, 2)):\(pad(c.second, 2)) GMT"
+    }
+
+    /// Milliseconds since 1970 of an ISO 8601 date-time (`2030-01-01T00:00:00Z`, with or
+    /// without fractional seconds, any offset), or nil.
+    static func parseISO8601(_ text: String) -> Int64? {
+        let formatter = ISO8601DateFormatter()
+        formatter.formatOptions = [.withInternetDateTime, .withFractionalSeconds]
+        if let date = formatter.date(from: text) { return Int64((date.timeIntervalSince1970 * 1000).rounded()) }
+        formatter.formatOptions = [.withInternetDateTime]
+        return formatter.date(from: text).map { Int64(($0.timeIntervalSince1970 * 1000).rounded()) }
     }
 
     /// `2009-10-12T17:50:30.000Z` from milliseconds since 1970.
