@@ -86,6 +86,9 @@ public struct S3Error: Error, Sendable, Hashable, CustomStringConvertible {
         case invalidEncryptionAlgorithmError = "InvalidEncryptionAlgorithmError"
         case kmsNotFound = "KMS.NotFoundException"
         case invalidBucketState = "InvalidBucketState"
+        case replicationConfigurationNotFoundError = "ReplicationConfigurationNotFoundError"
+        case noSuchWebsiteConfiguration = "NoSuchWebsiteConfiguration"
+        case noSuchConfiguration = "NoSuchConfiguration"
         case objectLockConfigurationNotFoundError = "ObjectLockConfigurationNotFoundError"
         case noSuchObjectLockConfiguration = "NoSuchObjectLockConfiguration"
         case serverSideEncryptionConfigurationNotFoundError = "ServerSideEncryptionConfigurationNotFoundError"
@@ -102,7 +105,9 @@ public struct S3Error: Error, Sendable, Hashable, CustomStringConvertible {
                 return .notFound
             case .invalidEncryptionAlgorithmError, .kmsNotFound: return .badRequest
             case .invalidBucketState: return .conflict
-            case .objectLockConfigurationNotFoundError, .noSuchObjectLockConfiguration: return .notFound
+            case .objectLockConfigurationNotFoundError, .noSuchObjectLockConfiguration, .replicationConfigurationNotFoundError,
+                 .noSuchWebsiteConfiguration, .noSuchConfiguration:
+                return .notFound
             case .accessControlListNotSupported, .malformedACLError, .unresolvableGrantByEmailAddress,
                  .malformedPolicy, .invalidBucketAclWithObjectOwnership:
                 return .badRequest
@@ -293,6 +298,22 @@ extension S3Error {
     /// 409: the bucket's state forbids the change (Object Lock and versioning).
     public static func invalidBucketState(_ message: String) -> S3Error {
         S3Error(.invalidBucketState, message)
+    }
+
+    /// 404: GetBucketReplication on a bucket without replication.
+    public static func replicationConfigurationNotFound(bucket: String) -> S3Error {
+        S3Error(.replicationConfigurationNotFoundError, "The replication configuration was not found", [Field("BucketName", bucket)])
+    }
+
+    /// 404: GetBucketWebsite on a bucket without a website configuration.
+    public static func noSuchWebsiteConfiguration(bucket: String) -> S3Error {
+        S3Error(.noSuchWebsiteConfiguration, "The specified bucket does not have a website configuration", [Field("BucketName", bucket)])
+    }
+
+    /// 404: an analytics, metrics, inventory or intelligent-tiering configuration by an id
+    /// that names none.
+    public static var noSuchConfiguration: S3Error {
+        S3Error(.noSuchConfiguration, "The specified configuration does not exist.")
     }
 
     /// 404: GetObjectLockConfiguration on a bucket without Object Lock.

@@ -315,7 +315,7 @@ final class S3HTTPServerTests: S3WireTestCase {
             responses.append(try client.send(signer.sign(method: "GET", path: "/bucket", query: [("website", nil)])))
             responses.append(try client.request(method: "GET", path: "/bucket/key"))  // anonymous
             responses.append(try client.send(signer.sign(method: "DELETE", path: "/bucket/key")))
-            XCTAssertEqual(responses.map(\.status), [200, 200, 200, 200, 200, 404, 404, 501, 403, 204])
+            XCTAssertEqual(responses.map(\.status), [200, 200, 200, 200, 200, 404, 404, 404, 403, 204])
             var ids = Set<String>()
             for response in responses {
                 guard let id = response.header("x-amz-request-id"), !id.isEmpty else {
@@ -501,22 +501,24 @@ final class S3HTTPServerTests: S3WireTestCase {
         }
     }
 
-    /// Sub-resources Strata does not implement are refused with 501 NotImplemented,
-    /// never served as the plain operation (a `?legal-hold` PUT must not overwrite the object).
+    /// Sub-resources are never served as the plain operation: what Strata does not
+    /// implement is 501 NotImplemented (a website PUT, a torrent GET), and a `?legal-hold`
+    /// PUT on a bucket without Object Lock is S3's 400; neither overwrites the object.
     func testUnknownSubresourceIsNotImplemented() async throws {
         try await S3TestServer.with { server in
             try self.createBucket(server, "bucket")
             XCTAssertEqual(try self.put(server, "bucket", "key", Array("original".utf8)).status, 200)
             let client = try RawHTTPClient(port: server.port)
             let signer = self.signer(server)
-            let website = try client.send(signer.sign(method: "GET", path: "/bucket", query: [("website", nil)]))
+            let website = try client.send(signer.sign(method: "PUT", path: "/bucket", query: [("website", nil)],
+                                                      body: Array("<WebsiteConfiguration/>".utf8)))
             self.assertS3Error(website, status: 501, code: "NotImplemented")
             let hold = Array("<LegalHold><Status>ON</Status></LegalHold>".utf8)
             let putHold = try client.send(signer.sign(method: "PUT", path: "/bucket/key", query: [("legal-hold", nil)],
                                                       body: hold))
-            self.assertS3Error(putHold, status: 501, code: "NotImplemented")
-            let getRetention = try client.send(signer.sign(method: "GET", path: "/bucket/key", query: [("retention", nil)]))
-            self.assertS3Error(getRetention, status: 501, code: "NotImplemented")
+            self.assertS3Error(putHold, status: 400, code: "InvalidRequest")
+            let torrent = try client.send(signer.sign(method: "GET", path: "/bucket/key", query: [("torrent", nil)]))
+            self.assertS3Error(torrent, status: 501, code: "NotImplemented")
             XCTAssertEqual(try client.send(signer.sign(method: "GET", path: "/bucket/key")).bodyString, "original")
         }
     }

@@ -66,7 +66,8 @@ final class S3OperationTests: XCTestCase {
     }
 
     func testUnknownOperationsAreNotImplemented() {
-        assertError(.GET, "/bkt?website", code: "NotImplemented")
+        assertError(.GET, "/bkt?torrent", code: "NotImplemented")
+        assertError(.POST, "/bkt?website", code: "NotImplemented")
         assertError(.POST, "/bkt/k", code: "NotImplemented")
         assertError(.PUT, "/", code: "NotImplemented")
         assertError(.GET, "/_strata/other", code: "NotImplemented")

@@ -824,14 +824,19 @@ def test_presigned_url_with_tampered_key_is_signature_does_not_match(server, cli
 
 
 @SKIP_UNDER_MOTO
-def test_unsupported_subresources_are_not_implemented(s3, bucket):
+def test_unconfigured_subresources_answer_as_aws_and_unsupported_writes_are_not_implemented(s3, bucket):
+    # Reads answer as an AWS bucket without the configuration; a PUT of a feature Strata
+    # does not run (a website) is 501 naming it.
     s3.put_object(Bucket=bucket, Key="k", Body=b"x")
-    for call in (lambda: s3.get_bucket_website(Bucket=bucket),
-                 lambda: s3.get_bucket_replication(Bucket=bucket),
-                 lambda: s3.get_object_retention(Bucket=bucket, Key="k")):
+    for call, status, code in ((lambda: s3.get_bucket_website(Bucket=bucket), 404, "NoSuchWebsiteConfiguration"),
+                               (lambda: s3.get_bucket_replication(Bucket=bucket), 404, "ReplicationConfigurationNotFoundError"),
+                               (lambda: s3.get_object_retention(Bucket=bucket, Key="k"), 400, "InvalidRequest"),
+                               (lambda: s3.put_bucket_website(Bucket=bucket, WebsiteConfiguration={
+                                   "IndexDocument": {"Suffix": "index.html"}}), 501, "NotImplemented")):
         with pytest.raises(ClientError) as e:
             call()
-        assert code_of(e) == "NotImplemented" and status_of(e) == 501, e.value.response["Error"]
+        assert code_of(e) == code and status_of(e) == status, e.value.response["Error"]
+    assert s3.get_bucket_request_payment(Bucket=bucket)["Payer"] == "BucketOwner"
 
 
 @moto_skip("sends x-amzn-requestid, not x-amz-request-id")

@@ -178,4 +178,8 @@ public enum BucketConfigName: String, CaseIterable, Sendable {
     /// The ObjectLockConfiguration XML as GET returns it (`ObjectLockEnabled` and any
     /// default retention). Present: Object Lock is on for the bucket, for good.
     case objectLock
+    /// The AccelerateConfiguration XML as GET returns it.
+    case accelerate
+    /// The RequestPaymentConfiguration XML as GET returns it.
+    case requestPayment
 }

@@ -121,7 +121,16 @@ extension S3Operation {
         case (.GET, "ownershipControls"): return .getOwnershipControls(bucket: bucket)
         case (.PUT, "ownershipControls"): return .putOwnershipControls(bucket: bucket)
         case (.DELETE, "ownershipControls"): return .deleteOwnershipControls(bucket: bucket)
-        default: throw notImplemented(request, subresource)
+        default:
+            if let name = subresource, let feature = BucketFeature(rawValue: name) {
+                switch request.method {
+                case .GET: return .getBucketFeature(bucket: bucket, feature, id: request.query("id"))
+                case .PUT: return .putBucketFeature(bucket: bucket, feature)
+                case .DELETE: return .deleteBucketFeature(bucket: bucket, feature)
+                default: break
+                }
+            }
+            throw notImplemented(request, subresource)
         }
     }
 

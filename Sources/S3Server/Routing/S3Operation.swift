@@ -35,6 +35,11 @@ enum S3Operation: Sendable {
     case getBucketCors(bucket: String)
     case getBucketEncryption(bucket: String)
     case getObjectLockConfiguration(bucket: String)
+    /// A bucket feature Strata keeps no state for, or only the document (accelerate,
+    /// request payment): answered as an unconfigured AWS bucket answers (BucketFeatures.swift).
+    case getBucketFeature(bucket: String, BucketFeature, id: String?)
+    case putBucketFeature(bucket: String, BucketFeature)
+    case deleteBucketFeature(bucket: String, BucketFeature)
     case putObjectLockConfiguration(bucket: String)
     case putBucketEncryption(bucket: String)
     case deleteBucketEncryption(bucket: String)
@@ -205,6 +210,9 @@ extension S3Operation {
         case .getBucketCors: return "GetBucketCors"
         case .getBucketEncryption: return "GetBucketEncryption"
         case .getObjectLockConfiguration: return "GetObjectLockConfiguration"
+        case .getBucketFeature(_, let feature, let id): return feature.operationName(verb: id == nil && feature.isListed ? "List" : "Get")
+        case .putBucketFeature(_, let feature): return feature.operationName(verb: "Put")
+        case .deleteBucketFeature(_, let feature): return feature.operationName(verb: "Delete")
         case .putObjectLockConfiguration: return "PutObjectLockConfiguration"
         case .getObjectRetention: return "GetObjectRetention"
         case .putObjectRetention: return "PutObjectRetention"
@@ -269,6 +277,8 @@ extension S3Operation {
         case .getBucketCors: return .bucketOwner("s3:GetBucketCORS")
         case .getBucketEncryption: return .bucketOwner("s3:GetEncryptionConfiguration")
         case .getObjectLockConfiguration: return .bucketOwner("s3:GetBucketObjectLockConfiguration")
+        case .getBucketFeature(_, let feature, _): return .bucketOwner(feature.readAction)
+        case .putBucketFeature(_, let feature), .deleteBucketFeature(_, let feature): return .bucketOwner(feature.writeAction)
         case .putObjectLockConfiguration: return .bucketOwner("s3:PutBucketObjectLockConfiguration")
         case .getObjectRetention(let object):
             return AccessRule.object("s3:GetObjectRetention", .read).forVersion(object.versionId != nil)
