@@ -62,16 +62,6 @@ public struct ObjectReader: Sendable {
         /// The piece's bytes, checked as ``verify(chunkSize:)`` checks them, in one read:
         /// for a piece that is its whole extent, the checksum is computed on the buffer
         /// that is returned. Blocking.
-        /// As ``readVerified()``, into the start of `buffer` (at least ``length`` bytes), for
-        /// a caller that reuses one buffer for many records. Blocking.
-        func readVerified(into buffer: UnsafeMutableRawBufferPointer) throws {
-            precondition(isWholeExtent && buffer.count >= Int(length))
-            let header = try dataRecordHeader()
-            let payload = UnsafeMutableRawBufferPointer(rebasing: buffer.prefix(Int(length)))
-            try readFully(at: offset, into: payload)
-            try check(CRC32.checksum(UnsafeRawBufferPointer(payload)), against: header)
-        }
-
         /// Reads `length` bytes at `offset` within the piece, unchecked. Blocking.
         func read(at offset: UInt64, into buffer: UnsafeMutableRawBufferPointer) throws {
             try readFully(at: self.offset + offset, into: buffer)

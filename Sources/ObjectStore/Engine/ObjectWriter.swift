@@ -8,14 +8,22 @@ public struct WriteConditions: Sendable, Equatable {
     public var ifNoneMatchAny: Bool
     /// `If-Match: etag`: fail unless the current version has this ETag (unquoted).
     public var ifMatch: String?
+    /// `If-None-Match: "a", "b"` (RFC 9110): fail if the current version's ETag is one of
+    /// these (unquoted; a weak `W/` tag compares by its opaque part); go on otherwise,
+    /// also when there is no current version.
+    public var ifNoneMatchETags: [String]
 
-    public init(ifNoneMatchAny: Bool = false, ifMatch: String? = nil) {
+    public init(ifNoneMatchAny: Bool = false, ifMatch: String? = nil, ifNoneMatchETags: [String] = []) {
         self.ifNoneMatchAny = ifNoneMatchAny
         self.ifMatch = ifMatch
+        self.ifNoneMatchETags = ifNoneMatchETags
     }
 
     func check(_ current: ObjectInfo?, key: String) throws {
         if ifNoneMatchAny, current != nil {
+            throw StoreError(.preconditionFailed, "At least one of the pre-conditions you specified did not hold (If-None-Match)")
+        }
+        if let current, ifNoneMatchETags.contains(current.etag) {
             throw StoreError(.preconditionFailed, "At least one of the pre-conditions you specified did not hold (If-None-Match)")
         }
         if let etag = ifMatch {
@@ -63,9 +71,12 @@ public final class ObjectWriter: @unchecked Sendable {
     private let sealing: Sealing?
     /// The Object Lock retention and legal hold the new version gets.
     public let lock: ObjectLock?
-    /// Where records are sealed before they are written, reused: records are written one
-    /// after the other (each write waits for the one before), never two at once.
-    private let sealed: ScratchBuffer?
+    /// Where records are sealed before they are written: two buffers, used by records in
+    /// turn. A record's buffer was last used two records before, whose write ended before
+    /// this record was started (at most ``recordsInFlight`` are under way).
+    private let sealBuffers: [ScratchBuffer]
+    /// Records started so far (which seal buffer the next one takes).
+    private var recordsStarted = 0
     /// The salt and key of the sealed stream (``SealedStream``).
     private(set) var salt: [UInt8]?
     private var streamKey: EncryptionKey?
@@ -85,7 +96,8 @@ public final class ObjectWriter: @unchecked Sendable {
         }
         hashesMD5 = sealing.map { $0.etagIsMD5 || $0.checksMD5 } ?? true
         let record = Self.recordLimit(store.options.dataRecordSize, sealed: true)
-        sealed = sealing == nil ? nil : ScratchBuffer(byteCount: Int(SealedStream.sealedSize(plaintext: UInt64(record))))
+        let sealedRecord = Int(SealedStream.sealedSize(plaintext: UInt64(record)))
+        sealBuffers = sealing == nil ? [] : [ScratchBuffer(byteCount: sealedRecord), ScratchBuffer(byteCount: sealedRecord)]
         self.acl = acl
         self.store = store
         self.tags = tags
@@ -169,8 +181,10 @@ public final class ObjectWriter: @unchecked Sendable {
         guard !buffer.isEmpty || (final && sealing != nil) else { return }
         if inFlight.count >= Self.recordsInFlight { try await collectOldest() }
         register()
-        let chunk = buffer, log = store.log, store = self.store, hashes = hashesMD5, key = streamKey, sealed = self.sealed
+        let chunk = buffer, log = store.log, store = self.store, hashes = hashesMD5, key = streamKey
         let firstChunk = takeChunks(chunk.count, final: final)
+        let sealInto = sealBuffers.isEmpty ? nil : sealBuffers[recordsStarted % sealBuffers.count]
+        recordsStarted += 1
         buffer = []
         buffer.reserveCapacity(recordLimit)
         let previousHash = inFlight.last?.hash, previousWrite = inFlight.last?.write
@@ -179,11 +193,22 @@ public final class ObjectWriter: @unchecked Sendable {
             guard hashes else { return }
             try await store.io { chunk.withUnsafeBytes { self.md5.update(bufferPointer: $0) } }
         }
+        // A sealed record is sealed as soon as it is started, beside the hashing of the
+        // record before it (its chunk indexes are fixed already); only its write waits.
+        let seal: Task<Int, Error>? = key.flatMap { key in sealInto.map { buffer in
+            Task {
+                try await store.io {
+                    chunk.withUnsafeBytes {
+                        SealedStream.seal($0, into: buffer.bytes, key: key.symmetric, firstChunk: firstChunk, final: final)
+                    }
+                }
+            }
+        } }
         let write = Task {
             _ = try await previousWrite?.value
-            return try await store.io {
-                try Self.append(chunk, to: log, key: key, sealed: sealed, firstChunk: firstChunk, final: final)
-            }
+            guard let seal, let sealInto else { return try await store.io { try chunk.withUnsafeBytes { try log.appendData($0) } } }
+            let count = try await seal.value
+            return try await store.io { try log.appendData(UnsafeRawBufferPointer(rebasing: sealInto.bytes.prefix(count))) }
         }
         inFlight.append((hash, write))
     }
@@ -225,7 +250,7 @@ public final class ObjectWriter: @unchecked Sendable {
         register()
         if hashesMD5 { buffer.withUnsafeBytes { md5.update(bufferPointer: $0) } }
         let firstChunk = takeChunks(buffer.count, final: true)
-        let extent = try Self.append(buffer, to: store.log, key: streamKey, sealed: sealed, firstChunk: firstChunk, final: true)
+        let extent = try Self.append(buffer, to: store.log, key: streamKey, sealed: sealBuffers.first, firstChunk: firstChunk, final: true)
         buffer.removeAll(keepingCapacity: true)
         extents.append(extent)
     }

@@ -88,6 +88,10 @@ extension S3RequestHandler {
         }
         let upload = try await store.upload(bucket: address.bucket, key: address.key, uploadId: address.uploadId)
         let algorithm = try Self.partChecksumAlgorithm(request.headers, upload: upload)
+        // The parts of an object that will be locked carry an integrity check, as a PUT does.
+        if upload.lock != nil, !Self.hasIntegrityCheck(request.headers) {
+            throw S3Error.invalidRequest("Content-MD5 OR x-amz-checksum- HTTP header is required for Put Part requests with Object Lock parameters")
+        }
         let (sealing, customerKeyMD5) = try partSealing(upload, request.headers, remoteAddress: context.remoteAddress)
         let writer = try await store.makePartWriter(bucket: address.bucket, key: address.key, uploadId: address.uploadId,
                                                     partNumber: partNumber, sealing: sealing)

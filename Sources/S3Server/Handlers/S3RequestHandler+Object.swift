@@ -76,11 +76,20 @@ extension S3RequestHandler {
     /// never read and then written (docs/S3-NOTES.md, "Conditional writes").
     func writeConditions(_ request: S3Request) throws -> WriteConditions {
         var conditions = WriteConditions()
+        // If-None-Match is `*` (no current object) or a list of entity tags (RFC 9110:
+        // 412 when the current object's ETag is one of them, by weak comparison).
         if let value = request.header("if-none-match") {
-            guard value.trimmingCharacters(in: .whitespaces) == "*" else {
-                throw S3Error.notImplemented("If-None-Match on a write only supports '*'")
+            let tags = value.split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) }.filter { !$0.isEmpty }
+            if tags == ["*"] {
+                conditions.ifNoneMatchAny = true
+            } else {
+                guard !tags.isEmpty, !tags.contains("*") else {
+                    throw S3Error.invalidArgument("If-None-Match is '*' or a list of entity tags", name: "If-None-Match", value: value)
+                }
+                conditions.ifNoneMatchETags = tags.map { tag in
+                    String(tag.hasPrefix("W/") ? tag.dropFirst(2) : Substring(tag)).trimmingCharacters(in: CharacterSet(charactersIn: "\""))
+                }
             }
-            conditions.ifNoneMatchAny = true
         }
         if let value = request.header("if-match") {
             conditions.ifMatch = value.trimmingCharacters(in: .whitespaces)

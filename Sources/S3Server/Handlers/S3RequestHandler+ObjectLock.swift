@@ -133,13 +133,15 @@ extension S3RequestHandler {
         return lock
     }
 
-    /// Whether a request's headers carry an integrity check of its body: Content-MD5, an
-    /// `x-amz-checksum-*` value or trailer, or the SDK's checksum algorithm.
+    /// Whether a request's headers carry an integrity check of its body: Content-MD5, or
+    /// an `x-amz-checksum-*` value (in a header, or a trailer the headers announce). The
+    /// SDK's `x-amz-sdk-checksum-algorithm` alone names an algorithm but checks nothing.
     static func hasIntegrityCheck(_ headers: HTTPHeaders) -> Bool {
         headers.contains { field in
             let name = field.name.lowercased()
-            return name == "content-md5" || name == "x-amz-sdk-checksum-algorithm" || name == "x-amz-trailer"
-                || (name.hasPrefix("x-amz-checksum-") && name != "x-amz-checksum-type" && name != "x-amz-checksum-mode")
+            return name == "content-md5" || name == "x-amz-trailer"
+                || (name.hasPrefix("x-amz-checksum-") && name != "x-amz-checksum-type" && name != "x-amz-checksum-mode"
+                    && name != "x-amz-checksum-algorithm")
         }
     }
 

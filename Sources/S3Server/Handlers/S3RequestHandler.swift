@@ -238,6 +238,7 @@ final class S3RequestHandler: Sendable {
         case .getObjectAcl(let object): return try await getObjectAcl(object, context)
         case .putObjectAcl(let object): return try await putObjectAcl(object, context)
         case .getObjectTagging(let object): return try await getObjectTagging(object, context)
+        case .getObjectAttributes(let object): return try await getObjectAttributes(object, context)
         case .getObjectRetention(let object): return try await getObjectRetention(object, context)
         case .putObjectRetention(let object): return try await putObjectRetention(object, context)
         case .getObjectLegalHold(let object): return try await getObjectLegalHold(object, context)

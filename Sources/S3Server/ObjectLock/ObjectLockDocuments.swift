@@ -15,7 +15,9 @@ struct ObjectLockConfiguration: Sendable, Equatable {
         func retainUntil(now: Int64) -> Int64 {
             if let years {
                 let date = Date(timeIntervalSince1970: Double(now) / 1000)
-                let until = Calendar(identifier: .gregorian).date(byAdding: .year, value: years, to: date) ?? date
+                var calendar = Calendar(identifier: .gregorian)
+                calendar.timeZone = TimeZone(identifier: "UTC")!
+                let until = calendar.date(byAdding: .year, value: years, to: date) ?? date
                 return Int64(until.timeIntervalSince1970 * 1000)
             }
             return now + Int64(days ?? 0) * 86_400_000

@@ -71,6 +71,7 @@ extension S3Operation {
         case (.GET, "acl"): self = .getObjectAcl(object)
         case (.PUT, "acl"): self = .putObjectAcl(object)
         case (.GET, "tagging"): self = .getObjectTagging(object)
+        case (.GET, "attributes"): self = .getObjectAttributes(object)
         case (.GET, "retention"): self = .getObjectRetention(object)
         case (.PUT, "retention"): self = .putObjectRetention(object)
         case (.GET, "legal-hold"): self = .getObjectLegalHold(object)

@@ -69,6 +69,7 @@ enum S3Operation: Sendable {
     case putObjectAcl(ObjectAddress)
     case getObjectTagging(ObjectAddress)
     case getObjectRetention(ObjectAddress)
+    case getObjectAttributes(ObjectAddress)
     case putObjectRetention(ObjectAddress)
     case getObjectLegalHold(ObjectAddress)
     case putObjectLegalHold(ObjectAddress)
@@ -215,6 +216,7 @@ extension S3Operation {
         case .deleteBucketFeature(_, let feature): return feature.operationName(verb: "Delete")
         case .putObjectLockConfiguration: return "PutObjectLockConfiguration"
         case .getObjectRetention: return "GetObjectRetention"
+        case .getObjectAttributes: return "GetObjectAttributes"
         case .putObjectRetention: return "PutObjectRetention"
         case .getObjectLegalHold: return "GetObjectLegalHold"
         case .putObjectLegalHold: return "PutObjectLegalHold"
@@ -280,6 +282,8 @@ extension S3Operation {
         case .getBucketFeature(_, let feature, _): return .bucketOwner(feature.readAction)
         case .putBucketFeature(_, let feature), .deleteBucketFeature(_, let feature): return .bucketOwner(feature.writeAction)
         case .putObjectLockConfiguration: return .bucketOwner("s3:PutBucketObjectLockConfiguration")
+        case .getObjectAttributes(let object):
+            return AccessRule.object("s3:GetObjectAttributes", .read).forVersion(object.versionId != nil)
         case .getObjectRetention(let object):
             return AccessRule.object("s3:GetObjectRetention", .read).forVersion(object.versionId != nil)
         case .putObjectRetention(let object):
