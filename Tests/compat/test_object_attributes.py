@@ -164,9 +164,6 @@ def test_object_parts_paged_with_max_parts_and_marker(s3, multipart_object):
 
 
 @moto_skip("the PartsCount element")
-@pytest.mark.xfail(strict=True, reason=(
-    "server bug: ObjectParts carries <TotalPartsCount>, but S3 sends <PartsCount> (the S3 model's "
-    "locationName for TotalPartsCount, which boto3 and the AWS CLI parse), so clients see no part count"))
 def test_object_parts_total_count_reaches_clients(s3, server, multipart_object):
     """S3's wire element is <PartsCount> (boto3 shows it as ObjectParts.TotalPartsCount)."""
     bucket, key, _ = multipart_object

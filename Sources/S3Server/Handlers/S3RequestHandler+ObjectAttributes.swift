@@ -50,7 +50,7 @@ extension S3RequestHandler {
             let page = Array(numbers.prefix(maxParts))
             let truncated = numbers.count > page.count
             xml.open("ObjectParts")
-            xml.element("TotalPartsCount", info.partSizes.count)
+            xml.element("PartsCount", info.partSizes.count)  // the wire name of TotalPartsCount
             xml.element("PartNumberMarker", marker)
             if let last = page.last { xml.element("NextPartNumberMarker", last) }
             xml.element("MaxParts", maxParts)
