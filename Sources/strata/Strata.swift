@@ -77,6 +77,9 @@ struct Serve: AsyncParsableCommand {
     @Option(name: .long, help: "KMS key list for SSE-KMS: one key per line, KEY_ID [alias/NAME ...]. The AWS-managed alias/aws/s3 key always exists. Default none.")
     var kmsKeys: String?
 
+    @Option(name: .customLong("bucket"), help: "Create this bucket (owned by the root credentials) before the server reports ready, if it does not exist; repeatable. Also STRATA_BUCKETS=a,b or `buckets = a,b` in the config file.")
+    var buckets: [String] = []
+
     @Option(name: .long, help: "The region buckets report and requests must be signed for (a request signed for another is 400 AuthorizationHeaderMalformed, naming this one). Default: us-east-1 reported, and requests signed for any region accepted.")
     var region: String?
 
@@ -140,6 +143,7 @@ struct Serve: AsyncParsableCommand {
             ("data", data), ("host", host), ("port", port.map(String.init)), ("access-key", accessKey),
             ("secret-key", secretKey), ("users", users), ("region", region), ("domain", domain),
             ("master-key-file", masterKeyFile), ("kms-keys", kmsKeys),
+            ("buckets", buckets.isEmpty ? nil : buckets.joined(separator: ",")),
             ("abort-uploads-after", abortUploadsAfter.map(String.init)), ("segment-size", segmentSize), ("cache-size", cacheSize),
             ("compact-threshold", compactThreshold.map { "\($0)" }), ("compact-interval", compactInterval.map(String.init)),
             ("log-format", logFormat), ("log-level", logLevel), ("access-log", accessLog),
@@ -155,7 +159,7 @@ struct Serve: AsyncParsableCommand {
 
     static let settingNames: Set<String> = [
         "data", "host", "port", "access-key", "secret-key", "users", "region", "domain", "abort-uploads-after", "segment-size", "cache-size",
-        "master-key-file", "kms-keys",
+        "master-key-file", "kms-keys", "buckets",
         "compact-threshold", "compact-interval", "log-format", "log-level", "access-log", "shutdown-timeout",
         "max-connections", "idle-timeout", "header-timeout", "tls-cert", "tls-key", "tls-self-signed",
         "lifecycle-day-seconds", "lifecycle-interval",
@@ -288,6 +292,21 @@ struct Serve: AsyncParsableCommand {
             printNow("DAMAGED: segment file \(span.segmentFileName) offset \(span.offset): \(span.damage), "
                      + "\(span.length) bytes (found by an earlier recovery; strata verify lists what they held)")
         }
+        // Buckets asked for at start exist before the server reports ready.
+        let root = Principal.root(accessKeyId: settings.accessKey)
+        for bucket in settings.buckets {
+            do {
+                _ = try await store.createBucket(bucket, attributes: ["owner": root.canonicalId, "region": settings.region])
+                printNow("created bucket \(bucket)")
+            } catch let error as StoreError where error.code == .bucketAlreadyOwnedByYou {
+                continue
+            } catch {
+                await server.stop()
+                try? store.close()
+                printError("strata serve: --bucket \(bucket): \(error)")
+                throw ExitCode(2)
+            }
+        }
         slot.fill(store)
         let isDefault = settings.accessKey == S3ServerConfiguration.defaultAccessKey
             && settings.secretKey == S3ServerConfiguration.defaultSecretKey
@@ -335,6 +354,8 @@ struct ServeSettings {
     var users: String?
     var masterKeyFile: String?
     var kmsKeys: String?
+    /// Buckets to create at start (`--bucket`, STRATA_BUCKETS).
+    var buckets: [String]
     var region: String
     /// The region requests must be signed for: the configured region, or nil (any) when
     /// none was configured (flag, environment or config file).
@@ -367,6 +388,8 @@ struct ServeSettings {
         users = s.optionalString("users")
         masterKeyFile = s.optionalString("master-key-file")
         kmsKeys = s.optionalString("kms-keys")
+        buckets = (s.optionalString("buckets") ?? "").split(separator: ",")
+            .map { $0.trimmingCharacters(in: .whitespaces) }.filter { !$0.isEmpty }
         signingRegion = s.optionalString("region")
         region = signingRegion ?? "us-east-1"
         domain = s.optionalString("domain")

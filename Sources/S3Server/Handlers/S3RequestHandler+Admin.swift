@@ -22,6 +22,10 @@ extension S3RequestHandler {
     /// `GET /_strata/health/ready` (200 once the store is open and recovery finished,
     /// 503 before): unauthenticated, for orchestrators and test harnesses. Nil for any
     /// other request.
+    ///
+    /// `/minio/health/live` and `/minio/health/ready` answer the same when unsigned:
+    /// compose files and testcontainers' MinIO wait strategies poll them. A signed request
+    /// to those paths is S3's, for a bucket named "minio".
     func healthResponse(_ head: HTTPRequestHead) -> S3Response? {
         guard head.method == .GET || head.method == .HEAD else { return nil }
         let path = Self.path(of: head.uri)
@@ -29,6 +33,10 @@ extension S3RequestHandler {
         switch path {
         case Self.livePath: ready = true
         case Self.readyPath: ready = slot.store != nil
+        case "/minio/health/live", "/minio/health/ready":
+            let query = head.uri.dropFirst(path.utf8.count)
+            guard head.headers["authorization"].isEmpty, !query.contains("Signature=") else { return nil }
+            ready = path.hasSuffix("live") || slot.store != nil
         default: return nil
         }
         var headers = HTTPHeaders()
