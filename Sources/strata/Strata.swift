@@ -10,6 +10,7 @@ struct Strata: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "strata",
         abstract: "An S3-compatible object store on an append-only log.",
+        version: StrataVersion.current,
         subcommands: [Serve.self, Compact.self, Recover.self, Inspect.self, Verify.self]
     )
 }
@@ -312,7 +313,7 @@ struct Serve: AsyncParsableCommand {
             && settings.secretKey == S3ServerConfiguration.defaultSecretKey
         let shownSecret = isDefault ? settings.secretKey : String(repeating: "*", count: 8)
         printNow("""
-            Strata S3 endpoint listening on \(endpoint)
+            Strata \(StrataVersion.current) S3 endpoint listening on \(endpoint)
               port        \(server.port)
               region      \(settings.region)\(settings.signingRegion == nil ? " (requests signed for any region accepted)" : "")
               access key  \(settings.accessKey)

@@ -41,6 +41,7 @@ final class S3MetricsTests: XCTestCase {
             XCTAssertEqual(value(text, "strata_received_bytes_total"), 12 * 30_000)
             XCTAssertGreaterThanOrEqual(value(text, "strata_sent_bytes_total") ?? 0, 30_000)
             XCTAssertGreaterThanOrEqual(value(text, "strata_open_connections") ?? 0, 1)
+            XCTAssertEqual(value(text, #"strata_build_info{version="\#(StrataVersion.current)"}"#), 1, "the version, as exporters report it")
             XCTAssertGreaterThan(value(text, "strata_segments_count") ?? 0, 1)
             XCTAssertGreaterThan(value(text, "strata_live_bytes") ?? 0, 4 * 30_000)
             XCTAssertEqual(value(text, "strata_compaction_runs_total"), 1)

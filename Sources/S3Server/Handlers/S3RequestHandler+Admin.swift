@@ -42,7 +42,7 @@ extension S3RequestHandler {
         var headers = HTTPHeaders()
         headers.add(name: "Content-Type", value: "application/json")
         headers.add(name: "Cache-Control", value: "no-store")
-        let body = ready ? #"{"status":"ok"}"# : #"{"status":"recovering"}"#
+        let body = #"{"status":"\#(ready ? "ok" : "recovering")","version":"\#(StrataVersion.current)"}"#
         headers.add(name: "Content-Length", value: "\(body.utf8.count)")
         return S3Response(status: ready ? .ok : .serviceUnavailable, headers: headers,
                           body: head.method == .HEAD ? .none : .bytes(ByteBuffer(string: body)))

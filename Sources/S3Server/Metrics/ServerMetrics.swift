@@ -45,6 +45,9 @@ final class ServerMetrics: Sendable {
         reclaimed = registry.makeCounter(descriptor: name("compaction_reclaimed", "bytes_total", "Bytes compaction gave back"))
         batchSize = registry.makeValueHistogram(descriptor: name("group_commit_batch", "commits", "Commits acknowledged per group sync"),
                                                 buckets: [1, 2, 4, 8, 16, 32, 64, 128, 256])
+        // The version, as exporters conventionally report it: a gauge of 1 with labels.
+        registry.makeGauge(descriptor: name("build", "info", "Strata's version (always 1)"),
+                           labels: [("version", StrataVersion.current)]).set(Double(1))
         syncTime = registry.makeDurationHistogram(descriptor: name("group_commit_sync", "seconds", "Time of one group sync and its index apply"),
                                                   buckets: Self.latencyBuckets)
     }
