@@ -10,6 +10,8 @@ let package = Package(
     platforms: [.macOS(.v15)],
     products: [
         .executable(name: "strata", targets: ["strata"]),
+        // An in-process server for Swift test suites (Examples/ shows its use).
+        .library(name: "StrataTesting", targets: ["StrataTesting"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-nio.git", from: "2.101.2"),
@@ -60,6 +62,11 @@ let package = Package(
             .product(name: "X509", package: "swift-certificates"),
             .product(name: "SwiftASN1", package: "swift-asn1"),
         ], swiftSettings: strict),
+        // A server inside a test process: ephemeral store, free port, credentials, stop.
+        .target(name: "StrataTesting", dependencies: [
+            "S3Server", "ObjectStore",
+            .product(name: "Logging", package: "swift-log"),
+        ], swiftSettings: strict),
         .executableTarget(name: "strata", dependencies: [
             "S3Server", "ObjectStore", "CSystemShims",
             .product(name: "NIOPosix", package: "swift-nio"),
@@ -85,6 +92,7 @@ let package = Package(
             .product(name: "NIOEmbedded", package: "swift-nio"),
             .product(name: "Logging", package: "swift-log"),
         ], swiftSettings: strict),
+        .testTarget(name: "StrataTestingTests", dependencies: ["StrataTesting"], swiftSettings: strict),
         .testTarget(name: "ObjectStoreTests", dependencies: [
             "ObjectStore", "SegmentLog", "ObjectIndex", "StrataTestSupport",
             .product(name: "NIOCore", package: "swift-nio"),

@@ -1,0 +1,18 @@
+import ObjectStore
+
+/// Buckets that exist before a server reports ready (`strata serve --bucket`,
+/// `StrataTesting`): owned by the root credentials, in the server's region.
+public enum StartupBuckets {
+    /// Creates `bucket` unless its owner already has it. Returns whether it was created;
+    /// an invalid name throws the store's error.
+    @discardableResult
+    public static func create(_ bucket: String, in store: ObjectStore, rootAccessKey: String, region: String) async throws -> Bool {
+        let owner = Principal.root(accessKeyId: rootAccessKey)
+        do {
+            try await store.createBucket(bucket, attributes: ["owner": owner.canonicalId, "region": region])
+            return true
+        } catch let error as StoreError where error.code == .bucketAlreadyOwnedByYou {
+            return false
+        }
+    }
+}
