@@ -117,13 +117,13 @@ if [[ ! -c $root/dev/null || ! -c $root/dev/urandom ]]; then
 fi
 
 # A clean environment: nothing from this machine (TMPDIR, STRATA_*) leaks in.
-in_root() { chroot "$@"; }
+
 clean_env=(/usr/bin/env -i PATH=/usr/local/bin:/usr/bin:/bin HOME=/tmp)
 
-ldd_out=$(in_root "$root" "${clean_env[@]}" ldd /usr/local/bin/strata 2>&1) || die "ldd in the root failed: $ldd_out"
+ldd_out=$(chroot "$root" "${clean_env[@]}" ldd /usr/local/bin/strata 2>&1) || die "ldd in the root failed: $ldd_out"
 ! grep -q 'not found' <<<"$ldd_out" || die "libraries missing in a bare bookworm root:"$'\n'"$ldd_out"
 
-version=$(in_root "$root" "${clean_env[@]}" strata --version 2>&1) || die "strata --version failed in the root: $version"
+version=$(chroot "$root" "${clean_env[@]}" strata --version 2>&1) || die "strata --version failed in the root: $version"
 version=$(tr -d '\r' <<<"$version" | tail -n 1)
 [[ -n $version ]] || die "strata --version printed nothing"
 if [[ -n $tar_version && $tar_version != "$version" ]]; then
@@ -140,8 +140,8 @@ aws_version=$(/usr/bin/aws --version 2>&1)
 [[ $aws_version == aws-cli/2.* ]] || die "/usr/bin/aws is not AWS CLI v2: $aws_version"
 
 log=$work/serve.log
-in_root --userspec=65534:65534 "$root" "${clean_env[@]}" \
-    strata serve --ephemeral --port 0 --bucket dist-test >"$log" 2>&1 &
+chroot --userspec=65534:65534 "$root" "${clean_env[@]}" \
+    strata serve --ephemeral --port 0 --bucket dist-test --log-level debug >"$log" 2>&1 &
 server_pid=$!
 
 port=""
