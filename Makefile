@@ -59,6 +59,7 @@ test: deps
 	$(SWIFT) build --build-tests $(SWIFT_BUILD_FLAGS)
 	$(SWIFT) test --skip-build $(SWIFT_BUILD_FLAGS)
 	$(MAKE) compat
+	$(MAKE) pytest-plugin
 	$(MAKE) crashtest
 
 # Warnings are errors in our own targets (STRATA_WARNINGS_AS_ERRORS, see Package.swift;
@@ -73,6 +74,14 @@ check: deps
 compat: deps client-deps
 	$(SWIFT) build --product strata $(SWIFT_BUILD_FLAGS)
 	STRATA_BIN=$$($(SWIFT) build --show-bin-path $(SWIFT_BUILD_FLAGS))/strata $(PYTHON) -m pytest -q Tests/compat
+
+# The pytest plugin (clients/python, pytest-strata): installs it, then its tests run inner
+# pytest sessions against real servers (docs/TESTING.md, "pytest plugin").
+.PHONY: pytest-plugin
+pytest-plugin: deps client-deps
+	$(SWIFT) build --product strata $(SWIFT_BUILD_FLAGS)
+	$(PYTHON) -m pip install -q ./clients/python
+	STRATA_BIN=$$($(SWIFT) build --show-bin-path $(SWIFT_BUILD_FLAGS))/strata $(PYTHON) -m pytest -q clients/python/tests
 
 # Crash-recovery torture test (Tools/crashtest): SIGKILLs a real `strata serve` under
 # load and online compaction, checks every key after each restart, then strata verify.

@@ -1,0 +1,270 @@
+"""The fixtures, in inner pytest sessions against the real server ($STRATA_BIN)."""
+
+import json
+import os
+import socket
+import textwrap
+from pathlib import Path
+
+import pytest
+
+TIMEOUT = 180  # seconds for one inner session
+
+
+def run(inner, *args):
+    # hypothesis, when installed, adds seconds to every inner start: not needed there.
+    return inner.runpytest_subprocess("-p", "no:cacheprovider", "-p", "no:hypothesispytest", *args, timeout=TIMEOUT)
+
+
+def gone(pid):
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return True
+    # A zombie would still answer kill(0): look at its state.
+    try:
+        with open(f"/proc/{pid}/stat") as f:
+            return f.read().split(")")[-1].split()[0] == "Z"
+    except OSError:
+        return True
+
+
+def refuses(port):
+    try:
+        with socket.create_connection(("127.0.0.1", port), timeout=2):
+            return False
+    except OSError:
+        return True
+
+
+def test_put_and_get_an_object_in_s3_bucket(inner):
+    inner.makepyfile(textwrap.dedent("""
+        def test_put_get(s3_client, s3_bucket, strata_server):
+            s3_client.put_object(Bucket=s3_bucket, Key="dir/hello.txt", Body=b"hello, strata")
+            got = s3_client.get_object(Bucket=s3_bucket, Key="dir/hello.txt")
+            assert got["Body"].read() == b"hello, strata"
+            listed = s3_client.list_objects_v2(Bucket=s3_bucket)
+            assert [o["Key"] for o in listed["Contents"]] == ["dir/hello.txt"]
+
+        def test_server_facts(s3_client, s3_bucket, strata_server):
+            s = strata_server
+            assert s.endpoint_url == f"http://127.0.0.1:{s.port}"
+            assert (s.access_key, s.secret_key, s.region) == ("strata-access-key", "strata-secret-key", "us-east-1")
+            assert s.boto3_kwargs()["endpoint_url"] == s.endpoint_url
+            # path style (an IP endpoint would fall back to it anyway), SigV4, the server's region
+            assert s3_client.meta.config.s3["addressing_style"] == "path"
+            assert s3_client.meta.config.signature_version == "s3v4"
+            url = s3_client.generate_presigned_url("get_object", Params={"Bucket": s3_bucket, "Key": "k"})
+            assert url.startswith(f"{s.endpoint_url}/{s3_bucket}/k?")
+            assert "X-Amz-Algorithm=AWS4-HMAC-SHA256" in url
+            assert s3_client.meta.region_name == "us-east-1"
+            # a valid bucket name, unique, naming the test
+            assert 3 <= len(s3_bucket) <= 63 and s3_bucket.startswith("pytest-test-server-facts-")
+            assert s3_client.head_bucket(Bucket=s3_bucket)["ResponseMetadata"]["HTTPStatusCode"] == 200
+    """))
+    result = run(inner)
+    result.assert_outcomes(passed=2)
+
+
+def test_each_test_gets_a_new_bucket_and_it_is_removed_afterwards(inner):
+    inner.makepyfile(textwrap.dedent("""
+        import pytest
+        from botocore.exceptions import ClientError
+
+        seen = []
+
+        def test_versioned_with_markers_and_an_open_upload(s3_client, s3_bucket):
+            seen.append(s3_bucket)
+            s3_client.put_bucket_versioning(Bucket=s3_bucket, VersioningConfiguration={"Status": "Enabled"})
+            s3_client.put_object(Bucket=s3_bucket, Key="a", Body=b"1")
+            s3_client.put_object(Bucket=s3_bucket, Key="a", Body=b"2")
+            s3_client.delete_object(Bucket=s3_bucket, Key="a")  # a delete marker
+            s3_client.delete_object(Bucket=s3_bucket, Key="never-there")  # a marker alone
+            s3_client.put_object(Bucket=s3_bucket, Key="b", Body=b"3")
+            upload = s3_client.create_multipart_upload(Bucket=s3_bucket, Key="big")
+            s3_client.upload_part(Bucket=s3_bucket, Key="big", UploadId=upload["UploadId"], PartNumber=1, Body=b"x" * 1024)
+            versions = s3_client.list_object_versions(Bucket=s3_bucket)
+            assert len(versions["Versions"]) == 3 and len(versions["DeleteMarkers"]) == 2
+
+        def test_plain_objects(s3_client, s3_bucket):
+            assert s3_bucket not in seen
+            seen.append(s3_bucket)
+            for i in range(30):
+                s3_client.put_object(Bucket=s3_bucket, Key=f"k/{i}", Body=b"v")
+
+        def test_deletes_its_own_bucket(s3_client, s3_bucket):
+            seen.append(s3_bucket)
+            s3_client.delete_bucket(Bucket=s3_bucket)
+
+        def test_earlier_buckets_are_gone(s3_client, s3_bucket):
+            assert len(seen) == 3 and s3_bucket not in seen
+            for name in seen:
+                with pytest.raises(ClientError) as error:
+                    s3_client.head_bucket(Bucket=name)
+                assert error.value.response["Error"]["Code"] in ("404", "NoSuchBucket")
+            assert [b["Name"] for b in s3_client.list_buckets()["Buckets"]] == [s3_bucket]
+            assert s3_client.list_objects_v2(Bucket=s3_bucket)["KeyCount"] == 0
+    """))
+    result = run(inner)
+    result.assert_outcomes(passed=4)
+
+
+@pytest.mark.parametrize("how", ["pass", "fail", "error", "exit"])
+def test_server_is_stopped_after_the_session(inner, tmp_path, monkeypatch, how):
+    facts = tmp_path / "facts.json"
+    monkeypatch.setenv("FACTS", str(facts))
+    # Checked in the inner process when the session is over (pytest_unconfigure): after the
+    # inner process exits, the server would get SIGTERM anyway (PR_SET_PDEATHSIG).
+    inner.makeconftest(textwrap.dedent("""
+        import json, os, socket
+
+        def pytest_unconfigure(config):
+            with open(os.environ["FACTS"]) as f:
+                facts = json.load(f)
+            try:
+                os.kill(facts["pid"], 0)
+                facts["running_after_session"] = True
+            except ProcessLookupError:
+                facts["running_after_session"] = False
+            try:
+                socket.create_connection(("127.0.0.1", facts["port"]), timeout=2).close()
+                facts["listening_after_session"] = True
+            except OSError:
+                facts["listening_after_session"] = False
+            with open(os.environ["FACTS"], "w") as f:
+                json.dump(facts, f)
+    """))
+    inner.makepyfile(textwrap.dedent("""
+        import json, os, socket
+        import pytest
+
+        def test_records(strata_server, s3_client):
+            s3_client.list_buckets()
+            with open(os.environ["FACTS"], "w") as f:
+                json.dump({"pid": strata_server.pid, "port": strata_server.port,
+                           "data_dir": strata_server.data_dir}, f)
+            assert os.path.isdir(strata_server.data_dir)
+            socket.create_connection(("127.0.0.1", strata_server.port), timeout=2).close()
+
+        def test_ends(strata_server):
+            how = %r
+            if how == "fail":
+                assert False, "a failing test"
+            if how == "error":
+                raise RuntimeError("an error")
+            if how == "exit":
+                pytest.exit("stopping the session")
+    """ % how))
+    result = run(inner)
+    if how == "pass":
+        result.assert_outcomes(passed=2)
+    elif how in ("fail", "error"):
+        result.assert_outcomes(passed=1, failed=1)
+    else:
+        assert result.ret != 0 and "stopping the session" in result.stdout.str()
+    recorded = json.loads(facts.read_text())
+    assert recorded["running_after_session"] is False, "the server process outlived the session"
+    assert recorded["listening_after_session"] is False, "the server's port accepted connections after the session"
+    assert gone(recorded["pid"]), "the server process outlived the session"
+    assert refuses(recorded["port"]), "the server's port still accepts connections"
+    assert not os.path.exists(recorded["data_dir"]), "the ephemeral data directory is left"
+
+
+def test_a_missing_binary_is_a_clear_error(inner, monkeypatch, tmp_path):
+    inner.makepyfile(textwrap.dedent("""
+        def test_needs_server(s3_bucket):
+            pass
+
+        def test_without_server():
+            pass
+    """))
+    monkeypatch.setenv("STRATA_BIN", str(tmp_path / "no-such-strata"))
+    result = run(inner)
+    result.assert_outcomes(passed=1, errors=1)
+    result.stdout.fnmatch_lines(["*pytest-strata: strata binary not found: STRATA_BIN is *no-such-strata*"])
+    result.stdout.no_fnmatch_line("*Traceback*")
+
+    monkeypatch.delenv("STRATA_BIN")
+    monkeypatch.setenv("PATH", str(tmp_path))  # no strata there
+    result = run(inner)
+    result.assert_outcomes(passed=1, errors=1)
+    result.stdout.fnmatch_lines(["*STRATA_BIN is not set and there is no `strata` on PATH*"])
+
+
+def test_strata_arg_command_line_option(inner):
+    inner.makepyfile(textwrap.dedent("""
+        def test_region(strata_server, s3_client, s3_bucket):
+            assert strata_server.region == "eu-west-1"
+            assert s3_client.meta.region_name == "eu-west-1"
+            assert s3_client.get_bucket_location(Bucket=s3_bucket)["LocationConstraint"] == "eu-west-1"
+            assert "--region=eu-west-1" in strata_server.command
+    """))
+    result = run(inner, "--strata-arg=--region=eu-west-1")
+    result.assert_outcomes(passed=1)
+
+
+def test_strata_args_ini_option_with_own_credentials(inner):
+    # The banner masks a secret key that is not the default one: it comes from the args.
+    inner.makeini(textwrap.dedent("""
+        [pytest]
+        strata_args = --region eu-central-1 --access-key AKIAPYTESTSTRATA0001 --secret-key "pytest strata secret/0123"
+    """))
+    inner.makepyfile(textwrap.dedent("""
+        def test_credentials(strata_server, s3_client, s3_bucket):
+            assert strata_server.access_key == "AKIAPYTESTSTRATA0001"
+            assert strata_server.secret_key == "pytest strata secret/0123"
+            assert strata_server.region == "eu-central-1"
+            s3_client.put_object(Bucket=s3_bucket, Key="k", Body=b"signed with the custom secret")
+            assert s3_client.get_object(Bucket=s3_bucket, Key="k")["Body"].read() == b"signed with the custom secret"
+    """))
+    result = run(inner)
+    result.assert_outcomes(passed=1)
+
+
+def test_strata_server_factory(inner, tmp_path, monkeypatch):
+    monkeypatch.setenv("FACTS", str(tmp_path / "pid"))
+    inner.makepyfile(textwrap.dedent("""
+        import os
+
+        def test_own_server(strata_server, strata_server_factory):
+            own = strata_server_factory("--region", "ap-south-1")
+            assert own.port != strata_server.port and own.region == "ap-south-1"
+            client = own.client()
+            client.create_bucket(Bucket="own", CreateBucketConfiguration={"LocationConstraint": "ap-south-1"})
+            assert [b["Name"] for b in client.list_buckets()["Buckets"]] == ["own"]
+            assert "own" not in [b["Name"] for b in strata_server.client().list_buckets()["Buckets"]]
+            with open(os.environ["FACTS"], "w") as f:
+                f.write(f"{own.pid} {own.port}")
+
+        def test_it_was_stopped():
+            pid, port = map(int, open(os.environ["FACTS"]).read().split())
+            try:
+                os.kill(pid, 0)
+            except ProcessLookupError:
+                pass
+            else:
+                raise AssertionError("the factory's server still runs")
+    """))
+    result = run(inner)
+    result.assert_outcomes(passed=2)
+    pid, port = map(int, (tmp_path / "pid").read_text().split())
+    assert gone(pid) and refuses(port)
+
+
+def test_tls_self_signed_and_startup_buckets(inner):
+    inner.makepyfile(textwrap.dedent("""
+        def test_https(strata_server, s3_client):
+            assert strata_server.endpoint_url.startswith("https://127.0.0.1:")
+            assert strata_server.ca_bundle and strata_server.ca_bundle.endswith("tls-ca.pem")
+            assert [b["Name"] for b in s3_client.list_buckets()["Buckets"]] == ["made-at-start"]
+    """))
+    result = run(inner, "--strata-arg=--tls-self-signed", "--strata-arg=--bucket=made-at-start")
+    result.assert_outcomes(passed=1)
+
+
+def test_the_readme_example(inner):
+    # README.md shows this file (Tools/check_readme_examples.py keeps them equal).
+    example = Path(__file__).resolve().parents[1] / "examples" / "test_upload.py"
+    inner.makepyfile(test_upload=example.read_text())
+    result = run(inner)
+    result.assert_outcomes(passed=1)
