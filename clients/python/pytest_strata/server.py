@@ -325,6 +325,11 @@ def _stop_process(proc: subprocess.Popen, timeout: float) -> None:
         pass
 
 
+def _stop_at_exit(proc: subprocess.Popen, log_dir: str) -> None:
+    _stop_process(proc, DEFAULT_STOP_TIMEOUT)
+    shutil.rmtree(log_dir, ignore_errors=True)
+
+
 def _signal(proc: subprocess.Popen, signo: int) -> None:
     # The server leads a process group of its own (start_new_session).
     try:
@@ -389,7 +394,7 @@ def start_server(binary: str, args: Iterable[str] = (), *,
         except OSError as error:
             shutil.rmtree(log_dir, ignore_errors=True)
             raise StrataError(f"cannot run {' '.join(command)}: {error}") from error
-    atexit.register(_stop_process, proc, DEFAULT_STOP_TIMEOUT)
+    atexit.register(_stop_at_exit, proc, log_dir)  # a server nobody stopped
 
     info = BannerInfo()
     consumed = 0
