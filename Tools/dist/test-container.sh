@@ -103,6 +103,10 @@ if ! command -v podman >/dev/null; then
     apt_install podman
 fi
 
+if [[ ! -x /usr/bin/aws ]]; then echo "installing awscli (AWS CLI v2, Debian package)"; apt_install awscli; fi
+aws_version=$(/usr/bin/aws --version 2>&1)
+[[ $aws_version == aws-cli/2.* ]] || die "/usr/bin/aws is not AWS CLI v2: $aws_version"
+
 "$here/rootfs.sh" "$root"
 rootfs_id=$(sha256sum "$root/.strata-rootfs-complete" | cut -c1-16)
 
@@ -111,9 +115,12 @@ import_base() {
     local have
     have=$(pm image inspect --format '{{index .Labels "org.strata.rootfs"}}' "$base" 2>/dev/null || true)
     [[ $have == "$rootfs_id" ]] && return 0
+    local old_id
+    old_id=$(pm image inspect --format '{{.Id}}' "$base" 2>/dev/null || true)
     echo "importing $root as $base"
     tar -C "$root" --exclude=./.strata-rootfs-complete -c . |
         pm import --change "LABEL org.strata.rootfs=$rootfs_id" - "$base" >/dev/null
+    [[ -z $old_id ]] || pm rmi "$old_id" >/dev/null 2>&1 || true   # the previous import, now untagged
 }
 
 hard_nofile=$(ulimit -Hn)
@@ -135,41 +142,47 @@ try_podman() {   # try_podman DESCRIPTION: with G and R set; records the error
     return 1
 }
 
+# Attempts, in order; the first that runs /bin/true in the base wins. Each is
+# "DESCRIPTION|GLOBAL OPTIONS|RUN OPTIONS" ($U: the ulimits; "vfs" as global options:
+# a private vfs store, imported anew). runc: crun refuses hybrid cgroup hierarchies;
+# runc refuses --cgroups=disabled, crun does not.
+attempts=(
+    "defaults||"
+    "ulimits||\$U"
+    "runc, ulimits|--runtime runc|\$U"
+    "runc, cgroupfs, ulimits, host network|--runtime runc --cgroup-manager cgroupfs|\$U --network host"
+    "crun, cgroups disabled, ulimits, host network|--runtime crun --cgroup-manager cgroupfs|\$U --cgroups=disabled --network host"
+    "vfs, runc, cgroupfs, ulimits, host network|vfs --runtime runc --cgroup-manager cgroupfs|\$U --network host"
+)
 runs=""
-if import_base 2>"$work/import.err"; then
-    G=(); R=()
-    if try_podman "defaults"; then runs=1; fi
-    if [[ -z $runs ]]; then
-        R=("${ulimits[@]}")
-        if try_podman "ulimits ${R[*]}"; then runs=1; fi
+imported=""
+for attempt in "${attempts[@]}"; do
+    IFS='|' read -r desc gopts ropts <<<"$attempt"
+    read -r -a G <<<"$gopts"
+    read -r -a R <<<"$ropts"
+    if [[ ${G[0]:-} == vfs ]]; then
+        mkdir -p "$work/vfs/root" "$work/vfs/run"
+        G=(--storage-driver vfs --root "$work/vfs/root" --runroot "$work/vfs/run" "${G[@]:1}")
+        imported=""
     fi
-    if [[ -z $runs ]]; then
-        command -v runc >/dev/null || { echo "installing runc"; apt_install runc; }
-        G=(--runtime runc); R=("${ulimits[@]}")
-        if try_podman "runc, ulimits"; then runs=1; fi
+    if [[ ${R[0]:-} == '$U' ]]; then R=("${ulimits[@]}" "${R[@]:1}"); fi
+    if [[ " ${G[*]} " == *" --runtime runc "* ]] && ! command -v runc >/dev/null; then
+        echo "installing runc"; apt_install runc
     fi
-    if [[ -z $runs ]]; then
-        G=(--runtime runc --cgroup-manager cgroupfs); R=("${ulimits[@]}" --cgroups=disabled --network host)
-        if try_podman "runc, cgroupfs, cgroups disabled, host network"; then runs=1; fi
+    if [[ -z $imported ]]; then
+        if ! import_base 2>"$work/import.err"; then
+            last_error="podman import: $(tr '\n' ' ' <"$work/import.err")"
+            [[ -n $first_error ]] || first_error=$last_error
+            echo "podman with $desc: $last_error"
+            continue
+        fi
+        imported=1
     fi
-else
-    first_error="podman import: $(tr '\n' ' ' <"$work/import.err")"
-    last_error=$first_error
-fi
-if [[ -z $runs ]]; then
-    # Last resort: vfs storage of our own (no overlay), cgroups off, host network.
-    mkdir -p "$work/vfs/root" "$work/vfs/run"
-    G=(--storage-driver vfs --root "$work/vfs/root" --runroot "$work/vfs/run" --runtime runc --cgroup-manager cgroupfs)
-    R=("${ulimits[@]}" --cgroups=disabled --network host)
-    if import_base 2>"$work/import.err"; then
-        if try_podman "vfs, runc, cgroupfs, cgroups disabled, host network"; then runs=1; fi
-    else
-        last_error="podman import (vfs): $(tr '\n' ' ' <"$work/import.err")"
-    fi
-fi
+    if try_podman "$desc"; then runs=1; break; fi
+done
 if [[ -z $runs ]]; then
     echo "SKIP: podman cannot run containers on this machine: $first_error"
-    [[ $last_error == "$first_error" ]] || echo "      (last attempt, $(podman --version) with runc/cgroups off/vfs: $last_error)"
+    [[ $last_error == "$first_error" ]] || echo "      (last attempt, $(podman --version) with ${attempts[-1]%%|*}: $last_error)"
     exit 0
 fi
 echo "podman runs containers here with: ${how}${G:+ (podman ${G[*]})}${R:+ (run ${R[*]})}"
@@ -196,7 +209,7 @@ publish=(-p 127.0.0.1::9000)
 env_port=()
 if [[ -n $host_net ]]; then
     # No port publishing with the host's network: pick a free loopback port instead.
-    free_port=$(python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
+    free_port=$(/usr/bin/python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
     publish=(); env_port=(-e STRATA_HOST=127.0.0.1 -e "STRATA_PORT=$free_port")
 fi
 made_container=1
@@ -241,9 +254,6 @@ uid=$(pm top "$container" huser 2>/dev/null | sed -n 2p | tr -d ' ')
 owner=$(pm exec "$container" stat -c %U /data) || die "stat /data failed"
 [[ $owner == strata ]] || die "/data is owned by '$owner', want strata"
 
-if [[ ! -x /usr/bin/aws ]]; then echo "installing awscli"; apt_install awscli; fi
-aws_version=$(/usr/bin/aws --version 2>&1)
-[[ $aws_version == aws-cli/2.* ]] || die "/usr/bin/aws is not AWS CLI v2: $aws_version"
 creds=$repo/Sources/S3Server/HTTP/S3ServerConfiguration.swift
 ak=$(sed -n 's/.*defaultAccessKey = "\(.*\)".*/\1/p' "$creds" 2>/dev/null || true)
 sk=$(sed -n 's/.*defaultSecretKey = "\(.*\)".*/\1/p' "$creds" 2>/dev/null || true)
@@ -264,7 +274,7 @@ cmp "$work/up" "$work/down1" || die "object came back different"
 
 # Restart: a clean stop within the stop timeout, then the object from the volume.
 restart_start=$(date +%s)
-pm stop -t 20 "$container" >/dev/null || die "podman stop failed"
+pm stop -t 20 "$container" >/dev/null 2>"$work/run.err" || { cat "$work/run.err" >&2; die "podman stop failed"; }
 exit_code=$(pm inspect --format '{{.State.ExitCode}}' "$container")
 [[ $exit_code == 0 ]] || { logs; die "strata exited $exit_code on podman stop (SIGTERM), want 0"; }
 pm start "$container" >/dev/null 2>"$work/run.err" || { cat "$work/run.err" >&2; die "podman start failed"; }
