@@ -7,8 +7,8 @@
 # 127.0.0.1 and STRATA_BUCKETS=dist-test,dist-second. Then: the image's HEALTHCHECK
 # reports healthy, the server runs as the non-root user strata (uid 10001) owning /data,
 # both buckets exist, a 5 MiB object goes up and comes back byte for byte with the AWS
-# CLI v2, the container restarts (SIGTERM, clean stop) and the object is still there from
-# the volume, and s3 rm removes it. Image, container and volume are removed at the end;
+# CLI v2, the container restarts (SIGTERM, clean stop, exit 0) and the object is still
+# there, again in a new container on the same volume, and s3 rm removes it. Image, container and volume are removed at the end;
 # the base image is kept (re-imported when the root changes).
 #
 # If podman cannot run a container on this machine it prints
@@ -212,12 +212,15 @@ if [[ -n $host_net ]]; then
     free_port=$(/usr/bin/python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
     publish=(); env_port=(-e STRATA_HOST=127.0.0.1 -e "STRATA_PORT=$free_port")
 fi
-made_container=1
 # (Without systemd, podman logs that it cannot add healthcheck timers; the test runs the
 # HEALTHCHECK itself with podman healthcheck run.)
-pm run -d --name "$container" "${R[@]}" -v "$volume:/data" "${publish[@]}" "${env_port[@]}" \
-    -e STRATA_BUCKETS=dist-test,dist-second -e STRATA_LOG_LEVEL=debug "$image" >/dev/null 2>"$work/run.err" ||
-    { cat "$work/run.err" >&2; die "podman run failed"; }
+run_container() {
+    made_container=1
+    pm run -d --name "$container" "${R[@]}" -v "$volume:/data" "${publish[@]}" "${env_port[@]}" \
+        -e STRATA_BUCKETS=dist-test,dist-second -e STRATA_LOG_LEVEL=debug "$image" >/dev/null 2>"$work/run.err" ||
+        { cat "$work/run.err" >&2; die "podman run failed"; }
+}
+run_container
 
 logs() { pm logs "$container" 2>&1 | tail -n 40 >&2; }
 
@@ -248,9 +251,9 @@ wait_ready() {
 wait_ready
 echo "healthy; serving on $endpoint"
 
-user=$(pm exec "$container" id -un) || die "podman exec id failed"
-[[ $user == strata ]] || die "server runs as '$user', want strata"
-uid=$(pm top "$container" huser 2>/dev/null | sed -n 2p | tr -d ' ')
+# The server (PID 1 in the container) runs as strata, uid 10001.
+uid=$(pm exec "$container" awk '/^Uid:/ { print $3 }' /proc/1/status) || die "podman exec failed"
+[[ $uid == 10001 ]] || die "the server runs as uid '$uid', want 10001 (strata)"
 owner=$(pm exec "$container" stat -c %U /data) || die "stat /data failed"
 [[ $owner == strata ]] || die "/data is owned by '$owner', want strata"
 
@@ -272,20 +275,38 @@ s3 cp --only-show-errors "$work/up" s3://dist-test/keep/five.bin || die "aws s3 
 s3 cp --only-show-errors s3://dist-test/keep/five.bin "$work/down1" || die "aws s3 cp (GET) failed"
 cmp "$work/up" "$work/down1" || die "object came back different"
 
-# Restart: a clean stop within the stop timeout, then the object from the volume.
+# Restart: a clean stop within the stop timeout, then the object from the volume - in
+# the same container, then in a new container on the volume (STRATA_BUCKETS again: the
+# buckets exist, which must not stop it).
+check_object() {   # check_object WHEN
+    local listing
+    listing=$(s3 ls) || die "aws s3 ls $1 failed"
+    grep -qw dist-test <<<"$listing" || die "bucket dist-test gone $1: $listing"
+    rm -f "$work/down2"
+    s3 cp --only-show-errors s3://dist-test/keep/five.bin "$work/down2" || die "object gone $1"
+    cmp "$work/up" "$work/down2" || die "object differs $1"
+}
+stop_container() {
+    pm stop -t 20 "$container" >/dev/null 2>"$work/run.err" || { cat "$work/run.err" >&2; die "podman stop failed"; }
+    local code
+    code=$(pm inspect --format '{{.State.ExitCode}}' "$container")
+    [[ $code == 0 ]] || { logs; die "strata exited $code on podman stop (SIGTERM), want 0"; }
+}
 restart_start=$(date +%s)
-pm stop -t 20 "$container" >/dev/null 2>"$work/run.err" || { cat "$work/run.err" >&2; die "podman stop failed"; }
-exit_code=$(pm inspect --format '{{.State.ExitCode}}' "$container")
-[[ $exit_code == 0 ]] || { logs; die "strata exited $exit_code on podman stop (SIGTERM), want 0"; }
+stop_container
 pm start "$container" >/dev/null 2>"$work/run.err" || { cat "$work/run.err" >&2; die "podman start failed"; }
 wait_ready
-echo "restarted in $(( $(date +%s) - restart_start )) s; serving on $endpoint"
-listing=$(s3 ls) || die "aws s3 ls after restart failed"
-grep -qw dist-test <<<"$listing" || die "bucket dist-test gone after restart: $listing"
-s3 cp --only-show-errors s3://dist-test/keep/five.bin "$work/down2" || die "object gone after restart"
-cmp "$work/up" "$work/down2" || die "object differs after restart"
+check_object "after podman stop/start"
+echo "restarted in $(( $(date +%s) - restart_start )) s; object intact; serving on $endpoint"
+stop_container
+pm rm "$container" >/dev/null 2>"$work/run.err" || { cat "$work/run.err" >&2; die "podman rm failed"; }
+made_container=""
+run_container
+wait_ready
+check_object "in a new container on the same volume"
+echo "new container on volume $volume: object intact; serving on $endpoint"
 s3 rm --only-show-errors s3://dist-test/keep/five.bin || die "aws s3 rm failed"
 listing=$(s3 ls s3://dist-test/keep/ || true)
 [[ -z $listing ]] || die "object left after s3 rm: $listing"
 
-echo "PASS test-container: strata $version image (podman $(podman --version | awk '{ print $3 }'), ${how}), user strata${uid:+ (host uid $uid)}, volume survives restart, STRATA_BUCKETS made 2 buckets, $(cut -d' ' -f1 <<<"$aws_version") round trip; build ${build_s} s, total $(( $(date +%s) - start )) s"
+echo "PASS test-container: strata $version image (podman $(podman --version | awk '{ print $3 }'), ${how}), server as uid 10001 (strata), object survives restart and a new container on the volume, STRATA_BUCKETS made 2 buckets, $(cut -d' ' -f1 <<<"$aws_version") round trip; build ${build_s} s, total $(( $(date +%s) - start )) s"
