@@ -118,8 +118,12 @@ import_base() {
     local old_id
     old_id=$(pm image inspect --format '{{.Id}}' "$base" 2>/dev/null || true)
     echo "importing $root as $base"
-    tar -C "$root" --exclude=./.strata-rootfs-complete -c . |
-        pm import --change "LABEL org.strata.rootfs=$rootfs_id" - "$base" >/dev/null
+    # Under test-chroot.sh's lock: while it runs, the root holds its binary and a /proc.
+    (
+        flock -w 600 9 || { echo "timed out waiting for $root.lock" >&2; exit 1; }
+        tar -C "$root" --one-file-system --exclude=./.strata-rootfs-complete -c . |
+            pm import --change "LABEL org.strata.rootfs=$rootfs_id" - "$base" >/dev/null
+    ) 9>"$root.lock"
     [[ -z $old_id ]] || pm rmi "$old_id" >/dev/null 2>&1 || true   # the previous import, now untagged
 }
 
