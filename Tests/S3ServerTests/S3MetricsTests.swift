@@ -42,6 +42,16 @@ final class S3MetricsTests: XCTestCase {
             XCTAssertGreaterThanOrEqual(value(text, "strata_sent_bytes_total") ?? 0, 30_000)
             XCTAssertGreaterThanOrEqual(value(text, "strata_open_connections") ?? 0, 1)
             XCTAssertEqual(value(text, #"strata_build_info{version="\#(StrataVersion.current)"}"#), 1, "the version, as exporters report it")
+            // The process_* metrics of Prometheus's client libraries, with their types.
+            XCTAssertTrue(text.contains("# TYPE process_cpu_seconds_total counter"))
+            XCTAssertGreaterThan(value(text, "process_cpu_seconds_total") ?? 0, 0)
+            XCTAssertGreaterThan(value(text, "process_resident_memory_bytes") ?? 0, 1_048_576)
+            XCTAssertGreaterThan(value(text, "process_virtual_memory_bytes") ?? 0, value(text, "process_resident_memory_bytes") ?? .infinity)
+            XCTAssertGreaterThan(value(text, "process_open_fds") ?? 0, 2)
+            XCTAssertGreaterThanOrEqual(value(text, "process_max_fds") ?? 0, value(text, "process_open_fds") ?? .infinity)
+            let started = value(text, "process_start_time_seconds") ?? 0
+            let now = Date().timeIntervalSince1970
+            XCTAssertTrue((now - 86_400 * 7)...(now + 5) ~= started, "process_start_time_seconds \(started) vs now \(now)")
             XCTAssertGreaterThan(value(text, "strata_segments_count") ?? 0, 1)
             XCTAssertGreaterThan(value(text, "strata_live_bytes") ?? 0, 4 * 30_000)
             XCTAssertEqual(value(text, "strata_compaction_runs_total"), 1)

@@ -111,6 +111,6 @@ final class ServerMetrics: Sendable {
             damagedSpans.set(Double(damage.spans))
             damagedBytes.set(Double(damage.bytes))
         }
-        return registry.emitToBuffer()
+        return registry.emitToBuffer() + Array(ProcessMetrics.exposition().utf8)
     }
 }
