@@ -15,7 +15,7 @@ SWIFT ?= swift
 SWIFT_BUILD_FLAGS ?=
 DATA ?= ./data
 
-.PHONY: all deps client-deps build serve test check compat crashtest bench clean
+.PHONY: all deps client-deps build serve test check compat crashtest examples bench clean
 
 all: build
 
@@ -61,6 +61,7 @@ test: deps
 	$(MAKE) compat
 	$(MAKE) pytest-plugin
 	$(MAKE) crashtest
+	$(MAKE) examples
 
 # Warnings are errors in our own targets (STRATA_WARNINGS_AS_ERRORS, see Package.swift;
 # dependencies keep theirs), then every Swift test but the power-loss tests: about a
@@ -82,6 +83,13 @@ pytest-plugin: deps client-deps
 	$(SWIFT) build --product strata $(SWIFT_BUILD_FLAGS)
 	$(PYTHON) -m pip install -q ./clients/python
 	STRATA_BIN=$$($(SWIFT) build --show-bin-path $(SWIFT_BUILD_FLAGS))/strata $(PYTHON) -m pytest -q clients/python/tests
+
+# The example package (Examples/ReportUploader) that uses the StrataTesting library the
+# way an application's test suite would, and the README's copy of its test. It shares
+# .build with this package, so only its own few files compile.
+examples: deps
+	$(SWIFT) test --package-path Examples/ReportUploader --scratch-path $(CURDIR)/.build $(SWIFT_BUILD_FLAGS)
+	$(PYTHON) Tools/check_readme_examples.py
 
 # Crash-recovery torture test (Tools/crashtest): SIGKILLs a real `strata serve` under
 # load and online compaction, checks every key after each restart, then strata verify.
