@@ -124,7 +124,7 @@ ldd_out=$(chroot "$root" "${clean_env[@]}" ldd /usr/local/bin/strata 2>&1) || di
 ! grep -q 'not found' <<<"$ldd_out" || die "libraries missing in a bare bookworm root:"$'\n'"$ldd_out"
 
 version=$(chroot "$root" "${clean_env[@]}" strata --version 2>&1) || die "strata --version failed in the root: $version"
-version=$(tr -d '\r' <<<"$version" | tail -n 1)
+version=$(tr -d '\r' <<<"$version" | tail -n 1 | awk '{ print $NF }')   # as Tools/dist/build.sh names the tarball
 [[ -n $version ]] || die "strata --version printed nothing"
 if [[ -n $tar_version && $tar_version != "$version" ]]; then
     die "tarball says version $tar_version, strata --version says $version"

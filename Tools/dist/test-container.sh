@@ -83,7 +83,7 @@ case $input in
         ;;
     *)
         # A bare binary: pack it the way make dist does.
-        version=$("$input" --version 2>/dev/null | tail -n 1) || die "$input --version failed"
+        version=$("$input" --version 2>/dev/null | tail -n 1 | awk '{ print $NF }') || die "$input --version failed"
         [[ $version =~ ^[0-9A-Za-z.+_-]+$ ]] || die "$input --version printed '$version'"
         d=$work/pack/strata-$version-linux-x86_64
         mkdir -p "$d/bin"
