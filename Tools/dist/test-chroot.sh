@@ -77,7 +77,8 @@ case $input in
         binary=$input
         ;;
 esac
-file -L "$binary" | grep -q 'ELF 64-bit LSB .*x86-64' || die "$binary is not an x86-64 ELF executable: $(file -L "$binary")"
+command -v readelf >/dev/null || die "readelf missing (Debian package binutils)"
+readelf -h "$binary" 2>/dev/null | grep -q 'Machine:.*X86-64' || die "$binary is not an x86-64 ELF file"
 size_bytes=$(stat -L -c %s "$binary")
 size_mib=$(awk -v b="$size_bytes" 'BEGIN { printf "%.1f", b / 1048576 }')
 
@@ -132,9 +133,14 @@ fi
 echo "strata --version in the root: $version"
 
 # --- serve inside, drive from outside ---------------------------------------------------
-if [[ ! -x /usr/bin/aws ]]; then
-    echo "installing awscli (AWS CLI v2, Debian package)"
-    apt-get install -y -q awscli >/dev/null || { apt-get update -q >/dev/null && apt-get install -y -q awscli >/dev/null; }
+missing=()
+[[ -x /usr/bin/aws ]] || missing+=(awscli)   # AWS CLI v2, Debian's package
+command -v curl >/dev/null || missing+=(curl)
+if (( ${#missing[@]} )); then
+    echo "installing ${missing[*]}"
+    apt-get install -y -q "${missing[@]}" >/dev/null ||
+        { apt-get update -q >/dev/null && apt-get install -y -q "${missing[@]}" >/dev/null; } ||
+        apt-get install -y -q "${missing[@]}" >/dev/null   # Debian's hook: "cannot access archive"
 fi
 aws_version=$(/usr/bin/aws --version 2>&1)
 [[ $aws_version == aws-cli/2.* ]] || die "/usr/bin/aws is not AWS CLI v2: $aws_version"

@@ -104,6 +104,7 @@ if ! command -v podman >/dev/null; then
 fi
 
 if [[ ! -x /usr/bin/aws ]]; then echo "installing awscli (AWS CLI v2, Debian package)"; apt_install awscli; fi
+if ! command -v curl >/dev/null; then echo "installing curl"; apt_install curl; fi
 aws_version=$(/usr/bin/aws --version 2>&1)
 [[ $aws_version == aws-cli/2.* ]] || die "/usr/bin/aws is not AWS CLI v2: $aws_version"
 
