@@ -98,7 +98,9 @@ if (( ${#bad[@]} )); then
     die "$binary needs shared libraries beyond glibc/libstdc++/libgcc_s: ${bad[*]} (all NEEDED: ${needed[*]})"
 fi
 runpath=$(readelf -d "$binary" | sed -n 's/.*(R\(UN\)\{0,1\}PATH).*\[\(.*\)\]/\2/p')
-[[ -z $runpath ]] || echo "note: $binary has RPATH/RUNPATH $runpath (harmless here, but points at the build machine)"
+if [[ $runpath == */* && $runpath != '$ORIGIN' ]]; then
+    echo "note: $binary has RPATH/RUNPATH $runpath (points at the build machine; harmless once nothing is NEEDED from there)"
+fi
 
 # --- the root ---------------------------------------------------------------------------
 "$here/rootfs.sh" "$root"
