@@ -8,7 +8,8 @@
 #     outside; in particular no libswift*, libFoundation*, libdispatch, liblmdb,
 #     libdeflate, libz), and ldd inside the root finds every one of them;
 #   - answers `strata --version` (and, given a tarball, the version in its name);
-#   - serves S3 (`strata serve --ephemeral --port 0 --bucket dist-test`, run as nobody)
+#   - serves S3 (`strata serve --ephemeral --port 0 --bucket dist-test`, run as nobody:
+#     unprivileged, as the container image runs it)
 #     well enough for the AWS CLI v2 outside the root: s3 ls, a 5 MiB PUT and a 9 MiB
 #     multipart upload, both read back byte for byte, s3 rm, and a clean stop that
 #     removes the ephemeral data directory.
@@ -120,7 +121,6 @@ if [[ ! -c $root/dev/null || ! -c $root/dev/urandom ]]; then
 fi
 
 # A clean environment: nothing from this machine (TMPDIR, STRATA_*) leaks in.
-
 clean_env=(/usr/bin/env -i PATH=/usr/local/bin:/usr/bin:/bin HOME=/tmp)
 
 ldd_out=$(chroot "$root" "${clean_env[@]}" ldd /usr/local/bin/strata 2>&1) || die "ldd in the root failed: $ldd_out"
