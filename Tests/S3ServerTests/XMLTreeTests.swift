@@ -86,4 +86,52 @@ final class XMLTreeTests: XCTestCase {
                        XMLTree.maximumNodeCount - 1)
         assertMalformed(flat(XMLTree.maximumNodeCount))
     }
+
+    // Our own parser (no libxml2): the XML 1.0 and Namespaces rules it enforces.
+
+    func testAttributesAreCheckedAndDroppedPrefixesBound() throws {
+        // An ACL grantee as the SDKs send it.
+        let grantee = try XMLTree.parse(bytes(#"<Grantee xmlns:xsi="http://www.w3.org/2001/XMLSchema-instance" xsi:type='CanonicalUser'><ID>abc</ID></Grantee>"#))
+        XCTAssertEqual(grantee.child("ID")?.text, "abc")
+        assertMalformed(#"<A b:c="1"/>"#)                   // unbound attribute prefix
+        assertMalformed(#"<A x="1" x="2"/>"#)               // duplicate attribute
+        assertMalformed(#"<A x="1"y="2"/>"#)                // no space between attributes
+        assertMalformed(#"<A x="1/>"#)                      // unterminated value
+        assertMalformed(#"<A x="<"/>"#)                     // < in a value
+        assertMalformed(#"<A x=1/>"#)                       // unquoted
+        assertMalformed(#"<p:A xmlns:p=""/>"#)              // a prefix bound to nothing
+    }
+
+    func testDefaultNamespaceScopesAndUndeclaration() throws {
+        let root = try XMLTree.parse(bytes(#"<A xmlns="urn:a"><B xmlns="urn:b"><C/></B><D xmlns=""/><p:E xmlns:p="urn:p"/></A >"#))
+        XCTAssertEqual(root.namespace, "urn:a")
+        XCTAssertEqual(root.child("B")?.namespace, "urn:b")
+        XCTAssertEqual(root.child("B")?.child("C")?.namespace, "urn:b")
+        XCTAssertNil(root.child("D")?.namespace)
+        XCTAssertEqual(root.child("E")?.namespace, "urn:p")
+    }
+
+    func testLineEndsAreNormalisedButCharacterReferencesKept() throws {
+        XCTAssertEqual(try XMLTree.parse(bytes("<K>a\r\nb\rc&#13;<![CDATA[d\r\ne]]></K>")).text, "a\nb\nc\rd\ne")
+    }
+
+    func testCharacterLevelRulesOfXML() {
+        assertMalformed("<A>a]]>b</A>")                     // ]]> in character data
+        assertMalformed("<A><!-- a -- b --></A>")           // -- inside a comment
+        assertMalformed("<A>\u{01}</A>")                    // a C0 control character
+        assertMalformed("<A>&#0;</A>")                      // a reference to a non-character
+        assertMalformed("<A>&#xD800;</A>")                  // a surrogate
+        assertMalformed("<A>&#x;</A>")
+        assertMalformed("<A>&amp</A>")                      // unterminated reference
+        assertMalformed("<A/><?xml version=\"1.0\"?>")      // the declaration only first
+        assertMalformed(" <?xml version=\"1.0\"?><A/>")
+        assertMalformed("<1A/>")                            // a name cannot start with a digit
+        assertMalformed("<a:b:c xmlns:a=\"urn:a\"/>")        // two colons
+        XCTAssertThrowsError(try XMLTree.parse([0x3C, 0x41, 0x3E, 0xFF, 0x3C, 0x2F, 0x41, 0x3E])) // not UTF-8
+    }
+
+    func testSelfClosingRootAndTrailingMiscellany() throws {
+        XCTAssertEqual(try XMLTree.parse(bytes("<A/>\n<!-- done -->\n<?pi?>\n")).name, "A")
+        XCTAssertEqual(try XMLTree.parse(bytes("<A><?pi data?><!-- c --><B>x</B></A>")).child("B")?.text, "x")
+    }
 }
