@@ -45,7 +45,9 @@ public final class S3HTTPServer: Sendable {
         let listener = try await ServerBootstrap(group: group)
             .serverChannelOption(.backlog, value: 256)
             .serverChannelOption(.socketOption(.so_reuseaddr), value: 1)
-            .childChannelOption(.socketOption(.tcp_nodelay), value: 1)
+            // (A TCP-level option: `.socketOption(.tcp_nodelay)` would set SOL_SOCKET's
+            // option of the same number, SO_DEBUG, which only root may set.)
+            .childChannelOption(.tcpOption(.tcp_nodelay), value: 1)
             .childChannelOption(.maxMessagesPerRead, value: 16)
             .bind(host: configuration.host, port: configuration.port) { channel in
                 channel.eventLoop.makeCompletedFuture {
@@ -122,7 +124,9 @@ public final class S3HTTPServer: Sendable {
                         }
                     }
                 } catch {
-                    handler.logger.debug("listener ended: \(error)")
+                    // Stopping ends the loop without an error; anything else is a failure
+                    // an operator must see.
+                    handler.logger.error("the listening socket failed, no new connections are accepted: \(error)")
                 }
             }
         }
