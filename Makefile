@@ -5,6 +5,7 @@
 #   make compat  only the real-client compatibility suite (Tests/compat)
 #   make crashtest  only the crash-recovery torture test (Tools/crashtest)
 #   make bench   the side-by-side benchmark against SeaweedFS and moto (Tools/bench)
+#   make dist    the self-contained binary, dist/strata-VERSION-linux-x86_64.tar.gz
 SHELL := /bin/bash
 
 SYSTEM_PACKAGES := liblmdb-dev zlib1g-dev libdeflate-dev pkg-config lmdb-utils
@@ -15,7 +16,7 @@ SWIFT ?= swift
 SWIFT_BUILD_FLAGS ?=
 DATA ?= ./data
 
-.PHONY: all deps client-deps build serve test check compat crashtest examples bench clean
+.PHONY: all deps client-deps build serve test check compat crashtest examples dist dist-test bench clean
 
 all: build
 
@@ -62,6 +63,7 @@ test: deps
 	$(MAKE) pytest-plugin
 	$(MAKE) crashtest
 	$(MAKE) examples
+	$(MAKE) dist-test
 
 # Warnings are errors in our own targets (STRATA_WARNINGS_AS_ERRORS, see Package.swift;
 # dependencies keep theirs), then every Swift test but the power-loss tests: about a
@@ -90,6 +92,21 @@ pytest-plugin: deps client-deps
 examples: deps
 	$(SWIFT) test --package-path Examples/ReportUploader --scratch-path $(CURDIR)/.build $(SWIFT_BUILD_FLAGS)
 	$(PYTHON) Tools/check_readme_examples.py
+
+# The self-contained binary for a machine without Swift (Tools/dist/build.sh): static
+# Swift runtime, LMDB, libdeflate and zlib linked in; dist/strata-VERSION-linux-x86_64.tar.gz.
+dist: deps
+	Tools/dist/build.sh --config release --out dist
+
+# What `make test` proves of it: the same packaging (a debug build, quicker to compile)
+# runs alone in a bare Debian root made by debootstrap and serves the AWS CLI, and the
+# container image built from it answers (skipped with a message where podman cannot run).
+DIST_TEST_OUT := .build-dist-debug/dist
+dist-test: deps client-deps
+	rm -rf $(DIST_TEST_OUT)
+	Tools/dist/build.sh --config debug --out $(DIST_TEST_OUT)
+	Tools/dist/test-chroot.sh $(DIST_TEST_OUT)/strata-*-linux-*.tar.gz
+	Tools/dist/test-container.sh $(DIST_TEST_OUT)/strata-*-linux-*.tar.gz
 
 # Crash-recovery torture test (Tools/crashtest): SIGKILLs a real `strata serve` under
 # load and online compaction, checks every key after each restart, then strata verify.
