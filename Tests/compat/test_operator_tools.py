@@ -73,7 +73,7 @@ def test_online_compaction_through_the_server_keeps_every_object(small_segment_s
 
     wrong = strata("compact", "--server", srv.endpoint, "--access-key", ACCESS_KEY, "--secret-key", "wrong", check=False)
     assert wrong.returncode == 1
-    assert "403" in wrong.stderr and "SignatureDoesNotMatch" in wrong.stderr
+    assert "the secret key does not match" in wrong.stderr and "SignatureDoesNotMatch" not in wrong.stderr
 
 
 def test_offline_compaction_on_a_stopped_data_directory(small_segment_server, tmp_path):
@@ -84,7 +84,7 @@ def test_offline_compaction_on_a_stopped_data_directory(small_segment_server, tm
 
     busy = strata("compact", "--data", srv.data_dir, check=False)
     assert busy.returncode != 0
-    assert "in use by another Strata process" in busy.stderr
+    assert "in use by another process" in busy.stderr
 
     stop_server(srv)
     report = json.loads(strata("compact", "--data", srv.data_dir, "--threshold", "0.3", "--json").stdout)

@@ -144,7 +144,7 @@ def test_second_server_on_the_same_data_directory_is_refused(serve, tmp_path):
     second = serve(["--port", "0", "--data", tmp_path / "shared"])
     second.proc.wait(timeout=30)
     assert second.proc.returncode != 0
-    assert "in use by another Strata process" in second.output()
+    assert "in use by another process" in second.output()
     assert first.proc.poll() is None, "the first server keeps running"
 
 
