@@ -143,14 +143,25 @@ struct AdminClient {
                 return Failure("cannot connect to \(url): \(reason) (\(hint))")
             }
         }
-        if let error = error as? NIOSSLError {
-            return Failure("\(url): TLS failed (\(error)); if it uses `strata serve --tls-self-signed`, trust its CA with --ca-bundle DATA/tls-ca.pem or AWS_CA_BUNDLE")
+        if "\(error)".contains("CERTIFICATE_VERIFY_FAILED") {
+            return Failure("cannot verify the certificate of \(url): no CA this machine trusts signed it; trust its CA with "
+                           + "--ca-bundle FILE or AWS_CA_BUNDLE (for strata serve --tls-self-signed: DATA/tls-ca.pem)")
         }
-        if error is NIOSSLExtraError || "\(error)".contains("CERTIFICATE_VERIFY_FAILED") {
-            return Failure("\(url): its certificate is not trusted (\(error)); trust its CA with --ca-bundle FILE or AWS_CA_BUNDLE")
+        if "\(error)".contains("WRONG_VERSION_NUMBER") {
+            return Failure("\(url) does not answer in TLS (a plain http server?): try http://\(host.contains(":") ? "[\(host)]" : host):\(port)")
+        }
+        if let error = error as? NIOSSLExtraError, error == .failedToValidateHostname {
+            return Failure("the certificate of \(url) is not for \(host)")
+        }
+        if error is NIOSSLError || error is NIOSSLExtraError {
+            return Failure("the TLS handshake with \(url) failed (\(error))"
+                           + (scheme == "https" ? "; does it serve https?" : ""))
         }
         if error is HTTPParserError {
             return Failure("\(url) did not answer in HTTP" + (scheme == "http" ? " (does it serve https? then use an https:// URL)" : ""))
+        }
+        if error is NIOCore.IOError || error is SocketAddressError || error is SocketAddressError.UnknownHost {
+            return Failure("cannot connect to \(url): \(describeSocketError(error)) (\(hint))")
         }
         return Failure("cannot reach \(url): \(describeSocketError(error)) (\(hint))")
     }
@@ -164,7 +175,7 @@ struct AdminClient {
             default: return String(cString: strerror(io.errnoCode))
             }
         }
-        if error is SocketAddressError { return "cannot resolve \(host)" }
+        if error is SocketAddressError || error is SocketAddressError.UnknownHost { return "cannot resolve the name \(host)" }
         return "\(error)"
     }
 

@@ -255,9 +255,9 @@ def test_listening_on_all_interfaces_offers_a_reachable_endpoint(serve, host, re
 
 
 def test_a_second_ctrl_c_stops_at_once(serve):
-    s = serve(["--ephemeral", "--shutdown-timeout", "120", "--bucket", "b"])
+    s = serve(["--ephemeral", "--shutdown-timeout", "120", "--bucket", "held"])
     # A request in flight: a signed PUT whose body never comes, so the graceful stop waits.
-    target, headers = h.sign_v4(s, "PUT", "/b/k", payload_hash="UNSIGNED-PAYLOAD")
+    target, headers = h.sign_v4(s, "PUT", "/held/k", payload_hash="UNSIGNED-PAYLOAD")
     head = f"PUT {target} HTTP/1.1\r\n" + "".join(f"{k}: {v}\r\n" for k, v in headers.items())
     held = socket.create_connection(("127.0.0.1", s.port))
     held.sendall(head.encode() + b"Content-Length: 1000\r\n\r\nabc")
