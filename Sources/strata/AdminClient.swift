@@ -193,6 +193,8 @@ struct AdminClient {
             return Failure("the server refused the request: this machine's clock and the server's differ by more than 15 minutes")
         case "AccessDenied":
             return Failure("the server refused: access key \(signer.accessKey) may not do this (use the root credentials of strata serve)")
+        case "SlowDown":
+            return Failure("the server is busy: \(message ?? "try again later")")
         case "ServiceUnavailable":
             return Failure("the server is not ready yet (still opening its data directory); try again shortly")
         default:
