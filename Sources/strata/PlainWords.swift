@@ -9,7 +9,6 @@ func plainWords(_ error: Error) -> String {
     switch error {
     case let e as StoreError:
         switch e.code {
-        case .corrupt: return "damaged data: \(e.message)"
         case .readOnly: return "the data directory no longer takes writes: \(e.message)"
         default: return e.message
         }

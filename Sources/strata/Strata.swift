@@ -15,6 +15,33 @@ struct Strata: AsyncParsableCommand {
         version: StrataVersion.current,
         subcommands: [Serve.self, Compact.self, Recover.self, Inspect.self, Verify.self]
     )
+
+    /// Runs the command; a storage engine error that a command let through is printed as
+    /// one plain line (`strata inspect: …`), not as ArgumentParser prints an unknown
+    /// error, with the S3 code the engine's errors carry for the HTTP layer.
+    static func main() async {
+        do {
+            var command = try parseAsRoot()
+            if var command = command as? AsyncParsableCommand {
+                try await command.run()
+            } else {
+                try command.run()
+            }
+        } catch let error as StoreError {
+            fail(error)
+        } catch let error as DirectoryLock.InUse {
+            fail(error)
+        } catch {
+            exit(withError: error)
+        }
+    }
+
+    private static func fail(_ error: Error) -> Never {
+        let arguments = CommandLine.arguments.dropFirst().prefix { !$0.hasPrefix("-") }
+        let command = (["strata"] + arguments.prefix(arguments.first == "inspect" ? 2 : 1)).joined(separator: " ")
+        printError("\(command): \(plainWords(error))")
+        Foundation.exit(1)
+    }
 }
 
 struct DataOptions: ParsableArguments {
