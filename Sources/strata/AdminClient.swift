@@ -33,9 +33,8 @@ struct AdminOptions: ParsableArguments {
         guard timeout > 0 else { throw ValidationError("--timeout must be a positive number of seconds") }
     }
 
-    /// The client for `--server`, or nil when the command was not given one.
-    func client() throws -> AdminClient? {
-        guard let server else { return nil }
+    /// The client for `server` (the command's `--server`).
+    func client(for server: String) throws -> AdminClient {
         let (accessKey, secretKey) = credentials.resolved
         return try AdminClient(url: server,
                                caBundle: caBundle ?? ProcessInfo.processInfo.environment["AWS_CA_BUNDLE"].flatMap { $0.isEmpty ? nil : $0 },

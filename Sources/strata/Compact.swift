@@ -61,9 +61,9 @@ struct Compact: AsyncParsableCommand {
     func run() async throws {
         let bytesPerSecond = bandwidth.flatMap(parseByteSize)
         let report: CompactionReport
-        if let client = try admin.client() {
+        if let server = admin.server {
             do {
-                report = try await remote(client, bytesPerSecond: bytesPerSecond)
+                report = try await remote(try admin.client(for: server), bytesPerSecond: bytesPerSecond)
             } catch let failure as AdminClient.Failure {
                 printError("strata compact: \(failure)")
                 throw ExitCode(1)
