@@ -86,9 +86,13 @@ public enum TLSSetup {
             ca = kept
         }
         if ca == nil {
+            // Named after its key, so that a certificate made again from the kept key (or
+            // by two starts racing) has the same name, and certificates issued under one
+            // verify with the other.
+            let keyID = SubjectKeyIdentifier(hash: .init(caKey.publicKey)).keyIdentifier.prefix(4)
             let caName = try DistinguishedName {
                 OrganizationName("Strata")
-                CommonName("Strata local CA \(UUID().uuidString.prefix(8))")
+                CommonName("Strata local CA \(Hex.encode(keyID))")
             }
             let made = try Certificate(
                 version: .v3, serialNumber: .init(), publicKey: .init(caKey.publicKey),
