@@ -387,7 +387,7 @@ struct Serve: AsyncParsableCommand {
         }
         for user in configuration.users.principals where !user.isRoot {
             output.say("  user        \(user.accessKeyId ?? "")  account \(user.accountId)  \(user.displayName)",
-                       json: ("user", ["access_key": "\(user.accessKeyId ?? "")", "account": "\(user.accountId)",
+                       json: ("user", ["user_access_key": "\(user.accessKeyId ?? "")", "account": "\(user.accountId)",
                                        "display_name": "\(user.displayName)"]))
         }
 
