@@ -1,6 +1,7 @@
 import ArgumentParser
 import Foundation
 import ObjectStore
+import SegmentLog
 
 /// `strata inspect`: read-only views of a data directory, safe while a server runs on it.
 struct Inspect: ParsableCommand {
@@ -23,9 +24,12 @@ struct Inspect: ParsableCommand {
 
         func open() throws -> Inspector {
             do {
+                try requireDataDirectory(data.data, command: "inspect")
                 return try Inspector(directory: data.data)
+            } catch let exit as ExitCode {
+                throw exit
             } catch {
-                printError("strata inspect: cannot open \(data.data): \(error)")
+                printError("strata inspect: cannot open \(data.data): \(plainWords(error))")
                 throw ExitCode(2)
             }
         }
@@ -40,17 +44,17 @@ struct Inspect: ParsableCommand {
         func run() throws {
             let report = try options.open().segments()
             if options.json { return try printJSON(report) }
-            var rows = [["SEGMENT", "SIZE", "LIVE", "DEAD", "DEAD%", "RECORDS", "STATE"]]
+            var rows = [["SEGMENT", "FILE", "SIZE", "LIVE", "DEAD", "DEAD%", "RECORDS", "STATE"]]
             for s in report.segments {
                 var state = s.state
                 if let tail = s.tail { state += " (tail at \(s.validEnd): \(tail))" }
-                rows.append([String(s.id), humanBytes(s.size), humanBytes(s.liveBytes), humanBytes(s.deadBytes),
+                rows.append([String(s.id), SegmentLog.fileName(s.id), humanBytes(s.size), humanBytes(s.liveBytes), humanBytes(s.deadBytes),
                              percent(s.deadPercent), String(s.records), state])
             }
-            rows.append(["total", humanBytes(report.totalSize), humanBytes(report.totalLiveBytes),
+            rows.append(["total", "", humanBytes(report.totalSize), humanBytes(report.totalLiveBytes),
                          humanBytes(report.totalDeadBytes), percent(report.totalDeadPercent), String(report.totalRecords),
                          "\(report.segments.count) segments"])
-            print(table(rows, rightAligned: [0, 1, 2, 3, 4, 5]))
+            print(table(rows, rightAligned: [0, 2, 3, 4, 5, 6]))
         }
     }
 
@@ -58,8 +62,14 @@ struct Inspect: ParsableCommand {
         static let configuration = CommandConfiguration(
             abstract: "Dump one segment's records: offset, type, length, sequence, key, checksum.")
 
-        @Argument(help: "The segment id (decimal, as `inspect segments` shows it).")
-        var id: UInt64
+        @Argument(help: "The segment: its id as `inspect segments` shows it (3), or its file name (0000000000000003.seg).")
+        var segment: String
+
+        func validate() throws {
+            guard Compact.segmentID(segment) != nil else {
+                throw ValidationError("\(segment): not a segment id (3) or segment file name (0000000000000003.seg)")
+            }
+        }
 
         @Option(name: .long, help: "Show at most this many records.")
         var limit: Int?
@@ -68,8 +78,9 @@ struct Inspect: ParsableCommand {
 
         func run() throws {
             let inspector = try options.open()
+            let id = Compact.segmentID(segment) ?? 0
             guard inspector.segmentIDs.contains(id) else {
-                printError("strata inspect: no segment \(id) in \(options.data.data)/segments")
+                printError("strata inspect: no segment file \(SegmentLog.fileName(id)) in \(options.data.data)/segments")
                 throw ExitCode(1)
             }
             let dump = try inspector.records(segment: id, limit: limit)
@@ -125,7 +136,7 @@ struct Inspect: ParsableCommand {
                 ["bucket", o.bucket], ["key", o.key], ["version", o.versionId.isEmpty ? "null" : o.versionId],
                 ["size", "\(o.size) (\(humanBytes(o.size)))"], ["etag", o.etag], ["last modified", o.lastModified],
                 ["sequence", String(o.sequence)],
-                ["commit record", "segment \(o.commitRecord.segment) offset \(o.commitRecord.offset) size \(o.commitRecord.length)"],
+                ["commit record", "segment file \(SegmentLog.fileName(o.commitRecord.segment)) offset \(o.commitRecord.offset) size \(o.commitRecord.length)"],
             ]
             if let upload = o.completedUpload { rows.append(["completed upload", upload]) }
             if let encryption = o.encryption { rows.append(["encryption", encryption]) }
@@ -135,9 +146,9 @@ struct Inspect: ParsableCommand {
             for (name, value) in o.checksums.sorted(by: { $0.key < $1.key }) { rows.append(["checksum", "\(name): \(value)"]) }
             print(table(rows, rightAligned: []))
             print("")
-            var extents = [["SEGMENT", "OFFSET", "LENGTH"]]
-            for e in o.extents { extents.append([String(e.segment), String(e.offset), String(e.length)]) }
-            print(table(extents, rightAligned: [0, 1, 2]))
+            var extents = [["SEGMENT", "FILE", "OFFSET", "LENGTH"]]
+            for e in o.extents { extents.append([String(e.segment), SegmentLog.fileName(e.segment), String(e.offset), String(e.length)]) }
+            print(table(extents, rightAligned: [0, 2, 3]))
         }
     }
 
@@ -156,7 +167,7 @@ struct Inspect: ParsableCommand {
             print("")
             var facts: [[String]] = []
             if let cp = report.checkpoint {
-                facts.append(["checkpoint", "segment \(cp.segment) offset \(cp.offset)"])
+                facts.append(["checkpoint", "segment file \(SegmentLog.fileName(cp.segment)) offset \(cp.offset)"])
                 facts.append(["last sequence", String(cp.lastSequence)])
             } else {
                 facts.append(["checkpoint", "none (nothing applied yet)"])

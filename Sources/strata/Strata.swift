@@ -2,8 +2,10 @@ import ArgumentParser
 import CSystemShims
 import Foundation
 import Logging
+import NIOCore
 import ObjectStore
 import S3Server
+import SegmentLog
 
 @main
 struct Strata: AsyncParsableCommand {
@@ -13,6 +15,33 @@ struct Strata: AsyncParsableCommand {
         version: StrataVersion.current,
         subcommands: [Serve.self, Compact.self, Recover.self, Inspect.self, Verify.self]
     )
+
+    /// Runs the command; a storage engine error that a command let through is printed as
+    /// one plain line (`strata inspect: …`), not as ArgumentParser prints an unknown
+    /// error, with the S3 code the engine's errors carry for the HTTP layer.
+    static func main() async {
+        do {
+            var command = try parseAsRoot()
+            if var command = command as? AsyncParsableCommand {
+                try await command.run()
+            } else {
+                try command.run()
+            }
+        } catch let error as StoreError {
+            fail(error)
+        } catch let error as DirectoryLock.InUse {
+            fail(error)
+        } catch {
+            exit(withError: error)
+        }
+    }
+
+    private static func fail(_ error: Error) -> Never {
+        let arguments = CommandLine.arguments.dropFirst().prefix { !$0.hasPrefix("-") }
+        let command = (["strata"] + arguments.prefix(arguments.first == "inspect" ? 2 : 1)).joined(separator: " ")
+        printError("\(command): \(plainWords(error))")
+        Foundation.exit(1)
+    }
 }
 
 struct DataOptions: ParsableArguments {
@@ -168,10 +197,7 @@ struct Serve: AsyncParsableCommand {
 
     /// Every setting resolved from flags, environment, config file and defaults.
     func settings() throws -> ServeSettings {
-        let environment = ProcessInfo.processInfo.environment
-        let configPath = config ?? environment["STRATA_CONFIG"]
-        let file = try configPath.map { try SettingSources.readFile($0, known: Self.settingNames) } ?? [:]
-        return try ServeSettings(SettingSources(flags: flags, environment: environment, file: file, fileName: configPath))
+        try ServeSettings(try sources())
     }
 
     /// The master key (DATA/master.key, made at first start, or --master-key-file, which
@@ -187,7 +213,7 @@ struct Serve: AsyncParsableCommand {
             if existingData && !FileManager.default.fileExists(atPath: path) {
                 // Data written before encryption existed needs none; but if the key file
                 // was lost, objects sealed under it stay unreadable until it is restored.
-                printNow("WARNING: \(path) is missing and a new master key is being made; SSE-S3 and SSE-KMS objects written under an earlier key will answer 500 until that key file is put back (README, Encryption keys)")
+                ServeOutput(format: settings.logFormat).say("WARNING: \(path) is missing and a new master key is being made; SSE-S3 and SSE-KMS objects written under an earlier key will answer 500 until that key file is put back (README, Encryption keys)")
             }
             masterKey = try KeyRing.masterKey(at: path, create: true)
         }
@@ -201,10 +227,28 @@ struct Serve: AsyncParsableCommand {
 
     func validate() throws {
         _ = try settings()
+        // --ephemeral makes its own directory: a data directory given as well, from any
+        // source, would be ignored, and its data silently not served.
+        if ephemeral, let given = try sources().value("data") {
+            printError("strata serve: --ephemeral uses a new temporary data directory, so it cannot go with \(given.source) \(given.value); give one of them")
+            throw ExitCode(2)
+        }
+    }
+
+    /// Where each setting comes from (flags, environment, config file).
+    private func sources() throws -> SettingSources {
+        let environment = ProcessInfo.processInfo.environment
+        let configPath = config ?? environment["STRATA_CONFIG"]
+        let file = try configPath.map { try SettingSources.readFile($0, known: Self.settingNames) } ?? [:]
+        return SettingSources(flags: flags, environment: environment, file: file, fileName: configPath)
     }
 
     func run() async throws {
         let settings = try settings()
+        for warning in EnvironmentCheck.warnings(environment: ProcessInfo.processInfo.environment, settings: Self.settingNames) {
+            printError("strata serve: \(warning)")
+        }
+        let output = ServeOutput(format: settings.logFormat)
         let logger = makeLogger(format: settings.logFormat, level: settings.logLevel)
         var dataDirectory = settings.data
         if ephemeral {
@@ -246,19 +290,23 @@ struct Serve: AsyncParsableCommand {
         configuration.idleTimeoutSeconds = settings.idleTimeout
         configuration.lifecycleDaySeconds = settings.lifecycleDaySeconds
         configuration.headerTimeoutSeconds = settings.headerTimeout
-        var caFile: String?
+        var selfSigned: TLSSetup.SelfSigned?
         do {
             if let cert = settings.tlsCert, let key = settings.tlsKey {
                 configuration.tls = try TLSSetup.fromFiles(certificate: cert, key: key)
             } else if settings.tlsSelfSigned {
                 try FileManager.default.createDirectory(atPath: dataDirectory, withIntermediateDirectories: true)
-                caFile = URL(fileURLWithPath: dataDirectory).standardizedFileURL.path + "/tls-ca.pem"
-                configuration.tls = try TLSSetup.selfSigned(caPath: caFile!)
+                selfSigned = try TLSSetup.selfSigned(directory: URL(fileURLWithPath: dataDirectory).standardizedFileURL.path)
+                configuration.tls = selfSigned?.configuration
             }
+        } catch let error as TLSFileError {
+            printError("strata serve: \(error)")
+            throw ExitCode(2)
         } catch {
-            printError("strata serve: TLS: \(error)")
+            printError("strata serve: TLS: \(plainWords(error))")
             throw ExitCode(1)
         }
+        let caFile = selfSigned?.caPath
         // Listen first, so health checks answer while recovery runs (ready: 503 until the
         // store is open); S3 requests get 503 meanwhile.
         let slot = StoreSlot()
@@ -266,13 +314,14 @@ struct Serve: AsyncParsableCommand {
         do {
             server = try await S3HTTPServer.start(slot: slot, configuration: configuration, logger: logger)
         } catch {
-            printError("strata serve: cannot listen on \(settings.host):\(settings.port): \(error)")
+            printError("strata serve: \(describeListenFailure(error, host: settings.host, port: settings.port))")
             throw ExitCode(1)
         }
-        let host = settings.host
         let scheme = configuration.tls == nil ? "http" : "https"
-        let endpoint = "\(scheme)://\(host.contains(":") ? "[\(host)]" : host):\(server.port)"
-        printNow("listening on \(endpoint), opening \(dataDirectory) (health: \(endpoint)/_strata/health/ready)")
+        let listener = Listener(host: settings.host, port: server.port, scheme: scheme)
+        output.say("listening on \(listener.describe), opening \(dataDirectory) (health: \(listener.endpoint)/_strata/health/ready)",
+                   json: ("listening", ["endpoint": "\(listener.endpoint)", "listen": "\(listener.address)",
+                                        "data": "\(dataDirectory)"]))
         let store: ObjectStore
         do {
             // Recovery blocks; keep it off Swift's cooperative threads, which serve requests.
@@ -284,27 +333,27 @@ struct Serve: AsyncParsableCommand {
             }
         } catch {
             await server.stop()
-            printError("strata serve: cannot open \(dataDirectory): \(error)")
+            printError("strata serve: cannot open \(dataDirectory): \(plainWords(error))")
             throw ExitCode(1)
         }
-        printNow(describe(store.recovery, directory: dataDirectory + (ephemeral ? " (ephemeral, removed at exit)" : "")))
+        output.say(describe(store.recovery, directory: dataDirectory + (ephemeral ? " (ephemeral, removed at exit)" : "")))
         // Damage an earlier recovery skipped stays marked in the index: say so at every start.
         for span in (try? await store.damagedSpans()) ?? [] where !store.recovery.damaged.contains(span) {
-            printNow("DAMAGED: segment file \(span.segmentFileName) offset \(span.offset): \(span.damage), "
-                     + "\(span.length) bytes (found by an earlier recovery; strata verify lists what they held)")
+            output.say("DAMAGED: segment file \(span.segmentFileName) offset \(span.offset): \(span.damage), "
+                       + "\(span.length) bytes (found by an earlier recovery; strata verify lists what they held)", level: .warning)
         }
         // Buckets asked for at start exist before the server reports ready.
         let root = Principal.root(accessKeyId: settings.accessKey)
         for bucket in settings.buckets {
             do {
                 _ = try await store.createBucket(bucket, attributes: ["owner": root.canonicalId, "region": settings.region])
-                printNow("created bucket \(bucket)")
+                output.say("created bucket \(bucket)", json: ("created bucket", ["bucket": "\(bucket)"]))
             } catch let error as StoreError where error.code == .bucketAlreadyOwnedByYou {
                 continue
             } catch {
                 await server.stop()
                 try? store.close()
-                printError("strata serve: --bucket \(bucket): \(error)")
+                printError("strata serve: --bucket \(bucket): \(plainWords(error))")
                 throw ExitCode(2)
             }
         }
@@ -312,27 +361,50 @@ struct Serve: AsyncParsableCommand {
         let isDefault = settings.accessKey == S3ServerConfiguration.defaultAccessKey
             && settings.secretKey == S3ServerConfiguration.defaultSecretKey
         let shownSecret = isDefault ? settings.secretKey : String(repeating: "*", count: 8)
-        printNow("""
-            Strata \(StrataVersion.current) S3 endpoint listening on \(endpoint)
+        let endpoint = listener.endpoint
+        var bannerFields: Logger.Metadata = [
+            "version": "\(StrataVersion.current)", "endpoint": "\(endpoint)", "listen": "\(listener.address)",
+            "port": .stringConvertible(server.port), "region": "\(settings.region)",
+            "access_key": "\(settings.accessKey)", "account": "\(root.accountId)",
+        ]
+        if isDefault { bannerFields["secret_key"] = "\(settings.secretKey)" }
+        if let caFile { bannerFields["ca_file"] = "\(caFile)" }
+        output.say("""
+            Strata \(StrataVersion.current) S3 endpoint \(endpoint)\(listener.allInterfaces ? " (listening on all interfaces, \(listener.address))" : "")
               port        \(server.port)
               region      \(settings.region)\(settings.signingRegion == nil ? " (requests signed for any region accepted)" : "")
               access key  \(settings.accessKey)
               secret key  \(shownSecret)
-              account     \(Principal.root(accessKeyId: settings.accessKey).accountId)
+              account     \(root.accountId)
               try:        \(caFile.map { "AWS_CA_BUNDLE=\($0) " } ?? "")AWS_ACCESS_KEY_ID=\(settings.accessKey) \
             AWS_SECRET_ACCESS_KEY=\(isDefault ? settings.secretKey : "…") aws --endpoint-url \(endpoint) s3 ls
-            """)
-        if let caFile { printNow("  CA file     \(caFile)  (export AWS_CA_BUNDLE=\(caFile))") }
+            """, json: ("Strata S3 endpoint ready", bannerFields))
+        if let selfSigned {
+            output.say("  CA file     \(selfSigned.caPath)  (export AWS_CA_BUNDLE=\(selfSigned.caPath); "
+                       + (selfSigned.caIsNew ? "made now" : "kept from an earlier start") + ", key in \(selfSigned.caKeyPath))",
+                       json: ("TLS CA", ["ca_file": "\(selfSigned.caPath)", "ca_key_file": "\(selfSigned.caKeyPath)",
+                                         "ca_new": .stringConvertible(selfSigned.caIsNew)]))
+        }
         for user in configuration.users.principals where !user.isRoot {
-            printNow("  user        \(user.accessKeyId ?? "")  account \(user.accountId)  \(user.displayName)")
+            output.say("  user        \(user.accessKeyId ?? "")  account \(user.accountId)  \(user.displayName)",
+                       json: ("user", ["user_access_key": "\(user.accessKeyId ?? "")", "account": "\(user.accountId)",
+                                       "display_name": "\(user.displayName)"]))
         }
 
-        // SIGINT/SIGTERM: stop accepting, close connections, sync and close the store.
-        let signals = [SIGINT, SIGTERM].map { signo -> DispatchSourceSignal in
+        // SIGINT/SIGTERM: stop accepting, close connections, sync and close the store. A
+        // second signal while that runs exits at once (what the store has acknowledged is
+        // on disk; recovery at the next start cuts whatever was in flight).
+        let stopping = SignalCount()
+        let signals = [SIGINT, SIGTERM].map { (signo: Int32) -> DispatchSourceSignal in
             signal(signo, SIG_IGN)
             let source = DispatchSource.makeSignalSource(signal: signo, queue: .global())
             source.setEventHandler {
-                printNow("stopping: no new connections; requests in flight get \(settings.shutdownTimeout) s to finish")
+                if stopping.next() > 1 {
+                    output.say("stopping now, without waiting for requests in flight", level: .warning)
+                    Foundation.exit(128 + signo)
+                }
+                output.say("stopping: no new connections; requests in flight get \(settings.shutdownTimeout) s to finish "
+                           + "(press Ctrl-C again to stop at once)")
                 Task { await server.stop(gracePeriod: .seconds(settings.shutdownTimeout)) }
             }
             source.resume()
@@ -341,7 +413,69 @@ struct Serve: AsyncParsableCommand {
         await server.run()
         signals.forEach { $0.cancel() }
         try store.close()
-        printNow("Strata stopped.")
+        output.say("Strata stopped.")
+    }
+
+    /// Why the server could not listen, in one line.
+    private func describeListenFailure(_ error: Error, host: String, port: Int) -> String {
+        let address = host.contains(":") ? "[\(host)]" : host
+        if let io = error as? NIOCore.IOError {
+            switch io.errnoCode {
+            case EADDRINUSE:
+                return "port \(port) on \(host) is already in use (another strata serve? choose another with --port, or --port 0 for any free one)"
+            case EACCES:
+                return "cannot listen on \(address):\(port): permission denied (ports below 1024 need privileges)"
+            case EADDRNOTAVAIL:
+                return "cannot listen on \(address):\(port): \(host) is not an address of this machine (--host)"
+            default:
+                return "cannot listen on \(address):\(port): \(String(cString: strerror(io.errnoCode)))"
+            }
+        }
+        if error is SocketAddressError {
+            return "cannot listen on \(address):\(port): \(host) is not an address or a name this machine resolves (--host)"
+        }
+        return "cannot listen on \(address):\(port): \(error)"
+    }
+}
+
+/// How many stop signals have arrived.
+final class SignalCount: @unchecked Sendable {
+    private let lock = NSLock()
+    private var count = 0
+
+    /// Counts one more signal and returns how many there have been.
+    func next() -> Int {
+        lock.withLock {
+            count += 1
+            return count
+        }
+    }
+}
+
+/// Where `strata serve` listens, and the URL to reach it by: for the wildcard addresses
+/// (0.0.0.0, ::) that is the loopback address of the same family, which the banner and
+/// its `try:` line can offer to copy.
+struct Listener {
+    let host: String
+    let port: Int
+    let scheme: String
+
+    /// Listening on every interface (0.0.0.0 or ::).
+    var allInterfaces: Bool { ["0.0.0.0", "::", "[::]", "0:0:0:0:0:0:0:0"].contains(host) }
+
+    /// The listening address as `host:port`.
+    var address: String { "\(host.contains(":") && !host.hasPrefix("[") ? "[\(host)]" : host):\(port)" }
+
+    /// A URL that reaches the server from this machine.
+    var endpoint: String {
+        let reachable = allInterfaces ? (host == "0.0.0.0" ? "127.0.0.1" : "[::1]")
+            : (host.contains(":") && !host.hasPrefix("[") ? "[\(host)]" : host)
+        return "\(scheme)://\(reachable):\(port)"
+    }
+
+    /// For the first line: `http://127.0.0.1:9000`, or `all interfaces (0.0.0.0:9000; from this machine http://127.0.0.1:9000)`.
+    var describe: String {
+        allInterfaces ? "all interfaces (\(address); from this machine \(endpoint))" : endpoint
     }
 }
 
@@ -460,6 +594,7 @@ struct Recover: AsyncParsableCommand {
     }
 
     func run() async throws {
+        try requireDataDirectory(options.data, command: "recover")
         guard FileManager.default.fileExists(atPath: options.data + "/segments") else {
             printError("strata recover: \(options.data) has no segments directory")
             throw ExitCode(2)
@@ -471,7 +606,7 @@ struct Recover: AsyncParsableCommand {
             do {
                 result = try ObjectStore.rebuildIndex(directory: options.data, onDamage: salvage ? .salvage : .stop)
             } catch {
-                printError("strata recover: \(error)")
+                printError("strata recover: \(plainWords(error))")
                 if !(error is IndexRebuild.RepairAfterSwapFailed) { printError("strata recover: the index was not changed") }
                 throw ExitCode(1)
             }
@@ -486,7 +621,7 @@ struct Recover: AsyncParsableCommand {
             do {
                 store = try ObjectStore(directory: options.data)
             } catch {
-                printError("strata recover: \(error)")
+                printError("strata recover: \(plainWords(error))")
                 throw ExitCode(1)
             }
             report = store.recovery
@@ -500,14 +635,14 @@ struct Recover: AsyncParsableCommand {
 func describe(_ r: Recovery.Report, directory: String) -> String {
     var lines = ["data directory: \(directory)"]
     lines.append("segments scanned: \(r.segmentsScanned), records scanned: \(r.recordsScanned), commits applied: \(r.recordsApplied)")
-    lines.append("log end: \(r.end.map { "\($0)" } ?? "empty"), last sequence: \(r.lastSequence)")
-    if let torn = r.tornTail { lines.append("torn tail cut at \(torn.position): \(torn.reason)") }
+    lines.append("log end: \(r.end.map(describe) ?? "empty"), last sequence: \(r.lastSequence)")
+    if let torn = r.tornTail { lines.append("torn tail cut at \(describe(torn.position)): \(torn.reason)") }
     if let saved = r.tailSavedTo {
         lines.append("the cut tail held valid records (after a machine crash: writes never acknowledged, or records behind a damaged byte); its bytes were kept in \(saved)")
     }
-    for id in r.tornSegments { lines.append("removed segment \(id) with a torn header") }
+    for id in r.tornSegments { lines.append("removed segment file \(SegmentLog.fileName(id)) with a torn header") }
     if let cut = r.cutAfterFailedSync {
-        lines.append("a sync failed in the last run: the log was cut back to \(cut), where the last good sync ended (nothing after it was acknowledged)")
+        lines.append("a sync failed in the last run: the log was cut back to \(describe(cut)), where the last good sync ended (nothing after it was acknowledged)")
     }
     for span in r.damaged {
         lines.append("DAMAGED: segment file \(span.segmentFileName) offset \(span.offset): \(span.damage), "
@@ -517,6 +652,11 @@ func describe(_ r: Recovery.Report, directory: String) -> String {
         lines.append("the index was left by a run that ended with a machine crash: rebuilt from the segments")
     }
     return lines.joined(separator: "\n")
+}
+
+/// A place in the log as it is on disk: `segment file 0000000000000003.seg offset 4096`.
+func describe(_ position: LogPosition) -> String {
+    "segment file \(SegmentLog.fileName(position.segment)) offset \(position.offset)"
 }
 
 /// Prints straight to the standard output, unbuffered, so a parent process reading a

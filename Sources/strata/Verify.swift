@@ -23,11 +23,12 @@ struct Verify: AsyncParsableCommand {
     var json = false
 
     func run() async throws {
+        try requireDataDirectory(options.data, command: "verify")
         let report: VerificationReport
         do {
             report = try Verifier(directory: options.data, deep: deep).run()
         } catch {
-            printError("strata verify: \(error)")
+            printError("strata verify: \(plainWords(error))")
             throw ExitCode(2)
         }
         if json {

@@ -288,7 +288,8 @@ final class CorruptionRecoveryTests: DirectoryTestCase {
             XCTAssertTrue("\($0)".contains("in use"), "\($0)")
         }
         XCTAssertThrowsError(try Verifier(directory: dir).run()) {
-            XCTAssertTrue("\($0)".contains("running Strata server"), "\($0)")
+            XCTAssertTrue($0 is DirectoryLock.InUse, "\($0)")
+            XCTAssertTrue("\($0)".contains("in use by another process (a running strata serve?)"), "\($0)")
         }
     }
 

@@ -61,7 +61,8 @@ final class CorruptionTests: XCTestCase {
             XCTAssertEqual(bytes, Array(data[0..<1000]), "only the intact first record, chunk size \(chunkSize)")
         }
         let message = await streamed(reader).error?.message ?? ""
-        XCTAssertTrue(message.contains("segment \(bad.segment) offset \(record): checksum mismatch"), message)
+        // Named as on disk (segments/0000000000000001.seg), not by a bare id.
+        XCTAssertTrue(message.contains("segment file \(SegmentLog.fileName(bad.segment)) offset \(record): checksum mismatch"), message)
 
         XCTAssertThrowsError(try reader.readAll()) { XCTAssertEqual(($0 as? StoreError)?.code, .corrupt) }
         XCTAssertNoThrow(try reader.pieces[0].verify())

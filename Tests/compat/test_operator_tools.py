@@ -73,7 +73,7 @@ def test_online_compaction_through_the_server_keeps_every_object(small_segment_s
 
     wrong = strata("compact", "--server", srv.endpoint, "--access-key", ACCESS_KEY, "--secret-key", "wrong", check=False)
     assert wrong.returncode == 1
-    assert "403" in wrong.stderr and "SignatureDoesNotMatch" in wrong.stderr
+    assert "the secret key does not match" in wrong.stderr and "SignatureDoesNotMatch" not in wrong.stderr
 
 
 def test_offline_compaction_on_a_stopped_data_directory(small_segment_server, tmp_path):
@@ -84,7 +84,7 @@ def test_offline_compaction_on_a_stopped_data_directory(small_segment_server, tm
 
     busy = strata("compact", "--data", srv.data_dir, check=False)
     assert busy.returncode != 0
-    assert "in use by another Strata process" in busy.stderr
+    assert "in use by another process" in busy.stderr
 
     stop_server(srv)
     report = json.loads(strata("compact", "--data", srv.data_dir, "--threshold", "0.3", "--json").stdout)
@@ -169,6 +169,6 @@ def test_one_corrupt_byte_costs_only_its_object(tmp_path):
         assert "strata_damaged_records 1" in metrics, [l for l in metrics.splitlines() if "damaged" in l]
         # verify next to a running server refuses instead of reporting false differences.
         busy = strata("verify", "--data", data, check=False)
-        assert busy.returncode == 2 and "running Strata server" in busy.stderr, busy.stderr
+        assert busy.returncode == 2 and "in use by another process" in busy.stderr, busy.stderr
     finally:
         stop_server(again)

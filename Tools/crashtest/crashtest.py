@@ -1124,7 +1124,7 @@ class Compactor(threading.Thread):
                 rep = parse_compact_report(out)
                 removed += len(rep.get("removed", []))
                 moved += rep.get("entriesMoved", 0)
-            elif "SlowDown" in out:
+            elif "SlowDown" in out or "the server is busy" in out:
                 busy += 1               # another compaction (the background one) was running
             else:
                 other += 1
@@ -1591,7 +1591,8 @@ def run(args, binary, work):
         failures += cyc.failures
         if compactor:
             bad = [(rc, out) for s, e, rc, out in compactor.runs
-                   if rc != 0 and e < kill_time - 0.05 and "SlowDown" not in out]
+                   if rc != 0 and e < kill_time - 0.05 and "SlowDown" not in out
+                   and "the server is busy" not in out]
             for rc, out in bad[:2]:
                 warnings.append(f"cycle {cycle}: `strata compact --server` exited {rc} while the server "
                                 f"ran: {out.strip()[-300:]}")

@@ -107,7 +107,7 @@ public struct ObjectReader: Sendable {
 
         private func readFully(at offset: UInt64, into buffer: UnsafeMutableRawBufferPointer) throws {
             guard try file.read(at: offset, into: buffer) == buffer.count else {
-                throw StoreError(.corrupt, "segment \(file.id) is shorter than the index says")
+                throw StoreError(.corrupt, "segment file \(SegmentLog.fileName(file.id)) is shorter than the index says")
             }
         }
 
@@ -115,7 +115,7 @@ public struct ObjectReader: Sendable {
         private func corrupt(_ reason: String) -> StoreError {
             let record = extent.offset >= UInt64(SegmentFormat.recordHeaderSize)
                 ? extent.offset - UInt64(SegmentFormat.recordHeaderSize) : extent.offset
-            return StoreError(.corrupt, "segment \(extent.segment) offset \(record): \(reason) (strata verify --deep lists every damaged record)")
+            return StoreError(.corrupt, "segment file \(SegmentLog.fileName(extent.segment)) offset \(record): \(reason) (strata verify --deep lists every damaged record)")
         }
     }
 
@@ -149,7 +149,7 @@ public struct ObjectReader: Sendable {
             let end = min(stored.upperBound, objectOffset + extent.length)
             if start < end {
                 guard let file = files[extent.segment] else {
-                    throw StoreError(.corrupt, "segment \(extent.segment) of \(info.bucket)/\(info.key) is missing")
+                    throw StoreError(.corrupt, "segment file \(SegmentLog.fileName(extent.segment)) of \(info.bucket)/\(info.key) is missing")
                 }
                 pieces.append(Piece(file: file, extent: extent, offset: extent.offset + (start - objectOffset),
                                     length: end - start))
@@ -257,7 +257,7 @@ public struct ObjectReader: Sendable {
                     try piece.file.read(at: piece.offset + done, into: UnsafeMutableRawBufferPointer(rebasing: $0[0..<n]))
                 }
                 guard got == n else {
-                    throw StoreError(.corrupt, "segment \(piece.file.id) is shorter than the index says")
+                    throw StoreError(.corrupt, "segment file \(SegmentLog.fileName(piece.file.id)) is shorter than the index says")
                 }
                 try chunk.withUnsafeBytes { try pass(UnsafeRawBufferPointer(rebasing: $0[0..<n])) }
                 done += UInt64(n)

@@ -362,7 +362,9 @@ public final class DirectoryLock: Sendable {
     /// Another process has the data directory open.
     public struct InUse: Error, CustomStringConvertible {
         public var directory: String
-        public var description: String { "the data directory \(directory) is in use by another Strata process (stop it first)" }
+        public var description: String {
+            "the data directory \(directory) is in use by another process (a running strata serve?); stop it first"
+        }
     }
 
     public func release() {

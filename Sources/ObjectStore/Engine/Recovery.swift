@@ -78,14 +78,14 @@ public enum Recovery {
         report.lastSequence = checkpoint?.lastSequence ?? 0
         let ids = log.segmentIDs
         if let cp = checkpoint, cp.position.segment != 0, log.file(cp.position.segment) == nil {
-            throw StoreError(.corrupt, "the index's checkpoint names segment \(cp.position.segment), which does not exist; run `strata recover --rebuild-index`")
+            throw StoreError(.corrupt, "the index's checkpoint names segment file \(SegmentLog.fileName(cp.position.segment)), which does not exist; run `strata recover --rebuild-index`")
         }
         for id in ids where id >= (checkpoint?.position.segment ?? 0) && id <= (stopAt?.segment ?? .max) {
             let isLast = id == ids.last || id == stopAt?.segment
             guard let file = log.file(id) else { continue }
             let from = checkpoint.flatMap { $0.position.segment == id ? $0.position.offset : nil }
             if let from, from > (try file.size()) {
-                throw StoreError(.corrupt, "the index's checkpoint \(id):\(from) is past the end of segment \(id); run `strata recover --rebuild-index`")
+                throw StoreError(.corrupt, "the index's checkpoint (offset \(from)) is past the end of segment file \(SegmentLog.fileName(id)); run `strata recover --rebuild-index`")
             }
             var found: [DamagedSpan] = []
             let headerIsValid = try log.readHeader(id)?.segmentID == id

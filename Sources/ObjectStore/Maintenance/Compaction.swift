@@ -213,7 +213,7 @@ extension ObjectStore {
         if let wanted = options.segments {
             let sealed = Set(usage.map(\.id))
             for id in wanted where !sealed.contains(id) {
-                throw StoreError(.invalidArgument, "segment \(id) does not exist or is not sealed (the active segment and the one the replay checkpoint is in cannot be compacted)")
+                throw StoreError(.invalidArgument, "segment file \(SegmentLog.fileName(id)) does not exist or is not sealed (the active segment and the one the replay checkpoint is in cannot be compacted)")
             }
             report.victims = Array(Set(wanted)).sorted()
         } else {
@@ -410,7 +410,7 @@ extension ObjectStore {
             func moved(_ extents: [Extent]) throws -> [Extent] {
                 func file(_ extent: Extent) throws -> SegmentFile {
                     guard let file = log.file(extent.segment) else {
-                        throw StoreError(.corrupt, "segment \(extent.segment) vanished during compaction")
+                        throw StoreError(.corrupt, "segment file \(SegmentLog.fileName(extent.segment)) vanished during compaction")
                     }
                     return file
                 }
@@ -457,7 +457,7 @@ extension ObjectStore {
         func damaged(_ why: String) -> DamagedExtent {
             let name = entry.table == .parts ? "a part (\(VerificationProblem.describe(key: entry.key, table: entry.table)))"
                                               : VerificationProblem.describe(key: entry.key, table: entry.table)
-            return DamagedExtent(description: "\(name): segment \(extent.segment) offset \(extent.offset - min(extent.offset, headerSize)): \(why)")
+            return DamagedExtent(description: "\(name): segment file \(SegmentLog.fileName(extent.segment)) offset \(extent.offset - min(extent.offset, headerSize)): \(why)")
         }
         guard extent.offset >= headerSize,
               let header = try? file.read(at: extent.offset - headerSize, count: SegmentFormat.recordHeaderSize)
@@ -477,7 +477,7 @@ extension ObjectStore {
         let candidates = Commit.kinds(ofEntryIn: entry.table, key: entry.key)
         if candidates.count == 1 { return candidates[0] }
         guard let file = log.file(entry.ref.segment) else {
-            throw StoreError(.corrupt, "segment \(entry.ref.segment) vanished during compaction")
+            throw StoreError(.corrupt, "segment file \(SegmentLog.fileName(entry.ref.segment)) vanished during compaction")
         }
         let header = try file.read(at: entry.ref.offset, count: SegmentFormat.recordHeaderSize)
             .withUnsafeBytes { try RecordHeader.decode($0) }

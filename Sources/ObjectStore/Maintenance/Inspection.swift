@@ -178,7 +178,7 @@ public final class Inspector: @unchecked Sendable {
 
     /// Dumps the records of segment `id` (at most `limit`), checking every checksum.
     public func records(segment id: UInt64, limit: Int? = nil) throws -> SegmentDump {
-        guard let file = log?.file(id) else { throw StoreError(.corrupt, "no segment \(id) in \(directory)/segments") }
+        guard let file = log?.file(id) else { throw StoreError(.corrupt, "no segment file \(SegmentLog.fileName(id)) in \(directory)/segments") }
         let size = try file.size()
         var scanner = try SegmentScanner(file: file)
         var dump = SegmentDump(segment: id, size: size, records: [], truncated: false)

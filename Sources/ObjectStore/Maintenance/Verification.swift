@@ -146,15 +146,15 @@ public enum VerificationProblem: Sendable, Equatable, CustomStringConvertible {
         case .undecodableEntry(let t, let k, let reason):
             return "\(entry(t, k)): cannot decode the value: \(reason)"
         case .missingSegment(let t, let k, let s):
-            return "\(entry(t, k)): names segment \(s), which does not exist"
+            return "\(entry(t, k)): names segment file \(SegmentLog.fileName(s)), which does not exist"
         case .commitRecordMismatch(let t, let k, let ref, let reason):
-            return "\(entry(t, k)): commit record at segment \(ref.segment) offset \(ref.offset) (size \(ref.size)): \(reason)"
+            return "\(entry(t, k)): commit record at segment file \(SegmentLog.fileName(ref.segment)) offset \(ref.offset) (size \(ref.size)): \(reason)"
         case .extentOutsideData(let t, let k, let e, let reason):
-            return "\(entry(t, k)): extent segment \(e.segment) offset \(e.offset) length \(e.length): \(reason)"
+            return "\(entry(t, k)): extent in segment file \(SegmentLog.fileName(e.segment)) offset \(e.offset) length \(e.length): \(reason)"
         case .sizeMismatch(let t, let k, let size, let bytes):
             return "\(entry(t, k)): size \(size) but its extents hold \(bytes) bytes"
         case .liveCounterMismatch(let s, let stored, let expected):
-            return "segments[\(s)]: live counters say \(stored), the index entries imply \(expected)"
+            return "segment file \(SegmentLog.fileName(s)): live counters say \(stored), the index entries imply \(expected)"
         case .rebuildMismatch(let t, let k, let difference):
             return "\(entry(t, k)): \(difference.rawValue)"
         case .rebuildFailed(let reason):
@@ -164,17 +164,17 @@ public enum VerificationProblem: Sendable, Equatable, CustomStringConvertible {
         case .indexBehindLog(let cp, let log):
             return "the index has applied commits up to sequence \(cp), the log holds commits up to \(log) (opening the store or `strata recover` applies them)"
         case .badSegmentHeader(let s, let isLast):
-            return "segment \(s): bad file header" + (isLast ? " (last segment: a crash while rolling over; recovery removes it)" : "")
+            return "segment file \(SegmentLog.fileName(s)): bad file header" + (isLast ? " (last segment: a crash while rolling over; recovery removes it)" : "")
         case .corruptRecord(let s, let o, let reason):
-            return "segment \(s) offset \(o): corrupt record in a sealed segment: \(reason)"
+            return "segment file \(SegmentLog.fileName(s)) offset \(o): corrupt record in a sealed segment: \(reason)"
         case .unsealedSegment(let s):
-            return "segment \(s): not the last segment but does not end with a seal record"
+            return "segment file \(SegmentLog.fileName(s)): not the last segment but does not end with a seal record"
         case .tornTail(let s, let o, let reason):
-            return "segment \(s) offset \(o): torn tail of the last segment (\(reason)); recovery cuts it off"
+            return "segment file \(SegmentLog.fileName(s)) offset \(o): torn tail of the last segment (\(reason)); recovery cuts it off"
         case .indexLeftByMachineCrash:
             return "the index was open when the machine crashed (index/session names another boot): the next open rebuilds it from the segments, so it was not compared"
         case .damagedRecords(let span, let held):
-            return "segment \(span.segment) (\(span.segmentFileName)) offset \(span.offset): \(span.damage), "
+            return "segment file \(span.segmentFileName) offset \(span.offset): \(span.damage), "
                 + "\(span.length) damaged bytes before the next valid record; recovery skips them and keeps the rest"
                 + (held.isEmpty ? "" : "; they held: " + held.joined(separator: "; "))
         }
@@ -286,13 +286,9 @@ public struct Verifier {
         guard fm.fileExists(atPath: directory + "/index/data.mdb") else {
             throw StoreError(.invalidArgument, "\(directory)/index has no data.mdb")
         }
-        let lock: DirectoryLock?
-        do {
-            lock = try DirectoryLock.forReading(directory: directory)
-        } catch is DirectoryLock.InUse {
-            throw StoreError(.invalidArgument, "\(directory) is open in a running Strata server (or another strata command): "
-                             + "stop it first; verify compares the index with the segments, and a running server changes both")
-        }
+        // A running server changes both the index and the segments while they are compared:
+        // DirectoryLock.InUse says to stop it first.
+        let lock = try DirectoryLock.forReading(directory: directory)
         defer { lock?.release() }
         let machineCrashed = IndexSession(indexDirectory: directory + "/index").previousRun(boot: IndexSession.currentBoot) == .crashedEarlierBoot
         // Opening only reads: segment files are opened as they are (no create, no
@@ -404,7 +400,7 @@ private struct Run {
     /// else why not.
     private mutating func checkCommitRecord(ref: RecordRef, sequence: UInt64, payload: [UInt8], table: Table, key: [UInt8]) throws -> String? {
         let allowed = expectedTypes(table: table, key: key)
-        guard let file = log.file(ref.segment) else { return "segment \(ref.segment) does not exist" }
+        guard let file = log.file(ref.segment) else { return "segment file \(SegmentLog.fileName(ref.segment)) does not exist" }
         let size = try file.size()
         let headerSize = UInt64(SegmentFormat.recordHeaderSize)
         guard ref.offset >= UInt64(SegmentFormat.fileHeaderSize), ref.offset + headerSize <= size else {
@@ -432,7 +428,7 @@ private struct Run {
 
     /// Nil if `extent` is exactly one data record's payload, else why not.
     private mutating func checkExtent(_ extent: Extent) throws -> String? {
-        guard log.file(extent.segment) != nil else { return "segment \(extent.segment) does not exist" }
+        guard log.file(extent.segment) != nil else { return "segment file \(SegmentLog.fileName(extent.segment)) does not exist" }
         let records = try recordMap(extent.segment)
         let headerSize = UInt64(SegmentFormat.recordHeaderSize)
         // The last record starting before the extent's first byte.
@@ -555,10 +551,10 @@ private struct Run {
             if cp.position.segment != 0 {
                 if let file = log.file(cp.position.segment) {
                     if cp.position.offset > (try file.size()) {
-                        report.problems.append(.badCheckpoint(reason: "offset \(cp.position.offset) is past the end of segment \(cp.position.segment)"))
+                        report.problems.append(.badCheckpoint(reason: "offset \(cp.position.offset) is past the end of segment file \(SegmentLog.fileName(cp.position.segment))"))
                     }
                 } else {
-                    report.problems.append(.badCheckpoint(reason: "names segment \(cp.position.segment), which does not exist"))
+                    report.problems.append(.badCheckpoint(reason: "names segment file \(SegmentLog.fileName(cp.position.segment)), which does not exist"))
                 }
             }
             if rebuild.lastSequence > cp.lastSequence {

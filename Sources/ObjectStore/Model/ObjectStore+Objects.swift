@@ -203,7 +203,7 @@ extension ObjectStore {
                         try file.read(at: offset, into: UnsafeMutableRawBufferPointer(rebasing: space.prefix(n)))
                     }
                     guard got == n else {
-                        throw StoreError(.corrupt, "segment \(file.id) is shorter than the index says")
+                        throw StoreError(.corrupt, "segment file \(SegmentLog.fileName(file.id)) is shorter than the index says")
                     }
                     return buffer
                 }

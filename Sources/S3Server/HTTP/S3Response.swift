@@ -41,6 +41,9 @@ struct S3Response: Sendable {
     var status: HTTPResponseStatus
     var headers: HTTPHeaders
     var body: Body
+    /// The S3 error code of an error response (`NoSuchKey`), for the access log: a HEAD
+    /// answer has no body to carry it.
+    var errorCode: String?
 
     init(status: HTTPResponseStatus = .ok, headers: HTTPHeaders = [:], body: Body = .none) {
         self.status = status

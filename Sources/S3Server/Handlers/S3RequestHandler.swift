@@ -278,6 +278,8 @@ final class S3RequestHandler: Sendable {
         let resource: String
         let response: S3Response
         let requestId: String
+        /// The verified access key, or `-` when the request was anonymous or its
+        /// signature was not (or not yet) verified.
         let accessKey: String
         /// The body bytes read from the connection (as sent, aws-chunked framing
         /// included), not what the client's headers claim.
@@ -303,7 +305,7 @@ final class S3RequestHandler: Sendable {
         let parts = resource.dropFirst().split(separator: "/", maxSplits: 1, omittingEmptySubsequences: false)
         let (seconds, attoseconds) = entry.duration.components
         let milliseconds = Double(seconds) * 1000 + Double(attoseconds) / 1e15
-        logger.log(level: level, "\(method) \(resource) \(response.status.code)", metadata: [
+        var metadata: Logger.Metadata = [
             "method": "\(method)",
             "bucket": "\(parts.first.map(String.init) ?? "")",
             "key": "\(parts.count > 1 ? String(parts[1]) : "")",
@@ -312,8 +314,41 @@ final class S3RequestHandler: Sendable {
             "bytes_out": .stringConvertible(bytesOut),
             "duration_ms": .stringConvertible((milliseconds * 1000).rounded() / 1000),
             "request_id": "\(entry.requestId)",
-            "access_key": "\(entry.accessKey)",
-        ])
+            "access_key": "\(entry.accessKey != "-" ? entry.accessKey : Self.claimedAccessKey(entry.head).map { String($0.prefix(128)) } ?? "-")",
+        ]
+        if response.status.code >= 400 {
+            metadata["error"] = "\(response.errorCode ?? "-")"
+        }
+        logger.log(level: level, "\(method) \(resource) \(response.status.code)", metadata: metadata)
+    }
+
+    /// The access key a request names, whether or not its signature checks out: the
+    /// `Credential=` of a SigV4 `Authorization` header, the key of a SigV2 one (`AWS
+    /// KEY:signature`), or the presigned URL's `X-Amz-Credential` / `AWSAccessKeyId`.
+    /// The access log shows it so that a refused request says which key was tried.
+    static func claimedAccessKey(_ head: HTTPRequestHead) -> String? {
+        if let authorization = head.headers.first(name: "Authorization") {
+            if let range = authorization.range(of: "Credential=") {
+                let rest = authorization[range.upperBound...]
+                return String(rest.prefix { $0 != "/" && $0 != "," && $0 != " " })
+            }
+            if authorization.hasPrefix("AWS ") {
+                return String(authorization.dropFirst(4).prefix { $0 != ":" })
+            }
+            return nil
+        }
+        guard let query = head.uri.split(separator: "?", maxSplits: 1).dropFirst().first else { return nil }
+        for pair in query.split(separator: "&") {
+            let parts = pair.split(separator: "=", maxSplits: 1)
+            guard parts.count == 2 else { continue }
+            let value = String(parts[1]).removingPercentEncoding ?? String(parts[1])
+            switch parts[0] {
+            case "X-Amz-Credential": return String(value.prefix { $0 != "/" })
+            case "AWSAccessKeyId": return value
+            default: continue
+            }
+        }
+        return nil
     }
 
     // MARK: - Errors
@@ -332,6 +367,7 @@ final class S3RequestHandler: Sendable {
             logger.error("\(resource): \(s3.message)", metadata: ["request_id": "\(requestId)", "cause": "\(error)"])
         }
         var response = S3Response(status: s3.status)
+        response.errorCode = s3.code
         for field in s3.responseHeaders { response.headers.add(name: field.name, value: field.value) }
         if s3.status.code == 405, !response.headers.contains(name: "Allow") {
             response.headers.add(name: "Allow", value: "GET, PUT, HEAD, DELETE, POST")

@@ -39,6 +39,17 @@ public struct LineLogHandler: LogHandler {
         // merge, no interpolation of each value; together a twentieth of a 4 KiB GET.)
         var fields = event.metadata ?? [:]
         if !metadata.isEmpty { fields = metadata.merging(fields) { $1 } }
+        if let line = Self.line(format: format, level: event.level, label: label, message: event.message.description,
+                                fields: fields) {
+            sink.write(line)
+        }
+    }
+
+    /// One log line as this handler writes it, without a trailing newline; nil if the
+    /// fields cannot be written as JSON. `strata serve` writes its banner with it, so that
+    /// with `--log-format json` every line of its output is a JSON object.
+    public static func line(format: LogFormat, level: Logger.Level, label: String, message: String,
+                            fields: Logger.Metadata) -> String? {
         let time = Self.timestamp()
         switch format {
         case .human:
@@ -47,22 +58,22 @@ public struct LineLogHandler: LogHandler {
             line.reserveCapacity(256)
             line += time
             line += " "
-            line += event.level.rawValue
+            line += level.rawValue
             line += " "
-            line += Self.escaped(event.message.description)
+            line += Self.escaped(message)
             for (key, value) in fields.sorted(by: { $0.key < $1.key }) {
                 line += " "
                 line += key
                 line += "="
                 line += Self.escaped(Self.text(value))
             }
-            sink.write(line)
+            return line
         case .json:
-            var object: [String: Any] = ["ts": time, "level": "\(event.level)", "label": label, "msg": "\(event.message)"]
+            var object: [String: Any] = ["ts": time, "level": "\(level)", "label": label, "msg": message]
             for (key, value) in fields { object[key] = Self.json(value) }
             guard let data = try? JSONSerialization.data(withJSONObject: object, options: [.sortedKeys, .withoutEscapingSlashes])
-            else { return }
-            sink.write(String(decoding: data, as: UTF8.self))
+            else { return nil }
+            return String(decoding: data, as: UTF8.self)
         }
     }
 

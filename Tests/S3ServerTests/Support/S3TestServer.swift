@@ -1,4 +1,5 @@
 import Foundation
+import Logging
 import ObjectStore
 @testable import S3Server
 
@@ -25,7 +26,9 @@ final class S3TestServer: @unchecked Sendable {
 
     /// Runs `body` against a new server, then stops it and removes its data.
     /// - Parameter options: the store's options (e.g. a small `minPartSize` for multipart tests).
+    /// - Parameter logger: the server's logger (a test reading the access log gives its own).
     static func with<T>(domain: String? = nil, options: ObjectStore.Options = .init(),
+                        logger: Logger = Logger(label: "strata.s3"),
                         configure: (inout S3ServerConfiguration) -> Void = { _ in },
                         _ body: (S3TestServer) async throws -> T) async throws -> T {
         let directory = FileManager.default.temporaryDirectory
@@ -36,7 +39,7 @@ final class S3TestServer: @unchecked Sendable {
         configure(&configuration)
         let server: S3HTTPServer
         do {
-            server = try await S3HTTPServer.start(store: store, configuration: configuration)
+            server = try await S3HTTPServer.start(store: store, configuration: configuration, logger: logger)
         } catch {
             try? store.close()
             try? FileManager.default.removeItem(atPath: directory)
