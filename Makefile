@@ -101,12 +101,14 @@ dist: deps
 # What `make test` proves of it: the same packaging (a debug build, quicker to compile)
 # runs alone in a bare Debian root made by debootstrap and serves the AWS CLI, and the
 # container image built from it answers (skipped with a message where podman cannot run).
+# Both need root (chroot, mounts, podman), through sudo like the apt-get installs above.
 DIST_TEST_OUT := .build-dist-debug/dist
 dist-test: deps client-deps
 	rm -rf $(DIST_TEST_OUT)
 	Tools/dist/build.sh --config debug --out $(DIST_TEST_OUT)
-	Tools/dist/test-chroot.sh $(DIST_TEST_OUT)/strata-*-linux-*.tar.gz
-	Tools/dist/test-container.sh $(DIST_TEST_OUT)/strata-*-linux-*.tar.gz
+	@SUDO=""; [ "$$(id -u)" = 0 ] || SUDO=sudo; \
+	$$SUDO Tools/dist/test-chroot.sh $(DIST_TEST_OUT)/strata-*-linux-*.tar.gz && \
+	$$SUDO Tools/dist/test-container.sh $(DIST_TEST_OUT)/strata-*-linux-*.tar.gz
 
 # Crash-recovery torture test (Tools/crashtest): SIGKILLs a real `strata serve` under
 # load and online compaction, checks every key after each restart, then strata verify.
