@@ -135,6 +135,13 @@ public struct S3Error: Error, Sendable, Hashable, CustomStringConvertible {
     }
 
     private let base: Code
+    /// The code and status of an error a fault rule injects (any code, any status); nil
+    /// for every error Strata answers of its own accord.
+    private let injected: Injected?
+    private struct Injected: Sendable, Hashable {
+        let code: String
+        let status: Int
+    }
     /// The human-readable message (`<Message>`).
     public let message: String
     /// Extra elements rendered after `<Message>`, in order.
@@ -145,18 +152,35 @@ public struct S3Error: Error, Sendable, Hashable, CustomStringConvertible {
 
     private init(_ base: Code, _ message: String, _ fields: [Field] = []) {
         self.base = base
+        self.injected = nil
         self.message = message
         self.fields = fields
     }
 
+    /// An error of any code and status, rendered like any other: what a fault rule
+    /// answers with (`/_strata/faults`), or an operator endpoint's own error.
+    init(code: String, status: Int, message: String) {
+        self.base = .internalError
+        self.injected = Injected(code: code, status: status)
+        self.message = message
+        self.fields = []
+    }
+
+    /// The HTTP status AWS answers `code` with, for the codes Strata answers itself.
+    static func status(ofCode code: String) -> Int? {
+        Code(rawValue: code).map { Int($0.status.code) }
+    }
+
     /// The AWS error code, e.g. `NoSuchKey`.
-    public var code: String { base.rawValue }
+    public var code: String { injected?.code ?? base.rawValue }
 
     /// The HTTP status AWS answers with for this code.
-    public var status: HTTPResponseStatus { base.status }
+    public var status: HTTPResponseStatus {
+        injected.map { HTTPResponseStatus(statusCode: $0.status) } ?? base.status
+    }
 
     /// Whether the response carries an XML body: false only for `NotModified` (304).
-    public var hasBody: Bool { base != .notModified }
+    public var hasBody: Bool { injected != nil || base != .notModified }
 
     /// The value of an extra field, if present.
     public func field(_ name: String) -> String? {

@@ -89,6 +89,12 @@ struct AdminClient {
     /// POSTs to `path` with `rawQuery` (already percent-encoded) and an empty body, and
     /// returns the body of a 200 answer.
     func post(_ path: String, rawQuery: String) async throws -> [UInt8] {
+        try await send(.POST, path, rawQuery: rawQuery)
+    }
+
+    /// Sends `method` to `path` with `rawQuery` (already percent-encoded) and `body`, and
+    /// returns the body of a 200 answer.
+    func send(_ method: HTTPMethod, _ path: String, rawQuery: String = "", body: [UInt8] = []) async throws -> [UInt8] {
         var tls = TLSConfiguration.makeClientConfiguration()
         if let caBundle { tls.additionalTrustRoots = [.file(caBundle)] }
         // One attempt: a refused connection is reported at once, not retried until the
@@ -102,11 +108,15 @@ struct AdminClient {
 
         let hostHeader = (host.contains(":") ? "[\(host)]" : host) + ((scheme == "http" && port == 80) || (scheme == "https" && port == 443) ? "" : ":\(port)")
         var request = HTTPClientRequest(url: url + path + (rawQuery.isEmpty ? "" : "?" + rawQuery))
-        request.method = .POST
-        for (name, value) in signer.headers(method: "POST", host: hostHeader, rawPath: path, rawQuery: rawQuery) {
+        request.method = method
+        for (name, value) in signer.headers(method: method.rawValue, host: hostHeader, rawPath: path, rawQuery: rawQuery, body: body) {
             request.headers.replaceOrAdd(name: name, value: value)
         }
-        request.headers.replaceOrAdd(name: "Content-Length", value: "0")
+        request.headers.replaceOrAdd(name: "Content-Length", value: "\(body.count)")
+        if !body.isEmpty {
+            request.headers.replaceOrAdd(name: "Content-Type", value: "application/json")
+            request.body = .bytes(body)
+        }
         let answer: Result<(HTTPResponseStatus, ByteBuffer), Error>
         do {
             let response = try await client.execute(request, deadline: .now() + connectTimeout + readTimeout + .seconds(5))

@@ -203,7 +203,7 @@ func humanBytes(_ n: UInt64) -> String {
 private func percent(_ p: Double) -> String { String(format: "%.1f%%", p) }
 
 /// Columns padded to their widest cell; `rightAligned` columns (numbers) are padded on the left.
-private func table(_ rows: [[String]], rightAligned: Set<Int>) -> String {
+func table(_ rows: [[String]], rightAligned: Set<Int>) -> String {
     let columns = rows.map(\.count).max() ?? 0
     var widths = [Int](repeating: 0, count: columns)
     for row in rows { for (i, cell) in row.enumerated() { widths[i] = max(widths[i], cell.count) } }

@@ -13,7 +13,7 @@ struct Strata: AsyncParsableCommand {
         commandName: "strata",
         abstract: "An S3-compatible object store on an append-only log.",
         version: StrataVersion.current,
-        subcommands: [Serve.self, Compact.self, Recover.self, Inspect.self, Verify.self]
+        subcommands: [Serve.self, Compact.self, Recover.self, Inspect.self, Verify.self, Faults.self]
     )
 
     /// Runs the command; a storage engine error that a command let through is printed as
@@ -158,6 +158,9 @@ struct Serve: AsyncParsableCommand {
     @Flag(name: .long, help: "Serve HTTPS with a certificate for localhost/127.0.0.1 made at start; its CA is written to DATA/tls-ca.pem (printed) for AWS_CA_BUNDLE.")
     var tlsSelfSigned = false
 
+    @Option(name: .long, help: "Fault rules in force from the start, for testing clients: a JSON file as PUT /_strata/faults takes (README, Testing your application). Default none.")
+    var faults: String?
+
     @Option(name: .long, help: "Log format: human or json (JSON lines). Default human.")
     var logFormat: String?
 
@@ -172,7 +175,7 @@ struct Serve: AsyncParsableCommand {
         let given: [(String, String?)] = [
             ("data", data), ("host", host), ("port", port.map(String.init)), ("access-key", accessKey),
             ("secret-key", secretKey), ("users", users), ("region", region), ("domain", domain),
-            ("master-key-file", masterKeyFile), ("kms-keys", kmsKeys),
+            ("master-key-file", masterKeyFile), ("kms-keys", kmsKeys), ("faults", faults),
             ("buckets", buckets.isEmpty ? nil : buckets.joined(separator: ",")),
             ("abort-uploads-after", abortUploadsAfter.map(String.init)), ("segment-size", segmentSize), ("cache-size", cacheSize),
             ("compact-threshold", compactThreshold.map { "\($0)" }), ("compact-interval", compactInterval.map(String.init)),
@@ -189,7 +192,7 @@ struct Serve: AsyncParsableCommand {
 
     static let settingNames: Set<String> = [
         "data", "host", "port", "access-key", "secret-key", "users", "region", "domain", "abort-uploads-after", "segment-size", "cache-size",
-        "master-key-file", "kms-keys", "buckets",
+        "master-key-file", "kms-keys", "buckets", "faults",
         "compact-threshold", "compact-interval", "log-format", "log-level", "access-log", "shutdown-timeout",
         "max-connections", "idle-timeout", "header-timeout", "tls-cert", "tls-key", "tls-self-signed",
         "lifecycle-day-seconds", "lifecycle-interval",
@@ -285,6 +288,20 @@ struct Serve: AsyncParsableCommand {
         } catch {
             printError("strata serve: encryption keys: \(error)")
             throw ExitCode(2)
+        }
+        if let path = settings.faults {
+            do {
+                configuration.faults = try FaultRules.parse(Array(try Data(contentsOf: URL(fileURLWithPath: path))))
+            } catch let error as FaultRuleError {
+                printError("strata serve: --faults \(path): \(error)")
+                throw ExitCode(2)
+            } catch {
+                printError("strata serve: --faults \(path): \(plainWords(error))")
+                throw ExitCode(2)
+            }
+            if !configuration.faults.isEmpty {
+                output.say("WARNING: \(configuration.faults.count) fault rule(s) from \(path) are in force: chosen requests will fail on purpose (GET /_strata/faults lists them)")
+            }
         }
         configuration.signingRegion = settings.signingRegion
         configuration.idleTimeoutSeconds = settings.idleTimeout
@@ -489,6 +506,8 @@ struct ServeSettings {
     var users: String?
     var masterKeyFile: String?
     var kmsKeys: String?
+    /// Fault rules to start with (`--faults FILE`).
+    var faults: String?
     /// Buckets to create at start (`--bucket`, STRATA_BUCKETS).
     var buckets: [String]
     var region: String
@@ -523,6 +542,7 @@ struct ServeSettings {
         users = s.optionalString("users")
         masterKeyFile = s.optionalString("master-key-file")
         kmsKeys = s.optionalString("kms-keys")
+        faults = s.optionalString("faults")
         buckets = (s.optionalString("buckets") ?? "").split(separator: ",")
             .map { $0.trimmingCharacters(in: .whitespaces) }.filter { !$0.isEmpty }
         signingRegion = s.optionalString("region")

@@ -24,7 +24,7 @@ struct HTTPConnection {
         do {
             try await channel.executeThenClose { inbound, outbound in
                 let parts = InboundParts(inbound.makeAsyncIterator())
-                let output = ResponseOutput(outbound, sendfile: handler.configuration.tls == nil)
+                let output = ResponseOutput(outbound, sendfile: handler.configuration.tls == nil, channel: channel.channel)
                 outputs.output = output
                 // Formatted once: `inet_ntop` and its String per request were 1.3% of a
                 // 4 KiB GET's server CPU.
@@ -63,7 +63,7 @@ struct HTTPConnection {
         if prepare.sendContinue { try await body.sendContinue() }
         var drained = true
         if prepare.drain { drained = try await body.drain(upTo: HTTPConnectionStateMachine.maxDrainedBodyBytes) }
-        switch lifecycle.bodySettled(decoderFailed: body.decoderFailed, drainedCompletely: drained) {
+        switch lifecycle.bodySettled(decoderFailed: body.decoderFailed || body.wasReset, drainedCompletely: drained) {
         case .close:
             return false
         case .write(let keepAlive):

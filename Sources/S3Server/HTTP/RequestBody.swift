@@ -21,6 +21,17 @@ final class RequestBody: @unchecked Sendable {
     /// the client closed mid-body). NIO's protocol error handler has then already answered
     /// 400 and is closing the connection: no second response may be written.
     private(set) var decoderFailed = false
+    /// Whether a fault rule reset the connection while the body came in: nothing more can
+    /// be written to it either.
+    private(set) var wasReset = false
+
+    /// Set by a fault rule before the operation reads the body: reading is slowed to its
+    /// rate, and after its `endAfterBytes` the connection is reset and the body fails as if
+    /// the client had gone away (so an upload commits nothing).
+    var shaping: BodyShaping? {
+        didSet { shapingStart = (.now, bytesRead) }
+    }
+    private var shapingStart: (time: ContinuousClock.Instant, bytes: Int64) = (.now, 0)
 
     init(parts: InboundParts, output: ResponseOutput, expectsContinue: Bool) {
         self.parts = parts
@@ -54,6 +65,7 @@ final class RequestBody: @unchecked Sendable {
             switch part {
             case .body(let buffer):
                 bytesRead += Int64(buffer.readableBytes)
+                if let shaping { try await shape(shaping) }
                 if buffer.readableBytes > 0 { return buffer }
             case .end:
                 isComplete = true
@@ -62,6 +74,16 @@ final class RequestBody: @unchecked Sendable {
                 throw S3Error.incompleteBody()
             }
         }
+    }
+
+    private func shape(_ shaping: BodyShaping) async throws {
+        let received = Int(bytesRead - shapingStart.bytes)
+        if let end = shaping.endAfterBytes, received >= end {
+            wasReset = true
+            await output.resetConnection()
+            throw S3Error.incompleteBody()
+        }
+        try await shaping.pace(sent: received, since: shapingStart.time)
     }
 
     /// Reads and drops the rest of the body, up to `limit` bytes; returns whether the

@@ -1,4 +1,7 @@
 import NIOCore
+#if canImport(Glibc)
+import Glibc
+#endif
 import NIOHTTP1
 import ObjectStore
 
@@ -44,6 +47,8 @@ struct S3Response: Sendable {
     /// The S3 error code of an error response (`NoSuchKey`), for the access log: a HEAD
     /// answer has no body to carry it.
     var errorCode: String?
+    /// Set by a fault rule: the body goes out slowly, or the connection ends partway.
+    var shaping: BodyShaping?
 
     init(status: HTTPResponseStatus = .ok, headers: HTTPHeaders = [:], body: Body = .none) {
         self.status = status
@@ -73,6 +78,9 @@ struct S3Response: Sendable {
 /// record's checksum just before it is handed over.
 final class ResponseOutput: @unchecked Sendable {
     private let writer: NIOAsyncChannelOutboundWriter<HTTPServerResponsePart>
+    /// The connection's channel, for what a fault rule asks: writes whose completion is
+    /// awaited, and a reset.
+    private let channel: Channel?
     /// Objects up to this size are read into memory and sent in one write.
     static let sendfileThreshold: UInt64 = 256 * 1024
 
@@ -85,9 +93,10 @@ final class ResponseOutput: @unchecked Sendable {
     /// and written with backpressure.
     private let sendfile: Bool
 
-    init(_ writer: NIOAsyncChannelOutboundWriter<HTTPServerResponsePart>, sendfile: Bool = true) {
+    init(_ writer: NIOAsyncChannelOutboundWriter<HTTPServerResponsePart>, sendfile: Bool = true, channel: Channel? = nil) {
         self.writer = writer
         self.sendfile = sendfile
+        self.channel = channel
     }
 
     /// Closes the descriptors of regions the channel never wrote (connection gone).
@@ -100,16 +109,24 @@ final class ResponseOutput: @unchecked Sendable {
         try await writer.write(.head(HTTPResponseHead(version: .http1_1, status: .continue)))
     }
 
-    func write(_ response: S3Response, keepAlive: Bool, handler: S3RequestHandler) async throws {
+    /// The response's head, with `Content-Length` (`length`, unless the handler set it or
+    /// the status has no body) and `Connection: close` when the connection ends after it.
+    private static func head(_ response: S3Response, keepAlive: Bool, length: Int) -> HTTPServerResponsePart {
         var headers = response.headers
         if !keepAlive { headers.replaceOrAdd(name: "Connection", value: "close") }
         let noBody = response.status == .noContent || response.status == .notModified
-        func head(length: Int) -> HTTPServerResponsePart {
-            if !noBody && !headers.contains(name: "Content-Length") {
-                headers.add(name: "Content-Length", value: String(length))
-            }
-            return .head(HTTPResponseHead(version: .http1_1, status: response.status, headers: headers))
+        if !noBody && !headers.contains(name: "Content-Length") {
+            headers.add(name: "Content-Length", value: String(length))
         }
+        return .head(HTTPResponseHead(version: .http1_1, status: response.status, headers: headers))
+    }
+
+    func write(_ response: S3Response, keepAlive: Bool, handler: S3RequestHandler) async throws {
+        if let shaping = response.shaping, let channel {
+            try await writeShaped(response, shaping, keepAlive: keepAlive, channel: channel, handler: handler)
+            return
+        }
+        func head(length: Int) -> HTTPServerResponsePart { Self.head(response, keepAlive: keepAlive, length: length) }
         switch response.body {
         case .none:
             try await writer.write(contentsOf: [head(length: 0), .end(nil)])
@@ -163,5 +180,65 @@ final class ResponseOutput: @unchecked Sendable {
             }
             try await writer.write(.end(nil))
         }
+    }
+}
+
+// MARK: - Faults
+
+extension ResponseOutput {
+    /// The connection ended on purpose partway through a body, as a fault rule asked.
+    struct FaultEndedConnection: Error {}
+
+    /// Ends the connection with a TCP reset: SO_LINGER with a zero timeout, then close.
+    func resetConnection() async {
+        guard let channel else { return }
+        if let socket = channel as? SocketOptionProvider {
+            try? await socket.setSoLinger(linger(l_onoff: 1, l_linger: 0)).get()
+        }
+        try? await channel.close()
+    }
+
+    /// Writes a response as a fault rule shapes it: the body in small slices at most
+    /// `bytesPerSecond`, and after `endAfterBytes` of it the connection is reset or closed.
+    /// Each write is awaited on the channel itself (not the async writer), so the bytes
+    /// before a close have left before it: a client cut short gets exactly that many.
+    /// An object's bytes come through `store.stream`, checked as they are read, like under
+    /// TLS; never sendfile.
+    fileprivate func writeShaped(_ response: S3Response, _ shaping: BodyShaping, keepAlive: Bool, channel: Channel,
+                                 handler: S3RequestHandler) async throws {
+        let length: Int
+        switch response.body {
+        case .none: length = 0
+        case .bytes(let buffer): length = buffer.readableBytes
+        case .object(let reader, _): length = reader.range.count
+        }
+        try await channel.writeAndFlush(Self.head(response, keepAlive: keepAlive, length: length)).get()
+        let sliceSize = shaping.bytesPerSecond.map { max(1, min(64 * 1024, $0 / 20)) } ?? 64 * 1024
+        let start = ContinuousClock.now
+        var sent = 0
+        func send(_ chunk: ByteBuffer) async throws {
+            var chunk = chunk
+            while chunk.readableBytes > 0 {
+                var size = min(sliceSize, chunk.readableBytes)
+                let ending = shaping.endAfterBytes.map { sent + size >= $0 } ?? false
+                if let end = shaping.endAfterBytes, ending { size = end - sent }
+                if size > 0, let slice = chunk.readSlice(length: size) {
+                    try await channel.writeAndFlush(HTTPServerResponsePart.body(.byteBuffer(slice))).get()
+                    sent += size
+                }
+                if ending {
+                    handler.logger.debug("fault: \(shaping.reset ? "reset" : "closed") the connection after \(sent) of \(length) body bytes")
+                    if shaping.reset { await resetConnection() } else { try? await channel.close() }
+                    throw FaultEndedConnection()
+                }
+                try await shaping.pace(sent: sent, since: start)
+            }
+        }
+        switch response.body {
+        case .none: break
+        case .bytes(let buffer): try await send(buffer)
+        case .object(let reader, _): try await handler.store.stream(reader) { chunk in try await send(chunk) }
+        }
+        try await channel.writeAndFlush(HTTPServerResponsePart.end(nil)).get()
     }
 }

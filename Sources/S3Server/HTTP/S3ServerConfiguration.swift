@@ -60,6 +60,10 @@ public struct S3ServerConfiguration: Sendable {
     /// directory or reads `--master-key-file`.
     public var keyRing: KeyRing = .ephemeral()
 
+    /// Fault rules in force from the start (`strata serve --faults FILE`); more come and go
+    /// through `/_strata/faults`. Empty by default: no request is faulted.
+    public var faults: [FaultRule] = []
+
     /// The credentials `strata serve` uses when none are given (printed at start-up).
     public static let defaultAccessKey = "strata-access-key"
     /// See ``defaultAccessKey``.

@@ -82,4 +82,56 @@ extension S3RequestHandler {
         headers.add(name: "Content-Type", value: "application/json")
         return S3Response(status: .ok, headers: headers, body: .bytes(ByteBuffer(bytes: try encoder.encode(report))))
     }
+
+    /// `/_strata/faults` (``FaultsRequest``): answers the rules as JSON
+    /// (``FaultRules/listJSON()``) after the change, with `added`: the ids of the rules a
+    /// PUT or POST stored. A malformed rule is 400 InvalidArgument naming it and its field,
+    /// and changes nothing.
+    func faults(_ request: FaultsRequest, _ context: Context) async throws -> S3Response {
+        guard context.principal.isRoot else { throw S3Error.accessDenied() }
+        var added: [String]?
+        switch request {
+        case .list:
+            break
+        case .replace, .add:
+            let document = try await readDocument(context, limit: 1 << 20)
+            do {
+                let rules = try faultRules.add(try FaultRules.parse(document), replacing: request == .replace)
+                added = rules.map(\.id)
+            } catch let error as FaultRuleError {
+                throw S3Error.invalidArgument(error.description)
+            }
+            logger.notice("fault rules \(request == .replace ? "replaced by" : "added"): \(added?.joined(separator: ", ") ?? "")")
+        case .clear:
+            let removed = faultRules.clear()
+            logger.notice("fault rules cleared (\(removed))")
+        case .remove(let id):
+            guard faultRules.remove(id: id) else {
+                throw S3Error(code: "NoSuchFaultRule", status: 404, message: "There is no fault rule with the id \"\(id)\".")
+            }
+            logger.notice("fault rule \(id) removed")
+        }
+        var body = faultRules.listJSON()
+        if let added {
+            // {"rules": …} → {"added": […], "rules": …}
+            let ids = FaultRules.encode(added)
+            body = Array("{\"added\":".utf8) + ids + [UInt8(ascii: ",")] + body.dropFirst()
+        }
+        var headers = HTTPHeaders()
+        headers.add(name: "Content-Type", value: "application/json")
+        headers.add(name: "Cache-Control", value: "no-store")
+        return S3Response(status: .ok, headers: headers, body: .bytes(ByteBuffer(bytes: body)))
+    }
+
+    /// What a fired fault rule does before the operation runs: waits, answers its error,
+    /// or shapes how the request body is read (its response is shaped in `handle`).
+    func inject(_ fault: FiredFault, body: RequestBody) async throws {
+        if let milliseconds = fault.action.latencyMilliseconds {
+            try await Task.sleep(for: .milliseconds(milliseconds))
+        }
+        if let error = fault.action.error {
+            throw S3Error(code: error.code, status: error.status, message: error.message)
+        }
+        if let shaping = fault.action.requestShaping { body.shaping = shaping }
+    }
 }

@@ -17,6 +17,8 @@ final class S3RequestHandler: Sendable {
     let authenticator: RequestAuthenticator
     let metrics = ServerMetrics()
     let settingsCache = BucketSettingsCache()
+    /// The fault rules in force (`/_strata/faults`); none unless someone asked.
+    let faultRules = FaultRules()
 
     /// The open store. `handle` answers 503 before routing while it is not open yet, so
     /// operations never see it missing.
@@ -31,6 +33,8 @@ final class S3RequestHandler: Sendable {
         // accepted (the signature still covers it). With one, others are refused naming it,
         // and clients that guess (s3cmd's default "US") sign again with it.
         self.authenticator = RequestAuthenticator(region: configuration.signingRegion) { users.secret(accessKeyId: $0) }
+        // Checked when they were read (`strata serve --faults`): ids are unique.
+        _ = try? faultRules.add(configuration.faults)
     }
 
     /// Who may sign requests.
@@ -98,6 +102,7 @@ final class S3RequestHandler: Sendable {
         var operationName = "Other"
         var response: S3Response
         var parsed: S3Request?
+        var fault: FiredFault?
         if let health = healthResponse(head) { return health }
         if let metricsPage = await metricsResponse(head) { return metricsPage }
         var access: RequestAccess?
@@ -126,7 +131,8 @@ final class S3RequestHandler: Sendable {
                 let operation = Result { try S3Operation(request) }
                 if case .success(let routed) = operation { operationName = routed.name }
                 response = try await authenticateAndRun(operation, request: request, body: body,
-                                                        remoteAddress: remoteAddress, accessKey: &accessKey, access: &access)
+                                                        remoteAddress: remoteAddress, accessKey: &accessKey, access: &access,
+                                                        fault: &fault)
             }
         } catch {
             var error = error
@@ -141,13 +147,14 @@ final class S3RequestHandler: Sendable {
         if let request = parsed, head.method != .OPTIONS {
             await addCORSHeaders(for: request, to: &response)
         }
+        response.shaping = fault?.action.responseShaping
         response.headers.add(name: "x-amz-request-id", value: requestId)
         response.headers.add(name: "x-amz-id-2", value: requestId)
         response.headers.add(name: "Server", value: "Strata")
         response.headers.add(name: "Date", value: HTTPDateCache.now())
         logRequest(AccessLogEntry(head: head, operation: operationName, resource: resource, response: response,
                                   requestId: requestId, accessKey: accessKey, bytesIn: body.bytesRead,
-                                  duration: ContinuousClock.now - started))
+                                  duration: ContinuousClock.now - started, fault: fault?.id))
         return response
     }
 
@@ -155,7 +162,7 @@ final class S3RequestHandler: Sendable {
     /// make the operation it was routed to, and runs it.
     private func authenticateAndRun(_ operation: Result<S3Operation, Error>, request: S3Request, body: RequestBody,
                                     remoteAddress: String?, accessKey: inout String,
-                                    access: inout RequestAccess?) async throws -> S3Response {
+                                    access: inout RequestAccess?, fault: inout FiredFault?) async throws -> S3Response {
         let signing = SigningRequest(method: request.method.rawValue, rawPath: request.rawPath,
                                      rawQuery: request.rawQuery, headers: request.headers.map { ($0.name, $0.value) },
                                      queryParameters: request.queryAsSigned)
@@ -172,6 +179,14 @@ final class S3RequestHandler: Sendable {
             principal = .anonymous
         }
         let operation = try operation.get()
+        // A fault rule acts on a request whose signature checked out, before it is
+        // authorized and run: an injected error stores nothing.
+        if operation.name != "Admin",
+           let fired = faultRules.fire(operation: operation.name, bucket: request.bucket, key: request.key,
+                                       accessKey: principal.isAnonymous ? nil : accessKey) {
+            fault = fired
+            try await inject(fired, body: body)
+        }
         let requester = Requester(request: request, principal: principal, auth: auth, remoteAddress: remoteAddress, now: now)
         try await checkExpectedBucketOwner(request)
         let requestAccess = try await authorize(operation.accessRule, bucket: request.bucket, key: request.key, requester)
@@ -185,6 +200,7 @@ final class S3RequestHandler: Sendable {
         switch operation {
         case .listBuckets(let parameters): return try await listBuckets(parameters, context)
         case .compact(let parameters): return try await compact(parameters, context)
+        case .faults(let request): return try await faults(request, context)
 
         case .createBucket(let bucket): return try await createBucket(bucket, context)
         case .headBucket(let bucket): return try await headBucket(bucket)
@@ -286,6 +302,8 @@ final class S3RequestHandler: Sendable {
         let bytesIn: Int64
         /// The time to the response head; a streamed body may take longer.
         let duration: Duration
+        /// The id of the fault rule that fired on the request, if one did.
+        var fault: String? = nil
     }
 
     /// The access log, one line per request (info level with `--access-log`, else debug),
@@ -319,6 +337,7 @@ final class S3RequestHandler: Sendable {
         if response.status.code >= 400 {
             metadata["error"] = "\(response.errorCode ?? "-")"
         }
+        if let fault = entry.fault { metadata["fault"] = "\(fault)" }
         logger.log(level: level, "\(method) \(resource) \(response.status.code)", metadata: metadata)
     }
 

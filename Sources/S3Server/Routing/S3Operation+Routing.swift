@@ -139,6 +139,12 @@ extension S3Operation {
     private static func adminOperation(_ request: S3Request) throws -> S3Operation {
         switch (request.method, request.key) {
         case (.POST, "compact"): return .compact(try CompactionParameters(request))
+        case (.GET, "faults"): return .faults(.list)
+        case (.PUT, "faults"): return .faults(.replace)
+        case (.POST, "faults"): return .faults(.add)
+        case (.DELETE, "faults"): return .faults(.clear)
+        case (.DELETE, let key?) where key.hasPrefix("faults/") && key.count > "faults/".count:
+            return .faults(.remove(id: String(key.dropFirst("faults/".count))))
         default: throw S3Error.notImplemented("\(request.method.rawValue) \(request.resource) is not an operator endpoint")
         }
     }

@@ -11,6 +11,8 @@ enum S3Operation: Sendable {
     case listBuckets(ListBucketsParameters)
     /// `POST /_strata/compact`: an operator's compaction run.
     case compact(CompactionParameters)
+    /// `/_strata/faults`: the fault rules (``FaultRules``).
+    case faults(FaultsRequest)
 
     // MARK: Bucket
     case createBucket(bucket: String)
@@ -184,13 +186,21 @@ struct CompactionParameters: Sendable {
     var bytesPerSecond: UInt64?
 }
 
+/// What a request to `/_strata/faults` asks: `GET` lists the rules, `PUT` replaces them
+/// with the body's, `POST` adds the body's, `DELETE` clears them, `DELETE
+/// /_strata/faults/ID` removes one.
+enum FaultsRequest: Sendable, Equatable {
+    case list, replace, add, clear
+    case remove(id: String)
+}
+
 extension S3Operation {
     /// The operation's name in the access log and the metrics (`operation` label): the
     /// S3 API name.
     var name: String {
         switch self {
         case .listBuckets: return "ListBuckets"
-        case .compact: return "Admin"
+        case .compact, .faults: return "Admin"
         case .createBucket: return "CreateBucket"
         case .headBucket: return "HeadBucket"
         case .deleteBucket: return "DeleteBucket"
@@ -255,13 +265,40 @@ extension S3Operation {
         }
     }
 
+    /// Every S3 operation name ``name`` can be (`Admin` is not one): what a fault rule may
+    /// name, so that a misspelt name is refused rather than never matching.
+    static let s3Names: Set<String> = {
+        var names: Set<String> = [
+            "ListBuckets", "CreateBucket", "HeadBucket", "DeleteBucket", "GetBucketLocation", "ListObjects",
+            "ListObjectsV2", "ListObjectVersions", "ListMultipartUploads", "DeleteObjects", "GetBucketVersioning",
+            "PutBucketVersioning", "GetBucketLifecycleConfiguration", "PutBucketLifecycleConfiguration",
+            "DeleteBucketLifecycle", "GetBucketTagging", "PutBucketTagging", "DeleteBucketTagging",
+            "GetBucketCors", "GetBucketEncryption", "GetObjectLockConfiguration", "PutObjectLockConfiguration",
+            "GetObjectRetention", "GetObjectAttributes", "PutObjectRetention", "GetObjectLegalHold",
+            "PutObjectLegalHold", "PutBucketEncryption", "DeleteBucketEncryption", "PutBucketCors",
+            "DeleteBucketCors", "GetBucketAcl", "PutBucketAcl", "GetBucketPolicy", "PutBucketPolicy",
+            "DeleteBucketPolicy", "GetBucketPolicyStatus", "GetPublicAccessBlock", "PutPublicAccessBlock",
+            "DeletePublicAccessBlock", "GetBucketOwnershipControls", "PutBucketOwnershipControls",
+            "DeleteBucketOwnershipControls", "GetObject", "HeadObject", "PutObject", "CopyObject", "DeleteObject",
+            "GetObjectAcl", "PutObjectAcl", "GetObjectTagging", "PutObjectTagging", "DeleteObjectTagging",
+            "CreateMultipartUpload", "UploadPart", "UploadPartCopy", "CompleteMultipartUpload",
+            "AbortMultipartUpload", "ListParts"
+        ]
+        for feature in BucketFeature.allCases {
+            for verb in ["Get", "Put", "Delete"] + (feature.isListed ? ["List"] : []) {
+                names.insert(feature.operationName(verb: verb))
+            }
+        }
+        return names
+    }()
+
     /// Who may call it: the IAM action a bucket policy sees and what grants it without
     /// one (see ``AccessRule``). Object actions take their `…Version…` form when a version
     /// is addressed.
     var accessRule: AccessRule {
         switch self {
         case .listBuckets: return .authenticated("s3:ListAllMyBuckets")
-        case .compact: return .handler("strata:Admin")
+        case .compact, .faults: return .handler("strata:Admin")
         case .createBucket: return .authenticated("s3:CreateBucket")
         case .headBucket, .listObjects, .listObjectsV2: return .bucket("s3:ListBucket", .read)
         case .deleteBucket: return .bucketOwner("s3:DeleteBucket")
