@@ -174,6 +174,10 @@ public struct S3Error: Error, Sendable, Hashable, CustomStringConvertible {
     /// The AWS error code, e.g. `NoSuchKey`.
     public var code: String { injected?.code ?? base.rawValue }
 
+    /// Whether the error was made with ``init(code:status:message:)`` (a fault rule's):
+    /// an injected 500 is not logged as a failure of the server.
+    var isInjected: Bool { injected != nil }
+
     /// The HTTP status AWS answers with for this code.
     public var status: HTTPResponseStatus {
         injected.map { HTTPResponseStatus(statusCode: $0.status) } ?? base.status

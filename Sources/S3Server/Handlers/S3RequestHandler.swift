@@ -382,7 +382,7 @@ final class S3RequestHandler: Sendable {
             logger.error("internal error on \(resource): \(error)", metadata: ["request_id": "\(requestId)"])
             s3 = S3Error.internalError()
         }
-        if s3.status == .internalServerError {
+        if s3.status == .internalServerError, !s3.isInjected {
             logger.error("\(resource): \(s3.message)", metadata: ["request_id": "\(requestId)", "cause": "\(error)"])
         }
         var response = S3Response(status: s3.status)
