@@ -90,7 +90,10 @@ public struct FaultRule: Sendable, Equatable {
         default: throw FaultRuleError("\(subject): operation must be a name or a list of names")
         }
         for name in operations where !S3Operation.s3Names.contains(name) {
-            let near = S3Operation.s3Names.filter { $0.lowercased() == name.lowercased() || $0.hasPrefix(name) }.sorted()
+            let lower = name.lowercased()
+            let near = S3Operation.s3Names.filter {
+                $0.lowercased() == lower || $0.lowercased().hasPrefix(lower) || lower.hasPrefix($0.lowercased())
+            }.sorted()
             throw FaultRuleError("\(subject): \"\(name)\" is not an S3 operation name\(near.isEmpty ? " (PutObject, GetObject, UploadPart, …)" : "; did you mean \(near.prefix(3).joined(separator: " or "))?")")
         }
         bucket = try string("bucket")
