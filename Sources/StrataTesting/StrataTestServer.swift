@@ -110,4 +110,22 @@ public final class StrataTestServer: Sendable {
         let query = signer.presignedQuery(method: method, host: "127.0.0.1:\(port)", rawPath: rawPath, expires: expiresIn)
         return URL(string: "\(endpoint.absoluteString)\(rawPath)?\(query)")!
     }
+
+    /// Adds fault rules: JSON as `PUT /_strata/faults` takes it (one rule, a list, or
+    /// `{"rules": [...]}`), e.g. `{"operation": "PutObject", "error": {"code": "SlowDown"}, "count": 2}`.
+    /// Returns the ids of the rules added.
+    @discardableResult
+    public func addFaults(_ json: String) throws -> [String] {
+        try server.faultRules.add(try FaultRules.parse(Array(json.utf8))).map(\.id)
+    }
+
+    /// The fault rules with their hit counts, as `GET /_strata/faults` answers them.
+    public func faultsJSON() -> String {
+        String(decoding: server.faultRules.listJSON(), as: UTF8.self)
+    }
+
+    /// Removes every fault rule.
+    public func clearFaults() {
+        server.faultRules.clear()
+    }
 }

@@ -27,6 +27,23 @@ import Testing
         }
     }
 
+    @Test func faultRulesFailChosenRequestsAndCountHits() async throws {
+        try await StrataTestServer.with(buckets: ["photos"]) { server in
+            let ids = try server.addFaults(#"{"id": "slow", "operation": "GetObject", "error": {"code": "SlowDown"}, "count": 1}"#)
+            #expect(ids == ["slow"])
+            let url = server.presignedURL("GET", bucket: "photos", key: "missing")
+            let (body, first) = try await URLSession.shared.data(from: url)
+            #expect((first as? HTTPURLResponse)?.statusCode == 503)
+            #expect(String(decoding: body, as: UTF8.self).contains("<Code>SlowDown</Code>"))
+            let (_, second) = try await URLSession.shared.data(from: url)
+            #expect((second as? HTTPURLResponse)?.statusCode == 404, "the rule fired once")
+            #expect(server.faultsJSON().contains(#""hits":1"#))
+            server.clearFaults()
+            #expect(server.faultsJSON() == #"{"rules":[]}"#)
+            #expect(throws: (any Error).self) { try server.addFaults(#"{"operation": "GetObject"}"#) }
+        }
+    }
+
     @Test func wrongSecretIsRefused() async throws {
         try await StrataTestServer.with(buckets: ["bkt"]) { server in
             let url = server.presignedURL("GET", bucket: "bkt", key: "k")

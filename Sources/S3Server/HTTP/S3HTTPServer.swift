@@ -16,6 +16,10 @@ public final class S3HTTPServer: Sendable {
     /// The port the server listens on (the chosen one when configured with port 0).
     public let port: Int
     let handler: S3RequestHandler
+
+    /// The fault rules in force (what `/_strata/faults` changes), for a server inside a
+    /// test process.
+    public var faultRules: FaultRules { handler.faultRules }
     private let serverChannel: Channel
     /// Every open connection (served or being refused), to drain them when stopping.
     private let connections: NIOLockedValueBox<[ObjectIdentifier: ConnectionLifecycle]>

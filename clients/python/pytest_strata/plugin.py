@@ -123,3 +123,16 @@ def s3_bucket(s3_client: Any, request: pytest.FixtureRequest) -> Iterator[str]:
         yield name
     finally:
         delete_bucket(s3_client, name)
+
+
+@pytest.fixture
+def strata_faults(strata_server: StrataServer) -> Iterator[StrataServer]:
+    """strata_server, for fault rules: `strata_faults.add_faults({...})` makes chosen
+    requests fail (an S3 error, latency, a bandwidth cap, a reset connection, a response
+    cut short); `strata_faults.faults()` lists them with hit counts. Every rule is removed
+    after the test."""
+    strata_server.clear_faults()
+    try:
+        yield strata_server
+    finally:
+        strata_server.clear_faults()

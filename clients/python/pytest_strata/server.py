@@ -16,6 +16,7 @@ parsed both as text and, when it is a JSON object (`--log-format json`), as JSON
 from __future__ import annotations
 
 import atexit
+import hashlib
 import http.client
 import json
 import os
@@ -277,6 +278,52 @@ class StrataServer:
         if self.is_https and self.ca_bundle:
             env["AWS_CA_BUNDLE"] = self.ca_bundle
         return env
+
+    def admin(self, method: str, path: str, body: Any = None) -> Any:
+        """Calls an operator endpoint (`/_strata/...`), signed with SigV4 by the server's
+        root credentials; `body` (if any) is sent as JSON. Returns the answer's JSON.
+        Raises StrataError with the server's error code and message otherwise."""
+        from botocore.auth import SigV4Auth
+        from botocore.awsrequest import AWSRequest
+        from botocore.credentials import Credentials
+
+        data = b"" if body is None else json.dumps(body).encode()
+        request = AWSRequest(method=method, url=self.endpoint_url + path, data=data,
+                             headers={"Content-Type": "application/json"} if data else {})
+        request.headers["X-Amz-Content-SHA256"] = hashlib.sha256(data).hexdigest()
+        SigV4Auth(Credentials(self.access_key, self.secret_key), "s3", self.region).add_auth(request)
+        if self.is_https:
+            context = ssl.create_default_context(cafile=self.ca_bundle) if self.ca_bundle else ssl._create_unverified_context()
+            connection: http.client.HTTPConnection = http.client.HTTPSConnection(
+                _connect_host(self.host), self.port, timeout=30, context=context)
+        else:
+            connection = http.client.HTTPConnection(_connect_host(self.host), self.port, timeout=30)
+        try:
+            connection.request(method, path, body=data, headers=dict(request.headers.items()))
+            response = connection.getresponse()
+            answer = response.read()
+        finally:
+            connection.close()
+        if response.status != 200:
+            code = re.search(rb"<Code>(.*?)</Code>", answer)
+            message = re.search(rb"<Message>(.*?)</Message>", answer)
+            raise StrataError(f"{method} {path}: {response.status} "
+                              f"{(code.group(1).decode() if code else '')}: {(message.group(1).decode() if message else answer[:200])}")
+        return json.loads(answer) if answer else None
+
+    def add_faults(self, *rules: Mapping[str, Any]) -> List[str]:
+        """Adds fault rules (dicts as `/_strata/faults` takes them, e.g.
+        `{"operation": "PutObject", "error": {"code": "SlowDown"}, "count": 2}`); returns
+        their ids. They stay until `clear_faults()`."""
+        return self.admin("POST", "/_strata/faults", {"rules": list(rules)})["added"]
+
+    def faults(self) -> List[Dict[str, Any]]:
+        """The fault rules with `hits` (times each fired) and `matched`."""
+        return self.admin("GET", "/_strata/faults")["rules"]
+
+    def clear_faults(self) -> None:
+        """Removes every fault rule."""
+        self.admin("DELETE", "/_strata/faults")
 
     def stop(self, timeout: float = DEFAULT_STOP_TIMEOUT) -> Optional[int]:
         """SIGTERM (the server finishes requests in flight, closes its store and removes its

@@ -268,3 +268,20 @@ def test_the_readme_example(inner):
     inner.makepyfile(test_upload=example.read_text())
     result = run(inner)
     result.assert_outcomes(passed=1)
+
+
+def test_the_readme_fault_example_and_rules_are_cleared_after_each_test(inner):
+    # README.md shows examples/test_retries.py (Tools/check_readme_examples.py).
+    example = Path(__file__).resolve().parents[1] / "examples" / "test_retries.py"
+    inner.makepyfile(test_retries=example.read_text(), test_zzz_after=textwrap.dedent("""
+        def test_zz_no_rules_left(strata_server):
+            assert strata_server.faults() == []
+
+        def test_zz_admin_errors_are_clear(strata_server):
+            import pytest
+            from pytest_strata.server import StrataError
+            with pytest.raises(StrataError, match="InvalidArgument"):
+                strata_server.add_faults({"operation": "PutObject"})
+    """))
+    result = run(inner)
+    result.assert_outcomes(passed=4)
