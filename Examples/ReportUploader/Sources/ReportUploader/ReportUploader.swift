@@ -17,16 +17,25 @@ public struct ReportUploader: Sendable {
         }
     }
 
-    public init() {}
+    /// How many times an upload is tried when S3 answers 500 or 503 (SlowDown).
+    public let attempts: Int
+
+    public init(attempts: Int = 3) {
+        self.attempts = attempts
+    }
 
     public func upload(_ report: Data, to presignedURL: URL) async throws {
         var request = URLRequest(url: presignedURL)
         request.httpMethod = "PUT"
         request.setValue("text/csv", forHTTPHeaderField: "Content-Type")
-        let (body, response) = try await URLSession.shared.upload(for: request, from: report)
-        let status = (response as? HTTPURLResponse)?.statusCode ?? 0
-        guard status == 200 else {
-            throw UploadError(status: status, code: Self.errorCode(in: body))
+        for attempt in 1...attempts {
+            let (body, response) = try await URLSession.shared.upload(for: request, from: report)
+            let status = (response as? HTTPURLResponse)?.statusCode ?? 0
+            if status == 200 { return }
+            guard (status == 500 || status == 503) && attempt < attempts else {
+                throw UploadError(status: status, code: Self.errorCode(in: body))
+            }
+            try await Task.sleep(for: .milliseconds(50 << attempt))
         }
     }
 
