@@ -94,6 +94,7 @@ enum Commit: Sendable {
     case putPart(PutPartCommit)
     case abortUpload(AbortUploadCommit)
     case bucketConfig(BucketConfigCommit)
+    case reset(ResetCommit)
 
     /// The kind, with its rules.
     var kind: any CommitKind {
@@ -106,6 +107,7 @@ enum Commit: Sendable {
         case .putPart(let c): c
         case .abortUpload(let c): c
         case .bucketConfig(let c): c
+        case .reset(let c): c
         }
     }
 
@@ -121,6 +123,7 @@ enum Commit: Sendable {
         case .putPart: PutPartCommit.self
         case .abortUpload: AbortUploadCommit.self
         case .bucketConfig: BucketConfigCommit.self
+        case .reset: ResetCommit.self
         case .data, .seal, .relocate: nil
         }
     }

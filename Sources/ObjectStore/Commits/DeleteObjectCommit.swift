@@ -38,7 +38,7 @@ struct DeleteObjectCommit: CommitKind {
     /// `tombstones[name · 0x00 · ~order]` (a version with an id).
     static func isCommitRecord(ofEntryIn table: Table, key: [UInt8]) -> Bool {
         switch table {
-        case .tombstones: !IndexKey.isClosedUpload(key) && !IndexKey.isBucketTombstone(key)
+        case .tombstones: !IndexKey.isClosedUpload(key) && !IndexKey.isBucketTombstone(key) && !IndexKey.isStoreReset(key)
         case .meta, .buckets, .objects, .versions, .uploads, .parts, .segments, .configs, .damaged: false
         }
     }

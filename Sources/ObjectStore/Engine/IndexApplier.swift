@@ -20,8 +20,14 @@ struct IndexApplier {
     let index: ObjectIndex
     let txn: Transaction
 
-    /// Applies one record by its kind's rule (each in `Commits/`).
+    /// Applies one record by its kind's rule (each in `Commits/`). A record older than the
+    /// store's last reset is void: it was written before the reset emptied the store
+    /// (or is compaction's copy of such a record), and changes nothing.
     func apply(_ record: CommitRecord) throws {
+        if record.type != .reset, let reset = try txn.get(index.tombstones, IndexKey.storeReset),
+           record.sequence < (try IndexValue.header(reset).sequence) {
+            return
+        }
         try record.commit.kind.apply(self, record)
     }
 
@@ -293,6 +299,32 @@ struct IndexApplier {
     }
 
     /// The entries of `table` whose keys start with `prefix`, read before any is changed.
+    /// Removes every entry of `table` whose commit is older than `sequence`, taking its
+    /// record and bytes off the live counts (a reset).
+    func removeEntries(of table: Database, olderThan sequence: UInt64) throws {
+        var doomed: [(key: [UInt8], ref: RecordRef, extents: [Extent])] = []
+        try txn.withCursor(table) { cursor in
+            var entry = try cursor.first()
+            while let e = entry {
+                let (entrySequence, ref) = try IndexValue.header(e.value)
+                if entrySequence < sequence {
+                    let extents: [Extent]
+                    switch table.table {
+                    case .objects, .versions: extents = try IndexValue.object(e.value).extents
+                    case .parts: extents = try IndexValue.part(e.value).extents
+                    case .meta, .buckets, .tombstones, .uploads, .segments, .configs, .damaged: extents = []
+                    }
+                    doomed.append((e.key, ref, extents))
+                }
+                entry = try cursor.next()
+            }
+        }
+        for entry in doomed {
+            _ = try txn.delete(table, entry.key)
+            try account(ref: entry.ref, extents: entry.extents, sign: -1)
+        }
+    }
+
     func entries(_ table: Database, prefix: [UInt8]) throws -> [([UInt8], [UInt8])] {
         try txn.withCursor(table) { cursor in
             var out: [([UInt8], [UInt8])] = []

@@ -33,6 +33,8 @@ final class Journal: Sendable {
         /// The records written and not yet applied, in log order.
         var records: [CommitRecord] = []
         var pending = PendingCommits()
+        /// A reset is being written: no other commit is taken until it is applied.
+        var resetting = false
     }
 
     let log: SegmentLog
@@ -173,7 +175,14 @@ final class Journal: Sendable {
     /// change before the record is in the log. This is how a PUT's version id follows the
     /// bucket's versioning state even while a PutBucketVersioning commits next to it.
     func append(build: (View) throws -> Built) throws -> (record: CommitRecord, built: Built) {
+        try append(duringReset: false, build: build)
+    }
+
+    private func append(duringReset: Bool, build: (View) throws -> Built) throws -> (record: CommitRecord, built: Built) {
         try state.withLock { (s) throws -> (record: CommitRecord, built: Built) in
+            guard !s.resetting || duringReset else {
+                throw StoreError(.slowDown, "The store is being reset; try again")
+            }
             let pending = s.pending
             var built = try index.environment.read { txn in try build(View(txn: txn, index: index, pending: pending)) }
             let kind = built.commit.kind
@@ -190,6 +199,29 @@ final class Journal: Sendable {
             kind.pend(&s.pending, sequence: sequence, decided: built)
             return (record, built)
         }
+    }
+
+    /// Starts a reset: from now until ``endReset()`` every other commit is refused with
+    /// SlowDown (503, which clients retry), so that no commit's preconditions are checked
+    /// against what the reset is about to remove. Commits written before stay ahead of the
+    /// reset record in the log and are removed with the rest when it is applied.
+    /// Compaction's copies are still taken: they change nothing, and the ones older than
+    /// the reset are void.
+    func beginReset() throws {
+        try state.withLock { s in
+            guard !s.resetting else { throw StoreError(.slowDown, "The store is being reset already; try again") }
+            s.resetting = true
+        }
+    }
+
+    /// Writes and queues the reset record (between ``beginReset()`` and ``endReset()``).
+    func appendReset(_ commit: ResetCommit) throws -> CommitRecord {
+        try append(duringReset: true) { _ in Built(commit: .reset(commit)) }.record
+    }
+
+    /// Ends a reset: once its record is applied (or writing it failed).
+    func endReset() {
+        state.withLock { $0.resetting = false }
     }
 
     /// Writes and queues compaction's copy of a commit record: same type and sequence as

@@ -190,6 +190,23 @@ public final class ObjectStore: Sendable {
         return result
     }
 
+    /// Empties the store: every bucket with its objects, versions, uploads and
+    /// configurations goes, in one commit record (`reset`, FORMAT.md "Applying a commit
+    /// record"); the segments' bytes become dead space for compaction. Returns when the
+    /// reset is durable and applied. Commits that arrive meanwhile are refused with
+    /// SlowDown; those written before it are removed with the rest.
+    ///
+    /// Crash safety: the reset is one record, durable before it is acknowledged; replay
+    /// applies it in log order like any commit, and its tombstone makes every older record
+    /// void wherever a rebuild meets it.
+    public func reset() async throws {
+        let journal = self.journal
+        try journal.beginReset()
+        defer { journal.endReset() }
+        try await io { _ = try journal.appendReset(ResetCommit(time: Self.now())) }
+        try await waitDurable()
+    }
+
     /// Waits for the group commit that makes the records appended so far durable.
     private func waitDurable() async throws {
         do {

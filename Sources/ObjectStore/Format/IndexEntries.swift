@@ -88,10 +88,17 @@ extension IndexKey {
     /// Whether a `tombstones` key is a closed upload's.
     static func isClosedUpload(_ key: [UInt8]) -> Bool { key.first == 0xFF }
 
+    /// `tombstones` key of the last reset of the store: the single byte `0xFE` (no object
+    /// name starts so: bucket names are at most 63 bytes).
+    static let storeReset: [UInt8] = [0xFE]
+
+    /// Whether a `tombstones` key is the store's reset.
+    static func isStoreReset(_ key: [UInt8]) -> Bool { key == storeReset }
+
     /// Whether a `tombstones` key is a bucket's: its bare name prefix (an object name
     /// with an empty key).
     static func isBucketTombstone(_ key: [UInt8]) -> Bool {
-        guard let n = key.first, !isClosedUpload(key) else { return false }
+        guard let n = key.first, !isClosedUpload(key), !isStoreReset(key) else { return false }
         return key.count == 1 + Int(n)
     }
 }

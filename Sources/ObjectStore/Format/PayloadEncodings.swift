@@ -284,6 +284,23 @@ enum Payload {
         return name
     }
 
+    /// reset: `u8 1 · i64 time (ms) · extension area`.
+    static func encodeReset(time: Int64) -> [UInt8] {
+        var w = ByteWriter()
+        w.write(version)
+        w.write(time)
+        ExtensionArea().write(to: &w)  // no extension fields
+        return w.bytes
+    }
+
+    static func decodeReset(_ bytes: [UInt8]) throws -> Int64 {
+        var r = ByteReader(bytes)
+        try expectVersion(&r)
+        let time = try r.read(Int64.self)
+        try skipExtensions(&r)
+        return time
+    }
+
     static func expectVersion(_ r: inout ByteReader) throws {
         guard try r.read(UInt8.self) == version else { throw ByteReader.Truncated() }
     }
@@ -366,7 +383,7 @@ extension Payload {
             try r.skip(4 + 16)  // part number, size, last modified
             try r.skipBlob()  // etag
             try skipPairs(&r)  // checksums
-        case .data, .deleteObject, .createBucket, .deleteBucket, .createUpload, .abortUpload, .bucketConfig, .relocate, .seal:
+        case .data, .deleteObject, .createBucket, .deleteBucket, .createUpload, .abortUpload, .bucketConfig, .relocate, .reset, .seal:
             throw ByteReader.Truncated()  // no extent list
         }
         return r.offset

@@ -36,6 +36,14 @@ final class BucketSettingsCache: Sendable {
         }
     }
 
+    /// Forgets every bucket (the store was reset).
+    func invalidateAll() {
+        state.withLock {
+            $0.generation &+= 1
+            $0.entries.removeAll()
+        }
+    }
+
     func invalidate(_ bucket: String) {
         state.withLock {
             $0.generation &+= 1

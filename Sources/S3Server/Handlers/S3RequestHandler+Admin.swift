@@ -83,6 +83,19 @@ extension S3RequestHandler {
         return S3Response(status: .ok, headers: headers, body: .bytes(ByteBuffer(bytes: try encoder.encode(report))))
     }
 
+    /// `POST /_strata/reset`: empties the store (every bucket and what is in it); users,
+    /// server settings and fault rules stay. Answers `{"reset":true}` once the reset is
+    /// durable; requests that arrive meanwhile are answered 503 SlowDown.
+    func reset(_ context: Context) async throws -> S3Response {
+        guard context.principal.isRoot else { throw S3Error.accessDenied() }
+        defer { settingsCache.invalidateAll() }
+        try await store.reset()
+        logger.notice("the store was reset: every bucket and object is gone")
+        var headers = HTTPHeaders()
+        headers.add(name: "Content-Type", value: "application/json")
+        return S3Response(status: .ok, headers: headers, body: .bytes(ByteBuffer(string: #"{"reset":true}"#)))
+    }
+
     /// `/_strata/faults` (``FaultsRequest``): answers the rules as JSON
     /// (``FaultRules/listJSON()``) after the change, with `added`: the ids of the rules a
     /// PUT or POST stored. A malformed rule is 400 InvalidArgument naming it and its field,

@@ -201,6 +201,7 @@ final class S3RequestHandler: Sendable {
         case .listBuckets(let parameters): return try await listBuckets(parameters, context)
         case .compact(let parameters): return try await compact(parameters, context)
         case .faults(let request): return try await faults(request, context)
+        case .reset: return try await reset(context)
 
         case .createBucket(let bucket): return try await createBucket(bucket, context)
         case .headBucket(let bucket): return try await headBucket(bucket)

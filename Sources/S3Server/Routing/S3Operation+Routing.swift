@@ -139,6 +139,7 @@ extension S3Operation {
     private static func adminOperation(_ request: S3Request) throws -> S3Operation {
         switch (request.method, request.key) {
         case (.POST, "compact"): return .compact(try CompactionParameters(request))
+        case (.POST, "reset"): return .reset
         case (.GET, "faults"): return .faults(.list)
         case (.PUT, "faults"): return .faults(.replace)
         case (.POST, "faults"): return .faults(.add)

@@ -13,6 +13,8 @@ enum S3Operation: Sendable {
     case compact(CompactionParameters)
     /// `/_strata/faults`: the fault rules (``FaultRules``).
     case faults(FaultsRequest)
+    /// `POST /_strata/reset`: empties the store.
+    case reset
 
     // MARK: Bucket
     case createBucket(bucket: String)
@@ -200,7 +202,7 @@ extension S3Operation {
     var name: String {
         switch self {
         case .listBuckets: return "ListBuckets"
-        case .compact, .faults: return "Admin"
+        case .compact, .faults, .reset: return "Admin"
         case .createBucket: return "CreateBucket"
         case .headBucket: return "HeadBucket"
         case .deleteBucket: return "DeleteBucket"
@@ -298,7 +300,7 @@ extension S3Operation {
     var accessRule: AccessRule {
         switch self {
         case .listBuckets: return .authenticated("s3:ListAllMyBuckets")
-        case .compact, .faults: return .handler("strata:Admin")
+        case .compact, .faults, .reset: return .handler("strata:Admin")
         case .createBucket: return .authenticated("s3:CreateBucket")
         case .headBucket, .listObjects, .listObjectsV2: return .bucket("s3:ListBucket", .read)
         case .deleteBucket: return .bucketOwner("s3:DeleteBucket")

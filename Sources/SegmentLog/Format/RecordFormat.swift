@@ -23,6 +23,8 @@ public enum RecordType: UInt8, Sendable, CaseIterable {
     case bucketConfig = 9
     /// Commit written by compaction: a live entry's bytes now live elsewhere.
     case relocate = 10
+    /// Commit: the store is emptied; every commit with a lower sequence is void.
+    case reset = 11
     /// The last record of a sealed segment. Not committing.
     case seal = 15
 
@@ -31,7 +33,7 @@ public enum RecordType: UInt8, Sendable, CaseIterable {
         switch self {
         case .data, .seal: return false
         case .putObject, .deleteObject, .createBucket, .deleteBucket, .createUpload, .putPart, .abortUpload, .bucketConfig,
-             .relocate: return true
+             .relocate, .reset: return true
         }
     }
 }

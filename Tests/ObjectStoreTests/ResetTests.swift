@@ -1,0 +1,128 @@
+import Foundation
+import NIOCore
+import SegmentLog
+import StrataTestSupport
+import XCTest
+@testable import ObjectStore
+
+/// `ObjectStore.reset()`: one commit record empties the store. What it removes stays
+/// removed across reopening, a rebuild from the segments and compaction (which moves the
+/// reset record behind later ones); what is written after it stays.
+final class ResetTests: StoreTestCase {
+    /// A store with a bit of everything: objects, versions, a delete marker, an open
+    /// upload with a part, a bucket configuration, a deleted key's tombstone.
+    private func fill() async throws {
+        try await store.createBucket("plain")
+        for i in 0..<20 { try await store.putObject(bucket: "plain", key: "k\(i)", data: pattern(i, 3000)) }
+        _ = try await store.deleteObject(bucket: "plain", key: "k0")
+        try await store.createBucket("versioned")
+        try await store.setVersioning(bucket: "versioned", .enabled)
+        for i in 0..<3 { try await store.putObject(bucket: "versioned", key: "v", data: pattern(100 + i, 2000)) }
+        _ = try await store.deleteObject(bucket: "versioned", key: "v")
+        try await store.putBucketConfig(bucket: "plain", name: .lifecycle, document: Array("<LifecycleConfiguration/>".utf8))
+        let upload = try await store.createUpload(bucket: "plain", key: "big", metadata: [:], checksumAlgorithm: nil, checksumType: nil)
+        let part = try await store.makePartWriter(bucket: "plain", key: "big", uploadId: upload.uploadId, partNumber: 1)
+        try await part.write(ByteBuffer(bytes: pattern(7, 5000)))
+        _ = try await part.finish()
+    }
+
+    private func assertEmpty(_ store: ObjectStore, file: StaticString = #filePath, line: UInt = #line) async throws {
+        let buckets = try await store.listBuckets()
+        XCTAssertEqual(buckets.map(\.name), [], file: file, line: line)
+        await assertStoreError(.noSuchBucket, { try await store.get("plain", "k1") })
+        await assertStoreError(.noSuchBucket, { try await store.listObjects(bucket: "versioned", ListRequest()) })
+    }
+
+    func testResetEmptiesTheStoreAndWritesAfterItStayAcrossReopenAndRebuild() async throws {
+        try await fill()
+        try await store.reset()
+        try await assertEmpty(store)
+        // Only the reset record itself is live (32-byte header, 16-byte payload).
+        await assertEqual(try await store.logSpace().liveBytes, 48)
+        // The names are free again, and nothing old shows through.
+        try await store.createBucket("plain")
+        try await store.putObject(bucket: "plain", key: "k1", data: Array("after".utf8))
+        let page = try await store.listObjects(bucket: "plain", ListRequest())
+        XCTAssertEqual(page.objects.map(\.key), ["k1"])
+        await assertEqual(try await store.get("plain", "k1"), Array("after".utf8))
+        await assertStoreError(.noSuchBucket, { try await store.get("versioned", "v") })
+        try store.close()
+
+        store = try ObjectStore(directory: dir, options: smallOptions())
+        await assertEqual(try await store.listBuckets().map(\.name), ["plain"])
+        await assertEqual(try await store.get("plain", "k1"), Array("after".utf8))
+        await assertStoreError(.noSuchKey, { try await store.get("plain", "k2") })
+        try store.close()
+        let (live, rebuilt) = try liveAndRebuiltIndex(dir)
+        XCTAssertEqual(live, rebuilt, "a rebuild from the segments gives the same index")
+        store = try ObjectStore(directory: dir, options: smallOptions())
+    }
+
+    /// Compaction copies the reset's tombstone like any other, and what the reset removed
+    /// counts as dead: after compacting everything, the old segments are gone, later
+    /// writes read back, and a rebuild (which now meets the reset record behind writes
+    /// that came after it) gives the same index.
+    func testCompactionReclaimsWhatTheResetRemovedAndKeepsTheReset() async throws {
+        try store.close()
+        store = try ObjectStore(directory: dir, options: smallOptions(maxSegmentSize: 16 << 10))
+        try await fill()
+        let before = try await store.segmentUsage()
+        try await store.reset()
+        try await store.createBucket("after")
+        for i in 0..<12 { try await store.putObject(bucket: "after", key: "a\(i)", data: pattern(200 + i, 3000)) }
+        let report = try await store.compact(CompactionOptions(threshold: 0))
+        XCTAssertFalse(report.removed.isEmpty)
+        let after = try await store.segmentUsage()
+        XCTAssertLessThan(after.reduce(0) { $0 + $1.size }, before.reduce(0) { $0 + $1.size } / 2,
+                          "what the reset removed is reclaimed")
+        for i in 0..<12 { await assertEqual(try await store.get("after", "a\(i)"), pattern(200 + i, 3000)) }
+        await assertStoreError(.noSuchBucket, { try await store.get("plain", "k1") })
+        try store.close()
+        let (live, rebuilt) = try liveAndRebuiltIndex(dir)
+        XCTAssertEqual(live, rebuilt)
+        store = try ObjectStore(directory: dir, options: smallOptions(maxSegmentSize: 16 << 10))
+        await assertEqual(try await store.listBuckets().map(\.name), ["after"])
+    }
+
+    /// A record older than the reset that is applied after it (compaction's copy of an
+    /// entry, made before the reset and written after it) changes nothing.
+    func testRecordsOlderThanTheResetAppliedAfterItAreVoid() async throws {
+        try await store.createBucket("plain")
+        try await store.putObject(bucket: "plain", key: "k", data: Array("before".utf8))
+        let (bucketValue, objectValue) = try store.index.environment.read { txn in
+            (try txn.get(store.index.buckets, Array("plain".utf8))!,
+             try txn.get(store.index.objects, IndexKey.object(bucket: "plain", key: Array("k".utf8)))!)
+        }
+        try await store.reset()
+        // As compaction would: the same records again, with their old sequences.
+        for (type, value) in [(RecordType.createBucket, bucketValue), (.putObject, objectValue)] {
+            let (sequence, _) = try IndexValue.header(value)
+            _ = try store.journal.appendCopy(type, sequence: sequence, payload: Array(value.dropFirst(IndexValue.prefixSize)))
+        }
+        try await store.createBucket("other")  // a commit to wait for: the copies are applied with it
+        await assertEqual(try await store.listBuckets().map(\.name), ["other"])
+        await assertStoreError(.noSuchBucket, { try await store.get("plain", "k") })
+    }
+
+    func testCommitsDuringAResetAreRefusedWithSlowDown() async throws {
+        try await store.createBucket("plain")
+        try store.journal.beginReset()
+        await assertStoreError(.slowDown, { try await store.putObject(bucket: "plain", key: "k", data: Array("x".utf8)) })
+        XCTAssertThrowsError(try store.journal.beginReset(), "one reset at a time")
+        store.journal.endReset()
+        try await store.putObject(bucket: "plain", key: "k", data: Array("x".utf8))
+    }
+
+    func testResetOfAnEmptyStoreAndTwoResetsInARow() async throws {
+        try await store.reset()
+        try await store.reset()
+        try await assertEmpty(store)
+        try await store.createBucket("plain")
+        try await store.reset()
+        try await assertEmpty(store)
+        try store.close()
+        let (live, rebuilt) = try liveAndRebuiltIndex(dir)
+        XCTAssertEqual(live, rebuilt)
+        store = try ObjectStore(directory: dir, options: smallOptions())
+    }
+}
