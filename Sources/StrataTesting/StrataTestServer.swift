@@ -128,4 +128,10 @@ public final class StrataTestServer: Sendable {
     public func clearFaults() {
         server.faultRules.clear()
     }
+
+    /// Empties the store: every bucket and object goes (what `POST /_strata/reset` does),
+    /// so the next test starts from nothing without a new server. Fault rules stay.
+    public func reset() async throws {
+        try await server.resetStore()
+    }
 }

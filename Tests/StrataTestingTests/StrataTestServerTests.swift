@@ -44,6 +44,20 @@ import Testing
         }
     }
 
+    @Test func resetEmptiesTheStore() async throws {
+        try await StrataTestServer.with(buckets: ["photos"]) { server in
+            var put = URLRequest(url: server.presignedURL("PUT", bucket: "photos", key: "a.txt"))
+            put.httpMethod = "PUT"
+            _ = try await URLSession.shared.upload(for: put, from: Data("a".utf8))
+            try await server.reset()
+            let (_, response) = try await URLSession.shared.data(from: server.presignedURL("GET", bucket: "photos", key: "a.txt"))
+            #expect((response as? HTTPURLResponse)?.statusCode == 404)
+            try await server.createBucket("photos")
+            let (_, again) = try await URLSession.shared.data(from: server.presignedURL("GET", bucket: "photos", key: "a.txt"))
+            #expect((again as? HTTPURLResponse)?.statusCode == 404, "the key is gone, not just its bucket")
+        }
+    }
+
     @Test func wrongSecretIsRefused() async throws {
         try await StrataTestServer.with(buckets: ["bkt"]) { server in
             let url = server.presignedURL("GET", bucket: "bkt", key: "k")

@@ -20,6 +20,11 @@ public final class S3HTTPServer: Sendable {
     /// The fault rules in force (what `/_strata/faults` changes), for a server inside a
     /// test process.
     public var faultRules: FaultRules { handler.faultRules }
+
+    /// Empties the store (`POST /_strata/reset`), for a server inside a test process.
+    public func resetStore() async throws {
+        try await handler.resetStore()
+    }
     private let serverChannel: Channel
     /// Every open connection (served or being refused), to drain them when stopping.
     private let connections: NIOLockedValueBox<[ObjectIdentifier: ConnectionLifecycle]>

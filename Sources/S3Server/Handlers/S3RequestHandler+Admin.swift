@@ -88,12 +88,17 @@ extension S3RequestHandler {
     /// durable; requests that arrive meanwhile are answered 503 SlowDown.
     func reset(_ context: Context) async throws -> S3Response {
         guard context.principal.isRoot else { throw S3Error.accessDenied() }
-        defer { settingsCache.invalidateAll() }
-        try await store.reset()
-        logger.notice("the store was reset: every bucket and object is gone")
+        try await resetStore()
         var headers = HTTPHeaders()
         headers.add(name: "Content-Type", value: "application/json")
         return S3Response(status: .ok, headers: headers, body: .bytes(ByteBuffer(string: #"{"reset":true}"#)))
+    }
+
+    /// Empties the store, and forgets the bucket settings cached for it.
+    func resetStore() async throws {
+        defer { settingsCache.invalidateAll() }
+        try await store.reset()
+        logger.notice("the store was reset: every bucket and object is gone")
     }
 
     /// `/_strata/faults` (``FaultsRequest``): answers the rules as JSON

@@ -325,6 +325,11 @@ class StrataServer:
         """Removes every fault rule."""
         self.admin("DELETE", "/_strata/faults")
 
+    def reset(self) -> None:
+        """Empties the store (every bucket and object goes; users, settings and fault
+        rules stay): `POST /_strata/reset`."""
+        self.admin("POST", "/_strata/reset")
+
     def stop(self, timeout: float = DEFAULT_STOP_TIMEOUT) -> Optional[int]:
         """SIGTERM (the server finishes requests in flight, closes its store and removes its
         ephemeral data directory), SIGKILL after `timeout` seconds. Returns the exit status.

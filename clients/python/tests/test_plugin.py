@@ -285,3 +285,15 @@ def test_the_readme_fault_example_and_rules_are_cleared_after_each_test(inner):
     """))
     result = run(inner)
     result.assert_outcomes(passed=4)
+
+
+def test_reset_empties_the_session_server(inner):
+    inner.makepyfile(textwrap.dedent("""
+        def test_reset(strata_server, s3_client):
+            s3_client.create_bucket(Bucket="left-over")
+            s3_client.put_object(Bucket="left-over", Key="k", Body=b"v")
+            strata_server.reset()
+            assert s3_client.list_buckets()["Buckets"] == []
+    """))
+    result = run(inner)
+    result.assert_outcomes(passed=1)
