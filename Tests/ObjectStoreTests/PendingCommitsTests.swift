@@ -128,6 +128,7 @@ final class PendingCommitsTests: XCTestCase {
             .putPart(PutPartCommit(part)),
             .abortUpload(AbortUploadCommit(bucket: "b", key: "k", uploadId: "u")),
             .bucketConfig(BucketConfigCommit(bucket: "b", name: .cors, document: [1, 2])),
+            .reset(ResetCommit(time: 1_765_000_000_000)),
         ]
         XCTAssertEqual(Set(commits.map(\.type)), Set(Commit.kinds.map { $0.recordType }), "one of each kind")
         for commit in commits {
@@ -136,9 +137,13 @@ final class PendingCommitsTests: XCTestCase {
             let tables = Table.allCases.filter { type(of: commit.kind).isCommitRecord(ofEntryIn: $0, key: IndexKey.closedUpload("u")) }
                 + Table.allCases.filter { type(of: commit.kind).isCommitRecord(ofEntryIn: $0, key: IndexKey.bucketPrefix("b")) }
                 + Table.allCases.filter { type(of: commit.kind).isCommitRecord(ofEntryIn: $0, key: IndexKey.object(bucket: "b", key: [0x6B])) }
+                + Table.allCases.filter { type(of: commit.kind).isCommitRecord(ofEntryIn: $0, key: IndexKey.storeReset) }
             XCTAssertFalse(tables.isEmpty, "\(commit.type) is the record of some index entry")
         }
         XCTAssertThrowsError(try Commit(type: .data, payload: []), "a data record commits nothing")
+        // The reset's tombstone names only the reset record.
+        XCTAssertEqual(Commit.kinds.filter { $0.isCommitRecord(ofEntryIn: .tombstones, key: IndexKey.storeReset) }.map { $0.recordType },
+                       [.reset])
     }
 }
 

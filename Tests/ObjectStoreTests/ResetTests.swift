@@ -125,4 +125,27 @@ final class ResetTests: StoreTestCase {
         XCTAssertEqual(live, rebuilt)
         store = try ObjectStore(directory: dir, options: smallOptions())
     }
+
+    /// A process crash whose index checkpoint is before the reset: replay applies the
+    /// reset record and the writes after it, in log order, and ends where the store was.
+    func testReplayFromACheckpointBeforeTheResetAppliesIt() async throws {
+        try await fill()
+        try store.close()
+        try FileManager.default.copyItem(atPath: dir + "/index", toPath: dir + "/index-before-reset")
+        store = try ObjectStore(directory: dir, options: smallOptions())
+        try await store.reset()
+        try await store.createBucket("after")
+        try await store.putObject(bucket: "after", key: "a", data: pattern(9, 4000))
+        try store.close()
+        // The index as a crash right before the reset's group commit would have left it.
+        try FileManager.default.removeItem(atPath: dir + "/index")
+        try FileManager.default.moveItem(atPath: dir + "/index-before-reset", toPath: dir + "/index")
+        store = try ObjectStore(directory: dir, options: smallOptions())
+        await assertEqual(try await store.listBuckets().map(\.name), ["after"])
+        await assertEqual(try await store.get("after", "a"), pattern(9, 4000))
+        try store.close()
+        let (live, rebuilt) = try liveAndRebuiltIndex(dir)
+        XCTAssertEqual(live, rebuilt)
+        store = try ObjectStore(directory: dir, options: smallOptions())
+    }
 }

@@ -351,6 +351,9 @@ public final class FaultRules: Sendable {
         }
     }
 
+    /// Whether there is any rule (the request path's first check: one atomic load).
+    var isEmpty: Bool { count.load(ordering: .acquiring) == 0 }
+
     /// The first active rule that matches the request and whose probability draw
     /// succeeds, counted as a hit; nil for most requests.
     func fire(operation: String, bucket: String?, key: String?, accessKey: String?) -> FiredFault? {
