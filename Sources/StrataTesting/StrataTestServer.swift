@@ -55,8 +55,9 @@ public final class StrataTestServer: Sendable {
             for bucket in buckets {
                 try await StartupBuckets.create(bucket, in: store, rootAccessKey: accessKeyId, region: region)
             }
-            let configuration = S3ServerConfiguration(host: "127.0.0.1", port: 0, region: region,
+            var configuration = S3ServerConfiguration(host: "127.0.0.1", port: 0, region: region,
                                                       credentials: [accessKeyId: secretAccessKey])
+            configuration.startupBuckets = buckets
             // Quiet by default: a test suite's output is its own.
             var logger = Logger(label: "strata.testing")
             logger.logLevel = .error
@@ -130,7 +131,8 @@ public final class StrataTestServer: Sendable {
     }
 
     /// Empties the store: every bucket and object goes (what `POST /_strata/reset` does),
-    /// so the next test starts from nothing without a new server. Fault rules stay.
+    /// so the next test starts from nothing without a new server; the `buckets` it was
+    /// started with are made again, empty. Fault rules stay.
     public func reset() async throws {
         try await server.resetStore()
     }

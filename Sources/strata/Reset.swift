@@ -13,7 +13,8 @@ struct Reset: AsyncParsableCommand {
         settings and fault rules stay. The reset is one commit in the log: it is durable \
         before this command returns and survives a crash or strata recover \
         --rebuild-index. The bytes of what was removed become dead space that compaction \
-        reclaims. Online (--server, signed with the root credentials) requests that \
+        reclaims. Online (--server, signed with the root credentials) the buckets the \
+        server was started with (--bucket) are made again, empty, and requests that \
         arrive during the reset are answered 503 SlowDown, which clients retry.
         """
     )

@@ -304,6 +304,7 @@ struct Serve: AsyncParsableCommand {
             }
         }
         configuration.signingRegion = settings.signingRegion
+        configuration.startupBuckets = settings.buckets
         configuration.idleTimeoutSeconds = settings.idleTimeout
         configuration.lifecycleDaySeconds = settings.lifecycleDaySeconds
         configuration.headerTimeoutSeconds = settings.headerTimeout
@@ -363,10 +364,9 @@ struct Serve: AsyncParsableCommand {
         let root = Principal.root(accessKeyId: settings.accessKey)
         for bucket in settings.buckets {
             do {
-                _ = try await store.createBucket(bucket, attributes: ["owner": root.canonicalId, "region": settings.region])
-                output.say("created bucket \(bucket)", json: ("created bucket", ["bucket": "\(bucket)"]))
-            } catch let error as StoreError where error.code == .bucketAlreadyOwnedByYou {
-                continue
+                if try await StartupBuckets.create(bucket, in: store, rootAccessKey: settings.accessKey, region: settings.region) {
+                    output.say("created bucket \(bucket)", json: ("created bucket", ["bucket": "\(bucket)"]))
+                }
             } catch {
                 await server.stop()
                 try? store.close()

@@ -49,12 +49,13 @@ import Testing
             var put = URLRequest(url: server.presignedURL("PUT", bucket: "photos", key: "a.txt"))
             put.httpMethod = "PUT"
             _ = try await URLSession.shared.upload(for: put, from: Data("a".utf8))
+            try await server.createBucket("extra")
             try await server.reset()
-            let (_, response) = try await URLSession.shared.data(from: server.presignedURL("GET", bucket: "photos", key: "a.txt"))
+            let (body, response) = try await URLSession.shared.data(from: server.presignedURL("GET", bucket: "photos", key: "a.txt"))
             #expect((response as? HTTPURLResponse)?.statusCode == 404)
-            try await server.createBucket("photos")
-            let (_, again) = try await URLSession.shared.data(from: server.presignedURL("GET", bucket: "photos", key: "a.txt"))
-            #expect((again as? HTTPURLResponse)?.statusCode == 404, "the key is gone, not just its bucket")
+            #expect(String(decoding: body, as: UTF8.self).contains("<Code>NoSuchKey</Code>"), "the bucket it started with is there again, empty")
+            let (gone, _) = try await URLSession.shared.data(from: server.presignedURL("GET", bucket: "extra", key: "a.txt"))
+            #expect(String(decoding: gone, as: UTF8.self).contains("<Code>NoSuchBucket</Code>"))
         }
     }
 

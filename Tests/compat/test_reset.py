@@ -27,13 +27,16 @@ def fill(s3):
 
 
 def test_reset_online_then_the_store_is_empty_after_a_restart_and_verifies(tmp_path):
-    srv = start_server(tmp_path)
+    srv = start_server(tmp_path, ["--bucket", "keep"])
     try:
         s3 = make_client(srv)
         fill(s3)
+        s3.put_object(Bucket="keep", Key="old", Body=b"old")
         code, out, err = strata("reset", "--server", srv.endpoint, "--access-key", ACCESS_KEY, "--secret-key", SECRET_KEY)
         assert code == 0 and "reset the store" in out, (out, err)
-        assert s3.list_buckets()["Buckets"] == []
+        # The bucket the server was started with is made again, empty.
+        assert [b["Name"] for b in s3.list_buckets()["Buckets"]] == ["keep"]
+        assert s3.list_objects_v2(Bucket="keep")["KeyCount"] == 0
         s3.create_bucket(Bucket="one")
         s3.put_object(Bucket="one", Key="after", Body=b"after")
         assert [o["Key"] for o in s3.list_objects_v2(Bucket="one")["Contents"]] == ["after"]
@@ -46,7 +49,7 @@ def test_reset_online_then_the_store_is_empty_after_a_restart_and_verifies(tmp_p
     srv = start_server(tmp_path, data_dir=srv.data_dir)
     try:
         s3 = make_client(srv)
-        assert [b["Name"] for b in s3.list_buckets()["Buckets"]] == ["one"]
+        assert [b["Name"] for b in s3.list_buckets()["Buckets"]] == ["keep", "one"]
         assert s3.get_object(Bucket="one", Key="after")["Body"].read() == b"after"
     finally:
         stop_server(srv)

@@ -219,6 +219,12 @@ final class Journal: Sendable {
         try append(duringReset: true) { _ in Built(commit: .reset(commit)) }.record
     }
 
+    /// Writes and queues a commit of the reset itself once its record is applied (the
+    /// buckets a server starts with); no precondition is checked: the store is empty.
+    func appendDuringReset(_ commit: Commit) throws -> CommitRecord {
+        try append(duringReset: true) { _ in Built(commit: commit) }.record
+    }
+
     /// Ends a reset: once its record is applied (or writing it failed).
     func endReset() {
         state.withLock { $0.resetting = false }

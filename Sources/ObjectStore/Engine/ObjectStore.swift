@@ -199,11 +199,24 @@ public final class ObjectStore: Sendable {
     /// Crash safety: the reset is one record, durable before it is acknowledged; replay
     /// applies it in log order like any commit, and its tombstone makes every older record
     /// void wherever a rebuild meets it.
-    public func reset() async throws {
+    ///
+    /// `recreating` buckets are made again right after (a server's startup buckets), while
+    /// other commits are still refused, so no request can take one of their names first.
+    public func reset(recreating buckets: [(name: String, attributes: [String: String])] = []) async throws {
         let journal = self.journal
         try journal.beginReset()
         defer { journal.endReset() }
         try await io { _ = try journal.appendReset(ResetCommit(time: Self.now())) }
+        try await waitDurable()
+        guard !buckets.isEmpty else { return }
+        let now = Self.now()
+        try await io {
+            for bucket in buckets {
+                try Validation.checkBucketName(bucket.name)
+                _ = try journal.appendDuringReset(.createBucket(CreateBucketCommit(BucketInfo(name: bucket.name, created: now,
+                                                                                             attributes: bucket.attributes))))
+            }
+        }
         try await waitDurable()
     }
 

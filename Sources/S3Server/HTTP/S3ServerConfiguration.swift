@@ -64,6 +64,11 @@ public struct S3ServerConfiguration: Sendable {
     /// through `/_strata/faults`. Empty by default: no request is faulted.
     public var faults: [FaultRule] = []
 
+    /// The buckets the server makes at start for the root credentials (`strata serve
+    /// --bucket`); a reset (`POST /_strata/reset`) makes them again, so the store is as
+    /// the server started.
+    public var startupBuckets: [String] = []
+
     /// The credentials `strata serve` uses when none are given (printed at start-up).
     public static let defaultAccessKey = "strata-access-key"
     /// See ``defaultAccessKey``.

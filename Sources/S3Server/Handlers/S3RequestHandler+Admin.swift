@@ -94,11 +94,15 @@ extension S3RequestHandler {
         return S3Response(status: .ok, headers: headers, body: .bytes(ByteBuffer(string: #"{"reset":true}"#)))
     }
 
-    /// Empties the store, and forgets the bucket settings cached for it.
+    /// Empties the store, and forgets the bucket settings cached for it; the buckets the
+    /// server started with are made again.
     func resetStore() async throws {
         defer { settingsCache.invalidateAll() }
-        try await store.reset()
-        logger.notice("the store was reset: every bucket and object is gone")
+        let root = users.principals.first(where: \.isRoot).flatMap(\.accessKeyId) ?? configuration.credentials.keys.first ?? ""
+        let attributes = StartupBuckets.attributes(rootAccessKey: root, region: configuration.region)
+        try await store.reset(recreating: configuration.startupBuckets.map { ($0, attributes) })
+        let again = configuration.startupBuckets.isEmpty ? "" : "; made again: " + configuration.startupBuckets.joined(separator: ", ")
+        logger.notice("the store was reset: every bucket and object is gone\(again)")
     }
 
     /// `/_strata/faults` (``FaultsRequest``): answers the rules as JSON

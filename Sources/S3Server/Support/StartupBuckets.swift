@@ -7,12 +7,16 @@ public enum StartupBuckets {
     /// an invalid name throws the store's error.
     @discardableResult
     public static func create(_ bucket: String, in store: ObjectStore, rootAccessKey: String, region: String) async throws -> Bool {
-        let owner = Principal.root(accessKeyId: rootAccessKey)
         do {
-            try await store.createBucket(bucket, attributes: ["owner": owner.canonicalId, "region": region])
+            try await store.createBucket(bucket, attributes: attributes(rootAccessKey: rootAccessKey, region: region))
             return true
         } catch let error as StoreError where error.code == .bucketAlreadyOwnedByYou {
             return false
         }
+    }
+
+    /// The creation attributes of a startup bucket: the root's, in `region`.
+    static func attributes(rootAccessKey: String, region: String) -> [String: String] {
+        ["owner": Principal.root(accessKeyId: rootAccessKey).canonicalId, "region": region]
     }
 }
