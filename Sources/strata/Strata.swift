@@ -292,11 +292,8 @@ struct Serve: AsyncParsableCommand {
         if let path = settings.faults {
             do {
                 configuration.faults = try FaultRules.parse(Array(try Data(contentsOf: URL(fileURLWithPath: path))))
-            } catch let error as FaultRuleError {
-                printError("strata serve: --faults \(path): \(error)")
-                throw ExitCode(2)
             } catch {
-                printError("strata serve: --faults \(path): \(plainWords(error))")
+                printError("strata serve: --faults \(path): \(error is FaultRuleError ? "\(error)" : plainWords(error))")
                 throw ExitCode(2)
             }
             if !configuration.faults.isEmpty {
