@@ -148,4 +148,30 @@ final class ResetTests: StoreTestCase {
         XCTAssertEqual(live, rebuilt)
         store = try ObjectStore(directory: dir, options: smallOptions())
     }
+
+    /// A rebuild can meet the reset behind records newer than it (compaction moved the
+    /// reset, and its first copy's segment is gone): it removes only what is older, and
+    /// the live counts are those of what stays.
+    func testAResetMetAfterNewerRecordsRemovesOnlyOlderEntries() async throws {
+        func record(_ commit: Commit, _ sequence: UInt64, at offset: UInt64) -> CommitRecord {
+            let payload = commit.kind.encoded()
+            return CommitRecord(commit: commit, sequence: sequence, ref: RecordRef(segment: 7, offset: offset, size: 32 + UInt64(payload.count)),
+                                payload: payload)
+        }
+        let old = record(.createBucket(CreateBucketCommit(BucketInfo(name: "old", created: 0))), 3, at: 100)
+        let new = record(.createBucket(CreateBucketCommit(BucketInfo(name: "new", created: 0))), 5, at: 200)
+        let reset = record(.reset(ResetCommit(time: 0)), 4, at: 300)
+        let index = store.index
+        try index.environment.write { txn in
+            let applier = IndexApplier(index: index, txn: txn)
+            for r in [old, new, reset, old] { try applier.apply(r) }
+        }
+        try index.environment.read { txn in
+            XCTAssertNil(try txn.get(index.buckets, Array("old".utf8)), "older than the reset")
+            XCTAssertNotNil(try txn.get(index.buckets, Array("new".utf8)), "newer than the reset")
+            let stats = try XCTUnwrap(try txn.get(index.segments, IndexKey.segment(7)).map(SegmentStats.init))
+            XCTAssertEqual(stats.liveRecords, 2, "the newer bucket and the reset's tombstone")
+            XCTAssertEqual(stats.liveBytes, new.ref.size + reset.ref.size)
+        }
+    }
 }

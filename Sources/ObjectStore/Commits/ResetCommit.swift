@@ -37,9 +37,8 @@ struct ResetCommit: CommitKind {
         // Everything older goes, the tombstone of an earlier reset included. Entries newer
         // than this record (a rebuild can meet them first, when compaction moved this
         // record behind them) stay.
-        for table in [index.buckets, index.configs, index.uploads, index.parts, index.objects, index.versions, index.tombstones] {
-            try applier.removeEntries(of: table, olderThan: record.sequence)
-        }
+        try applier.removeEntries(of: [index.buckets, index.configs, index.uploads, index.parts, index.objects,
+                                        index.versions, index.tombstones], olderThan: record.sequence)
         try applier.store(index.tombstones, IndexKey.storeReset, record)
     }
 

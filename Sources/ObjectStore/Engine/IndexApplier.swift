@@ -299,30 +299,43 @@ struct IndexApplier {
     }
 
     /// The entries of `table` whose keys start with `prefix`, read before any is changed.
-    /// Removes every entry of `table` whose commit is older than `sequence`, taking its
-    /// record and bytes off the live counts (a reset).
-    func removeEntries(of table: Database, olderThan sequence: UInt64) throws {
-        var doomed: [(key: [UInt8], ref: RecordRef, extents: [Extent])] = []
-        try txn.withCursor(table) { cursor in
-            var entry = try cursor.first()
-            while let e = entry {
-                let (entrySequence, ref) = try IndexValue.header(e.value)
-                if entrySequence < sequence {
-                    let extents: [Extent]
-                    switch table.table {
-                    case .objects, .versions: extents = try IndexValue.object(e.value).extents
-                    case .parts: extents = try IndexValue.part(e.value).extents
-                    case .meta, .buckets, .tombstones, .uploads, .segments, .configs, .damaged: extents = []
+    /// Removes every entry of `tables` whose commit is older than `sequence`, taking its
+    /// record and bytes off the live counts (a reset). When every entry is older (always,
+    /// but in a rebuild that meets the reset behind later records), the tables are emptied
+    /// whole and so are the live counts: the same result, without an update per entry.
+    func removeEntries(of tables: [Database], olderThan sequence: UInt64) throws {
+        var doomed: [(table: Database, key: [UInt8])] = []
+        var deltas: [UInt64: (bytes: Int64, records: Int64)] = [:]
+        var kept = false
+        for table in tables {
+            try txn.withCursor(table) { cursor in
+                var entry = try cursor.first()
+                while let e = entry {
+                    let (entrySequence, ref) = try IndexValue.header(e.value)
+                    if entrySequence < sequence {
+                        doomed.append((table, e.key))
+                        deltas[ref.segment, default: (0, 0)].bytes -= Int64(ref.size)
+                        deltas[ref.segment, default: (0, 0)].records -= 1
+                        let extents: [Extent]
+                        switch table.table {
+                        case .objects, .versions: extents = try IndexValue.object(e.value).extents
+                        case .parts: extents = try IndexValue.part(e.value).extents
+                        case .meta, .buckets, .tombstones, .uploads, .segments, .configs, .damaged: extents = []
+                        }
+                        for extent in extents { deltas[extent.segment, default: (0, 0)].bytes -= Int64(extent.length) }
+                    } else {
+                        kept = true
                     }
-                    doomed.append((e.key, ref, extents))
+                    entry = try cursor.next()
                 }
-                entry = try cursor.next()
             }
         }
-        for entry in doomed {
-            _ = try txn.delete(table, entry.key)
-            try account(ref: entry.ref, extents: entry.extents, sign: -1)
+        guard kept else {
+            for table in tables + [index.segments] { try txn.clear(table) }
+            return
         }
+        for entry in doomed { _ = try txn.delete(entry.table, entry.key) }
+        for (segment, delta) in deltas { try account(segment: segment, delta) }
     }
 
     func entries(_ table: Database, prefix: [UInt8]) throws -> [([UInt8], [UInt8])] {
@@ -369,16 +382,19 @@ struct IndexApplier {
     func account(ref: RecordRef, extents: [Extent], sign: Int64) throws {
         var deltas: [UInt64: (bytes: Int64, records: Int64)] = [ref.segment: (Int64(ref.size) * sign, sign)]
         for e in extents { deltas[e.segment, default: (0, 0)].bytes += Int64(e.length) * sign }
-        for (segment, d) in deltas {
-            let key = IndexKey.segment(segment)
-            var stats = try txn.get(index.segments, key).map(SegmentStats.init) ?? SegmentStats()
-            stats.liveBytes = UInt64(max(0, Int64(stats.liveBytes) + d.bytes))
-            stats.liveRecords = UInt64(max(0, Int64(stats.liveRecords) + d.records))
-            if stats.liveBytes == 0 && stats.liveRecords == 0 {
-                try txn.delete(index.segments, key)
-            } else {
-                try txn.put(index.segments, key, stats.encoded())
-            }
+        for (segment, d) in deltas { try account(segment: segment, d) }
+    }
+
+    /// Adds `d` to one segment's live counts (an entry for it goes when both reach 0).
+    func account(segment: UInt64, _ d: (bytes: Int64, records: Int64)) throws {
+        let key = IndexKey.segment(segment)
+        var stats = try txn.get(index.segments, key).map(SegmentStats.init) ?? SegmentStats()
+        stats.liveBytes = UInt64(max(0, Int64(stats.liveBytes) + d.bytes))
+        stats.liveRecords = UInt64(max(0, Int64(stats.liveRecords) + d.records))
+        if stats.liveBytes == 0 && stats.liveRecords == 0 {
+            try txn.delete(index.segments, key)
+        } else {
+            try txn.put(index.segments, key, stats.encoded())
         }
     }
 }
