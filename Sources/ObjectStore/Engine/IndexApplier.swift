@@ -304,9 +304,22 @@ struct IndexApplier {
     /// but in a rebuild that meets the reset behind later records), the tables are emptied
     /// whole and so are the live counts: the same result, without an update per entry.
     func removeEntries(of tables: [Database], olderThan sequence: UInt64) throws {
+        let keepsAny = try tables.contains { table in
+            try txn.withCursor(table) { cursor in
+                var entry = try cursor.first()
+                while let e = entry {
+                    if try IndexValue.header(e.value).sequence >= sequence { return true }
+                    entry = try cursor.next()
+                }
+                return false
+            }
+        }
+        guard keepsAny else {
+            for table in tables + [index.segments] { try txn.clear(table) }
+            return
+        }
         var doomed: [(table: Database, key: [UInt8])] = []
         var deltas: [UInt64: (bytes: Int64, records: Int64)] = [:]
-        var kept = false
         for table in tables {
             try txn.withCursor(table) { cursor in
                 var entry = try cursor.first()
@@ -323,16 +336,10 @@ struct IndexApplier {
                         case .meta, .buckets, .tombstones, .uploads, .segments, .configs, .damaged: extents = []
                         }
                         for extent in extents { deltas[extent.segment, default: (0, 0)].bytes -= Int64(extent.length) }
-                    } else {
-                        kept = true
                     }
                     entry = try cursor.next()
                 }
             }
-        }
-        guard kept else {
-            for table in tables + [index.segments] { try txn.clear(table) }
-            return
         }
         for entry in doomed { _ = try txn.delete(entry.table, entry.key) }
         for (segment, delta) in deltas { try account(segment: segment, delta) }
