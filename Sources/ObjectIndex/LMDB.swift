@@ -24,9 +24,8 @@ public struct Database: Sendable {
     /// The index table this database is, so code can `switch` over it (exhaustively)
     /// instead of comparing names.
     public let table: Table
-
-    /// The LMDB database name (the table's raw value, as on disk).
-    public var name: String { table.rawValue }
+    /// The LMDB database name: the table's raw value, or a snapshot slot's name for it.
+    public let name: String
 }
 
 /// An LMDB environment opened with MDB_NOTLS (Swift tasks move between threads) and
@@ -69,20 +68,20 @@ public final class LMDBEnvironment: @unchecked Sendable {
 
     deinit { mdb_env_close(env) }
 
-    /// Opens or creates the named database of `table`.
-    public func openDatabase(_ table: Table) throws -> Database {
-        let name = table.rawValue
+    /// Opens or creates the named database of `table` (by default named as the table).
+    public func openDatabase(_ table: Table, name: String? = nil) throws -> Database {
+        let name = name ?? table.rawValue
         return try write { txn in
             var dbi: MDB_dbi = 0
             try check(mdb_dbi_open(txn.txn, name, UInt32(MDB_CREATE), &dbi), "mdb_dbi_open \(name)")
-            return Database(dbi: dbi, table: table)
+            return Database(dbi: dbi, table: table, name: name)
         }
     }
 
-    /// Opens a named database that already exists, without creating it (nil if it does
-    /// not exist). Works on a read-only environment.
-    public func openExistingDatabase(_ table: Table) throws -> Database? {
-        let name = table.rawValue
+    /// Opens a named database that already exists (by default named as the table), without
+    /// creating it (nil if it does not exist). Works on a read-only environment.
+    public func openExistingDatabase(_ table: Table, name: String? = nil) throws -> Database? {
+        let name = name ?? table.rawValue
         var txn: OpaquePointer?
         try check(mdb_txn_begin(env, nil, UInt32(MDB_RDONLY), &txn), "mdb_txn_begin(read)")
         var dbi: MDB_dbi = 0
@@ -97,7 +96,7 @@ public final class LMDBEnvironment: @unchecked Sendable {
         }
         // A handle opened in a transaction outlives it only if the transaction commits.
         try check(mdb_txn_commit(txn), "mdb_txn_commit(read)")
-        return Database(dbi: dbi, table: table)
+        return Database(dbi: dbi, table: table, name: name)
     }
 
     /// Size and use of the memory map (`mdb_env_info`, `mdb_env_stat`).
@@ -206,6 +205,31 @@ public struct Transaction {
     /// Removes every entry of a database.
     public func clear(_ db: Database) throws {
         try check(mdb_drop(txn, db.dbi, 0), "mdb_drop \(db.name)")
+    }
+
+    /// Copies every entry of `source` into `target`, which must be empty, in key order
+    /// (`MDB_APPEND`: pages are filled in order, no search per entry). The bytes go from
+    /// map to page without Swift arrays in between: this is a snapshot's cost.
+    public func copyAll(from source: Database, to target: Database) throws {
+        var read: OpaquePointer?, write: OpaquePointer?
+        try check(mdb_cursor_open(txn, source.dbi, &read), "mdb_cursor_open \(source.name)")
+        defer { mdb_cursor_close(read) }
+        try check(mdb_cursor_open(txn, target.dbi, &write), "mdb_cursor_open \(target.name)")
+        defer { mdb_cursor_close(write) }
+        var key = MDB_val(), value = MDB_val()
+        var rc = mdb_cursor_get(read, &key, &value, MDB_FIRST)
+        while rc == 0 {
+            try check(mdb_cursor_put(write, &key, &value, UInt32(MDB_APPEND)), "mdb_cursor_put \(target.name)")
+            rc = mdb_cursor_get(read, &key, &value, MDB_NEXT)
+        }
+        if rc != MDB_NOTFOUND { try check(rc, "mdb_cursor_get \(source.name)") }
+    }
+
+    /// Number of entries in `db`, as this transaction sees it.
+    public func count(_ db: Database) throws -> Int {
+        var stat = MDB_stat()
+        try check(mdb_stat(txn, db.dbi, &stat), "mdb_stat")
+        return Int(stat.ms_entries)
     }
 
     /// A cursor over `db`, closed when `body` returns.

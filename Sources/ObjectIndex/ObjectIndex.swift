@@ -26,9 +26,31 @@ public final class ObjectIndex: Sendable {
     /// "Recovery"): `u64 length · u8 kind`. Not a view of commit records: it records
     /// what a scan found, so verification does not compare it with a rebuild.
     public let damaged: Database
+    /// The named snapshots (FORMAT.md, "Snapshots"): a saved snapshot's name → its
+    /// snapshot record, a deleted one's name → its deleteSnapshot record.
+    public let snapshots: Database
+    /// The store's state as requests see it: the tables above but `meta`, `damaged` and
+    /// `snapshots`.
+    public let live: IndexView
+    /// The views a snapshot can be saved in, each a set of tables like `live`'s
+    /// (`snapshot<slot>/objects`, …). They are all opened here, once, so that no database
+    /// handle is opened or closed while other transactions run (LMDB requires that); an
+    /// unused slot's tables are empty.
+    public let snapshotViews: [IndexView]
+
+    /// How many snapshots can exist at once: every slot's eight tables are open in every
+    /// transaction, so their number is kept small.
+    public static let snapshotSlots = 16
+
+    /// Named databases an environment of the index needs room for.
+    public static let databaseCount = 16 + snapshotSlots * IndexView.tableCount
+
+    /// The LMDB name of a snapshot slot's table: `snapshot<slot>/<table>`.
+    public static func databaseName(of table: Table, slot: Int) -> String { "snapshot\(slot)/\(table.rawValue)" }
 
     public init(path: String, mapSize: Int = 1 << 38, syncEachCommit: Bool = true) throws {
-        environment = try LMDBEnvironment(path: path, mapSize: mapSize, syncEachCommit: syncEachCommit)
+        environment = try LMDBEnvironment(path: path, mapSize: mapSize, maxDatabases: Self.databaseCount,
+                                          syncEachCommit: syncEachCommit)
         meta = try environment.openDatabase(.meta)
         buckets = try environment.openDatabase(.buckets)
         objects = try environment.openDatabase(.objects)
@@ -39,13 +61,24 @@ public final class ObjectIndex: Sendable {
         segments = try environment.openDatabase(.segments)
         configs = try environment.openDatabase(.configs)
         damaged = try environment.openDatabase(.damaged)
+        snapshots = try environment.openDatabase(.snapshots)
+        live = IndexView(buckets: buckets, objects: objects, versions: versions, tombstones: tombstones, uploads: uploads,
+                         parts: parts, segments: segments, configs: configs)
+        let environment = self.environment
+        snapshotViews = try (0..<Self.snapshotSlots).map { slot in
+            try IndexView { table in try environment.openDatabase(table, name: Self.databaseName(of: table, slot: slot)) }
+        }
     }
 
-    /// Every table that a rebuild from segments recreates (all but `meta`).
-    public var viewTables: [Database] { [buckets, objects, versions, tombstones, uploads, parts, segments, configs] }
+    /// Every table that a rebuild from segments recreates (all but `meta` and `damaged`):
+    /// the live view's, the snapshot catalog, and every snapshot slot's.
+    public var viewTables: [Database] { live.tables + [snapshots] + snapshotViews.flatMap(\.tables) }
 
     /// Every table.
     public var allTables: [Database] { [meta] + viewTables + [damaged] }
+
+    /// Every view: the live one first, then the snapshot slots.
+    public var views: [IndexView] { [live] + snapshotViews }
 
     /// The database of `table`.
     public func database(for table: Table) -> Database {
@@ -60,6 +93,60 @@ public final class ObjectIndex: Sendable {
         case .segments: return segments
         case .configs: return configs
         case .damaged: return damaged
+        case .snapshots: return snapshots
+        }
+    }
+}
+
+/// One view of the store: the tables a commit record is applied to. The live store is
+/// one (``ObjectIndex/live``); a saved snapshot is another, with the same tables under
+/// other names, to which the same rules apply (FORMAT.md, "Snapshots").
+public struct IndexView: Sendable {
+    public let buckets: Database
+    public let objects: Database
+    public let versions: Database
+    public let tombstones: Database
+    public let uploads: Database
+    public let parts: Database
+    /// The live byte and record counts of this view's entries, per segment.
+    public let segments: Database
+    public let configs: Database
+
+    public static let tableCount = 8
+
+    public init(buckets: Database, objects: Database, versions: Database, tombstones: Database, uploads: Database,
+                parts: Database, segments: Database, configs: Database) {
+        self.buckets = buckets
+        self.objects = objects
+        self.versions = versions
+        self.tombstones = tombstones
+        self.uploads = uploads
+        self.parts = parts
+        self.segments = segments
+        self.configs = configs
+    }
+
+    init(opening open: (Table) throws -> Database) throws {
+        self.init(buckets: try open(.buckets), objects: try open(.objects), versions: try open(.versions),
+                  tombstones: try open(.tombstones), uploads: try open(.uploads), parts: try open(.parts),
+                  segments: try open(.segments), configs: try open(.configs))
+    }
+
+    /// The view's tables.
+    public var tables: [Database] { [buckets, objects, versions, tombstones, uploads, parts, segments, configs] }
+
+    /// The view's table of kind `table` (nil for the tables that are not per view).
+    public func database(for table: Table) -> Database? {
+        switch table {
+        case .buckets: buckets
+        case .objects: objects
+        case .versions: versions
+        case .tombstones: tombstones
+        case .uploads: uploads
+        case .parts: parts
+        case .segments: segments
+        case .configs: configs
+        case .meta, .damaged, .snapshots: nil
         }
     }
 }
@@ -80,4 +167,5 @@ public enum Table: String, CaseIterable, Sendable {
     case segments
     case configs
     case damaged
+    case snapshots
 }

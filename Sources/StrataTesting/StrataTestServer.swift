@@ -136,4 +136,29 @@ public final class StrataTestServer: Sendable {
     public func reset() async throws {
         try await server.resetStore()
     }
+
+    /// Saves the store's state as `name` (what `POST /_strata/snapshots/NAME` does),
+    /// replacing a snapshot of that name. Costs index work only, whatever the objects'
+    /// sizes.
+    @discardableResult
+    public func saveSnapshot(_ name: String) async throws -> SnapshotInfo {
+        try await store.saveSnapshot(name)
+    }
+
+    /// Returns the store to the state saved as `name`: everything since is undone. The
+    /// `buckets` it was started with are made again if the snapshot lacks them.
+    @discardableResult
+    public func restoreSnapshot(_ name: String) async throws -> SnapshotInfo {
+        try await server.restoreSnapshot(name)
+    }
+
+    /// Deletes the snapshot `name`.
+    public func deleteSnapshot(_ name: String) async throws {
+        try await store.deleteSnapshot(name)
+    }
+
+    /// The saved snapshots, by name.
+    public func snapshots() async throws -> [SnapshotInfo] {
+        try await store.snapshots()
+    }
 }

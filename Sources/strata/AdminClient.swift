@@ -87,13 +87,13 @@ struct AdminClient {
     }
 
     /// POSTs to `path` with `rawQuery` (already percent-encoded) and an empty body, and
-    /// returns the body of a 200 answer.
+    /// returns the body of a 2xx answer.
     func post(_ path: String, rawQuery: String) async throws -> [UInt8] {
         try await send(.POST, path, rawQuery: rawQuery)
     }
 
     /// Sends `method` to `path` with `rawQuery` (already percent-encoded) and `body`, and
-    /// returns the body of a 200 answer.
+    /// returns the body of a 2xx answer.
     func send(_ method: HTTPMethod, _ path: String, rawQuery: String = "", body: [UInt8] = []) async throws -> [UInt8] {
         var tls = TLSConfiguration.makeClientConfiguration()
         if let caBundle { tls.additionalTrustRoots = [.file(caBundle)] }
@@ -126,7 +126,7 @@ struct AdminClient {
         }
         try? await client.shutdown()
         let (status, body) = try answer.get()
-        guard status == .ok else { throw refusal(status, document: String(buffer: body)) }
+        guard (200..<300).contains(status.code) else { throw refusal(status, document: String(buffer: body)) }
         return Array(buffer: body)
     }
 

@@ -13,7 +13,7 @@ struct Strata: AsyncParsableCommand {
         commandName: "strata",
         abstract: "An S3-compatible object store on an append-only log.",
         version: StrataVersion.current,
-        subcommands: [Serve.self, Compact.self, Recover.self, Inspect.self, Verify.self, Faults.self, Reset.self]
+        subcommands: [Serve.self, Compact.self, Recover.self, Inspect.self, Verify.self, Faults.self, Reset.self, Snapshot.self]
     )
 
     /// Runs the command; a storage engine error that a command let through is printed as

@@ -198,7 +198,7 @@ final class CorruptionRecoveryTests: DirectoryTestCase {
         try await fillActiveSegment()
         var w = ByteWriter()
         w.write(SegmentFormat.recordMagic)
-        w.write(UInt8(12))
+        w.write(UInt8(16))  // no record type is 16
         w.write(UInt8(0))
         w.write(UInt16(0))
         w.write(UInt32(1))
@@ -214,7 +214,7 @@ final class CorruptionRecoveryTests: DirectoryTestCase {
         let size = try segmentSize(1)
         XCTAssertThrowsError(try ObjectStore(directory: dir, options: smallOptions())) { error in
             XCTAssertEqual((error as? StoreError)?.code, .corrupt)
-            XCTAssertTrue("\(error)".contains("unknown record type 12"), "\(error)")
+            XCTAssertTrue("\(error)".contains("unknown record type 16"), "\(error)")
             XCTAssertTrue("\(error)".contains("newer Strata"), "\(error)")
         }
         XCTAssertThrowsError(try IndexRebuild.run(directory: dir, onDamage: .salvage))

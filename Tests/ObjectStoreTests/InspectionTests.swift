@@ -165,7 +165,7 @@ final class InspectionTests: DirectoryTestCase {
 
     func testIndexReportCountsTablesAndCheckpoint() async throws {
         let store = try await populate()
-        let counts = try store.index.allTables.map { ($0.name, try store.index.environment.count($0)) }
+        let counts = try Table.allCases.map { store.index.database(for: $0) }.map { ($0.name, try store.index.environment.count($0)) }
         let end = store.log.end
         try store.close()
         let report = try Inspector(directory: dir).index()

@@ -129,6 +129,9 @@ final class PendingCommitsTests: XCTestCase {
             .abortUpload(AbortUploadCommit(bucket: "b", key: "k", uploadId: "u")),
             .bucketConfig(BucketConfigCommit(bucket: "b", name: .cors, document: [1, 2])),
             .reset(ResetCommit(time: 1_765_000_000_000)),
+            .snapshot(SnapshotCommit(slot: 3, name: "base", time: 1_765_000_000_000)),
+            .restore(RestoreCommit(name: "base", snapshotSequence: 7, snapshotSegment: 2, time: 1_765_000_000_001)),
+            .deleteSnapshot(DeleteSnapshotCommit(name: "base")),
         ]
         XCTAssertEqual(Set(commits.map(\.type)), Set(Commit.kinds.map { $0.recordType }), "one of each kind")
         for commit in commits {
@@ -138,12 +141,22 @@ final class PendingCommitsTests: XCTestCase {
                 + Table.allCases.filter { type(of: commit.kind).isCommitRecord(ofEntryIn: $0, key: IndexKey.bucketPrefix("b")) }
                 + Table.allCases.filter { type(of: commit.kind).isCommitRecord(ofEntryIn: $0, key: IndexKey.object(bucket: "b", key: [0x6B])) }
                 + Table.allCases.filter { type(of: commit.kind).isCommitRecord(ofEntryIn: $0, key: IndexKey.storeReset) }
+                + Table.allCases.filter { type(of: commit.kind).isCommitRecord(ofEntryIn: $0, key: IndexKey.restore(9)) }
+                + Table.allCases.filter { type(of: commit.kind).isCommitRecord(ofEntryIn: $0, key: IndexKey.snapshot("base")) }
+                + Table.allCases.filter { type(of: commit.kind).isCommitRecord(ofEntryIn: $0, key: IndexKey.deletedSnapshot("base")) }
             XCTAssertFalse(tables.isEmpty, "\(commit.type) is the record of some index entry")
         }
         XCTAssertThrowsError(try Commit(type: .data, payload: []), "a data record commits nothing")
         // The reset's tombstone names only the reset record.
         XCTAssertEqual(Commit.kinds.filter { $0.isCommitRecord(ofEntryIn: .tombstones, key: IndexKey.storeReset) }.map { $0.recordType },
                        [.reset])
+        // A restore's entry, a saved and a deleted snapshot's each name one kind.
+        XCTAssertEqual(Commit.kinds.filter { $0.isCommitRecord(ofEntryIn: .tombstones, key: IndexKey.restore(9)) }.map { $0.recordType },
+                       [.restore])
+        XCTAssertEqual(Commit.kinds.filter { $0.isCommitRecord(ofEntryIn: .snapshots, key: IndexKey.snapshot("b")) }.map { $0.recordType },
+                       [.snapshot])
+        XCTAssertEqual(Commit.kinds.filter { $0.isCommitRecord(ofEntryIn: .snapshots, key: IndexKey.deletedSnapshot("b")) }
+                        .map { $0.recordType }, [.deleteSnapshot])
     }
 }
 

@@ -106,10 +106,10 @@ final class ResetTests: StoreTestCase {
 
     func testCommitsDuringAResetAreRefusedWithSlowDown() async throws {
         try await store.createBucket("plain")
-        try store.journal.beginReset()
+        try store.journal.beginExclusive("reset")
         await assertStoreError(.slowDown, { try await store.putObject(bucket: "plain", key: "k", data: Array("x".utf8)) })
-        XCTAssertThrowsError(try store.journal.beginReset(), "one reset at a time")
-        store.journal.endReset()
+        XCTAssertThrowsError(try store.journal.beginExclusive("reset"), "one reset at a time")
+        store.journal.endExclusive()
         try await store.putObject(bucket: "plain", key: "k", data: Array("x".utf8))
     }
 

@@ -33,7 +33,7 @@ struct AbortUploadCommit: CommitKind {
     static func isCommitRecord(ofEntryIn table: Table, key: [UInt8]) -> Bool {
         switch table {
         case .tombstones: IndexKey.isClosedUpload(key)
-        case .meta, .buckets, .objects, .versions, .uploads, .parts, .segments, .configs, .damaged: false
+        case .meta, .buckets, .objects, .versions, .uploads, .parts, .segments, .configs, .damaged, .snapshots: false
         }
     }
 

@@ -48,7 +48,7 @@ struct BucketConfigCommit: CommitKind {
     static func isCommitRecord(ofEntryIn table: Table, key: [UInt8]) -> Bool {
         switch table {
         case .configs: true
-        case .meta, .buckets, .objects, .versions, .tombstones, .uploads, .parts, .segments, .damaged: false
+        case .meta, .buckets, .objects, .versions, .tombstones, .uploads, .parts, .segments, .damaged, .snapshots: false
         }
     }
 

@@ -15,6 +15,10 @@ protocol CommitKind: Sendable {
     /// The record type it is written as.
     static var recordType: RecordType { get }
 
+    /// Whether the record is applied to each view that takes it (the live one, and the
+    /// snapshots it belongs to), or once to the index as a whole (snapshot records).
+    static var appliesToViews: Bool { get }
+
     /// Decodes the record's payload (FORMAT.md, "Payload encodings").
     init(decoding payload: [UInt8]) throws
 
@@ -55,6 +59,8 @@ protocol CommitKind: Sendable {
 }
 
 extension CommitKind {
+    static var appliesToViews: Bool { true }
+
     static func entry(_ entry: [UInt8], describes record: [UInt8], table: Table, key: [UInt8]) -> Bool {
         entry == record
     }
@@ -95,6 +101,9 @@ enum Commit: Sendable {
     case abortUpload(AbortUploadCommit)
     case bucketConfig(BucketConfigCommit)
     case reset(ResetCommit)
+    case snapshot(SnapshotCommit)
+    case restore(RestoreCommit)
+    case deleteSnapshot(DeleteSnapshotCommit)
 
     /// The kind, with its rules.
     var kind: any CommitKind {
@@ -108,6 +117,9 @@ enum Commit: Sendable {
         case .abortUpload(let c): c
         case .bucketConfig(let c): c
         case .reset(let c): c
+        case .snapshot(let c): c
+        case .restore(let c): c
+        case .deleteSnapshot(let c): c
         }
     }
 
@@ -124,6 +136,9 @@ enum Commit: Sendable {
         case .abortUpload: AbortUploadCommit.self
         case .bucketConfig: BucketConfigCommit.self
         case .reset: ResetCommit.self
+        case .snapshot: SnapshotCommit.self
+        case .restore: RestoreCommit.self
+        case .deleteSnapshot: DeleteSnapshotCommit.self
         case .data, .seal, .relocate: nil
         }
     }

@@ -48,7 +48,7 @@ struct CreateBucketCommit: CommitKind {
     static func isCommitRecord(ofEntryIn table: Table, key: [UInt8]) -> Bool {
         switch table {
         case .buckets: true
-        case .meta, .objects, .versions, .tombstones, .uploads, .parts, .segments, .configs, .damaged: false
+        case .meta, .objects, .versions, .tombstones, .uploads, .parts, .segments, .configs, .damaged, .snapshots: false
         }
     }
 

@@ -33,7 +33,7 @@ struct CreateUploadCommit: CommitKind {
     static func isCommitRecord(ofEntryIn table: Table, key: [UInt8]) -> Bool {
         switch table {
         case .uploads: true
-        case .meta, .buckets, .objects, .versions, .tombstones, .parts, .segments, .configs, .damaged: false
+        case .meta, .buckets, .objects, .versions, .tombstones, .parts, .segments, .configs, .damaged, .snapshots: false
         }
     }
 

@@ -52,7 +52,7 @@ struct DeleteBucketCommit: CommitKind {
     static func isCommitRecord(ofEntryIn table: Table, key: [UInt8]) -> Bool {
         switch table {
         case .tombstones: IndexKey.isBucketTombstone(key) || IndexKey.isClosedUpload(key)
-        case .meta, .buckets, .objects, .versions, .uploads, .parts, .segments, .configs, .damaged: false
+        case .meta, .buckets, .objects, .versions, .uploads, .parts, .segments, .configs, .damaged, .snapshots: false
         }
     }
 

@@ -39,7 +39,8 @@ struct DeleteObjectCommit: CommitKind {
     static func isCommitRecord(ofEntryIn table: Table, key: [UInt8]) -> Bool {
         switch table {
         case .tombstones: !IndexKey.isClosedUpload(key) && !IndexKey.isBucketTombstone(key) && !IndexKey.isStoreReset(key)
-        case .meta, .buckets, .objects, .versions, .uploads, .parts, .segments, .configs, .damaged: false
+            && !IndexKey.isRestore(key)
+        case .meta, .buckets, .objects, .versions, .uploads, .parts, .segments, .configs, .damaged, .snapshots: false
         }
     }
 

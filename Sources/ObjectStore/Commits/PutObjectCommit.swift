@@ -37,7 +37,7 @@ struct PutObjectCommit: CommitKind {
         case .objects, .versions: true
         // A closed upload's tombstone, when CompleteMultipartUpload closed it.
         case .tombstones: IndexKey.isClosedUpload(key)
-        case .meta, .buckets, .uploads, .parts, .segments, .configs, .damaged: false
+        case .meta, .buckets, .uploads, .parts, .segments, .configs, .damaged, .snapshots: false
         }
     }
 

@@ -39,7 +39,7 @@ struct PutPartCommit: CommitKind {
     static func isCommitRecord(ofEntryIn table: Table, key: [UInt8]) -> Bool {
         switch table {
         case .parts: true
-        case .meta, .buckets, .objects, .versions, .tombstones, .uploads, .segments, .configs, .damaged: false
+        case .meta, .buckets, .objects, .versions, .tombstones, .uploads, .segments, .configs, .damaged, .snapshots: false
         }
     }
 

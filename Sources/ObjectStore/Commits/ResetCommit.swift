@@ -10,7 +10,7 @@ import SegmentLog
 /// dropped (compaction copies it like any tombstone), so no older record can come back.
 ///
 /// While a reset is being written the journal takes no other commit
-/// (``Journal/beginReset()``): the preconditions of every later commit see the empty store.
+/// (``Journal/beginExclusive(_:)``): the preconditions of every later commit see the empty store.
 struct ResetCommit: CommitKind {
     static let recordType = RecordType.reset
     /// When the store was reset (ms since 1970).
@@ -45,7 +45,7 @@ struct ResetCommit: CommitKind {
     static func isCommitRecord(ofEntryIn table: Table, key: [UInt8]) -> Bool {
         switch table {
         case .tombstones: IndexKey.isStoreReset(key)
-        case .meta, .buckets, .objects, .versions, .uploads, .parts, .segments, .configs, .damaged: false
+        case .meta, .buckets, .objects, .versions, .uploads, .parts, .segments, .configs, .damaged, .snapshots: false
         }
     }
 

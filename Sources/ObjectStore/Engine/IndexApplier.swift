@@ -17,18 +17,69 @@ import SegmentLog
 /// overwritten meanwhile, its sequence differs
 /// and the copy changes nothing.
 struct IndexApplier {
-    let index: ObjectIndex
+    /// The view this applier changes: the live one, or a snapshot's.
+    let index: IndexView
+    /// The whole index: the snapshot catalog and every view.
+    let whole: ObjectIndex
     let txn: Transaction
 
-    /// Applies one record by its kind's rule (each in `Commits/`). A record older than the
-    /// store's last reset is void: it was written before the reset emptied the store
-    /// (or is compaction's copy of such a record), and changes nothing.
+    /// An applier of the live view.
+    init(index: ObjectIndex, txn: Transaction) {
+        self.init(view: index.live, whole: index, txn: txn)
+    }
+
+    init(view: IndexView, whole: ObjectIndex, txn: Transaction) {
+        self.index = view
+        self.whole = whole
+        self.txn = txn
+    }
+
+    /// Applies one record (called on the live view's applier): a snapshot record to the
+    /// index as a whole; any other to the live view and to every saved snapshot whose
+    /// sequence is at least the record's. A record newer than a snapshot is not its
+    /// business; one older than it that arrives after it was saved is compaction's copy
+    /// of a record it holds (every other record older than the snapshot was in the log
+    /// before it, so in the copy it was saved as), which moves the snapshot's entry too.
     func apply(_ record: CommitRecord) throws {
-        if record.type != .reset, let reset = try txn.get(index.tombstones, IndexKey.storeReset),
-           record.sequence < (try IndexValue.header(reset).sequence) {
+        let kind = record.commit.kind
+        guard type(of: kind).appliesToViews else {
+            try kind.apply(self, record)
             return
         }
+        try applyToView(record)
+        for saved in try Snapshots.saved(whole, txn) where saved.sequence >= record.sequence {
+            try IndexApplier(view: whole.snapshotViews[saved.slot], whole: whole, txn: txn).applyToView(record)
+        }
+    }
+
+    /// Applies one record to this view by its kind's rule (each in `Commits/`), unless it
+    /// is void here (``isVoid(_:)``).
+    func applyToView(_ record: CommitRecord) throws {
+        if try isVoid(record) { return }
         try record.commit.kind.apply(self, record)
+    }
+
+    /// Whether a record changes nothing in this view, whatever its rule:
+    /// - it is older than the view's last reset (`tombstones[0xFE]`): written before the
+    ///   reset emptied the store, or compaction's copy of such a record (a reset record's
+    ///   own rule handles an older reset);
+    /// - it lies between a restored snapshot and the restore (`tombstones[0xFD · R]` with
+    ///   the snapshot's sequence S, S < sequence < R): the view went back to S's state
+    ///   and those commits are undone for it. Only compaction's copies meet this, and a
+    ///   restore's later snapshots (taken between S and R) still take them.
+    func isVoid(_ record: CommitRecord) throws -> Bool {
+        if record.type != .reset, let reset = try txn.get(index.tombstones, IndexKey.storeReset),
+           record.sequence < (try IndexValue.header(reset).sequence) {
+            return true
+        }
+        return try txn.withCursor(index.tombstones) { c in
+            var entry = try c.seek(atOrAfter: IndexKey.restore(record.sequence + 1))
+            while let e = entry, IndexKey.isRestore(e.key) {
+                if try Payload.decodeRestore(e.value[IndexValue.prefixSize...]).snapshotSequence < record.sequence { return true }
+                entry = try c.next()
+            }
+            return false
+        }
     }
 
     /// Completes or aborts an upload: its entry and parts go (their bytes become dead; a
@@ -291,7 +342,7 @@ struct IndexApplier {
         switch table.table {
         case .objects, .versions: oldExtents = try IndexValue.object(old).extents
         case .parts: oldExtents = try IndexValue.part(old).extents
-        case .meta, .buckets, .tombstones, .uploads, .segments, .configs, .damaged: oldExtents = []
+        case .meta, .buckets, .tombstones, .uploads, .segments, .configs, .damaged, .snapshots: oldExtents = []
         }
         try account(ref: ref, extents: oldExtents, sign: -1)
         try store(table, key, record, extents: extents, payload: payload)
@@ -333,7 +384,7 @@ struct IndexApplier {
                         switch table.table {
                         case .objects, .versions: extents = try IndexValue.object(e.value).extents
                         case .parts: extents = try IndexValue.part(e.value).extents
-                        case .meta, .buckets, .tombstones, .uploads, .segments, .configs, .damaged: extents = []
+                        case .meta, .buckets, .tombstones, .uploads, .segments, .configs, .damaged, .snapshots: extents = []
                         }
                         for extent in extents { deltas[extent.segment, default: (0, 0)].bytes -= Int64(extent.length) }
                     }

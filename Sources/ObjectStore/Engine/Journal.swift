@@ -33,8 +33,9 @@ final class Journal: Sendable {
         /// The records written and not yet applied, in log order.
         var records: [CommitRecord] = []
         var pending = PendingCommits()
-        /// A reset is being written: no other commit is taken until it is applied.
-        var resetting = false
+        /// A reset or a restore is being written: no other commit is taken until it is
+        /// applied. What is being done, for the SlowDown message.
+        var exclusive: String?
     }
 
     let log: SegmentLog
@@ -175,13 +176,13 @@ final class Journal: Sendable {
     /// change before the record is in the log. This is how a PUT's version id follows the
     /// bucket's versioning state even while a PutBucketVersioning commits next to it.
     func append(build: (View) throws -> Built) throws -> (record: CommitRecord, built: Built) {
-        try append(duringReset: false, build: build)
+        try append(exclusive: false, build: build)
     }
 
-    private func append(duringReset: Bool, build: (View) throws -> Built) throws -> (record: CommitRecord, built: Built) {
+    private func append(exclusive: Bool, build: (View) throws -> Built) throws -> (record: CommitRecord, built: Built) {
         try state.withLock { (s) throws -> (record: CommitRecord, built: Built) in
-            guard !s.resetting || duringReset else {
-                throw StoreError(.slowDown, "The store is being reset; try again")
+            if let what = s.exclusive, !exclusive {
+                throw StoreError(.slowDown, "The store is being \(what); try again")
             }
             let pending = s.pending
             var built = try index.environment.read { txn in try build(View(txn: txn, index: index, pending: pending)) }
@@ -201,33 +202,29 @@ final class Journal: Sendable {
         }
     }
 
-    /// Starts a reset: from now until ``endReset()`` every other commit is refused with
-    /// SlowDown (503, which clients retry), so that no commit's preconditions are checked
-    /// against what the reset is about to remove. Commits written before stay ahead of the
-    /// reset record in the log and are removed with the rest when it is applied.
-    /// Compaction's copies are still taken: they change nothing, and the ones older than
-    /// the reset are void.
-    func beginReset() throws {
+    /// Starts a reset or a restore (`what`, for the message): from now until
+    /// ``endExclusive()`` every other commit is refused with SlowDown (503, which clients
+    /// retry), so that no commit's preconditions are checked against what the reset or
+    /// restore is about to replace. Commits written before stay ahead of its record in the
+    /// log and are undone with the rest when it is applied. Compaction's copies are still
+    /// taken: they change nothing a request could have seen.
+    func beginExclusive(_ what: String) throws {
         try state.withLock { s in
-            guard !s.resetting else { throw StoreError(.slowDown, "The store is being reset already; try again") }
-            s.resetting = true
+            if let busy = s.exclusive { throw StoreError(.slowDown, "The store is being \(busy) already; try again") }
+            s.exclusive = what
         }
     }
 
-    /// Writes and queues the reset record (between ``beginReset()`` and ``endReset()``).
-    func appendReset(_ commit: ResetCommit) throws -> CommitRecord {
-        try append(duringReset: true) { _ in Built(commit: .reset(commit)) }.record
+    /// Writes and queues a commit between ``beginExclusive(_:)`` and ``endExclusive()``:
+    /// the reset or restore record, then (once it is applied) the buckets a server starts
+    /// with; `build` sees the index as it then is.
+    func appendExclusive(_ build: (View) throws -> Built) throws -> CommitRecord {
+        try append(exclusive: true, build: build).record
     }
 
-    /// Writes and queues a commit of the reset itself once its record is applied (the
-    /// buckets a server starts with); no precondition is checked: the store is empty.
-    func appendDuringReset(_ commit: Commit) throws -> CommitRecord {
-        try append(duringReset: true) { _ in Built(commit: commit) }.record
-    }
-
-    /// Ends a reset: once its record is applied (or writing it failed).
-    func endReset() {
-        state.withLock { $0.resetting = false }
+    /// Ends a reset or restore: once its record is applied (or writing it failed).
+    func endExclusive() {
+        state.withLock { $0.exclusive = nil }
     }
 
     /// Writes and queues compaction's copy of a commit record: same type and sequence as

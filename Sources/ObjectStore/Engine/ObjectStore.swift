@@ -60,6 +60,8 @@ public final class ObjectStore: Sendable {
     let writers = InFlightWrites()
     /// Whether a compaction runs (one at a time).
     let compacting = Mutex(false)
+    /// A snapshot is being saved, restored or deleted (one at a time).
+    let snapshotChange = Mutex(false)
     /// Data records whose checksum a GET has checked (see ``verify(_:)``).
     let verified = VerifiedRecords()
     /// Recently read small objects (see ``ObjectCache``).
@@ -204,24 +206,34 @@ public final class ObjectStore: Sendable {
     /// other commits are still refused, so no request can take one of their names first.
     public func reset(recreating buckets: [(name: String, attributes: [String: String])] = []) async throws {
         let journal = self.journal
-        try journal.beginReset()
-        defer { journal.endReset() }
-        try await io { _ = try journal.appendReset(ResetCommit(time: Self.now())) }
+        try journal.beginExclusive("reset")
+        defer { journal.endExclusive() }
+        try await io { _ = try journal.appendExclusive { _ in Journal.Built(commit: .reset(ResetCommit(time: Self.now()))) } }
         try await waitDurable()
+        try await recreate(buckets)
+    }
+
+    /// Makes `buckets` again after a reset or restore (the journal still refuses other
+    /// commits): each that does not exist now is created, empty.
+    func recreate(_ buckets: [(name: String, attributes: [String: String])]) async throws {
         guard !buckets.isEmpty else { return }
+        let journal = self.journal, index = self.index
         let now = Self.now()
         try await io {
-            for bucket in buckets {
+            var seen = Set<String>()
+            for bucket in buckets where seen.insert(bucket.name).inserted {
                 try Validation.checkBucketName(bucket.name)
-                _ = try journal.appendDuringReset(.createBucket(CreateBucketCommit(BucketInfo(name: bucket.name, created: now,
-                                                                                             attributes: bucket.attributes))))
+                // Nothing else commits meanwhile, and the reset or restore is applied.
+                if try index.environment.read({ try $0.get(index.buckets, Array(bucket.name.utf8)) }) != nil { continue }
+                let info = BucketInfo(name: bucket.name, created: now, attributes: bucket.attributes)
+                _ = try journal.appendExclusive { _ in Journal.Built(commit: .createBucket(CreateBucketCommit(info))) }
             }
         }
         try await waitDurable()
     }
 
     /// Waits for the group commit that makes the records appended so far durable.
-    private func waitDurable() async throws {
+    func waitDurable() async throws {
         do {
             try await committer.waitDurable()
         } catch is CancellationError {

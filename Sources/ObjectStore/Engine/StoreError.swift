@@ -33,6 +33,10 @@ public struct StoreError: Error, Equatable, CustomStringConvertible, Sendable {
         /// The bucket's state forbids the change (versioning cannot be suspended on a
         /// bucket with Object Lock).
         case invalidBucketState = "InvalidBucketState"
+        /// No snapshot has the name (`strata snapshot`).
+        case noSuchSnapshot = "NoSuchSnapshot"
+        /// Every snapshot slot is taken.
+        case tooManySnapshots = "TooManySnapshots"
     }
 
     public var code: Code

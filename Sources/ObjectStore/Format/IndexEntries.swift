@@ -95,10 +95,26 @@ extension IndexKey {
     /// Whether a `tombstones` key is the store's reset.
     static func isStoreReset(_ key: [UInt8]) -> Bool { key == storeReset }
 
+    /// `tombstones` key of a restore: `0xFD · u64 BE sequence of the restore record`. The
+    /// view's commits between the snapshot and the restore are void (FORMAT.md, "Snapshots").
+    static func restore(_ sequence: UInt64) -> [UInt8] { [0xFD] + bigEndian(sequence) }
+
+    /// Whether a `tombstones` key is a restore's.
+    static func isRestore(_ key: [UInt8]) -> Bool { key.count == 9 && key.first == 0xFD }
+
+    /// `snapshots` key of a saved snapshot: `0x01 · name`.
+    static func snapshot(_ name: String) -> [UInt8] { [0x01] + Array(name.utf8) }
+
+    /// `snapshots` key of a deleted snapshot's name: `0x02 · name`.
+    static func deletedSnapshot(_ name: String) -> [UInt8] { [0x02] + Array(name.utf8) }
+
+    /// Whether a `snapshots` key is a saved snapshot's (else a deleted one's).
+    static func isSavedSnapshot(_ key: [UInt8]) -> Bool { key.first == 0x01 }
+
     /// Whether a `tombstones` key is a bucket's: its bare name prefix (an object name
     /// with an empty key).
     static func isBucketTombstone(_ key: [UInt8]) -> Bool {
-        guard let n = key.first, !isClosedUpload(key), !isStoreReset(key) else { return false }
+        guard let n = key.first, !isClosedUpload(key), !isStoreReset(key), !isRestore(key) else { return false }
         return key.count == 1 + Int(n)
     }
 }

@@ -301,6 +301,57 @@ enum Payload {
         return time
     }
 
+    /// snapshot: `u8 1 · u8 slot · string name · i64 time (ms) · extension area`.
+    static func encodeSnapshot(slot: UInt8, name: String, time: Int64) -> [UInt8] {
+        var w = ByteWriter()
+        w.write(version)
+        w.write(slot)
+        w.writeString(name)
+        w.write(time)
+        ExtensionArea().write(to: &w)  // no extension fields
+        return w.bytes
+    }
+
+    static func decodeSnapshot(_ bytes: some Collection<UInt8>) throws -> (slot: UInt8, name: String, time: Int64) {
+        var r = ByteReader(Array(bytes))
+        try expectVersion(&r)
+        let slot = try r.read(UInt8.self)
+        let name = try r.readString()
+        let time = try r.read(Int64.self)
+        try skipExtensions(&r)
+        return (slot, name, time)
+    }
+
+    /// restore: `u8 1 · string name · u64 snapshot sequence · u64 snapshot segment · i64
+    /// time (ms) · extension area`: the snapshot record it returns to and where it is.
+    static func encodeRestore(name: String, snapshotSequence: UInt64, snapshotSegment: UInt64, time: Int64) -> [UInt8] {
+        var w = ByteWriter()
+        w.write(version)
+        w.writeString(name)
+        w.write(snapshotSequence)
+        w.write(snapshotSegment)
+        w.write(time)
+        ExtensionArea().write(to: &w)  // no extension fields
+        return w.bytes
+    }
+
+    static func decodeRestore(_ bytes: some Collection<UInt8>) throws
+        -> (name: String, snapshotSequence: UInt64, snapshotSegment: UInt64, time: Int64) {
+        var r = ByteReader(Array(bytes))
+        try expectVersion(&r)
+        let name = try r.readString()
+        let sequence = try r.read(UInt64.self)
+        let segment = try r.read(UInt64.self)
+        let time = try r.read(Int64.self)
+        try skipExtensions(&r)
+        return (name, sequence, segment, time)
+    }
+
+    /// deleteSnapshot: `u8 1 · string name · extension area` (the deleteBucket encoding).
+    static func encodeDeleteSnapshot(_ name: String) -> [UInt8] { encodeDeleteBucket(name) }
+
+    static func decodeDeleteSnapshot(_ bytes: [UInt8]) throws -> String { try decodeDeleteBucket(bytes) }
+
     static func expectVersion(_ r: inout ByteReader) throws {
         guard try r.read(UInt8.self) == version else { throw ByteReader.Truncated() }
     }
@@ -383,7 +434,8 @@ extension Payload {
             try r.skip(4 + 16)  // part number, size, last modified
             try r.skipBlob()  // etag
             try skipPairs(&r)  // checksums
-        case .data, .deleteObject, .createBucket, .deleteBucket, .createUpload, .abortUpload, .bucketConfig, .relocate, .reset, .seal:
+        case .data, .deleteObject, .createBucket, .deleteBucket, .createUpload, .abortUpload, .bucketConfig, .relocate, .reset,
+             .snapshot, .restore, .deleteSnapshot, .seal:
             throw ByteReader.Truncated()  // no extent list
         }
         return r.offset

@@ -38,6 +38,12 @@ public struct CompactionReport: Sendable, Codable, Equatable {
     /// Entries not moved because their bytes fail their checksum (`bucket/key` or part):
     /// copying them would give damaged bytes a fresh, valid checksum. Their victims are kept.
     public var damaged: [String] = []
+    /// Segments not taken although chosen or over the threshold, because a saved
+    /// snapshot's record or a restore's is in them (FORMAT.md, "Snapshots").
+    public var pinned: [UInt64] = []
+    /// Bytes of the sealed segments that only snapshots refer to: what deleting every
+    /// snapshot would let compaction reclaim.
+    public var snapshotBytes: UInt64 = 0
     /// Bytes appended for the copies (data and commit records).
     public var bytesCopied: UInt64 = 0
     /// Size of the deleted segments minus the bytes copied.
@@ -58,7 +64,14 @@ public struct CompactionProgress: Sendable {
 public struct SegmentUsage: Sendable, Equatable {
     public var id: UInt64
     public var size: UInt64
+    /// What every view (the live store and the snapshots) counts live in it.
     public var liveBytes: UInt64
+    /// What the live store alone counts live in it.
+    public var liveStoreBytes: UInt64 = 0
+    /// A saved snapshot's or a restore's record is in it: never compacted.
+    public var pinned = false
+    /// Bytes only snapshots keep (clamped to the file size).
+    public var snapshotBytes: UInt64 { min(liveBytes, size) - min(liveStoreBytes, size, liveBytes) }
     /// 1 − liveBytes / size (a record two entries share counts twice, so clamp).
     public var deadRatio: Double { size == 0 ? 1 : 1 - Double(min(liveBytes, size)) / Double(size) }
 }
@@ -121,15 +134,17 @@ extension ObjectStore {
     public func segmentUsage() async throws -> [SegmentUsage] {
         let index = self.index, log = self.log
         return try await io {
-            let (stats, checkpoint) = try index.environment.read { txn in
-                (try Self.liveStats(index, txn), try Checkpoint.read(txn, index))
+            let (stats, liveStore, kept, checkpoint) = try index.environment.read { txn in
+                (try Self.liveStats(index, txn), try Self.liveStats(index, txn, views: [index.live]),
+                 try Snapshots.keptSegments(index, txn), try Checkpoint.read(txn, index))
             }
             // The replay checkpoint's segment must survive (recovery starts there), and
             // so must the active one: only segments before both are candidates.
             let limit = min(log.activeSegmentID ?? 0, checkpoint?.position.segment ?? 0)
             return try log.segmentIDs.filter { $0 < limit }.compactMap { id in
                 guard let file = log.file(id) else { return nil }
-                return SegmentUsage(id: id, size: try file.size(), liveBytes: stats[id] ?? 0)
+                return SegmentUsage(id: id, size: try file.size(), liveBytes: stats[id] ?? 0, liveStoreBytes: liveStore[id] ?? 0,
+                                    pinned: kept.contains(id))
             }
         }
     }
@@ -165,16 +180,20 @@ extension ObjectStore {
         observers.withLock { $0.compaction = compactions }
     }
 
-    static func liveStats(_ index: ObjectIndex, _ txn: Transaction) throws -> [UInt64: UInt64] {
-        try txn.withCursor(index.segments) { c in
-            var out: [UInt64: UInt64] = [:]
-            var entry = try c.first()
-            while let e = entry {
-                if let id = IndexKey.decodeBigEndian(e.key, as: UInt64.self) { out[id] = SegmentStats(e.value).liveBytes }
-                entry = try c.next()
+    /// Live bytes per segment, summed over `views` (by default every view: the live
+    /// store's and each snapshot's).
+    static func liveStats(_ index: ObjectIndex, _ txn: Transaction, views: [IndexView]? = nil) throws -> [UInt64: UInt64] {
+        var out: [UInt64: UInt64] = [:]
+        for view in views ?? index.views {
+            try txn.withCursor(view.segments) { c in
+                var entry = try c.first()
+                while let e = entry {
+                    if let id = IndexKey.decodeBigEndian(e.key, as: UInt64.self) { out[id, default: 0] += SegmentStats(e.value).liveBytes }
+                    entry = try c.next()
+                }
             }
-            return out
         }
+        return out
     }
 
     /// Compacts sealed segments (docs/DESIGN.md, "Compaction: copy, compare-and-swap,
@@ -215,10 +234,15 @@ extension ObjectStore {
             for id in wanted where !sealed.contains(id) {
                 throw StoreError(.invalidArgument, "segment file \(SegmentLog.fileName(id)) does not exist or is not sealed (the active segment and the one the replay checkpoint is in cannot be compacted)")
             }
-            report.victims = Array(Set(wanted)).sorted()
+            let pinned = Set(usage.filter(\.pinned).map(\.id))
+            report.victims = Array(Set(wanted).subtracting(pinned)).sorted()
+            report.pinned = Array(Set(wanted).intersection(pinned)).sorted()
         } else {
-            report.victims = usage.filter { $0.deadRatio >= options.threshold }.map(\.id)
+            let over = usage.filter { $0.deadRatio >= options.threshold }
+            report.victims = over.filter { !$0.pinned }.map(\.id)
+            report.pinned = over.filter(\.pinned).map(\.id)
         }
+        report.snapshotBytes = usage.reduce(0) { $0 + $1.snapshotBytes }
         guard !report.victims.isEmpty else { return report }
         let victims = Set(report.victims)
         let sizes = Dictionary(uniqueKeysWithValues: usage.map { ($0.id, $0.size) })
@@ -226,7 +250,10 @@ extension ObjectStore {
         let bytesTotal = usage.filter { victims.contains($0.id) }.reduce(UInt64(0)) { $0 + min($1.liveBytes, $1.size) }
         var throttle = Throttle(bytesPerSecond: options.bytesPerSecond)
         var sinceSync: UInt64 = 0
-        var movedBuckets = Set<[UInt8]>()
+        var movedBuckets = Set<[[UInt8]]>()  // (view, bucket name)
+        // A record several views hold (the live store and snapshots) is copied once: the
+        // copy is applied to each of them.
+        var copiedRecords = Set<RecordRef>()
         var done = 0
         // The work is read a batch at a time, each batch in its own read transaction, so
         // memory stays bounded by the batch whatever the index holds. Reading from newer
@@ -241,10 +268,13 @@ extension ObjectStore {
                 try Task.checkCancellation()
                 // A moved bucket's configurations were copied right after it (below).
                 if entry.table == .configs, let nul = entry.key.firstIndex(of: 0),
-                   movedBuckets.contains(Array(entry.key[..<nul])) { continue }
-                var copied: UInt64
+                   movedBuckets.contains([[UInt8(entry.view)], Array(entry.key[..<nul])]) { continue }
+                let firstCopy = copiedRecords.insert(try IndexValue.header(entry.value).ref).inserted
+                // (A bucket copied for another view still takes this view's configurations along.)
+                guard firstCopy || entry.table == .buckets else { continue }
+                var copied: UInt64 = 0
                 do {
-                    copied = try await copy(entry, out: victims)
+                    if firstCopy { copied = try await copy(entry, out: victims) }
                 } catch let damage as DamagedExtent {
                     report.damaged.append(damage.description)
                     continue
@@ -256,9 +286,10 @@ extension ObjectStore {
                     // then) lies before the bucket's copy in the log, and a rebuild without the
                     // victim would ignore it and keep an older document's copy. Once the copy is
                     // durable and applied, the index holds every configuration written before it.
-                    movedBuckets.insert(entry.key)
+                    movedBuckets.insert([[UInt8(entry.view)], entry.key])
                     try await committer.waitDurable()
-                    for config in try await configs(ofBucket: entry.key) {
+                    for config in try await configs(ofBucket: entry.key, view: entry.view) {
+                        copiedRecords.insert(try IndexValue.header(config.value).ref)
                         copied += try await copy(config, out: victims)
                     }
                 }
@@ -311,6 +342,9 @@ extension ObjectStore {
 
     /// An index entry to copy: its table, key and value as read.
     struct Movable: Sendable {
+        /// Where the entry is: a view (index in ``ObjectIndex/views``), or the snapshot
+        /// catalog (``WalkTable/catalog``).
+        var view: Int
         var table: Table
         var key: [UInt8]
         var value: [UInt8]
@@ -323,10 +357,23 @@ extension ObjectStore {
         var after: [UInt8]? = nil
     }
 
-    /// The tables compaction walks, in the order it copies them: a bucket before its
-    /// configurations, an upload before its parts.
-    private var walkOrder: [Database] {
-        [index.buckets, index.configs, index.uploads, index.parts, index.objects, index.versions, index.tombstones]
+    /// A table compaction walks, and the view it belongs to.
+    struct WalkTable: Sendable {
+        var view: Int
+        var database: Database
+        /// The `view` of the snapshot catalog's entries.
+        static let catalog = -1
+    }
+
+    /// The tables compaction walks, in the order it copies them: in each view (the live
+    /// store's, then every snapshot's), a bucket before its configurations, an upload
+    /// before its parts; then the deleted snapshots' tombstones in the catalog. (Saved
+    /// snapshots' and restores' records are in segments compaction keeps.)
+    private var walkOrder: [WalkTable] {
+        index.views.enumerated().flatMap { number, view in
+            [view.buckets, view.configs, view.uploads, view.parts, view.objects, view.versions, view.tombstones]
+                .map { WalkTable(view: number, database: $0) }
+        } + [WalkTable(view: WalkTable.catalog, database: index.snapshots)]
     }
 
     /// The next entries, at most `limit`, from `position` on whose commit record or bytes
@@ -341,7 +388,7 @@ extension ObjectStore {
                 var position = start
                 var seen = 0
                 while position.table < tables.count {
-                    let table = tables[position.table]
+                    let walking = tables[position.table], table = walking.database
                     let finished = try txn.withCursor(table) { c -> Bool in
                         var entry = try position.after.map { after in
                             // The last key read may be gone by now; the one at or after it is next.
@@ -357,12 +404,12 @@ extension ObjectStore {
                                     touches = try IndexValue.object(e.value).extents.contains { victims.contains($0.segment) }
                                 case .parts:
                                     touches = try IndexValue.part(e.value).extents.contains { victims.contains($0.segment) }
-                                case .meta, .buckets, .tombstones, .uploads, .segments, .configs, .damaged:
+                                case .meta, .buckets, .tombstones, .uploads, .segments, .configs, .damaged, .snapshots:
                                     break
                                 }
                             }
                             // (A moved bucket takes all its configurations along: `compact`.)
-                            if touches { out.append(Movable(table: table.table, key: e.key, value: e.value)) }
+                            if touches { out.append(Movable(view: walking.view, table: table.table, key: e.key, value: e.value)) }
                             position.after = e.key
                             seen += 1
                             // Entries that stay count too, so a batch's read transaction stays short.
@@ -381,16 +428,16 @@ extension ObjectStore {
         return out
     }
 
-    /// The `configs` entries of the bucket `name` (bucket name bytes), as the index holds them now.
-    private func configs(ofBucket name: [UInt8]) async throws -> [Movable] {
+    /// The `configs` entries of the bucket `name` (bucket name bytes) in a view, as the index holds them now.
+    private func configs(ofBucket name: [UInt8], view: Int) async throws -> [Movable] {
         let index = self.index
         return try await io {
             try index.environment.read { txn in
-                try txn.withCursor(index.configs) { c in
+                try txn.withCursor(index.views[view].configs) { c in
                     var out: [Movable] = []
                     var entry = try c.seek(atOrAfter: name + [0])
                     while let e = entry, e.key.starts(with: name + [0]) {
-                        out.append(Movable(table: .configs, key: e.key, value: e.value))
+                        out.append(Movable(view: view, table: .configs, key: e.key, value: e.value))
                         entry = try c.next()
                     }
                     return out
@@ -435,8 +482,11 @@ extension ObjectStore {
             let moving = CompactionEntry(table: entry.table, key: entry.key, sequence: sequence, ref: ref, payload: payload)
             let kind = try Self.kind(of: moving, log: log)
             let copy = try kind.compactionCopy(of: moving, move: moved) { table, key in
-                try index.environment.read { txn in
-                    try txn.get(index.database(for: table), key).map { try IndexValue.header($0).sequence == sequence } ?? false
+                // Live in the entry's own view.
+                let database = entry.view == WalkTable.catalog ? index.database(for: table) : index.views[entry.view].database(for: table)
+                guard let database else { return false }
+                return try index.environment.read { txn in
+                    try txn.get(database, key).map { try IndexValue.header($0).sequence == sequence } ?? false
                 }
             }
             guard let (type, newPayload) = copy else { return 0 }

@@ -19,6 +19,8 @@ public final class Inspector: @unchecked Sendable {
     private let log: SegmentLog?
     private let environment: LMDBEnvironment
     private let tables: [Table: Database]
+    /// The snapshot slots' `segments` tables (an index written before snapshots has none).
+    private let snapshotSegments: [Database]
 
     /// Names of the index tables, in FORMAT.md order.
     public static let tableNames = Table.allCases.map(\.rawValue)
@@ -32,12 +34,16 @@ public final class Inspector: @unchecked Sendable {
         guard Self.isDirectory(directory + "/index") else {
             throw StoreError(.corrupt, "\(directory) has no index directory")
         }
-        environment = try LMDBEnvironment(path: directory + "/index", readOnly: true)
+        let environment = try LMDBEnvironment(path: directory + "/index", maxDatabases: ObjectIndex.databaseCount, readOnly: true)
+        self.environment = environment
         var tables: [Table: Database] = [:]
         for table in Table.allCases {
             if let db = try environment.openExistingDatabase(table) { tables[table] = db }
         }
         self.tables = tables
+        snapshotSegments = try (0..<ObjectIndex.snapshotSlots).compactMap { slot in
+            try environment.openExistingDatabase(.segments, name: ObjectIndex.databaseName(of: .segments, slot: slot))
+        }
     }
 
     private static func isDirectory(_ path: String) -> Bool {
@@ -111,16 +117,23 @@ public final class Inspector: @unchecked Sendable {
                               totalRecords: rows.reduce(0) { $0 + $1.records })
     }
 
-    /// The `segments` table: segment id → live bytes and records.
+    /// The `segments` tables: segment id → live bytes and records, of the live store and
+    /// every snapshot together.
     public func liveStats() throws -> [UInt64: SegmentStats] {
-        guard let table = tables[.segments] else { return [:] }
+        let views = (tables[.segments].map { [$0] } ?? []) + snapshotSegments
         return try environment.read { txn in
             var out: [UInt64: SegmentStats] = [:]
-            try txn.withCursor(table) { c in
-                var e = try c.first()
-                while let (k, v) = e {
-                    if let id = IndexKey.decodeBigEndian(k, as: UInt64.self) { out[id] = SegmentStats(v) }
-                    e = try c.next()
+            for table in views {
+                try txn.withCursor(table) { c in
+                    var e = try c.first()
+                    while let (k, v) = e {
+                        if let id = IndexKey.decodeBigEndian(k, as: UInt64.self) {
+                            let stats = SegmentStats(v)
+                            out[id, default: SegmentStats()].liveBytes += stats.liveBytes
+                            out[id, default: SegmentStats()].liveRecords += stats.liveRecords
+                        }
+                        e = try c.next()
+                    }
                 }
             }
             return out
@@ -283,7 +296,7 @@ public final class Inspector: @unchecked Sendable {
     }
 
     /// `2024-05-01T12:34:56.789Z` (proleptic Gregorian calendar, UTC).
-    static func iso8601(milliseconds ms: Int64) -> String {
+    public static func iso8601(milliseconds ms: Int64) -> String {
         let seconds = ms >= 0 ? ms / 1000 : (ms - 999) / 1000
         let millis = ms - seconds * 1000
         let days = seconds >= 0 ? seconds / 86_400 : (seconds - 86_399) / 86_400

@@ -200,7 +200,7 @@ public enum VerificationProblem: Sendable, Equatable, CustomStringConvertible {
             if key.first == 0xFF { return "upload " + escaped(key.dropFirst()) }
             guard let (bucket, rest) = IndexKey.decodeObject(key) else { return escaped(key) }
             return escaped(Array(bucket.utf8)) + "/" + escaped(rest)
-        case .parts, .meta, .buckets, .configs, .damaged:
+        case .parts, .meta, .buckets, .configs, .damaged, .snapshots:
             return escaped(key)
         }
     }
@@ -326,7 +326,7 @@ private struct Run {
     mutating func checkEntries() throws {
         for table in index.viewTables where table.table != .segments {
             let entries = try allEntries(index, table)
-            report.counts.entries[table.name] = entries.count
+            report.counts.entries[table.name, default: 0] += entries.count
             for (key, value) in entries {
                 try checkEntry(table: table.table, key: key, value: value)
             }
@@ -354,7 +354,7 @@ private struct Run {
             switch table {
             case .objects, .versions, .parts:
                 report.problems.append(.undecodableEntry(table: table, key: key, reason: "payload does not decode"))
-            case .meta, .buckets, .tombstones, .uploads, .segments, .configs, .damaged:
+            case .meta, .buckets, .tombstones, .uploads, .segments, .configs, .damaged, .snapshots:
                 break
             }
             return
@@ -391,7 +391,7 @@ private struct Run {
         case .parts:
             let part = try IndexValue.part(value)
             return (part.extents, part.storedSize)
-        case .meta, .buckets, .tombstones, .uploads, .segments, .configs, .damaged:
+        case .meta, .buckets, .tombstones, .uploads, .segments, .configs, .damaged, .snapshots:
             return ([], 0)
         }
     }
@@ -482,13 +482,18 @@ private struct Run {
     /// Check 2: recompute each segment's live counters from the entries (FORMAT.md,
     /// "Live bytes") and compare them with the `segments` table.
     mutating func checkLiveCounters() throws {
+        for view in index.views { try checkLiveCounters(of: view) }
+    }
+
+    /// A view's counts (the live store's, or a snapshot's) are those of its own entries.
+    private mutating func checkLiveCounters(of view: IndexView) throws {
         var expected: [UInt64: VerificationProblem.LiveCount] = [:]
         func live(_ ref: RecordRef, _ extents: [Extent]) {
             expected[ref.segment, default: .init(bytes: 0, records: 0)].bytes += ref.size
             expected[ref.segment, default: .init(bytes: 0, records: 0)].records += 1
             for e in extents { expected[e.segment, default: .init(bytes: 0, records: 0)].bytes += e.length }
         }
-        for table in [index.buckets, index.objects, index.versions, index.tombstones, index.uploads, index.parts, index.configs] {
+        for table in [view.buckets, view.objects, view.versions, view.tombstones, view.uploads, view.parts, view.configs] {
             for (_, value) in try allEntries(index, table) {
                 guard let (_, ref) = try? IndexValue.header(value) else { continue }
                 switch table.table {
@@ -498,13 +503,13 @@ private struct Run {
                 case .parts:
                     guard let part = try? IndexValue.part(value) else { continue }
                     live(ref, part.extents)
-                case .meta, .buckets, .tombstones, .uploads, .segments, .configs, .damaged:
+                case .meta, .buckets, .tombstones, .uploads, .segments, .configs, .damaged, .snapshots:
                     live(ref, [])
                 }
             }
         }
         var stored: [UInt64: VerificationProblem.LiveCount] = [:]
-        for (key, value) in try allEntries(index, index.segments) {
+        for (key, value) in try allEntries(index, view.segments) {
             guard let id = IndexKey.decodeBigEndian(key, as: UInt64.self), value.count == 16 else {
                 report.problems.append(.undecodableEntry(table: .segments, key: key, reason: "expected a u64 key and a 16-byte value"))
                 continue

@@ -25,6 +25,13 @@ public final class S3HTTPServer: Sendable {
     public func resetStore() async throws {
         try await handler.resetStore()
     }
+
+    /// Returns the store to a snapshot (`POST /_strata/snapshots/NAME/restore`), for a
+    /// server inside a test process.
+    @discardableResult
+    public func restoreSnapshot(_ name: String) async throws -> SnapshotInfo {
+        try await handler.restoreSnapshot(name)
+    }
     private let serverChannel: Channel
     /// Every open connection (served or being refused), to drain them when stopping.
     private let connections: NIOLockedValueBox<[ObjectIdentifier: ConnectionLifecycle]>

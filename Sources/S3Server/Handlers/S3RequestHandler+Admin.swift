@@ -98,11 +98,60 @@ extension S3RequestHandler {
     /// server started with are made again.
     func resetStore() async throws {
         defer { settingsCache.invalidateAll() }
-        let root = users.principals.first(where: \.isRoot).flatMap(\.accessKeyId) ?? configuration.credentials.keys.first ?? ""
-        let attributes = StartupBuckets.attributes(rootAccessKey: root, region: configuration.region)
-        try await store.reset(recreating: configuration.startupBuckets.map { ($0, attributes) })
+        try await store.reset(recreating: startupBuckets)
         let again = configuration.startupBuckets.isEmpty ? "" : "; made again: " + configuration.startupBuckets.joined(separator: ", ")
         logger.notice("the store was reset: every bucket and object is gone\(again)")
+    }
+
+    /// The buckets the server starts with, as a reset or restore makes them again.
+    private var startupBuckets: [(name: String, attributes: [String: String])] {
+        let root = users.principals.first(where: \.isRoot).flatMap(\.accessKeyId) ?? configuration.credentials.keys.first ?? ""
+        let attributes = StartupBuckets.attributes(rootAccessKey: root, region: configuration.region)
+        return configuration.startupBuckets.map { ($0, attributes) }
+    }
+
+    /// `/_strata/snapshots` (``SnapshotsRequest``): a saved or listed snapshot is answered
+    /// as JSON (``snapshotJSON(_:)``), a list as `{"snapshots":[…]}`, a restore as the
+    /// snapshot with `"restored": NAME`, a delete with 204. An unknown name is 404
+    /// NoSuchSnapshot; a bad one 400 InvalidArgument.
+    func snapshots(_ request: SnapshotsRequest, _ context: Context) async throws -> S3Response {
+        guard context.principal.isRoot else { throw S3Error.accessDenied() }
+        let body: [String: Any]
+        switch request {
+        case .list:
+            body = ["snapshots": try await store.snapshots().map(Self.snapshotJSON)]
+        case .save(let name):
+            let info = try await store.saveSnapshot(name)
+            logger.notice("saved snapshot \(name): \(info.objects) objects in \(info.buckets) buckets")
+            body = Self.snapshotJSON(info)
+        case .restore(let name):
+            body = Self.snapshotJSON(try await restoreSnapshot(name)).merging(["restored": name]) { a, _ in a }
+        case .delete(let name):
+            try await store.deleteSnapshot(name)
+            logger.notice("deleted snapshot \(name)")
+            return S3Response(status: .noContent, headers: HTTPHeaders(), body: .none)
+        }
+        var headers = HTTPHeaders()
+        headers.add(name: "Content-Type", value: "application/json")
+        let json = try JSONSerialization.data(withJSONObject: body, options: [.sortedKeys])
+        return S3Response(status: .ok, headers: headers, body: .bytes(ByteBuffer(bytes: json)))
+    }
+
+    /// Returns the store to the snapshot `name`, and forgets the bucket settings cached
+    /// for it; the buckets the server started with are made again if the snapshot has
+    /// none of their names.
+    func restoreSnapshot(_ name: String) async throws -> SnapshotInfo {
+        defer { settingsCache.invalidateAll() }
+        let info = try await store.restoreSnapshot(name, recreating: startupBuckets)
+        logger.notice("restored snapshot \(name)")
+        return info
+    }
+
+    /// A snapshot as JSON: name, sequence, created (ISO 8601, UTC, milliseconds),
+    /// buckets, objects (versions and delete markers included) and the bytes it refers to.
+    static func snapshotJSON(_ info: SnapshotInfo) -> [String: Any] {
+        ["name": info.name, "sequence": info.sequence, "created": TimeFormat.iso8601(milliseconds: info.created), "buckets": info.buckets,
+         "objects": info.objects, "bytes": info.bytes]
     }
 
     /// `/_strata/faults` (``FaultsRequest``): answers the rules as JSON

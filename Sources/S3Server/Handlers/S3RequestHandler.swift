@@ -202,6 +202,7 @@ final class S3RequestHandler: Sendable {
         case .compact(let parameters): return try await compact(parameters, context)
         case .faults(let request): return try await faults(request, context)
         case .reset: return try await reset(context)
+        case .snapshots(let request): return try await snapshots(request, context)
 
         case .createBucket(let bucket): return try await createBucket(bucket, context)
         case .headBucket(let bucket): return try await headBucket(bucket)
@@ -437,6 +438,8 @@ final class S3RequestHandler: Sendable {
         case .corrupt, .internalError: return .internalError(error.message)
         case .objectLocked: return .accessDenied(error.message)
         case .invalidBucketState: return .invalidBucketState(error.message)
+        case .noSuchSnapshot: return S3Error(code: error.code.rawValue, status: 404, message: error.message)
+        case .tooManySnapshots: return S3Error(code: error.code.rawValue, status: 400, message: error.message)
         }
     }
 

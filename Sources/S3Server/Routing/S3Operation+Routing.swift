@@ -146,6 +146,16 @@ extension S3Operation {
         case (.DELETE, "faults"): return .faults(.clear)
         case (.DELETE, let key?) where key.hasPrefix("faults/") && key.count > "faults/".count:
             return .faults(.remove(id: String(key.dropFirst("faults/".count))))
+        case (.GET, "snapshots"): return .snapshots(.list)
+        case (let method, let key?) where key.hasPrefix("snapshots/") && key.count > "snapshots/".count:
+            let name = String(key.dropFirst("snapshots/".count))
+            switch method {
+            case .POST where name.hasSuffix("/restore"): return .snapshots(.restore(name: String(name.dropLast("/restore".count))))
+            case .POST: return .snapshots(.save(name: name))
+            case .DELETE: return .snapshots(.delete(name: name))
+            default: break
+            }
+            throw S3Error.notImplemented("\(request.method.rawValue) \(request.resource) is not an operator endpoint")
         default: throw S3Error.notImplemented("\(request.method.rawValue) \(request.resource) is not an operator endpoint")
         }
     }

@@ -15,6 +15,8 @@ enum S3Operation: Sendable {
     case faults(FaultsRequest)
     /// `POST /_strata/reset`: empties the store.
     case reset
+    /// `/_strata/snapshots`: the named snapshots (``SnapshotsRequest``).
+    case snapshots(SnapshotsRequest)
 
     // MARK: Bucket
     case createBucket(bucket: String)
@@ -196,13 +198,23 @@ enum FaultsRequest: Sendable, Equatable {
     case remove(id: String)
 }
 
+/// What a request to `/_strata/snapshots` asks: `GET` lists them, `POST
+/// /_strata/snapshots/NAME` saves one, `POST /_strata/snapshots/NAME/restore` restores it,
+/// `DELETE /_strata/snapshots/NAME` deletes it.
+enum SnapshotsRequest: Sendable, Equatable {
+    case list
+    case save(name: String)
+    case restore(name: String)
+    case delete(name: String)
+}
+
 extension S3Operation {
     /// The operation's name in the access log and the metrics (`operation` label): the
     /// S3 API name.
     var name: String {
         switch self {
         case .listBuckets: return "ListBuckets"
-        case .compact, .faults, .reset: return "Admin"
+        case .compact, .faults, .reset, .snapshots: return "Admin"
         case .createBucket: return "CreateBucket"
         case .headBucket: return "HeadBucket"
         case .deleteBucket: return "DeleteBucket"
@@ -300,7 +312,7 @@ extension S3Operation {
     var accessRule: AccessRule {
         switch self {
         case .listBuckets: return .authenticated("s3:ListAllMyBuckets")
-        case .compact, .faults, .reset: return .handler("strata:Admin")
+        case .compact, .faults, .reset, .snapshots: return .handler("strata:Admin")
         case .createBucket: return .authenticated("s3:CreateBucket")
         case .headBucket, .listObjects, .listObjectsV2: return .bucket("s3:ListBucket", .read)
         case .deleteBucket: return .bucketOwner("s3:DeleteBucket")

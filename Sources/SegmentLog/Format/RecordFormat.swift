@@ -25,6 +25,12 @@ public enum RecordType: UInt8, Sendable, CaseIterable {
     case relocate = 10
     /// Commit: the store is emptied; every commit with a lower sequence is void.
     case reset = 11
+    /// Commit: a named snapshot of the store's state is saved.
+    case snapshot = 12
+    /// Commit: the store returns to a snapshot's state; every commit between the two is void.
+    case restore = 13
+    /// Commit: a named snapshot is deleted.
+    case deleteSnapshot = 14
     /// The last record of a sealed segment. Not committing.
     case seal = 15
 
@@ -33,7 +39,7 @@ public enum RecordType: UInt8, Sendable, CaseIterable {
         switch self {
         case .data, .seal: return false
         case .putObject, .deleteObject, .createBucket, .deleteBucket, .createUpload, .putPart, .abortUpload, .bucketConfig,
-             .relocate, .reset: return true
+             .relocate, .reset, .snapshot, .restore, .deleteSnapshot: return true
         }
     }
 }
