@@ -1,8 +1,8 @@
 """pytest-strata: pytest fixtures that run a throw-away Strata S3 server.
 
 Installing the package activates the plugin (pytest_strata.plugin): the fixtures
-strata_server, s3_client, s3_bucket and strata_server_factory. The helpers below work
-without pytest too.
+strata_server, s3_client, s3_bucket, strata_faults, strata_baseline (with strata_seed)
+and strata_server_factory. The helpers below work without pytest too.
 """
 
 from .buckets import create_bucket, delete_bucket, empty_bucket, unique_bucket_name

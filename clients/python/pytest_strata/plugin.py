@@ -14,6 +14,9 @@ import pytest
 from .buckets import create_bucket, delete_bucket, unique_bucket_name
 from .server import DEFAULT_STARTUP_TIMEOUT, StrataError, StrataServer, find_binary, start_server
 
+# The snapshot strata_baseline restores (one of the server's 16).
+BASELINE_SNAPSHOT = "pytest-baseline"
+
 
 def pytest_addoption(parser: pytest.Parser) -> None:
     group = parser.getgroup("strata", "Strata S3 server (pytest-strata)")
@@ -117,6 +120,9 @@ def s3_bucket(s3_client: Any, request: pytest.FixtureRequest) -> Iterator[str]:
     """The name of a new bucket on strata_server, unique to this test; afterwards every
     object version, delete marker and open multipart upload in it is removed and the bucket
     deleted."""
+    if "strata_baseline" in request.fixturenames:
+        # The restore comes first: it would remove a bucket made before it.
+        request.getfixturevalue("strata_baseline")
     name = unique_bucket_name(request.node.name)
     create_bucket(s3_client, name)
     try:
@@ -136,3 +142,31 @@ def strata_faults(strata_server: StrataServer) -> Iterator[StrataServer]:
         yield strata_server
     finally:
         strata_server.clear_faults()
+
+
+@pytest.fixture(scope="session")
+def strata_seed(strata_server: StrataServer) -> Any:
+    """The data every strata_baseline test starts from. Override it in your conftest.py
+    (session scope) to make buckets, objects and bucket settings; it runs once, and the
+    baseline snapshot is saved right after it. The default adds nothing: the baseline is
+    the store as it is then (on the session's server, empty unless earlier tests left
+    something there)."""
+    return None
+
+
+@pytest.fixture(scope="session")
+def strata_baseline_snapshot(strata_server: StrataServer, strata_seed: Any) -> str:
+    """The name of the baseline snapshot (`pytest-baseline`), saved once per session the
+    first time a test asks for it: the store as strata_seed left it."""
+    strata_server.save_snapshot(BASELINE_SNAPSHOT)
+    return BASELINE_SNAPSHOT
+
+
+@pytest.fixture
+def strata_baseline(strata_server: StrataServer, strata_baseline_snapshot: str) -> StrataServer:
+    """strata_server, with the store restored to the baseline snapshot before the test:
+    every test that asks for it starts from exactly what strata_seed made (buckets,
+    objects, versions, settings, open uploads), whatever earlier tests changed. With
+    s3_bucket, the restore comes before the bucket is made."""
+    strata_server.restore_snapshot(strata_baseline_snapshot)
+    return strata_server

@@ -28,6 +28,7 @@ import subprocess
 import sys
 import tempfile
 import time
+import urllib.parse
 from dataclasses import dataclass, field
 from typing import Any, Dict, Iterable, List, Mapping, Optional, Sequence
 
@@ -37,6 +38,7 @@ DEFAULT_REGION = "us-east-1"
 DEFAULT_STARTUP_TIMEOUT = 30.0
 DEFAULT_STOP_TIMEOUT = 15.0
 READY_PATH = "/_strata/health/ready"
+ADMIN_ATTEMPTS = 8  # tries of an operator request that is answered 503 SlowDown
 
 
 class StrataError(Exception):
@@ -281,14 +283,27 @@ class StrataServer:
 
     def admin(self, method: str, path: str, body: Any = None) -> Any:
         """Calls an operator endpoint (`/_strata/...`), signed with SigV4 by the server's
-        root credentials; `body` (if any) is sent as JSON. Returns the answer's JSON.
-        Raises StrataError with the server's error code and message otherwise."""
+        root credentials; `body` (if any) is sent as JSON. Returns the answer's JSON (None
+        for an empty answer, such as a 204). A 503 SlowDown (the store is busy with a
+        reset or a snapshot) is retried a few times. Raises StrataError with the server's
+        error code and message otherwise."""
+        for attempt in range(ADMIN_ATTEMPTS):
+            try:
+                return self._admin_once(method, path, body)
+            except _Busy as busy:
+                if attempt + 1 == ADMIN_ATTEMPTS:
+                    raise StrataError(str(busy)) from None
+                time.sleep(min(0.05 * 2 ** attempt, 1.0))
+
+    def _admin_once(self, method: str, path: str, body: Any) -> Any:
         from botocore.auth import SigV4Auth
         from botocore.awsrequest import AWSRequest
         from botocore.credentials import Credentials
 
         data = b"" if body is None else json.dumps(body).encode()
-        request = AWSRequest(method=method, url=self.endpoint_url + path, data=data,
+        # `path` is sent as it is (percent-encoded); the signer encodes the canonical URI
+        # itself, so it gets the decoded path (else a %XX would be encoded twice).
+        request = AWSRequest(method=method, url=self.endpoint_url + urllib.parse.unquote(path), data=data,
                              headers={"Content-Type": "application/json"} if data else {})
         request.headers["X-Amz-Content-SHA256"] = hashlib.sha256(data).hexdigest()
         SigV4Auth(Credentials(self.access_key, self.secret_key), "s3", self.region).add_auth(request)
@@ -304,12 +319,15 @@ class StrataServer:
             answer = response.read()
         finally:
             connection.close()
-        if response.status != 200:
+        if not 200 <= response.status < 300:
             code = re.search(rb"<Code>(.*?)</Code>", answer)
             message = re.search(rb"<Message>(.*?)</Message>", answer)
-            raise StrataError(f"{method} {path}: {response.status} "
-                              f"{(code.group(1).decode() if code else '')}: {(message.group(1).decode() if message else answer[:200])}")
-        return json.loads(answer) if answer else None
+            error = (f"{method} {path}: {response.status} "
+                     f"{(code.group(1).decode() if code else '')}: {(message.group(1).decode() if message else answer[:200])}")
+            if response.status == 503 and code and code.group(1) == b"SlowDown":
+                raise _Busy(error)
+            raise StrataError(error)
+        return json.loads(answer) if answer.strip() else None
 
     def add_faults(self, *rules: Mapping[str, Any]) -> List[str]:
         """Adds fault rules (dicts as `/_strata/faults` takes them, e.g.
@@ -326,9 +344,33 @@ class StrataServer:
         self.admin("DELETE", "/_strata/faults")
 
     def reset(self) -> None:
-        """Empties the store (every bucket and object goes; users, settings and fault
-        rules stay): `POST /_strata/reset`."""
+        """Empties the store (every bucket and object goes; users, settings, fault rules
+        and snapshots stay): `POST /_strata/reset`."""
         self.admin("POST", "/_strata/reset")
+
+    def save_snapshot(self, name: str) -> Dict[str, Any]:
+        """Saves the whole store (buckets, objects, versions, bucket settings, open
+        multipart uploads) as snapshot `name` (1-64 of A-Z a-z 0-9 . _ -), replacing one
+        of that name: `POST /_strata/snapshots/NAME`. Returns its description: `name`,
+        `sequence`, `created`, `buckets`, `objects`, `bytes`. At most 16 snapshots exist
+        at once (a 17th name raises StrataError TooManySnapshots)."""
+        return self.admin("POST", _snapshot_path(name))
+
+    def restore_snapshot(self, name: str) -> Dict[str, Any]:
+        """Returns the store to exactly the state saved as `name` (the snapshot stays, to
+        restore again): `POST /_strata/snapshots/NAME/restore`. Returns `{"restored":
+        NAME, "sequence": ...}`; an unknown name raises StrataError NoSuchSnapshot."""
+        return self.admin("POST", _snapshot_path(name) + "/restore")
+
+    def delete_snapshot(self, name: str) -> None:
+        """Deletes snapshot `name` (the store is not changed): `DELETE
+        /_strata/snapshots/NAME`; an unknown name raises StrataError NoSuchSnapshot."""
+        self.admin("DELETE", _snapshot_path(name))
+
+    def snapshots(self) -> List[Dict[str, Any]]:
+        """The snapshots, sorted by name, each as save_snapshot() describes it:
+        `GET /_strata/snapshots`."""
+        return self.admin("GET", "/_strata/snapshots")["snapshots"]
 
     def stop(self, timeout: float = DEFAULT_STOP_TIMEOUT) -> Optional[int]:
         """SIGTERM (the server finishes requests in flight, closes its store and removes its
@@ -349,6 +391,16 @@ class StrataServer:
 
     def __exit__(self, *exc: Any) -> None:
         self.stop()
+
+
+class _Busy(Exception):
+    """A 503 SlowDown from an operator endpoint: admin() tries again."""
+
+
+def _snapshot_path(name: str) -> str:
+    # Sent percent-encoded, so that a name the server refuses arrives as it is (400
+    # InvalidArgument) instead of as another path.
+    return "/_strata/snapshots/" + urllib.parse.quote(str(name), safe="")
 
 
 def _read(path: Optional[str]) -> str:

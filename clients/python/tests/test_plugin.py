@@ -297,3 +297,149 @@ def test_reset_empties_the_session_server(inner):
     """))
     result = run(inner)
     result.assert_outcomes(passed=1)
+
+
+def test_snapshots_save_list_restore_delete_and_survive_a_reset(inner):
+    inner.makepyfile(textwrap.dedent("""
+        import re
+        import pytest
+        from pytest_strata import StrataError
+
+        def names(server):
+            return [s["name"] for s in server.snapshots()]
+
+        def test_snapshots(strata_server, s3_client):
+            s3_client.create_bucket(Bucket="snap")
+            s3_client.put_bucket_versioning(Bucket="snap", VersioningConfiguration={"Status": "Enabled"})
+            s3_client.put_object(Bucket="snap", Key="k", Body=b"one")
+            s3_client.put_object(Bucket="snap", Key="k", Body=b"two")
+            versions = [v["VersionId"] for v in s3_client.list_object_versions(Bucket="snap")["Versions"]]
+            saved = strata_server.save_snapshot("before")
+            assert (saved["name"], saved["buckets"], saved["objects"]) == ("before", 1, 2), saved
+            assert saved["bytes"] >= 6 and isinstance(saved["sequence"], int), saved
+            assert re.match(r"^\\d{4}-\\d\\d-\\d\\dT\\d\\d:\\d\\d:\\d\\d(\\.\\d+)?Z$", saved["created"]), saved
+            [listed] = strata_server.snapshots()
+            assert {field: listed.get(field) for field in saved} == saved, (listed, saved)
+
+            # Everything changes: an overwrite, a delete marker, a new bucket.
+            s3_client.put_object(Bucket="snap", Key="k", Body=b"three")
+            s3_client.delete_object(Bucket="snap", Key="k")
+            s3_client.create_bucket(Bucket="later")
+            restored = strata_server.restore_snapshot("before")
+            assert restored["restored"] == "before" and isinstance(restored["sequence"], int), restored
+            assert [b["Name"] for b in s3_client.list_buckets()["Buckets"]] == ["snap"]
+            assert s3_client.get_object(Bucket="snap", Key="k")["Body"].read() == b"two"
+            listed = s3_client.list_object_versions(Bucket="snap")
+            assert [v["VersionId"] for v in listed["Versions"]] == versions and "DeleteMarkers" not in listed
+
+            # Sorted by name; saving a name again replaces it.
+            s3_client.put_object(Bucket="snap", Key="k2", Body=b"x")
+            strata_server.save_snapshot("a-second.one_2")
+            assert names(strata_server) == ["a-second.one_2", "before"]
+            again = strata_server.save_snapshot("a-second.one_2")
+            assert again["objects"] == 3 and names(strata_server) == ["a-second.one_2", "before"]
+
+            # A reset empties the store and keeps the snapshots.
+            strata_server.reset()
+            assert s3_client.list_buckets()["Buckets"] == []
+            assert names(strata_server) == ["a-second.one_2", "before"]
+            strata_server.restore_snapshot("a-second.one_2")
+            assert s3_client.get_object(Bucket="snap", Key="k2")["Body"].read() == b"x"
+
+            assert strata_server.delete_snapshot("before") is None
+            assert names(strata_server) == ["a-second.one_2"]
+            with pytest.raises(StrataError, match="404 NoSuchSnapshot"):
+                strata_server.restore_snapshot("before")
+            with pytest.raises(StrataError, match="404 NoSuchSnapshot"):
+                strata_server.delete_snapshot("before")
+            for bad in ["x" * 65, "bad~name", "bad name", "über"]:
+                with pytest.raises(StrataError, match="400 InvalidArgument"):
+                    strata_server.save_snapshot(bad)
+            strata_server.delete_snapshot("a-second.one_2")
+            assert strata_server.snapshots() == []
+
+        def test_at_most_16(strata_server):
+            for i in range(16):
+                strata_server.save_snapshot(f"s{i:02}")
+            with pytest.raises(StrataError, match="400 TooManySnapshots"):
+                strata_server.save_snapshot("s16")
+            strata_server.save_snapshot("s15")  # replacing one is not a 17th
+            assert names(strata_server) == [f"s{i:02}" for i in range(16)]
+            for i in range(16):
+                strata_server.delete_snapshot(f"s{i:02}")
+    """))
+    result = run(inner)
+    result.assert_outcomes(passed=2)
+
+
+def test_strata_baseline_restores_what_strata_seed_made_before_each_test(inner):
+    inner.makeconftest(textwrap.dedent("""
+        import pytest
+
+        SEEDED = []
+
+        @pytest.fixture(scope="session")
+        def strata_seed(s3_client):
+            SEEDED.append(1)
+            s3_client.create_bucket(Bucket="seeded")
+            s3_client.put_bucket_versioning(Bucket="seeded", VersioningConfiguration={"Status": "Enabled"})
+            s3_client.put_object(Bucket="seeded", Key="k", Body=b"v1")
+            s3_client.put_object(Bucket="seeded", Key="k", Body=b"v2")
+            s3_client.put_bucket_tagging(Bucket="seeded", Tagging={"TagSet": [{"Key": "team", "Value": "qa"}]})
+            s3_client.create_multipart_upload(Bucket="seeded", Key="open")
+    """))
+    inner.makepyfile(textwrap.dedent("""
+        import conftest
+
+        def state(s3):
+            versions = s3.list_object_versions(Bucket="seeded")
+            return {
+                "buckets": [b["Name"] for b in s3.list_buckets()["Buckets"]],
+                "versions": [(v["Key"], v["Size"]) for v in versions.get("Versions", [])],
+                "markers": len(versions.get("DeleteMarkers", [])),
+                "tags": s3.get_bucket_tagging(Bucket="seeded")["TagSet"],
+                "uploads": [u["Key"] for u in s3.list_multipart_uploads(Bucket="seeded").get("Uploads", [])],
+            }
+
+        BASELINE = {"buckets": ["seeded"], "versions": [("k", 2), ("k", 2)], "markers": 0,
+                    "tags": [{"Key": "team", "Value": "qa"}], "uploads": ["open"]}
+
+        def test_1_changes_everything(strata_baseline, s3_client):
+            assert state(s3_client) == BASELINE
+            s3_client.put_object(Bucket="seeded", Key="k", Body=b"changed")
+            s3_client.delete_object(Bucket="seeded", Key="k")
+            s3_client.delete_bucket_tagging(Bucket="seeded")
+            upload = s3_client.list_multipart_uploads(Bucket="seeded")["Uploads"][0]
+            s3_client.abort_multipart_upload(Bucket="seeded", Key="open", UploadId=upload["UploadId"])
+            s3_client.create_bucket(Bucket="extra")
+
+        def test_2_starts_from_the_baseline(strata_baseline, s3_client):
+            assert state(s3_client) == BASELINE
+            assert s3_client.get_object(Bucket="seeded", Key="k")["Body"].read() == b"v2"
+
+        def test_3_s3_bucket_comes_after_the_restore(s3_bucket, strata_baseline, s3_client):
+            names = [b["Name"] for b in s3_client.list_buckets()["Buckets"]]
+            assert sorted(names) == sorted(["seeded", s3_bucket])
+            s3_client.put_object(Bucket=s3_bucket, Key="mine", Body=b"m")
+
+        def test_4_without_the_fixture_the_store_is_as_the_last_test_left_it(s3_client):
+            assert s3_client.list_objects_v2(Bucket="seeded")["KeyCount"] == 1
+            assert s3_client.list_buckets()["Buckets"][0]["Name"] == "seeded"
+
+        def test_5_seeded_once_and_one_snapshot(strata_baseline, strata_baseline_snapshot):
+            assert conftest.SEEDED == [1]
+            assert [s["name"] for s in strata_baseline.snapshots()] == [strata_baseline_snapshot] == ["pytest-baseline"]
+    """))
+    result = run(inner)
+    result.assert_outcomes(passed=5)
+
+
+def test_the_readme_snapshot_example(inner):
+    # README.md shows examples/test_snapshots.py (Tools/check_readme_examples.py), and so
+    # does this package's README.
+    example = Path(__file__).resolve().parents[1] / "examples" / "test_snapshots.py"
+    readme = Path(__file__).resolve().parents[1] / "README.md"
+    assert "```python\n" + example.read_text() + "```" in readme.read_text(), "copy the example into README.md"
+    inner.makepyfile(test_snapshots=example.read_text())
+    result = run(inner)
+    result.assert_outcomes(passed=2)

@@ -158,3 +158,93 @@ def test_sigkill_after_the_stop_timeout(tmp_path):
     with pytest.raises(ProcessLookupError):
         os.kill(server.pid, 0)
     assert server.stop() == -9  # again: nothing to do
+
+
+class _SnapshotStub:
+    """An in-process stand-in for the snapshot endpoints: records each request; answers
+    503 SlowDown `busy` times first, then as Strata would."""
+
+    def __init__(self, busy=0):
+        import http.server
+        import threading
+
+        stub = self
+        self.busy, self.seen = busy, []
+
+        class Handler(http.server.BaseHTTPRequestHandler):
+            def answer(self, status, body=b"", kind="application/json"):
+                self.send_response(status)
+                self.send_header("Content-Type", kind)
+                self.send_header("Content-Length", str(len(body)))
+                self.end_headers()
+                self.wfile.write(body)
+
+            def handle_any(self):
+                stub.seen.append((self.command, self.path, self.headers.get("Authorization", "")))
+                if stub.busy:
+                    stub.busy -= 1
+                    return self.answer(503, b"<Error><Code>SlowDown</Code><Message>Please reduce your request rate."
+                                            b"</Message></Error>", "application/xml")
+                if self.command == "GET" and self.path == "/_strata/snapshots":
+                    return self.answer(200, json.dumps({"snapshots": [{"name": "a", "objects": 1}]}).encode())
+                if self.command == "DELETE" and self.path == "/_strata/snapshots/a":
+                    return self.answer(204)
+                if self.command == "POST" and self.path == "/_strata/snapshots/a":
+                    return self.answer(200, json.dumps({"name": "a", "sequence": 7}).encode())
+                if self.path.endswith("/restore"):
+                    return self.answer(404, b"<Error><Code>NoSuchSnapshot</Code><Message>There is no snapshot "
+                                            b"named b.</Message></Error>", "application/xml")
+                return self.answer(400, b"<Error><Code>InvalidArgument</Code><Message>bad name</Message></Error>",
+                                   "application/xml")
+
+            do_GET = do_POST = do_DELETE = handle_any
+
+            def log_message(self, *args):
+                pass
+
+        self.httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        threading.Thread(target=self.httpd.serve_forever, daemon=True).start()
+        port = self.httpd.server_address[1]
+        from pytest_strata import StrataServer
+        self.server = StrataServer(endpoint_url=f"http://127.0.0.1:{port}", host="127.0.0.1", port=port,
+                                   access_key="AKIAFAKE", secret_key="secret", region="us-east-1",
+                                   process=None, command=[])
+
+    def close(self):
+        self.httpd.shutdown()
+        self.httpd.server_close()
+
+
+def test_snapshot_requests_against_a_stand_in():
+    stub = _SnapshotStub(busy=2)
+    try:
+        server = stub.server
+        # Two 503 SlowDown answers are retried; the third request gets the list.
+        assert server.snapshots() == [{"name": "a", "objects": 1}]
+        assert [m for m, _, _ in stub.seen] == ["GET"] * 3
+        assert all(auth.startswith("AWS4-HMAC-SHA256 Credential=AKIAFAKE/") for _, _, auth in stub.seen)
+        assert server.save_snapshot("a") == {"name": "a", "sequence": 7}
+        assert server.delete_snapshot("a") is None  # 204, no body
+        with pytest.raises(StrataError, match="404 NoSuchSnapshot: There is no snapshot named b"):
+            server.restore_snapshot("b")
+        assert stub.seen[-1][:2] == ("POST", "/_strata/snapshots/b/restore")
+        # A name the server refuses is sent as it is, percent-encoded, not as another path.
+        for bad, path in [("no/slash", "/_strata/snapshots/no%2Fslash"), ("a b", "/_strata/snapshots/a%20b")]:
+            with pytest.raises(StrataError, match="400 InvalidArgument"):
+                server.save_snapshot(bad)
+            assert stub.seen[-1][:2] == ("POST", path)
+    finally:
+        stub.close()
+
+
+def test_snapshot_requests_give_up_when_the_server_stays_busy(monkeypatch):
+    import pytest_strata.server
+
+    monkeypatch.setattr(pytest_strata.server, "ADMIN_ATTEMPTS", 3)
+    stub = _SnapshotStub(busy=10)
+    try:
+        with pytest.raises(StrataError, match="503 SlowDown"):
+            stub.server.save_snapshot("a")
+        assert len(stub.seen) == 3
+    finally:
+        stub.close()
