@@ -70,11 +70,18 @@ public final class LMDBEnvironment: @unchecked Sendable {
 
     /// Opens or creates the named database of `table` (by default named as the table).
     public func openDatabase(_ table: Table, name: String? = nil) throws -> Database {
-        let name = name ?? table.rawValue
-        return try write { txn in
-            var dbi: MDB_dbi = 0
-            try check(mdb_dbi_open(txn.txn, name, UInt32(MDB_CREATE), &dbi), "mdb_dbi_open \(name)")
-            return Database(dbi: dbi, table: table, name: name)
+        try openDatabases([(table, name ?? table.rawValue)])[0]
+    }
+
+    /// Opens or creates named databases, all in one write transaction (one sync, where
+    /// every commit syncs).
+    public func openDatabases(_ databases: [(table: Table, name: String)]) throws -> [Database] {
+        try write { txn in
+            try databases.map { table, name in
+                var dbi: MDB_dbi = 0
+                try check(mdb_dbi_open(txn.txn, name, UInt32(MDB_CREATE), &dbi), "mdb_dbi_open \(name)")
+                return Database(dbi: dbi, table: table, name: name)
+            }
         }
     }
 

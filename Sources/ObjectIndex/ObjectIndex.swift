@@ -51,22 +51,27 @@ public final class ObjectIndex: Sendable {
     public init(path: String, mapSize: Int = 1 << 38, syncEachCommit: Bool = true) throws {
         environment = try LMDBEnvironment(path: path, mapSize: mapSize, maxDatabases: Self.databaseCount,
                                           syncEachCommit: syncEachCommit)
-        meta = try environment.openDatabase(.meta)
-        buckets = try environment.openDatabase(.buckets)
-        objects = try environment.openDatabase(.objects)
-        versions = try environment.openDatabase(.versions)
-        tombstones = try environment.openDatabase(.tombstones)
-        uploads = try environment.openDatabase(.uploads)
-        parts = try environment.openDatabase(.parts)
-        segments = try environment.openDatabase(.segments)
-        configs = try environment.openDatabase(.configs)
-        damaged = try environment.openDatabase(.damaged)
-        snapshots = try environment.openDatabase(.snapshots)
+        // Every table, the snapshot slots' too, in one transaction.
+        let slotTables = (0..<Self.snapshotSlots).flatMap { slot in IndexView.tableKinds.map { ($0, Self.databaseName(of: $0, slot: slot)) } }
+        let opened = try environment.openDatabases(Table.allCases.map { ($0, $0.rawValue) } + slotTables)
+        let main = Dictionary(uniqueKeysWithValues: opened.prefix(Table.allCases.count).map { ($0.table, $0) })
+        meta = main[.meta]!
+        buckets = main[.buckets]!
+        objects = main[.objects]!
+        versions = main[.versions]!
+        tombstones = main[.tombstones]!
+        uploads = main[.uploads]!
+        parts = main[.parts]!
+        segments = main[.segments]!
+        configs = main[.configs]!
+        damaged = main[.damaged]!
+        snapshots = main[.snapshots]!
         live = IndexView(buckets: buckets, objects: objects, versions: versions, tombstones: tombstones, uploads: uploads,
                          parts: parts, segments: segments, configs: configs)
-        let environment = self.environment
-        snapshotViews = try (0..<Self.snapshotSlots).map { slot in
-            try IndexView { table in try environment.openDatabase(table, name: Self.databaseName(of: table, slot: slot)) }
+        let slots = Array(opened.dropFirst(Table.allCases.count))
+        snapshotViews = (0..<Self.snapshotSlots).map { slot in
+            let tables = Dictionary(uniqueKeysWithValues: slots[(slot * IndexView.tableCount)..<((slot + 1) * IndexView.tableCount)].map { ($0.table, $0) })
+            return IndexView { tables[$0]! }
         }
     }
 
@@ -126,10 +131,12 @@ public struct IndexView: Sendable {
         self.configs = configs
     }
 
-    init(opening open: (Table) throws -> Database) throws {
-        self.init(buckets: try open(.buckets), objects: try open(.objects), versions: try open(.versions),
-                  tombstones: try open(.tombstones), uploads: try open(.uploads), parts: try open(.parts),
-                  segments: try open(.segments), configs: try open(.configs))
+    /// The kinds of a view's tables, in ``tables`` order.
+    public static let tableKinds: [Table] = [.buckets, .objects, .versions, .tombstones, .uploads, .parts, .segments, .configs]
+
+    init(_ table: (Table) -> Database) {
+        self.init(buckets: table(.buckets), objects: table(.objects), versions: table(.versions), tombstones: table(.tombstones),
+                  uploads: table(.uploads), parts: table(.parts), segments: table(.segments), configs: table(.configs))
     }
 
     /// The view's tables.
