@@ -137,6 +137,7 @@ def main():
         for size in map(int, args.sizes.split(",")):
             figures = bench_size(args, size, work)
             for name, values in figures.items():
+                log(f"size {size}: {name} runs: " + ", ".join(f"{v:.1f}" for v in values))
                 print(f"{size} {name}_median_ms {statistics.median(values):.1f} ms")
                 print(f"{size} {name}_max_ms {max(values):.1f} ms")
             rows.append((size, figures))
