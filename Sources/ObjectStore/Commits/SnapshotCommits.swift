@@ -224,6 +224,22 @@ enum Snapshots {
         }
     }
 
+    /// The slots of the saved snapshots whose sequence is at least `sequence` (read for
+    /// every applied record: only those entries' payloads are decoded).
+    static func slots(holding sequence: UInt64, _ store: ObjectIndex, _ txn: Transaction) throws -> [Int] {
+        try txn.withCursor(store.snapshots) { c in
+            var out: [Int] = []
+            var entry = try c.seek(atOrAfter: [0x01])
+            while let e = entry, IndexKey.isSavedSnapshot(e.key) {
+                if try IndexValue.header(e.value).sequence >= sequence {
+                    out.append(Int(try Payload.decodeSnapshot(e.value[IndexValue.prefixSize...]).slot))
+                }
+                entry = try c.next()
+            }
+            return out
+        }
+    }
+
     /// Removes a saved snapshot from the catalog and empties its slot.
     static func drop(name: String, value: [UInt8], _ store: ObjectIndex, _ txn: Transaction) throws {
         let slot = Int(try Payload.decodeSnapshot(value[IndexValue.prefixSize...]).slot)

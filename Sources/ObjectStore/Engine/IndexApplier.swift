@@ -47,8 +47,8 @@ struct IndexApplier {
             return
         }
         try applyToView(record)
-        for saved in try Snapshots.saved(whole, txn) where saved.sequence >= record.sequence {
-            try IndexApplier(view: whole.snapshotViews[saved.slot], whole: whole, txn: txn).applyToView(record)
+        for slot in try Snapshots.slots(holding: record.sequence, whole, txn) {
+            try IndexApplier(view: whole.snapshotViews[slot], whole: whole, txn: txn).applyToView(record)
         }
     }
 
