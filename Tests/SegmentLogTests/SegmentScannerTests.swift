@@ -132,7 +132,7 @@ final class SegmentScannerTests: XCTestCase {
         var seal = ByteWriter()
         seal.write(UInt64(1))
         let payload = Self.commitPayload(16)
-        let unknown = Self.rawHeader(type: 12, length: UInt32(payload.count), payloadCRC: CRC32.checksum(payload)) + payload + [UInt8](repeating: 0, count: 7)
+        let unknown = Self.rawHeader(type: 16, length: UInt32(payload.count), payloadCRC: CRC32.checksum(payload)) + payload + [UInt8](repeating: 0, count: 7)
         let inner = Self.segment([(.putObject, Self.commitPayload(30)), (.data, Self.commitPayload(50))]).bytes + unknown
             + Self.segment([(.seal, seal.bytes)]).bytes.dropFirst(32)
         let (bytes, offsets) = Self.segment([(.putObject, Self.commitPayload(10)), (.data, Array(inner[32...])), (.deleteObject, Self.commitPayload(12))])
@@ -177,13 +177,13 @@ final class SegmentScannerTests: XCTestCase {
     /// Unknown type: refused in the middle and at the end, never cut as a torn tail.
     func testUnknownTypeIsRefusedWhereverItIs() throws {
         let payload = Self.commitPayload(16)
-        let unknown = Self.rawHeader(type: 12, length: UInt32(payload.count), payloadCRC: CRC32.checksum(payload)) + payload + [0]
+        let unknown = Self.rawHeader(type: 16, length: UInt32(payload.count), payloadCRC: CRC32.checksum(payload)) + payload + [0]
         let (bytes, offsets) = Self.segment(Self.sample)
         let full = bytes.count + unknown.count
         for (at, cut) in [(Int(offsets[2]), full), (bytes.count, full), (bytes.count, full - 5)] {
             let damaged = Array((Array(bytes[..<at]) + unknown + bytes[at...]).prefix(cut))
             XCTAssertThrowsError(try scan(damaged), "at \(at)") { error in
-                XCTAssertEqual((error as? UnsupportedRecord)?.reason, .header(.unknownType(12)))
+                XCTAssertEqual((error as? UnsupportedRecord)?.reason, .header(.unknownType(16)))
                 XCTAssertTrue("\(error)".contains("newer Strata"), "\(error)")
             }
         }
