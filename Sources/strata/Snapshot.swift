@@ -64,7 +64,7 @@ struct Snapshot: AsyncParsableCommand {
         func run() async throws {
             let info = try await target.run("save", online: { client in
                 try Snapshot.decode(try await client.send(.POST, "/_strata/snapshots/" + name))
-            }, offline: { store in Snapshot.fields(try await store.saveSnapshot(name)) })
+            }, offline: { store in try await store.saveSnapshot(name).jsonObject })
             print("saved snapshot \(name): \(Snapshot.summary(info))")
         }
     }
@@ -78,7 +78,7 @@ struct Snapshot: AsyncParsableCommand {
             let list = try await target.run("list", online: { client in
                 let body = try Snapshot.decode(try await client.send(.GET, "/_strata/snapshots"))
                 return body["snapshots"] as? [[String: Any]] ?? []
-            }, offline: { store in try await store.snapshots().map(Snapshot.fields) })
+            }, offline: { store in try await store.snapshots().map(\.jsonObject) })
             if json {
                 let data = try JSONSerialization.data(withJSONObject: ["snapshots": list], options: [.sortedKeys, .prettyPrinted])
                 print(String(decoding: data, as: UTF8.self))
@@ -108,7 +108,7 @@ struct Snapshot: AsyncParsableCommand {
         func run() async throws {
             let info = try await target.run("restore", online: { client in
                 try Snapshot.decode(try await client.send(.POST, "/_strata/snapshots/\(name)/restore"))
-            }, offline: { store in Snapshot.fields(try await store.restoreSnapshot(name)) })
+            }, offline: { store in try await store.restoreSnapshot(name).jsonObject })
             print("restored snapshot \(name): \(Snapshot.summary(info))")
         }
     }
@@ -124,12 +124,6 @@ struct Snapshot: AsyncParsableCommand {
             }, offline: { store in try await store.deleteSnapshot(name) })
             print("deleted snapshot \(name)")
         }
-    }
-
-    /// A snapshot as the server answers it (`/_strata/snapshots`).
-    static func fields(_ info: SnapshotInfo) -> [String: Any] {
-        ["name": info.name, "sequence": info.sequence, "created": Inspector.iso8601(milliseconds: info.created),
-         "buckets": info.buckets, "objects": info.objects, "bytes": info.bytes]
     }
 
     static func decode(_ body: [UInt8]) throws -> [String: Any] {

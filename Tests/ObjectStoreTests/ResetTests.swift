@@ -9,23 +9,6 @@ import XCTest
 /// removed across reopening, a rebuild from the segments and compaction (which moves the
 /// reset record behind later ones); what is written after it stays.
 final class ResetTests: StoreTestCase {
-    /// A store with a bit of everything: objects, versions, a delete marker, an open
-    /// upload with a part, a bucket configuration, a deleted key's tombstone.
-    private func fill() async throws {
-        try await store.createBucket("plain")
-        for i in 0..<20 { try await store.putObject(bucket: "plain", key: "k\(i)", data: pattern(i, 3000)) }
-        _ = try await store.deleteObject(bucket: "plain", key: "k0")
-        try await store.createBucket("versioned")
-        try await store.setVersioning(bucket: "versioned", .enabled)
-        for i in 0..<3 { try await store.putObject(bucket: "versioned", key: "v", data: pattern(100 + i, 2000)) }
-        _ = try await store.deleteObject(bucket: "versioned", key: "v")
-        try await store.putBucketConfig(bucket: "plain", name: .lifecycle, document: Array("<LifecycleConfiguration/>".utf8))
-        let upload = try await store.createUpload(bucket: "plain", key: "big", metadata: [:], checksumAlgorithm: nil, checksumType: nil)
-        let part = try await store.makePartWriter(bucket: "plain", key: "big", uploadId: upload.uploadId, partNumber: 1)
-        try await part.write(ByteBuffer(bytes: pattern(7, 5000)))
-        _ = try await part.finish()
-    }
-
     private func assertEmpty(_ store: ObjectStore, file: StaticString = #filePath, line: UInt = #line) async throws {
         let buckets = try await store.listBuckets()
         XCTAssertEqual(buckets.map(\.name), [], file: file, line: line)
@@ -34,7 +17,7 @@ final class ResetTests: StoreTestCase {
     }
 
     func testResetEmptiesTheStoreAndWritesAfterItStayAcrossReopenAndRebuild() async throws {
-        try await fill()
+        _ = try await store.fillWithABitOfEverything()
         try await store.reset()
         try await assertEmpty(store)
         // Only the reset record itself is live (32-byte header, 16-byte payload).
@@ -65,7 +48,7 @@ final class ResetTests: StoreTestCase {
     func testCompactionReclaimsWhatTheResetRemovedAndKeepsTheReset() async throws {
         try store.close()
         store = try ObjectStore(directory: dir, options: smallOptions(maxSegmentSize: 16 << 10))
-        try await fill()
+        _ = try await store.fillWithABitOfEverything()
         let before = try await store.segmentUsage()
         try await store.reset()
         try await store.createBucket("after")
@@ -129,7 +112,7 @@ final class ResetTests: StoreTestCase {
     /// A process crash whose index checkpoint is before the reset: replay applies the
     /// reset record and the writes after it, in log order, and ends where the store was.
     func testReplayFromACheckpointBeforeTheResetAppliesIt() async throws {
-        try await fill()
+        _ = try await store.fillWithABitOfEverything()
         try store.close()
         try FileManager.default.copyItem(atPath: dir + "/index", toPath: dir + "/index-before-reset")
         store = try ObjectStore(directory: dir, options: smallOptions())

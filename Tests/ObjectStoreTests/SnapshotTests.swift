@@ -10,25 +10,6 @@ import XCTest
 /// survives reopening, a rebuild from the segments and compaction, and `strata verify`
 /// finds the index and the rebuild equal.
 final class SnapshotTests: StoreTestCase {
-    private var partETag = ""
-    /// A store with a bit of everything: objects, versions, a delete marker, an open
-    /// upload with a part, a bucket configuration, a deleted key's tombstone.
-    private func fill() async throws -> String {
-        try await store.createBucket("plain")
-        for i in 0..<20 { try await store.putObject(bucket: "plain", key: "k\(i)", data: pattern(i, 3000)) }
-        _ = try await store.deleteObject(bucket: "plain", key: "k0")
-        try await store.createBucket("versioned")
-        try await store.setVersioning(bucket: "versioned", .enabled)
-        for i in 0..<3 { try await store.putObject(bucket: "versioned", key: "v", data: pattern(100 + i, 2000)) }
-        _ = try await store.deleteObject(bucket: "versioned", key: "v")
-        try await store.putBucketConfig(bucket: "plain", name: .lifecycle, document: Array("<LifecycleConfiguration/>".utf8))
-        let upload = try await store.createUpload(bucket: "plain", key: "big", metadata: [:], checksumAlgorithm: nil, checksumType: nil)
-        let part = try await store.makePartWriter(bucket: "plain", key: "big", uploadId: upload.uploadId, partNumber: 1)
-        try await part.write(ByteBuffer(bytes: pattern(7, 5000)))
-        partETag = try await part.finish().etag
-        return upload.uploadId
-    }
-
     /// Changes to everything `fill` made.
     private func change() async throws {
         for i in 1..<10 { try await store.putObject(bucket: "plain", key: "k\(i)", data: pattern(500 + i, 2500)) }
@@ -80,7 +61,7 @@ final class SnapshotTests: StoreTestCase {
     }
 
     func testRestoreReturnsExactlyTheSavedStateAcrossReopenAndRebuild() async throws {
-        let uploadId = try await fill()
+        let (uploadId, partETag) = try await store.fillWithABitOfEverything()
         let saved = try await state()
         let info = try await store.saveSnapshot("base")
         XCTAssertEqual(info.name, "base")
@@ -111,7 +92,7 @@ final class SnapshotTests: StoreTestCase {
     }
 
     func testSnapshotsAreIndependentAndDeleteFreesTheName() async throws {
-        _ = try await fill()
+        _ = try await store.fillWithABitOfEverything()
         let first = try await state()
         try await store.saveSnapshot("one")
         try await change()
@@ -154,7 +135,7 @@ final class SnapshotTests: StoreTestCase {
     /// entries), never takes the segment of a snapshot's or restore's record, and says
     /// how much only snapshots keep; a rebuild after it gives the same index.
     func testCompactionKeepsWhatSnapshotsNeed() async throws {
-        _ = try await fill()
+        _ = try await store.fillWithABitOfEverything()
         let saved = try await state()
         try await store.saveSnapshot("base")
         // Overwrite and delete everything, many times: the snapshot's bytes are all that
@@ -191,7 +172,7 @@ final class SnapshotTests: StoreTestCase {
     /// A process crash whose index checkpoint is before the snapshot and the restore:
     /// replay applies both where they are in the log and ends where the store was.
     func testReplayFromACheckpointBeforeTheSnapshotAndRestore() async throws {
-        _ = try await fill()
+        _ = try await store.fillWithABitOfEverything()
         let saved = try await state()
         try store.close()
         try FileManager.default.copyItem(atPath: dir + "/index", toPath: dir + "/index-before")

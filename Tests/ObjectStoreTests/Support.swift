@@ -1,4 +1,5 @@
 import Foundation
+import NIOCore
 import ObjectIndex
 import SegmentLog
 import StrataTestSupport
@@ -54,6 +55,24 @@ func liveAndRebuiltIndex(_ directory: String) throws -> (live: [String: [[UInt8]
 
 
 extension ObjectStore {
+    /// A store with a bit of everything: objects, versions, a delete marker, an open
+    /// upload with a part, a bucket configuration, a deleted key's tombstone (for reset
+    /// and snapshot tests). Returns the open upload and its part's ETag.
+    func fillWithABitOfEverything() async throws -> (uploadId: String, partETag: String) {
+        try await createBucket("plain")
+        for i in 0..<20 { try await putObject(bucket: "plain", key: "k\(i)", data: pattern(i, 3000)) }
+        _ = try await deleteObject(bucket: "plain", key: "k0")
+        try await createBucket("versioned")
+        try await setVersioning(bucket: "versioned", .enabled)
+        for i in 0..<3 { try await putObject(bucket: "versioned", key: "v", data: pattern(100 + i, 2000)) }
+        _ = try await deleteObject(bucket: "versioned", key: "v")
+        try await putBucketConfig(bucket: "plain", name: .lifecycle, document: Array("<LifecycleConfiguration/>".utf8))
+        let upload = try await createUpload(bucket: "plain", key: "big", metadata: [:], checksumAlgorithm: nil, checksumType: nil)
+        let part = try await makePartWriter(bucket: "plain", key: "big", uploadId: upload.uploadId, partNumber: 1)
+        try await part.write(ByteBuffer(bytes: pattern(7, 5000)))
+        return (upload.uploadId, try await part.finish().etag)
+    }
+
     func get(_ bucket: String, _ key: String) async throws -> [UInt8] {
         try await getObject(bucket: bucket, key: key).readAll()
     }

@@ -14,6 +14,13 @@ public struct SnapshotInfo: Sendable, Equatable, Codable {
     /// Bytes of the log the snapshot refers to (its entries' records and extents); those
     /// compaction keeps while it exists.
     public var bytes: UInt64
+
+    /// As the admin API answers it and `strata snapshot` prints it: name, sequence,
+    /// created (ISO 8601, UTC, milliseconds), buckets, objects, bytes.
+    public var jsonObject: [String: Any] {
+        ["name": name, "sequence": sequence, "created": Inspector.iso8601(milliseconds: created), "buckets": buckets,
+         "objects": objects, "bytes": bytes]
+    }
 }
 
 extension ObjectStore {

@@ -111,7 +111,7 @@ extension S3RequestHandler {
     }
 
     /// `/_strata/snapshots` (``SnapshotsRequest``): a saved or listed snapshot is answered
-    /// as JSON (``snapshotJSON(_:)``), a list as `{"snapshots":[…]}`, a restore as the
+    /// as JSON (``SnapshotInfo/jsonObject``), a list as `{"snapshots":[…]}`, a restore as the
     /// snapshot with `"restored": NAME`, a delete with 204. An unknown name is 404
     /// NoSuchSnapshot; a bad one 400 InvalidArgument.
     func snapshots(_ request: SnapshotsRequest, _ context: Context) async throws -> S3Response {
@@ -119,13 +119,13 @@ extension S3RequestHandler {
         let body: [String: Any]
         switch request {
         case .list:
-            body = ["snapshots": try await store.snapshots().map(Self.snapshotJSON)]
+            body = ["snapshots": try await store.snapshots().map(\.jsonObject)]
         case .save(let name):
             let info = try await store.saveSnapshot(name)
             logger.notice("saved snapshot \(name): \(info.objects) objects in \(info.buckets) buckets")
-            body = Self.snapshotJSON(info)
+            body = info.jsonObject
         case .restore(let name):
-            body = Self.snapshotJSON(try await restoreSnapshot(name)).merging(["restored": name]) { a, _ in a }
+            body = try await restoreSnapshot(name).jsonObject.merging(["restored": name]) { a, _ in a }
         case .delete(let name):
             try await store.deleteSnapshot(name)
             logger.notice("deleted snapshot \(name)")
@@ -145,13 +145,6 @@ extension S3RequestHandler {
         let info = try await store.restoreSnapshot(name, recreating: startupBuckets)
         logger.notice("restored snapshot \(name)")
         return info
-    }
-
-    /// A snapshot as JSON: name, sequence, created (ISO 8601, UTC, milliseconds),
-    /// buckets, objects (versions and delete markers included) and the bytes it refers to.
-    static func snapshotJSON(_ info: SnapshotInfo) -> [String: Any] {
-        ["name": info.name, "sequence": info.sequence, "created": TimeFormat.iso8601(milliseconds: info.created), "buckets": info.buckets,
-         "objects": info.objects, "bytes": info.bytes]
     }
 
     /// `/_strata/faults` (``FaultsRequest``): answers the rules as JSON
